@@ -1,0 +1,57 @@
+//! The link index. [`LinkStore`] is the contract every backend meets, written in terms of
+//! the queries the API dialects need (never bytes); [`conformance`] checks a backend against
+//! it, [`MemStore`] is the naive reference model, and [`RedbStore`] the embedded, durable
+//! default backend (`docs/format.md`).
+
+pub mod conformance;
+mod error;
+mod mem;
+mod query;
+mod redb_store;
+
+pub use error::StoreError;
+pub use mem::MemStore;
+pub use query::{
+    Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectFilter, RedirectRow,
+    Start, StoreStats,
+};
+pub use redb_store::RedbStore;
+
+use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A link index. Writes come in atomic batches; an `Ok` from [`LinkStore::apply`] means the
+/// batch is durable and visible to every later read.
+pub trait LinkStore: Send + Sync {
+    /// Applies every operation of `batch` atomically and durably.
+    fn apply(&self, batch: &Batch) -> Result<()>;
+
+    fn page(&self, id: PageId) -> Result<Option<PageRecord>>;
+
+    fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>>;
+
+    /// Pages linking to `q.target` through `q.kind`, in the order the query asks, starting at
+    /// `q.start` (inclusive), at most `q.limit` rows. Link rows whose source page does not
+    /// exist are not returned (MediaWiki joins `page`).
+    fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>>;
+
+    /// How many existing pages link to `target` through `kind`.
+    fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64>;
+
+    /// Outgoing links of page `id` in one table, sorted by (namespace, dbkey).
+    fn outgoing(&self, id: PageId, kind: LinkKind) -> Result<Vec<Title>>;
+
+    /// The redirect row of page `id`.
+    fn redirect(&self, id: PageId) -> Result<Option<RedirectRow>>;
+
+    /// Existing pages whose redirect row points at `target`, by page id.
+    fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>>;
+
+    /// All pages in page-id order from `start`, at most `limit` (for rebuilds and checks).
+    fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>>;
+
+    fn site_info(&self) -> Result<Option<SiteInfo>>;
+
+    fn stats(&self) -> Result<StoreStats>;
+}

@@ -1,0 +1,174 @@
+//! The naive in-memory model every backend is compared with. Obviously correct, not fast.
+
+use crate::query::{Backlink, BacklinkQuery, Batch, Direction, Op, Order, RedirectRow, StoreStats};
+use crate::{LinkStore, Result};
+use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::RwLock;
+
+#[derive(Debug, Default, Clone)]
+struct State {
+    pages: BTreeMap<PageId, PageRecord>,
+    links: BTreeMap<PageId, BTreeSet<(LinkKind, Title)>>,
+    redirects: BTreeMap<PageId, RedirectRow>,
+    site: Option<SiteInfo>,
+}
+
+/// A [`LinkStore`] in plain `BTreeMap`s: the reference for model-based tests.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    state: RwLock<State>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        MemStore::default()
+    }
+}
+
+impl State {
+    /// A title names at most one page: another page holding it is removed.
+    fn evict_title(&mut self, page: &PageRecord) {
+        let other = self.pages.values().find(|p| p.title == page.title && p.id != page.id).map(|p| p.id);
+        if let Some(o) = other {
+            self.delete(o);
+        }
+    }
+
+    fn delete(&mut self, id: PageId) {
+        self.pages.remove(&id);
+        self.links.remove(&id);
+        self.redirects.remove(&id);
+    }
+
+    fn apply(&mut self, op: &Op) {
+        match op {
+            Op::Upsert(u) => {
+                self.evict_title(&u.page);
+                self.pages.insert(u.page.id, u.page.clone());
+                self.links.insert(u.page.id, u.links.iter().cloned().collect());
+                match &u.redirect {
+                    Some(r) => self.redirects.insert(u.page.id, r.clone()),
+                    None => self.redirects.remove(&u.page.id),
+                };
+            }
+            Op::PutPage(p) => {
+                self.evict_title(p);
+                self.pages.insert(p.id, p.clone());
+            }
+            Op::AddLinks { from, kind, targets, .. } => {
+                let set = self.links.entry(*from).or_default();
+                set.extend(targets.iter().map(|t| (*kind, t.clone())));
+            }
+            Op::SetRedirect { from, redirect } => match redirect {
+                Some(r) => {
+                    self.redirects.insert(*from, r.clone());
+                }
+                None => {
+                    self.redirects.remove(from);
+                }
+            },
+            Op::Delete(id) => self.delete(*id),
+            Op::SetSiteInfo(s) => self.site = Some((**s).clone()),
+        }
+    }
+}
+
+impl LinkStore for MemStore {
+    fn apply(&self, batch: &Batch) -> Result<()> {
+        let mut st = self.state.write().expect("lock");
+        // Atomic: work on a copy, swap it in at the end.
+        let mut next = st.clone();
+        for op in &batch.ops {
+            next.apply(op);
+        }
+        *st = next;
+        Ok(())
+    }
+
+    fn page(&self, id: PageId) -> Result<Option<PageRecord>> {
+        Ok(self.state.read().expect("lock").pages.get(&id).cloned())
+    }
+
+    fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
+        Ok(self.state.read().expect("lock").pages.values().find(|p| p.title == *title).cloned())
+    }
+
+    fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>> {
+        let st = self.state.read().expect("lock");
+        let key = (q.kind, q.target.clone());
+        let mut rows: Vec<PageRecord> = st
+            .links
+            .iter()
+            .filter(|(_, set)| set.contains(&key))
+            .filter_map(|(id, _)| st.pages.get(id))
+            .filter(|p| q.accepts(p) && q.after_start(p.title.ns, p.id))
+            .cloned()
+            .collect();
+        match q.order {
+            Order::PageId => rows.sort_by_key(|p| p.id),
+            Order::NamespaceThenPageId => rows.sort_by_key(|p| (p.title.ns, p.id)),
+        }
+        if q.direction == Direction::Descending {
+            rows.reverse();
+        }
+        rows.truncate(q.limit);
+        Ok(rows)
+    }
+
+    fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64> {
+        let mut q = BacklinkQuery::new(kind, target.clone());
+        q.limit = usize::MAX;
+        Ok(self.backlinks(&q)?.len() as u64)
+    }
+
+    fn outgoing(&self, id: PageId, kind: LinkKind) -> Result<Vec<Title>> {
+        let st = self.state.read().expect("lock");
+        Ok(st
+            .links
+            .get(&id)
+            .map(|s| s.iter().filter(|(k, _)| *k == kind).map(|(_, t)| t.clone()).collect())
+            .unwrap_or_default())
+    }
+
+    fn redirect(&self, id: PageId) -> Result<Option<RedirectRow>> {
+        Ok(self.state.read().expect("lock").redirects.get(&id).cloned())
+    }
+
+    fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>> {
+        let st = self.state.read().expect("lock");
+        Ok(st
+            .redirects
+            .iter()
+            .filter(|(_, r)| r.interwiki.is_empty() && r.target == *target)
+            .filter_map(|(id, _)| st.pages.get(id).cloned())
+            .collect())
+    }
+
+    fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>> {
+        let st = self.state.read().expect("lock");
+        Ok(st.pages.range(start..).take(limit).map(|(_, p)| p.clone()).collect())
+    }
+
+    fn site_info(&self) -> Result<Option<SiteInfo>> {
+        Ok(self.state.read().expect("lock").site.clone())
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let st = self.state.read().expect("lock");
+        let mut links = [0u64; 4];
+        let mut targets = BTreeSet::new();
+        for set in st.links.values() {
+            for (k, t) in set {
+                links[*k as usize] += 1;
+                targets.insert((*k, t));
+            }
+        }
+        Ok(StoreStats {
+            pages: st.pages.len() as u64,
+            redirects: st.redirects.len() as u64,
+            links,
+            targets: targets.len() as u64,
+        })
+    }
+}

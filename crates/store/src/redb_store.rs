@@ -1,0 +1,567 @@
+//! The embedded default backend: one redb file holding the page table, a target dictionary
+//! and the forward and two reverse link indexes. Layout and versioning: `docs/format.md`.
+
+use crate::query::{Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectRow, StoreStats};
+use crate::{LinkStore, Result, StoreError};
+use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The format this code writes and reads; see the version log in `docs/format.md`.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT_KEY: &str = "format";
+const FORMAT_NAME: &str = "inlink-redb";
+const SITE_KEY: &str = "siteinfo";
+const NEXT_TARGET_KEY: &str = "next_target";
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// page id → (namespace, is redirect, dbkey)
+const PAGES: TableDefinition<u32, (i32, bool, &str)> = TableDefinition::new("pages");
+/// (namespace, dbkey) → page id
+const TITLES: TableDefinition<(i32, &str), u32> = TableDefinition::new("titles");
+/// (namespace, dbkey) → target id: every title that is or was a link target
+const TARGETS: TableDefinition<(i32, &str), u32> = TableDefinition::new("targets");
+/// target id → (namespace, dbkey)
+const TARGET_NAMES: TableDefinition<u32, (i32, &str)> = TableDefinition::new("target_names");
+/// (from page, kind, target id) → namespace of the from page as indexed in the reverse tables
+const FWD: TableDefinition<(u32, u8, u32), i32> = TableDefinition::new("fwd");
+/// (kind, target id, from page) → from namespace: backlinks by page id
+const REV: TableDefinition<(u8, u32, u32), i32> = TableDefinition::new("rev");
+/// (kind, target id, from namespace, from page): backlinks by namespace, then page id
+const REV_NS: TableDefinition<(u8, u32, i32, u32), ()> = TableDefinition::new("rev_ns");
+/// page id → (target namespace, target dbkey, fragment, interwiki)
+const REDIR: TableDefinition<u32, (i32, &str, &str, &str)> = TableDefinition::new("redirect");
+/// (target id, from page) for local redirect targets
+const REDIR_TO: TableDefinition<(u32, u32), ()> = TableDefinition::new("redirect_to");
+
+/// The embedded, durable [`LinkStore`]. Every committed batch survives `kill -9`.
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+}
+
+fn engine<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
+    move |e| {
+        let e: redb::Error = e.into();
+        let p = path.display().to_string();
+        match e {
+            redb::Error::Corrupted(detail) => StoreError::Corrupted { path: p, detail },
+            redb::Error::UpgradeRequired(v) => {
+                StoreError::IncompatibleFormat { path: p, found: format!("redb file format {v}"), expected: FORMAT_VERSION }
+            }
+            redb::Error::DatabaseAlreadyOpen => StoreError::Locked { path: p },
+            redb::Error::Io(io) => StoreError::Io(io),
+            other => StoreError::Engine(other.to_string()),
+        }
+    }
+}
+
+impl RedbStore {
+    /// Opens the index in directory `dir`, creating it when absent.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("index.redb");
+        let db = Database::builder().create(&path).map_err(engine(&path))?;
+        let store = RedbStore { db, path };
+        store.init()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> StoreError + '_ {
+        engine(&self.path)
+    }
+
+    fn init(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        {
+            let mut meta = txn.open_table(META).map_err(self.err())?;
+            let expected = format!("{FORMAT_NAME} {FORMAT_VERSION}");
+            let found = meta.get(FORMAT_KEY).map_err(self.err())?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
+            match found {
+                Some(f) if f != expected => {
+                    return Err(StoreError::IncompatibleFormat {
+                        path: self.path.display().to_string(),
+                        found: f,
+                        expected: FORMAT_VERSION,
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert(FORMAT_KEY, expected.as_bytes()).map_err(self.err())?;
+                }
+            }
+            txn.open_table(PAGES).map_err(self.err())?;
+            txn.open_table(TITLES).map_err(self.err())?;
+            txn.open_table(TARGETS).map_err(self.err())?;
+            txn.open_table(TARGET_NAMES).map_err(self.err())?;
+            txn.open_table(FWD).map_err(self.err())?;
+            txn.open_table(REV).map_err(self.err())?;
+            txn.open_table(REV_NS).map_err(self.err())?;
+            txn.open_table(REDIR).map_err(self.err())?;
+            txn.open_table(REDIR_TO).map_err(self.err())?;
+        }
+        txn.commit().map_err(self.err())?;
+        Ok(())
+    }
+
+    fn read(&self) -> Result<ReadTransaction> {
+        self.db.begin_read().map_err(self.err())
+    }
+
+    /// Verifies the file's checksums and structure (redb's integrity check).
+    pub fn check(&mut self) -> Result<bool> {
+        self.db.check_integrity().map_err(self.err())
+    }
+}
+
+/// The tables of one write transaction.
+struct Writer<'t> {
+    meta: redb::Table<'t, &'static str, &'static [u8]>,
+    pages: redb::Table<'t, u32, (i32, bool, &'static str)>,
+    titles: redb::Table<'t, (i32, &'static str), u32>,
+    targets: redb::Table<'t, (i32, &'static str), u32>,
+    target_names: redb::Table<'t, u32, (i32, &'static str)>,
+    fwd: redb::Table<'t, (u32, u8, u32), i32>,
+    rev: redb::Table<'t, (u8, u32, u32), i32>,
+    rev_ns: redb::Table<'t, (u8, u32, i32, u32), ()>,
+    redir: redb::Table<'t, u32, (i32, &'static str, &'static str, &'static str)>,
+    redir_to: redb::Table<'t, (u32, u32), ()>,
+    next_target: u32,
+}
+
+type R<T> = std::result::Result<T, redb::Error>;
+
+impl<'t> Writer<'t> {
+    fn open(txn: &'t WriteTransaction) -> R<Self> {
+        let meta = txn.open_table(META)?;
+        let next_target = meta
+            .get(NEXT_TARGET_KEY)?
+            .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])))
+            .unwrap_or(1);
+        Ok(Writer {
+            meta,
+            pages: txn.open_table(PAGES)?,
+            titles: txn.open_table(TITLES)?,
+            targets: txn.open_table(TARGETS)?,
+            target_names: txn.open_table(TARGET_NAMES)?,
+            fwd: txn.open_table(FWD)?,
+            rev: txn.open_table(REV)?,
+            rev_ns: txn.open_table(REV_NS)?,
+            redir: txn.open_table(REDIR)?,
+            redir_to: txn.open_table(REDIR_TO)?,
+            next_target,
+        })
+    }
+
+    fn finish(mut self) -> R<()> {
+        self.meta.insert(NEXT_TARGET_KEY, self.next_target.to_le_bytes().as_slice())?;
+        Ok(())
+    }
+
+    fn target_id(&mut self, t: &Title) -> R<u32> {
+        if let Some(id) = self.targets.get((t.ns, t.dbkey.as_str()))? {
+            return Ok(id.value());
+        }
+        let id = self.next_target;
+        self.next_target = self.next_target.checked_add(1).ok_or_else(|| redb::Error::Corrupted("target ids exhausted".into()))?;
+        self.targets.insert((t.ns, t.dbkey.as_str()), id)?;
+        self.target_names.insert(id, (t.ns, t.dbkey.as_str()))?;
+        Ok(id)
+    }
+
+    fn page(&self, id: u32) -> R<Option<PageRecord>> {
+        Ok(self.pages.get(id)?.map(|v| {
+            let (ns, is_redirect, dbkey) = v.value();
+            PageRecord { id: PageId(id), title: Title::new(ns, dbkey), is_redirect }
+        }))
+    }
+
+    /// (kind, target id) → indexed namespace of every link row of `from`.
+    fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
+        let mut out = Vec::new();
+        for row in self.fwd.range((from, 0u8, 0u32)..=(from, u8::MAX, u32::MAX))? {
+            let (k, v) = row?;
+            let (_, kind, tid) = k.value();
+            out.push((kind, tid, v.value()));
+        }
+        Ok(out)
+    }
+
+    fn remove_link(&mut self, from: u32, kind: u8, tid: u32, ns: i32) -> R<()> {
+        self.fwd.remove((from, kind, tid))?;
+        self.rev.remove((kind, tid, from))?;
+        self.rev_ns.remove((kind, tid, ns, from))?;
+        Ok(())
+    }
+
+    fn add_link(&mut self, from: u32, ns: i32, kind: u8, tid: u32) -> R<()> {
+        if let Some(old) = self.fwd.insert((from, kind, tid), ns)? {
+            let old = old.value();
+            if old == ns {
+                return Ok(());
+            }
+            self.rev_ns.remove((kind, tid, old, from))?;
+        }
+        self.rev.insert((kind, tid, from), ns)?;
+        self.rev_ns.insert((kind, tid, ns, from), ())?;
+        Ok(())
+    }
+
+    fn clear_redirect(&mut self, from: u32) -> R<()> {
+        let old = self.redir.remove(from)?.map(|v| {
+            let (ns, dbkey, _, iw) = v.value();
+            (Title::new(ns, dbkey), iw.is_empty())
+        });
+        if let Some((t, true)) = old {
+            if let Some(tid) = self.targets.get((t.ns, t.dbkey.as_str()))?.map(|v| v.value()) {
+                self.redir_to.remove((tid, from))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn set_redirect(&mut self, from: u32, r: Option<&RedirectRow>) -> R<()> {
+        self.clear_redirect(from)?;
+        if let Some(r) = r {
+            self.redir.insert(from, (r.target.ns, r.target.dbkey.as_str(), r.fragment.as_str(), r.interwiki.as_str()))?;
+            if r.interwiki.is_empty() {
+                let tid = self.target_id(&r.target)?;
+                self.redir_to.insert((tid, from), ())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, id: u32) -> R<()> {
+        for (kind, tid, ns) in self.links_of(id)? {
+            self.remove_link(id, kind, tid, ns)?;
+        }
+        self.clear_redirect(id)?;
+        if let Some(old) = self.page(id)? {
+            self.titles.remove((old.title.ns, old.title.dbkey.as_str()))?;
+        }
+        self.pages.remove(id)?;
+        Ok(())
+    }
+
+    /// Writes a page row; evicts another page holding the title; re-files the page's link
+    /// rows under its namespace if that changed.
+    fn put_page(&mut self, p: &PageRecord) -> R<()> {
+        let id = p.id.0;
+        let key = (p.title.ns, p.title.dbkey.as_str());
+        let holder = self.titles.get(key)?.map(|v| v.value());
+        if let Some(other) = holder {
+            if other != id {
+                self.delete(other)?;
+            }
+        }
+        if let Some(old) = self.page(id)? {
+            if old.title != p.title {
+                self.titles.remove((old.title.ns, old.title.dbkey.as_str()))?;
+            }
+        }
+        self.pages.insert(id, (p.title.ns, p.is_redirect, p.title.dbkey.as_str()))?;
+        self.titles.insert(key, id)?;
+        for (kind, tid, ns) in self.links_of(id)? {
+            if ns != p.title.ns {
+                self.add_link(id, p.title.ns, kind, tid)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn upsert(&mut self, u: &PageUpdate) -> R<()> {
+        let id = u.page.id.0;
+        self.put_page(&u.page)?;
+        let mut new = BTreeSet::new();
+        for (kind, t) in &u.links {
+            new.insert((*kind as u8, self.target_id(t)?));
+        }
+        for (kind, tid, ns) in self.links_of(id)? {
+            if !new.remove(&(kind, tid)) {
+                self.remove_link(id, kind, tid, ns)?;
+            }
+        }
+        for (kind, tid) in new {
+            self.add_link(id, u.page.title.ns, kind, tid)?;
+        }
+        self.set_redirect(id, u.redirect.as_ref())
+    }
+
+    fn apply(&mut self, op: &Op) -> R<()> {
+        match op {
+            Op::Upsert(u) => self.upsert(u),
+            Op::PutPage(p) => self.put_page(p),
+            Op::AddLinks { from, from_ns, kind, targets } => {
+                let ns = self.page(from.0)?.map(|p| p.title.ns).unwrap_or(*from_ns);
+                for t in targets {
+                    let tid = self.target_id(t)?;
+                    self.add_link(from.0, ns, *kind as u8, tid)?;
+                }
+                Ok(())
+            }
+            Op::SetRedirect { from, redirect } => self.set_redirect(from.0, redirect.as_ref()),
+            Op::Delete(id) => self.delete(id.0),
+            Op::SetSiteInfo(s) => {
+                let json = serde_json::to_vec(s).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+                self.meta.insert(SITE_KEY, json.as_slice())?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Read-side helpers over one read transaction.
+struct Reader {
+    txn: ReadTransaction,
+}
+
+impl Reader {
+    fn target_id(&self, t: &Title) -> R<Option<u32>> {
+        let targets = self.txn.open_table(TARGETS)?;
+        Ok(targets.get((t.ns, t.dbkey.as_str()))?.map(|v| v.value()))
+    }
+}
+
+fn page_of(pages: &redb::ReadOnlyTable<u32, (i32, bool, &'static str)>, id: u32) -> R<Option<PageRecord>> {
+    Ok(pages.get(id)?.map(|v| {
+        let (ns, is_redirect, dbkey) = v.value();
+        PageRecord { id: PageId(id), title: Title::new(ns, dbkey), is_redirect }
+    }))
+}
+
+impl RedbStore {
+    fn backlinks_inner(&self, q: &BacklinkQuery) -> R<Vec<Backlink>> {
+        let r = Reader { txn: self.db.begin_read().map_err(redb::Error::from)? };
+        let Some(tid) = r.target_id(&q.target)? else { return Ok(Vec::new()) };
+        let pages = r.txn.open_table(PAGES)?;
+        let kind = q.kind as u8;
+        let mut out = Vec::new();
+        let desc = q.direction == Direction::Descending;
+        // Pushes a row if it passes the filters; returns false once the limit is reached.
+        let take = |id: u32, out: &mut Vec<Backlink>| -> R<bool> {
+            if out.len() >= q.limit {
+                return Ok(false);
+            }
+            if let Some(p) = page_of(&pages, id)? {
+                if q.accepts(&p) {
+                    out.push(p);
+                }
+            }
+            Ok(out.len() < q.limit)
+        };
+        if q.limit == 0 {
+            return Ok(out);
+        }
+        match q.order {
+            Order::PageId => {
+                let rev = r.txn.open_table(REV)?;
+                let (lo, hi) = match (q.start, desc) {
+                    (Some(s), false) => (s.id.0, u32::MAX),
+                    (Some(s), true) => (0, s.id.0),
+                    (None, _) => (0, u32::MAX),
+                };
+                let range = rev.range((kind, tid, lo)..=(kind, tid, hi))?;
+                let iter: Box<dyn Iterator<Item = _>> = if desc { Box::new(range.rev()) } else { Box::new(range) };
+                for row in iter {
+                    let (k, v) = row?;
+                    if !q.namespaces.accepts(v.value()) {
+                        continue;
+                    }
+                    if !take(k.value().2, &mut out)? {
+                        break;
+                    }
+                }
+            }
+            Order::NamespaceThenPageId => {
+                let rev_ns = r.txn.open_table(REV_NS)?;
+                let lo = (i32::MIN, 0u32);
+                let hi = (i32::MAX, u32::MAX);
+                let (lo, hi) = match (q.start, desc) {
+                    (Some(s), false) => ((s.ns, s.id.0), hi),
+                    (Some(s), true) => (lo, (s.ns, s.id.0)),
+                    (None, _) => (lo, hi),
+                };
+                // One range per requested namespace keeps a narrow filter from scanning the rest.
+                let spans: Vec<((i32, u32), (i32, u32))> = match &q.namespaces {
+                    NamespaceFilter::All => vec![(lo, hi)],
+                    NamespaceFilter::Only(ids) => {
+                        let mut v: Vec<_> = ids
+                            .iter()
+                            .filter(|&&ns| ns >= lo.0 && ns <= hi.0)
+                            .map(|&ns| {
+                                let a = if ns == lo.0 { lo } else { (ns, 0) };
+                                let b = if ns == hi.0 { hi } else { (ns, u32::MAX) };
+                                (a, b)
+                            })
+                            .collect();
+                        if desc {
+                            v.reverse();
+                        }
+                        v
+                    }
+                };
+                'spans: for (a, b) in spans {
+                    let range = rev_ns.range((kind, tid, a.0, a.1)..=(kind, tid, b.0, b.1))?;
+                    let iter: Box<dyn Iterator<Item = _>> = if desc { Box::new(range.rev()) } else { Box::new(range) };
+                    for row in iter {
+                        let (k, _) = row?;
+                        if !take(k.value().3, &mut out)? {
+                            break 'spans;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl LinkStore for RedbStore {
+    fn apply(&self, batch: &Batch) -> Result<()> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        {
+            let mut w = Writer::open(&txn).map_err(self.err())?;
+            for op in &batch.ops {
+                w.apply(op).map_err(self.err())?;
+            }
+            w.finish().map_err(self.err())?;
+        }
+        txn.commit().map_err(self.err())
+    }
+
+    fn page(&self, id: PageId) -> Result<Option<PageRecord>> {
+        let txn = self.read()?;
+        let pages = txn.open_table(PAGES).map_err(self.err())?;
+        page_of(&pages, id.0).map_err(self.err())
+    }
+
+    fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
+        let txn = self.read()?;
+        let titles = txn.open_table(TITLES).map_err(self.err())?;
+        let Some(id) = titles.get((title.ns, title.dbkey.as_str())).map_err(self.err())?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let pages = txn.open_table(PAGES).map_err(self.err())?;
+        page_of(&pages, id).map_err(self.err())
+    }
+
+    fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>> {
+        self.backlinks_inner(q).map_err(self.err())
+    }
+
+    fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64> {
+        let run = || -> R<u64> {
+            let r = Reader { txn: self.db.begin_read()? };
+            let Some(tid) = r.target_id(target)? else { return Ok(0) };
+            let rev = r.txn.open_table(REV)?;
+            let pages = r.txn.open_table(PAGES)?;
+            let mut n = 0;
+            for row in rev.range((kind as u8, tid, 0u32)..=(kind as u8, tid, u32::MAX))? {
+                let (k, _) = row?;
+                if pages.get(k.value().2)?.is_some() {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        };
+        run().map_err(self.err())
+    }
+
+    fn outgoing(&self, id: PageId, kind: LinkKind) -> Result<Vec<Title>> {
+        let run = || -> R<Vec<Title>> {
+            let txn = self.db.begin_read()?;
+            let fwd = txn.open_table(FWD)?;
+            let names = txn.open_table(TARGET_NAMES)?;
+            let k = kind as u8;
+            let mut out = Vec::new();
+            for row in fwd.range((id.0, k, 0u32)..=(id.0, k, u32::MAX))? {
+                let (key, _) = row?;
+                if let Some(v) = names.get(key.value().2)? {
+                    let (ns, dbkey) = v.value();
+                    out.push(Title::new(ns, dbkey));
+                }
+            }
+            out.sort();
+            Ok(out)
+        };
+        run().map_err(self.err())
+    }
+
+    fn redirect(&self, id: PageId) -> Result<Option<RedirectRow>> {
+        let txn = self.read()?;
+        let redir = txn.open_table(REDIR).map_err(self.err())?;
+        Ok(redir.get(id.0).map_err(self.err())?.map(|v| {
+            let (ns, dbkey, fragment, interwiki) = v.value();
+            RedirectRow { target: Title::new(ns, dbkey), fragment: fragment.into(), interwiki: interwiki.into() }
+        }))
+    }
+
+    fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>> {
+        let run = || -> R<Vec<PageRecord>> {
+            let r = Reader { txn: self.db.begin_read()? };
+            let Some(tid) = r.target_id(target)? else { return Ok(Vec::new()) };
+            let to = r.txn.open_table(REDIR_TO)?;
+            let pages = r.txn.open_table(PAGES)?;
+            let mut out = Vec::new();
+            for row in to.range((tid, 0u32)..=(tid, u32::MAX))? {
+                let (k, _) = row?;
+                if let Some(p) = page_of(&pages, k.value().1)? {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        };
+        run().map_err(self.err())
+    }
+
+    fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>> {
+        let run = || -> R<Vec<PageRecord>> {
+            let txn = self.db.begin_read()?;
+            let pages = txn.open_table(PAGES)?;
+            let mut out = Vec::new();
+            for row in pages.range(start.0..)?.take(limit) {
+                let (k, v) = row?;
+                let (ns, is_redirect, dbkey) = v.value();
+                out.push(PageRecord { id: PageId(k.value()), title: Title::new(ns, dbkey), is_redirect });
+            }
+            Ok(out)
+        };
+        run().map_err(self.err())
+    }
+
+    fn site_info(&self) -> Result<Option<SiteInfo>> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META).map_err(self.err())?;
+        let Some(v) = meta.get(SITE_KEY).map_err(self.err())? else { return Ok(None) };
+        serde_json::from_slice(v.value()).map(Some).map_err(|e| StoreError::Corrupted {
+            path: self.path.display().to_string(),
+            detail: format!("siteinfo: {e}"),
+        })
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        let run = || -> R<StoreStats> {
+            let txn = self.db.begin_read()?;
+            let rev = txn.open_table(REV)?;
+            let mut links = [0u64; 4];
+            for kind in LinkKind::ALL {
+                let k = kind as u8;
+                links[kind as usize] = rev.range((k, 0u32, 0u32)..=(k, u32::MAX, u32::MAX))?.count() as u64;
+            }
+            Ok(StoreStats {
+                pages: txn.open_table(PAGES)?.len()?,
+                redirects: txn.open_table(REDIR)?.len()?,
+                links,
+                targets: txn.open_table(TARGET_NAMES)?.len()?,
+            })
+        };
+        run().map_err(self.err())
+    }
+}

@@ -1,0 +1,194 @@
+//! The store's integration tests: the conformance suite on every backend, the model-based
+//! test against `MemStore` and a rebuild, and crash safety under `kill -9`.
+
+use inlink_model::{LinkKind, PageId, PageRecord, Title};
+use inlink_store::conformance::{self, assert_same_answers};
+use inlink_store::{Batch, LinkStore, MemStore, Op, PageUpdate, RedbStore, RedirectRow};
+use proptest::prelude::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn conformance_mem() {
+    conformance::run_all(MemStore::new);
+}
+
+#[test]
+fn conformance_redb() {
+    let dirs = std::cell::RefCell::new(Vec::new());
+    conformance::run_all(|| {
+        let d = tempfile::tempdir().unwrap();
+        let s = RedbStore::open(d.path()).unwrap();
+        dirs.borrow_mut().push(d);
+        s
+    });
+}
+
+#[test]
+fn redb_reopens_with_its_data_and_refuses_other_formats() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let s = RedbStore::open(d.path()).unwrap();
+        s.apply(&conformance::hub_fixture()).unwrap();
+    }
+    let s = RedbStore::open(d.path()).unwrap();
+    assert_eq!(s.count_backlinks(LinkKind::Page, &Title::new(0, "Hub")).unwrap(), 6);
+    drop(s);
+    // Garbage where the index should be is reported, not a panic.
+    std::fs::write(d.path().join("index.redb"), b"not a database at all, just bytes").unwrap();
+    let err = RedbStore::open(d.path()).err().expect("garbage must not open");
+    let msg = err.to_string();
+    assert!(msg.contains("index"), "{msg}");
+}
+
+fn arb_title() -> impl Strategy<Value = Title> {
+    (prop::sample::select(vec![0, 1, 2, 10]), prop::sample::select(vec!["A", "B", "C", "D", "E", "F"]))
+        .prop_map(|(ns, k)| Title::new(ns, k))
+}
+
+fn arb_page() -> impl Strategy<Value = PageRecord> {
+    (1u32..10, arb_title(), any::<bool>()).prop_map(|(id, title, is_redirect)| PageRecord { id: PageId(id), title, is_redirect })
+}
+
+fn arb_kind() -> impl Strategy<Value = LinkKind> {
+    prop::sample::select(LinkKind::ALL.to_vec())
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (arb_page(), prop::collection::vec((arb_kind(), arb_title()), 0..5), prop::option::of(arb_title())).prop_map(
+            |(page, links, redirect)| Op::Upsert(PageUpdate {
+                page,
+                links,
+                redirect: redirect.map(|t| RedirectRow { target: t, fragment: String::new(), interwiki: String::new() }),
+            })
+        ),
+        1 => arb_page().prop_map(Op::PutPage),
+        1 => (1u32..12, prop::sample::select(vec![0, 1, 2]), arb_kind(), prop::collection::vec(arb_title(), 1..3))
+            .prop_map(|(from, from_ns, kind, targets)| Op::AddLinks { from: PageId(from), from_ns, kind, targets }),
+        1 => (1u32..10, prop::option::of(arb_title())).prop_map(|(from, t)| Op::SetRedirect {
+            from: PageId(from),
+            redirect: t.map(|t| RedirectRow { target: t, fragment: "f".into(), interwiki: String::new() }),
+        }),
+        1 => (1u32..12).prop_map(|id| Op::Delete(PageId(id))),
+    ]
+}
+
+/// Rebuilds a store from scratch out of what `s` answers.
+fn rebuild_into(s: &impl LinkStore, fresh: &impl LinkStore) {
+    let mut batch = Batch::new();
+    for p in s.pages(PageId(0), usize::MAX).unwrap() {
+        let mut links = Vec::new();
+        for kind in LinkKind::ALL {
+            links.extend(s.outgoing(p.id, kind).unwrap().into_iter().map(|t| (kind, t)));
+        }
+        let redirect = s.redirect(p.id).unwrap();
+        batch.push(Op::Upsert(PageUpdate { page: p, links, redirect }));
+    }
+    fresh.apply(&batch).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Random sequences of batches answer exactly like the naive model, and like a store
+    /// rebuilt from scratch out of the final state.
+    #[test]
+    fn redb_matches_model_and_rebuild(batches in prop::collection::vec(prop::collection::vec(arb_op(), 1..5), 1..12)) {
+        let d = tempfile::tempdir().unwrap();
+        let redb = RedbStore::open(d.path()).unwrap();
+        let model = MemStore::new();
+        for ops in &batches {
+            let b = Batch { ops: ops.clone() };
+            redb.apply(&b).unwrap();
+            model.apply(&b).unwrap();
+        }
+        let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
+        assert_same_answers(&redb, &model, &probe);
+        let d2 = tempfile::tempdir().unwrap();
+        let rebuilt = RedbStore::open(d2.path()).unwrap();
+        rebuild_into(&model, &rebuilt);
+        assert_same_answers(&redb, &rebuilt, &probe);
+    }
+}
+
+const CHILD_ENV: &str = "INLINK_CRASH_CHILD_DIR";
+
+fn crash_batch(i: u32) -> Batch {
+    // Two pages per batch: after a crash both exist or neither does.
+    let mut b = Batch::new();
+    for id in [i, i + 1_000_000] {
+        b.push(Op::Upsert(PageUpdate {
+            page: PageRecord { id: PageId(id), title: Title::new(0, format!("P{id}")), is_redirect: false },
+            links: (0..20).map(|k| (LinkKind::Page, Title::new(0, format!("T{}", (id + k) % 97)))).collect(),
+            redirect: None,
+        }));
+    }
+    b
+}
+
+/// The writer half of `crash_safety`: writes batches forever, printing each acknowledgement.
+#[test]
+#[ignore = "child process of crash_safety; it runs only when that test spawns it"]
+fn crash_child() {
+    let dir = std::env::var(CHILD_ENV).expect("spawned by crash_safety");
+    let store = RedbStore::open(&dir).unwrap();
+    let start = store.pages(PageId(0), usize::MAX).unwrap().into_iter().filter(|p| p.id.0 < 1_000_000).count() as u32;
+    let mut out = std::io::stdout().lock();
+    for i in start + 1.. {
+        store.apply(&crash_batch(i)).unwrap();
+        writeln!(out, "ACK {i}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn crash_safety_under_kill_9() {
+    let trials: u32 = std::env::var("INLINK_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let d = tempfile::tempdir().unwrap();
+    let mut acked = 0u32;
+    for trial in 0..trials {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, d.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        // Kill at a different instant each trial: after a varying number of acknowledgements.
+        let wanted = 3 + (trial * 7919) % 23;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = 0;
+        while seen < wanted && Instant::now() < deadline {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("ACK ") => {
+                    acked = acked.max(l[4..].trim().parse().unwrap());
+                    seen += 1;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        // Acknowledgements already in the pipe are acknowledged writes too.
+        for l in lines.map_while(Result::ok) {
+            if let Some(n) = l.strip_prefix("ACK ") {
+                acked = acked.max(n.trim().parse().unwrap());
+            }
+        }
+        child.wait().unwrap();
+        assert!(seen > 0, "trial {trial}: the child acknowledged nothing");
+
+        let store = RedbStore::open(d.path()).expect("reopens after kill -9");
+        let pages = store.pages(PageId(0), usize::MAX).unwrap();
+        let low: Vec<u32> = pages.iter().map(|p| p.id.0).filter(|&i| i < 1_000_000).collect();
+        let high: Vec<u32> = pages.iter().map(|p| p.id.0).filter(|&i| i >= 1_000_000).map(|i| i - 1_000_000).collect();
+        assert_eq!(low, high, "a batch was half applied");
+        assert_eq!(low, (1..=low.len() as u32).collect::<Vec<_>>(), "batches are applied in order without gaps");
+        assert!(low.len() as u32 >= acked, "trial {trial}: {acked} acknowledged, {} present", low.len());
+        let model = MemStore::new();
+        rebuild_into(&store, &model);
+        assert_same_answers(&store, &model, &[]);
+    }
+}
