@@ -173,8 +173,12 @@ impl<'c> Expander<'c> {
         }
         self.sink.add(LinkKind::Template, title.clone());
         let Some((prepared, via)) = self.prepared(&title) else {
-            // A missing template renders as a red link to it.
-            self.sink.add(LinkKind::Page, title);
+            if self.source.exists(&title) {
+                self.sink.unexpanded += 1;
+            } else {
+                // A missing template renders as a red link to it.
+                self.sink.add(LinkKind::Page, title);
+            }
             return;
         };
         for t in via {

@@ -16,8 +16,14 @@ use std::collections::BTreeSet;
 
 /// Where template texts come from during expansion (the dump being imported, a store…).
 pub trait TemplateSource {
-    /// The current wikitext of the page `title`, if it exists.
+    /// The current wikitext of the page `title`, if it exists and is known.
     fn text(&self, title: &Title) -> Option<String>;
+
+    /// Whether `title` exists although [`TemplateSource::text`] cannot give its text. Such a
+    /// transclusion is counted as unexpanded instead of becoming a red link.
+    fn exists(&self, _title: &Title) -> bool {
+        false
+    }
 }
 
 /// A source without any page: every template is missing.

@@ -1,0 +1,139 @@
+//! `inlink bench`: benchmarks on generated data, each printing a ratio against a baseline
+//! measured in the same run (these machines are shared and noisy; absolute numbers are not
+//! comparable between runs, ratios are).
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use inlink_import::demo::{self, DemoPage};
+use inlink_import::{Format, Options};
+use inlink_model::{SiteInfo, Title, TitleCodec};
+use inlink_parse::Extractor;
+use inlink_store::RedbStore;
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Wikitext link extraction (with template expansion) in MB/s, against a memchr scan
+    /// for `[[` over the same text.
+    Extract {
+        /// Generated articles.
+        #[arg(long, default_value_t = 20_000)]
+        articles: u64,
+        /// Passes over the text.
+        #[arg(long, default_value_t = 3)]
+        passes: u32,
+    },
+    /// Import of a generated multistream .xml.bz2 dump, against `bzip2 -dc` of the same file.
+    XmlImport {
+        /// Generated articles.
+        #[arg(long, default_value_t = 50_000)]
+        articles: u64,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Extract { articles, passes } => extract(articles, passes),
+        BenchCommand::XmlImport { articles } => xml_import(articles),
+    }
+}
+
+fn codec_for(pages: &[DemoPage]) -> (TitleCodec, HashMap<Title, String>) {
+    let codec = TitleCodec::new(SiteInfo::mediawiki_default("Demo Wiki"));
+    let templates = pages
+        .iter()
+        .filter(|p| p.ns == 10)
+        .filter_map(|p| codec.parse_local(&p.title, 0).map(|t| (t, p.text.clone())))
+        .collect();
+    (codec, templates)
+}
+
+fn extract(articles: u64, passes: u32) -> Result<()> {
+    let pages = demo::generate(articles, 7);
+    let (codec, templates) = codec_for(&pages);
+    let titled: Vec<(Title, &str)> = pages.iter().filter_map(|p| codec.parse_local(&p.title, 0).map(|t| (t, p.text.as_str()))).collect();
+    let bytes: usize = titled.iter().map(|(_, t)| t.len()).sum();
+    let source = |t: &Title| templates.get(t).cloned();
+    let extractor = Extractor::new(codec);
+    let start = Instant::now();
+    let mut links = 0usize;
+    for _ in 0..passes {
+        for (title, text) in &titled {
+            links += extractor.extract(title, text, &source).links.len();
+        }
+    }
+    let ours = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut brackets = 0usize;
+    for _ in 0..passes {
+        for (_, text) in &titled {
+            brackets += memchr::memmem::find_iter(text.as_bytes(), b"[[").count();
+        }
+    }
+    let scan = start.elapsed().as_secs_f64().max(1e-9);
+    let mb = (bytes as f64 * passes as f64) / 1e6;
+    println!("wikitext: {} pages, {:.1} MB × {passes} passes, {} link rows, {} `[[`", titled.len(), bytes as f64 / 1e6, links / passes as usize, brackets / passes as usize);
+    println!("extraction (templates expanded): {:.1} MB/s", mb / ours);
+    println!("memchr scan for `[[` (baseline):  {:.1} MB/s", mb / scan);
+    println!("ratio extraction / scan: {:.3}", scan / ours);
+    Ok(())
+}
+
+fn xml_import(articles: u64) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let pages = demo::generate(articles, 11);
+    let xml_path = dir.path().join("bench.xml");
+    let bz_path = dir.path().join("bench.xml.bz2");
+    {
+        let mut xml = Vec::new();
+        demo::write_xml(&mut xml, "Bench Wiki", &pages)?;
+        std::fs::write(&xml_path, &xml)?;
+        // Multistream like Wikimedia's: the header, then 100 pages per bzip2 stream.
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&bz_path)?);
+        let first_page = memchr::memmem::find(&xml, b"  <page>").unwrap_or(xml.len());
+        let mut cut = vec![0, first_page];
+        let mut n = 0;
+        for (i, _) in memchr::memmem::find_iter(&xml[first_page..], b"  <page>").map(|p| (p + first_page, ())) {
+            n += 1;
+            if n % 100 == 0 {
+                cut.push(i);
+            }
+        }
+        cut.push(xml.len());
+        cut.dedup();
+        for w in cut.windows(2) {
+            let mut e = bzip2::write::BzEncoder::new(&mut out, bzip2::Compression::best());
+            e.write_all(&xml[w[0]..w[1]])?;
+            e.finish()?;
+        }
+    }
+    let xml_mb = std::fs::metadata(&xml_path)?.len() as f64 / 1e6;
+    let bz_mb = std::fs::metadata(&bz_path)?.len() as f64 / 1e6;
+    println!("generated dump: {} pages, {xml_mb:.1} MB XML, {bz_mb:.1} MB bzip2 multistream", pages.len());
+
+    let start = Instant::now();
+    let status = Command::new("bzip2").arg("-dc").arg(&bz_path).stdout(Stdio::null()).status().context("running bzip2 -dc")?;
+    anyhow::ensure!(status.success(), "bzip2 -dc failed");
+    let bzcat = start.elapsed().as_secs_f64();
+
+    let import = |path: &std::path::Path| -> Result<f64> {
+        let store_dir = tempfile::tempdir()?;
+        let store = RedbStore::open(store_dir.path())?;
+        let start = Instant::now();
+        inlink_import::import(&store, &[path.to_path_buf()], Format::MediaWikiXml, &Options::default())?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let ours_bz = import(&bz_path)?;
+    let ours_xml = import(&xml_path)?;
+    println!("bzip2 -dc (1 core):            {bzcat:.2} s  {:.1} MB/s of XML", xml_mb / bzcat);
+    println!("inlink import of .xml.bz2:     {ours_bz:.2} s  {:.1} MB/s of XML", xml_mb / ours_bz);
+    println!("inlink import of plain .xml:   {ours_xml:.2} s  {:.1} MB/s of XML", xml_mb / ours_xml);
+    println!("ratio import(.bz2) / bzip2 -dc: {:.2}", ours_bz / bzcat);
+    if let Some(rss) = crate::peak_rss_mib() {
+        println!("peak RSS {rss:.1} MiB");
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! `inlink`: import dumps, serve the APIs, query from the shell, run benchmarks.
+
+mod bench;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use inlink_import::{Format, Options};
+use inlink_model::{LinkKind, SiteInfo, TitleCodec};
+use inlink_store::{BacklinkQuery, LinkStore, NamespaceFilter, Order, RedbStore};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "inlink", version, about = "A backlinks engine and server: what links here, complete, exact and instant.")]
+struct Cli {
+    /// Directory of the index.
+    #[arg(long, global = true, env = "INLINK_DATA", default_value = "./inlink-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import dumps or notes into the index.
+    Import {
+        /// What the sources are; `auto` looks at their content.
+        #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+        format: FormatArg,
+        /// Files to import (.xml, .sql, .json, optionally .gz, .bz2 or .zst).
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// Memory for scratch data before it spills to disk, in MiB.
+        #[arg(long, default_value_t = 256)]
+        memory_mib: usize,
+    },
+    /// Serve the index over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8686")]
+        listen: String,
+        /// Secret that clients present to get write access and bot limits.
+        #[arg(long, env = "INLINK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Fill an empty index with a generated demo wiki first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Ask the index from the shell.
+    Query {
+        #[command(subcommand)]
+        query: QueryCommand,
+    },
+    /// Benchmarks with their own generated data; they print ratios measured in one run.
+    Bench {
+        #[command(subcommand)]
+        bench: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueryCommand {
+    /// Pages linking to TITLE, in MediaWiki's order.
+    Backlinks {
+        /// The target title, as a wiki user writes it (`Talk:Foo bar`).
+        title: String,
+        /// Only linking pages in this namespace (repeatable).
+        #[arg(long = "namespace", short = 'n')]
+        namespaces: Vec<i32>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 500)]
+        limit: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    MediawikiXml,
+    MediawikiSql,
+    Siyuan,
+    Markdown,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Auto => Format::Auto,
+            FormatArg::MediawikiXml => Format::MediaWikiXml,
+            FormatArg::MediawikiSql => Format::MediaWikiSql,
+            FormatArg::Siyuan => Format::Siyuan,
+            FormatArg::Markdown => Format::Markdown,
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("INLINK_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Import { format, sources, memory_mib } => import(&cli.data, format.into(), &sources, memory_mib),
+        Command::Serve { listen, token, demo } => serve(&cli.data, listen, token, demo),
+        Command::Query { query: QueryCommand::Backlinks { title, namespaces, limit, json } } => {
+            backlinks(&cli.data, &title, namespaces, limit, json)
+        }
+        Command::Bench { bench } => bench::run(bench),
+    }
+}
+
+fn open_store(data: &Path) -> Result<RedbStore> {
+    RedbStore::open(data).with_context(|| format!("opening the index in {}", data.display()))
+}
+
+/// Peak resident memory of this process so far (Linux), for the import summary.
+pub(crate) fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -> Result<()> {
+    let store = open_store(data)?;
+    let opts = Options { memory_budget: memory_mib << 20, progress: std::io::stderr().is_terminal(), ..Options::default() };
+    let summaries = inlink_import::import(&store, sources, format, &opts)?;
+    for s in &summaries {
+        println!("{s}");
+    }
+    let st = store.stats()?;
+    println!(
+        "index {}: {} pages, {} redirects, {} pagelinks, {} templatelinks, {} imagelinks, {} categorylinks",
+        data.display(),
+        st.pages,
+        st.redirects,
+        st.links[0],
+        st.links[1],
+        st.links[2],
+        st.links[3]
+    );
+    if let Some(rss) = peak_rss_mib() {
+        println!("peak RSS {rss:.1} MiB");
+    }
+    Ok(())
+}
+
+fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Result<()> {
+    let store = open_store(data)?;
+    if demo && store.stats()?.pages == 0 {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("demo.xml");
+        let pages = inlink_import::demo::generate(2_000, 42);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        inlink_import::demo::write_xml(&mut f, "Demo Wiki", &pages)?;
+        drop(f);
+        let summaries = inlink_import::import(&store, &[path], Format::MediaWikiXml, &Options::default())?;
+        for s in &summaries {
+            eprintln!("demo wiki generated: {} pages, {} redirects", s.pages, s.redirects);
+        }
+    }
+    let store: Arc<dyn LinkStore> = Arc::new(store);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(inlink_server::serve(
+        store,
+        inlink_server::Config { listen, token },
+        |addr| {
+            println!("inlink is serving on http://{addr}");
+            println!("  try: curl http://{addr}/healthz");
+        },
+        inlink_server::shutdown_signal(),
+    ))?;
+    Ok(())
+}
+
+fn backlinks(data: &Path, title: &str, namespaces: Vec<i32>, limit: usize, json: bool) -> Result<()> {
+    let store = open_store(data)?;
+    let site = store.site_info()?.unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
+    let codec = TitleCodec::new(site);
+    let parsed = codec.parse(title, 0).map_err(|e| anyhow::anyhow!("invalid title {title:?}: {e}"))?;
+    if !parsed.is_local() {
+        bail!("{title:?} is an interwiki title");
+    }
+    let mut q = BacklinkQuery::new(LinkKind::Page, parsed.title());
+    q.limit = limit;
+    if !namespaces.is_empty() {
+        // MediaWiki sorts by namespace first when more than one namespace is asked for.
+        q.order = if namespaces.len() > 1 { Order::NamespaceThenPageId } else { Order::PageId };
+        q.namespaces = NamespaceFilter::only(namespaces);
+    }
+    let rows = store.backlinks(&q)?;
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|p| serde_json::json!({"pageid": p.id.0, "ns": p.title.ns, "title": codec.full_text(&p.title), "redirect": p.is_redirect}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for p in &rows {
+            println!("{}\t{}\t{}{}", p.id.0, p.title.ns, codec.full_text(&p.title), if p.is_redirect { "\t(redirect)" } else { "" });
+        }
+    }
+    Ok(())
+}

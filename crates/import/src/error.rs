@@ -1,0 +1,27 @@
+use thiserror::Error;
+
+/// Why an import stopped. Bad records do not stop an import: they are counted and
+/// reported in the [`crate::Summary`].
+#[derive(Debug, Error)]
+pub enum ImportError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] inlink_store::StoreError),
+    #[error("{path}: not a format inlink can import ({why})")]
+    UnknownFormat { path: String, why: String },
+    #[error("{0} import is not supported yet")]
+    NotSupported(&'static str),
+    #[error("{path} at byte {position}: {message}")]
+    Malformed { path: String, position: u64, message: String },
+    #[error("temporary storage: {0}")]
+    Temp(String),
+    #[error(transparent)]
+    Model(#[from] inlink_model::ModelError),
+}
+
+impl ImportError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        ImportError::Io { path: path.display().to_string(), source }
+    }
+}

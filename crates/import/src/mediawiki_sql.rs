@@ -1,0 +1,224 @@
+//! Importing Wikimedia SQL table dumps: `page`, `linktarget`, `pagelinks` (old
+//! `pl_namespace`/`pl_title` and current `pl_target_id` schemas), `templatelinks`,
+//! `imagelinks`, `categorylinks` and `redirect`. The rows are MediaWiki's own link tables,
+//! so titles are taken as they are.
+
+use crate::decompress;
+use crate::progress::Progress;
+use crate::sql::{read_dump, BadRow, Value, Visitor};
+use crate::summary::Summary;
+use crate::temp::TempKv;
+use crate::xml::Skipped;
+use crate::{ImportError, Options};
+use inlink_model::{LinkKind, PageId, PageRecord, Title, NS_CATEGORY, NS_FILE};
+use inlink_store::{Batch, LinkStore, Op, RedirectRow};
+use std::path::Path;
+use std::time::Instant;
+
+/// The order tables must be read in: pages before links, link targets before the tables
+/// that point into them.
+pub(crate) fn table_rank(table: &str) -> Option<u8> {
+    Some(match table {
+        "page" => 0,
+        "linktarget" => 1,
+        "pagelinks" => 2,
+        "templatelinks" => 3,
+        "imagelinks" => 4,
+        "categorylinks" => 5,
+        "redirect" => 6,
+        _ => return None,
+    })
+}
+
+/// Column positions of one table, looked up by name from its `CREATE TABLE`.
+struct Cols(Vec<String>);
+
+impl Cols {
+    fn idx(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|c| c == name)
+    }
+}
+
+fn target_key(id: i64) -> [u8; 8] {
+    id.to_be_bytes()
+}
+
+fn encode_title(ns: i32, dbkey: &str) -> Vec<u8> {
+    let mut v = ns.to_le_bytes().to_vec();
+    v.extend_from_slice(dbkey.as_bytes());
+    v
+}
+
+fn decode_title(v: &[u8]) -> Option<Title> {
+    let ns = i32::from_le_bytes(v.get(..4)?.try_into().ok()?);
+    Some(Title::new(ns, String::from_utf8_lossy(&v[4..]).into_owned()))
+}
+
+/// State shared by the files of one SQL import.
+pub(crate) struct SqlImport<'s> {
+    store: &'s dyn LinkStore,
+    linktargets: TempKv,
+    opts: Options,
+}
+
+impl<'s> SqlImport<'s> {
+    pub fn new(store: &'s dyn LinkStore, opts: &Options) -> Result<Self, ImportError> {
+        Ok(SqlImport { store, linktargets: TempKv::new(opts.memory_budget / 2)?, opts: opts.clone() })
+    }
+
+    pub fn import_file(&mut self, path: &Path) -> Result<Summary, ImportError> {
+        let started = Instant::now();
+        let opened = decompress::open(path)?;
+        let progress = Progress::new(&path.file_name().unwrap_or_default().to_string_lossy(), opened.total, opened.consumed.clone(), self.opts.progress);
+        let mut summary = Summary { source: path.display().to_string(), format: "mediawiki-sql", input_bytes: opened.total, ..Summary::default() };
+        let mut handler = Handler {
+            imp: self,
+            cols: None,
+            table: String::new(),
+            batch: Batch::new(),
+            rows: 0,
+            summary: &mut summary,
+            error: None,
+            progress: &progress,
+        };
+        let result = read_dump(opened.reader, &mut handler);
+        let _ = handler.flush();
+        if let Some(e) = handler.error.take() {
+            return Err(e);
+        }
+        result.map_err(|e| ImportError::io(path, e))?;
+        progress.finish();
+        summary.elapsed = started.elapsed();
+        Ok(summary)
+    }
+}
+
+struct Handler<'a, 's> {
+    imp: &'a mut SqlImport<'s>,
+    cols: Option<Cols>,
+    table: String,
+    batch: Batch,
+    rows: u64,
+    summary: &'a mut Summary,
+    /// A store error ends the import; it is kept here because the tokenizer's callbacks
+    /// report row problems, not fatal ones.
+    error: Option<ImportError>,
+    progress: &'a Progress,
+}
+
+impl Visitor for Handler<'_, '_> {
+    fn table(&mut self, name: &str, columns: &[String]) {
+        self.start_table(name, columns);
+    }
+
+    fn row(&mut self, row: &[Value<'_>]) -> Result<(), String> {
+        let r = self.handle(row);
+        if self.rows % 100_000 == 0 {
+            self.progress.tick(self.rows);
+        }
+        r
+    }
+
+    fn bad(&mut self, b: BadRow) {
+        self.summary.skip(Skipped { position: b.position, reason: b.reason });
+    }
+}
+
+const BATCH_ROWS: usize = 50_000;
+
+impl Handler<'_, '_> {
+    fn start_table(&mut self, name: &str, cols: &[String]) {
+        let _ = self.flush();
+        self.table = name.to_string();
+        self.cols = Some(Cols(cols.to_vec()));
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.error.is_none() && !self.batch.is_empty() {
+            if let Err(e) = self.imp.store.apply(&std::mem::take(&mut self.batch)) {
+                self.error = Some(ImportError::Store(e));
+            }
+        }
+        match &self.error {
+            Some(e) => Err(e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn push(&mut self, op: Op) {
+        // Consecutive rows of one page and table become one operation.
+        if let (Some(Op::AddLinks { from, kind, targets, .. }), Op::AddLinks { from: f2, kind: k2, targets: t2, .. }) = (self.batch.ops.last_mut(), &op) {
+            if from == f2 && kind == k2 {
+                targets.extend(t2.iter().cloned());
+                return;
+            }
+        }
+        self.batch.push(op);
+    }
+
+    fn handle(&mut self, row: &[Value<'_>]) -> Result<(), String> {
+        if self.error.is_some() {
+            return Err("import stopped".into());
+        }
+        let Some(cols) = &self.cols else { return Err("row before CREATE TABLE".into()) };
+        let get = |name: &str| cols.idx(name).and_then(|i| row.get(i));
+        let int = |name: &str| get(name).and_then(Value::as_i64).ok_or_else(|| format!("{name} is missing or not a number"));
+        let text = |name: &str| get(name).and_then(Value::as_str).map(|s| s.into_owned()).ok_or_else(|| format!("{name} is missing or not a string"));
+        let ns_of = |v: i64| i32::try_from(v).map_err(|_| format!("namespace {v} out of range"));
+        let page_id = |v: i64| u32::try_from(v).map_err(|_| format!("page id {v} out of range"));
+        self.rows += 1;
+        match self.table.as_str() {
+            "page" => {
+                let page = PageRecord {
+                    id: PageId(page_id(int("page_id")?)?),
+                    title: Title::new(ns_of(int("page_namespace")?)?, text("page_title")?),
+                    is_redirect: int("page_is_redirect").unwrap_or(0) != 0,
+                };
+                self.summary.pages += 1;
+                self.push(Op::PutPage(page));
+            }
+            "linktarget" => {
+                let key = target_key(int("lt_id")?);
+                let value = encode_title(ns_of(int("lt_namespace")?)?, &text("lt_title")?);
+                self.imp.linktargets.put(key.to_vec(), value).map_err(|e| e.to_string())?;
+            }
+            "pagelinks" | "templatelinks" | "imagelinks" | "categorylinks" => {
+                let (prefix, kind) = match self.table.as_str() {
+                    "pagelinks" => ("pl", LinkKind::Page),
+                    "templatelinks" => ("tl", LinkKind::Template),
+                    "imagelinks" => ("il", LinkKind::Image),
+                    _ => ("cl", LinkKind::Category),
+                };
+                let from = page_id(int(&format!("{prefix}_from"))?)?;
+                let from_ns = int(&format!("{prefix}_from_namespace")).ok().map(ns_of).transpose()?.unwrap_or(0);
+                let target = if let Ok(tid) = int(&format!("{prefix}_target_id")) {
+                    let v = self.imp.linktargets.get(&target_key(tid)).ok_or_else(|| format!("link target {tid} is not in linktarget"))?;
+                    decode_title(&v).ok_or("bad linktarget entry")?
+                } else if let Ok(title) = text(&format!("{prefix}_title")) {
+                    Title::new(ns_of(int(&format!("{prefix}_namespace"))?)?, title)
+                } else if kind == LinkKind::Image {
+                    Title::new(NS_FILE, text("il_to")?)
+                } else if kind == LinkKind::Category {
+                    Title::new(NS_CATEGORY, text("cl_to")?)
+                } else {
+                    return Err(format!("{} row without a target", self.table));
+                };
+                self.summary.links[kind as usize] += 1;
+                self.push(Op::AddLinks { from: PageId(from), from_ns, kind, targets: vec![target] });
+            }
+            "redirect" => {
+                let from = PageId(page_id(int("rd_from")?)?);
+                let target = Title::new(ns_of(int("rd_namespace")?)?, text("rd_title")?);
+                let interwiki = text("rd_interwiki").unwrap_or_default();
+                let fragment = text("rd_fragment").unwrap_or_default();
+                self.summary.redirects += 1;
+                self.push(Op::SetRedirect { from, redirect: Some(RedirectRow { target, fragment, interwiki }) });
+            }
+            _ => {}
+        }
+        if self.batch.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}

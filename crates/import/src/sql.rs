@@ -1,0 +1,254 @@
+//! A tokenizer for mysqldump output as Wikimedia publishes it: `CREATE TABLE` gives the
+//! table and its column order, each `INSERT INTO … VALUES (…),(…);` line holds rows.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, [u8]>),
+}
+
+impl Value<'_> {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Str(s) => std::str::from_utf8(s).ok()?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Str(s) => Some(String::from_utf8_lossy(s)),
+            Value::Int(i) => Some(Cow::Owned(i.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// A row that could not be read: byte position in the decompressed file and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    pub position: u64,
+    pub reason: String,
+}
+
+/// What a dump reader reports.
+pub trait Visitor {
+    /// A `CREATE TABLE` with its column names in order.
+    fn table(&mut self, name: &str, columns: &[String]);
+    /// One row; an `Err` reports the row as bad (with its position) and reading goes on.
+    fn row(&mut self, row: &[Value<'_>]) -> Result<(), String>;
+    fn bad(&mut self, bad: BadRow);
+}
+
+/// Reads a dump, reporting tables, rows and malformed rows to `v`.
+pub fn read_dump<R: BufRead>(mut input: R, v: &mut impl Visitor) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    let mut columns: Option<Vec<String>> = None;
+    loop {
+        line.clear();
+        let n = input.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let start = offset;
+        offset += n as u64;
+        if let Some(cols) = columns.as_mut() {
+            let l = trim(&line);
+            if l.starts_with(b")") {
+                let cols = columns.take().expect("checked");
+                v.table(current_name(&cols), &cols[1..]);
+            } else if let Some(rest) = l.strip_prefix(b"`") {
+                if let Some(end) = memchr::memchr(b'`', rest) {
+                    cols.push(String::from_utf8_lossy(&rest[..end]).into_owned());
+                }
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix(b"CREATE TABLE `") {
+            if let Some(end) = memchr::memchr(b'`', rest) {
+                // The table name travels as the first element until the columns are complete.
+                columns = Some(vec![String::from_utf8_lossy(&rest[..end]).into_owned()]);
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix(b"INSERT INTO `") {
+            let Some(end) = memchr::memchr(b'`', rest) else { continue };
+            let body = &rest[end + 1..];
+            let Some(at) = find(body, b"VALUES ") else {
+                v.bad(BadRow { position: start, reason: "INSERT without VALUES".into() });
+                continue;
+            };
+            let base = start + (13 + end + 1 + at + 7) as u64;
+            parse_tuples(&body[at + 7..], base, v);
+        }
+    }
+}
+
+fn current_name(cols: &[String]) -> &str {
+    &cols[0]
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    &b[s..]
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    memchr::memmem::find(h, n)
+}
+
+/// Parses `(…),(…);` calling `row` per tuple. A malformed tuple is reported and skipped:
+/// parsing resumes at the next `),(`.
+fn parse_tuples(b: &[u8], base: u64, v: &mut impl Visitor) {
+    let mut values = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < b.len() && (b[i] == b',' || b[i].is_ascii_whitespace()) {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b';' {
+            return;
+        }
+        let tuple_start = i;
+        values.clear();
+        match parse_tuple(b, &mut i, &mut values) {
+            Ok(()) => {
+                if let Err(reason) = v.row(&values) {
+                    v.bad(BadRow { position: base + tuple_start as u64, reason });
+                }
+            }
+            Err(reason) => {
+                v.bad(BadRow { position: base + i as u64, reason });
+                match find(&b[i..], b"),(") {
+                    Some(p) => i += p + 2,
+                    None => return,
+                }
+            }
+        }
+    }
+}
+
+fn parse_tuple<'a>(b: &'a [u8], i: &mut usize, values: &mut Vec<Value<'a>>) -> Result<(), String> {
+    if b.get(*i) != Some(&b'(') {
+        return Err("expected '('".into());
+    }
+    *i += 1;
+    loop {
+        values.push(parse_value(b, i)?);
+        match b.get(*i) {
+            Some(b',') => *i += 1,
+            Some(b')') => {
+                *i += 1;
+                return Ok(());
+            }
+            _ => return Err("expected ',' or ')' after a value".into()),
+        }
+    }
+}
+
+fn parse_value<'a>(b: &'a [u8], i: &mut usize) -> Result<Value<'a>, String> {
+    match b.get(*i) {
+        Some(b'\'') => {
+            *i += 1;
+            let start = *i;
+            let mut owned: Option<Vec<u8>> = None;
+            loop {
+                let Some(&c) = b.get(*i) else { return Err("unterminated string".into()) };
+                match c {
+                    b'\'' => {
+                        let v = match owned {
+                            Some(o) => Cow::Owned(o),
+                            None => Cow::Borrowed(&b[start..*i]),
+                        };
+                        *i += 1;
+                        return Ok(Value::Str(v));
+                    }
+                    b'\\' => {
+                        let o = owned.get_or_insert_with(|| b[start..*i].to_vec());
+                        let Some(&e) = b.get(*i + 1) else { return Err("unterminated escape".into()) };
+                        o.push(match e {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'0' => 0,
+                            b'Z' => 0x1a,
+                            b'b' => 8,
+                            other => other,
+                        });
+                        *i += 2;
+                    }
+                    _ => {
+                        if let Some(o) = owned.as_mut() {
+                            o.push(c);
+                        }
+                        *i += 1;
+                    }
+                }
+            }
+        }
+        Some(b'N') if b[*i..].starts_with(b"NULL") => {
+            *i += 4;
+            Ok(Value::Null)
+        }
+        Some(c) if c.is_ascii_digit() || *c == b'-' || *c == b'+' => {
+            let start = *i;
+            *i += 1;
+            while *i < b.len() && (b[*i].is_ascii_digit() || matches!(b[*i], b'.' | b'e' | b'E' | b'-' | b'+')) {
+                *i += 1;
+            }
+            let s = std::str::from_utf8(&b[start..*i]).map_err(|e| e.to_string())?;
+            if let Ok(v) = s.parse::<i64>() {
+                Ok(Value::Int(v))
+            } else {
+                s.parse::<f64>().map(Value::Float).map_err(|_| format!("bad number {s:?}"))
+            }
+        }
+        _ => Err("expected a value".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_rows_escapes_and_bad_rows() {
+        let dump = "-- MySQL dump\nCREATE TABLE `pagelinks` (\n  `pl_from` int(8) unsigned NOT NULL,\n  `pl_namespace` int(11) NOT NULL,\n  `pl_title` varbinary(255) NOT NULL,\n  PRIMARY KEY (`pl_from`)\n) ENGINE=InnoDB;\nINSERT INTO `pagelinks` VALUES (1,0,'It\\'s'),(2,-1,'A\\\\B'),(3,0,oops),(4,0,'Ok'),(5,NULL,'x');\n";
+        #[derive(Default)]
+        struct Rec {
+            tables: Vec<(String, Vec<String>)>,
+            rows: Vec<(Option<i64>, Option<i64>, Option<String>)>,
+            bad: Vec<BadRow>,
+        }
+        impl Visitor for Rec {
+            fn table(&mut self, name: &str, cols: &[String]) {
+                self.tables.push((name.to_string(), cols.to_vec()));
+            }
+            fn row(&mut self, r: &[Value<'_>]) -> Result<(), String> {
+                self.rows.push((r[0].as_i64(), r[1].as_i64(), r[2].as_str().map(|s| s.into_owned())));
+                Ok(())
+            }
+            fn bad(&mut self, b: BadRow) {
+                self.bad.push(b);
+            }
+        }
+        let mut rec = Rec::default();
+        read_dump(dump.as_bytes(), &mut rec).unwrap();
+        let Rec { tables, rows, bad } = rec;
+        assert_eq!(tables, vec![("pagelinks".to_string(), vec!["pl_from".to_string(), "pl_namespace".into(), "pl_title".into()])]);
+        assert_eq!(rows[0], (Some(1), Some(0), Some("It's".into())));
+        assert_eq!(rows[1], (Some(2), Some(-1), Some("A\\B".into())));
+        assert_eq!(rows[2], (Some(4), Some(0), Some("Ok".into())));
+        assert_eq!(rows[3], (Some(5), None, Some("x".into())));
+        assert_eq!(bad.len(), 1);
+        let pos = bad[0].position as usize;
+        assert!(dump[..pos].ends_with("(3,0,"), "{:?}", &dump[..pos]);
+    }
+}

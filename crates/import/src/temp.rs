@@ -1,0 +1,91 @@
+//! Disk-backed scratch maps for imports (template texts, link-target ids), so that memory
+//! stays bounded whatever the dump size. Recent writes stay in memory until they exceed a
+//! budget, then go to a temporary redb file that is deleted with the map.
+
+use crate::ImportError;
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use std::collections::HashMap;
+
+const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("scratch");
+
+pub struct TempKv {
+    pending: HashMap<Vec<u8>, Vec<u8>>,
+    pending_bytes: usize,
+    budget: usize,
+    db: Option<Database>,
+    _dir: tempfile::TempDir,
+}
+
+fn temp_err(e: impl std::fmt::Display) -> ImportError {
+    ImportError::Temp(e.to_string())
+}
+
+impl TempKv {
+    pub fn new(budget: usize) -> Result<Self, ImportError> {
+        let dir = tempfile::Builder::new().prefix("inlink-import-").tempdir().map_err(temp_err)?;
+        Ok(TempKv { pending: HashMap::new(), pending_bytes: 0, budget, db: None, _dir: dir })
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), ImportError> {
+        self.pending_bytes += key.len() + value.len() + 32;
+        self.pending.insert(key, value);
+        if self.pending_bytes > self.budget {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.db.is_none() {
+            let path = self._dir.path().join("scratch.redb");
+            self.db = Some(Database::create(path).map_err(temp_err)?);
+        }
+        let db = self.db.as_ref().expect("created above");
+        let mut txn = db.begin_write().map_err(temp_err)?;
+        // Scratch data need not survive a crash: the import starts over.
+        let _ = txn.set_durability(Durability::None);
+        {
+            let mut t = txn.open_table(TABLE).map_err(temp_err)?;
+            let mut entries: Vec<_> = self.pending.drain().collect();
+            entries.sort_unstable();
+            for (k, v) in entries {
+                t.insert(k.as_slice(), v.as_slice()).map_err(temp_err)?;
+            }
+        }
+        txn.commit().map_err(temp_err)?;
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        if let Some(v) = self.pending.get(key) {
+            return Some(v.clone());
+        }
+        let db = self.db.as_ref()?;
+        let txn = db.begin_read().ok()?;
+        let t = txn.open_table(TABLE).ok()?;
+        let v = t.get(key).ok()??.value().to_vec();
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spills_to_disk_and_reads_back() {
+        let mut kv = TempKv::new(1000).unwrap();
+        for i in 0u32..500 {
+            kv.put(i.to_be_bytes().to_vec(), format!("value {i}").into_bytes()).unwrap();
+        }
+        assert!(kv.db.is_some(), "the budget forces a spill");
+        for i in 0u32..500 {
+            assert_eq!(kv.get(&i.to_be_bytes()).unwrap(), format!("value {i}").into_bytes());
+        }
+        assert_eq!(kv.get(b"missing"), None);
+    }
+}
