@@ -54,7 +54,10 @@ fn codec_for(pages: &[DemoPage]) -> (TitleCodec, HashMap<Title, String>) {
 fn extract(articles: u64, passes: u32) -> Result<()> {
     let pages = demo::generate(articles, 7);
     let (codec, templates) = codec_for(&pages);
-    let titled: Vec<(Title, &str)> = pages.iter().filter_map(|p| codec.parse_local(&p.title, 0).map(|t| (t, p.text.as_str()))).collect();
+    let titled: Vec<(Title, &str)> = pages
+        .iter()
+        .filter_map(|p| codec.parse_local(&p.title, 0).map(|t| (t, p.text.as_str())))
+        .collect();
     let bytes: usize = titled.iter().map(|(_, t)| t.len()).sum();
     let source = |t: &Title| templates.get(t).cloned();
     let extractor = Extractor::new(codec);
@@ -75,7 +78,13 @@ fn extract(articles: u64, passes: u32) -> Result<()> {
     }
     let scan = start.elapsed().as_secs_f64().max(1e-9);
     let mb = (bytes as f64 * passes as f64) / 1e6;
-    println!("wikitext: {} pages, {:.1} MB × {passes} passes, {} link rows, {} `[[`", titled.len(), bytes as f64 / 1e6, links / passes as usize, brackets / passes as usize);
+    println!(
+        "wikitext: {} pages, {:.1} MB × {passes} passes, {} link rows, {} `[[`",
+        titled.len(),
+        bytes as f64 / 1e6,
+        links / passes as usize,
+        brackets / passes as usize
+    );
     println!("extraction (templates expanded): {:.1} MB/s", mb / ours);
     println!("memchr scan for `[[` (baseline):  {:.1} MB/s", mb / scan);
     println!("ratio extraction / scan: {:.3}", scan / ours);
@@ -96,7 +105,9 @@ fn xml_import(articles: u64) -> Result<()> {
         let first_page = memchr::memmem::find(&xml, b"  <page>").unwrap_or(xml.len());
         let mut cut = vec![0, first_page];
         let mut n = 0;
-        for (i, _) in memchr::memmem::find_iter(&xml[first_page..], b"  <page>").map(|p| (p + first_page, ())) {
+        for (i, _) in
+            memchr::memmem::find_iter(&xml[first_page..], b"  <page>").map(|p| (p + first_page, ()))
+        {
             n += 1;
             if n % 100 == 0 {
                 cut.push(i);
@@ -112,10 +123,18 @@ fn xml_import(articles: u64) -> Result<()> {
     }
     let xml_mb = std::fs::metadata(&xml_path)?.len() as f64 / 1e6;
     let bz_mb = std::fs::metadata(&bz_path)?.len() as f64 / 1e6;
-    println!("generated dump: {} pages, {xml_mb:.1} MB XML, {bz_mb:.1} MB bzip2 multistream", pages.len());
+    println!(
+        "generated dump: {} pages, {xml_mb:.1} MB XML, {bz_mb:.1} MB bzip2 multistream",
+        pages.len()
+    );
 
     let start = Instant::now();
-    let status = Command::new("bzip2").arg("-dc").arg(&bz_path).stdout(Stdio::null()).status().context("running bzip2 -dc")?;
+    let status = Command::new("bzip2")
+        .arg("-dc")
+        .arg(&bz_path)
+        .stdout(Stdio::null())
+        .status()
+        .context("running bzip2 -dc")?;
     anyhow::ensure!(status.success(), "bzip2 -dc failed");
     let bzcat = start.elapsed().as_secs_f64();
 
@@ -123,14 +142,28 @@ fn xml_import(articles: u64) -> Result<()> {
         let store_dir = tempfile::tempdir()?;
         let store = RedbStore::open(store_dir.path())?;
         let start = Instant::now();
-        inlink_import::import(&store, &[path.to_path_buf()], Format::MediaWikiXml, &Options::default())?;
+        inlink_import::import(
+            &store,
+            &[path.to_path_buf()],
+            Format::MediaWikiXml,
+            &Options::default(),
+        )?;
         Ok(start.elapsed().as_secs_f64())
     };
     let ours_bz = import(&bz_path)?;
     let ours_xml = import(&xml_path)?;
-    println!("bzip2 -dc (1 core):            {bzcat:.2} s  {:.1} MB/s of XML", xml_mb / bzcat);
-    println!("inlink import of .xml.bz2:     {ours_bz:.2} s  {:.1} MB/s of XML", xml_mb / ours_bz);
-    println!("inlink import of plain .xml:   {ours_xml:.2} s  {:.1} MB/s of XML", xml_mb / ours_xml);
+    println!(
+        "bzip2 -dc (1 core):            {bzcat:.2} s  {:.1} MB/s of XML",
+        xml_mb / bzcat
+    );
+    println!(
+        "inlink import of .xml.bz2:     {ours_bz:.2} s  {:.1} MB/s of XML",
+        xml_mb / ours_bz
+    );
+    println!(
+        "inlink import of plain .xml:   {ours_xml:.2} s  {:.1} MB/s of XML",
+        xml_mb / ours_xml
+    );
     println!("ratio import(.bz2) / bzip2 -dc: {:.2}", ours_bz / bzcat);
     if let Some(rss) = crate::peak_rss_mib() {
         println!("peak RSS {rss:.1} MiB");

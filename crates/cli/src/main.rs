@@ -12,10 +12,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "inlink", version, about = "A backlinks engine and server: what links here, complete, exact and instant.")]
+#[command(
+    name = "inlink",
+    version,
+    about = "A backlinks engine and server: what links here, complete, exact and instant."
+)]
 struct Cli {
     /// Directory of the index.
-    #[arg(long, global = true, env = "INLINK_DATA", default_value = "./inlink-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "INLINK_DATA",
+        default_value = "./inlink-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -100,16 +109,33 @@ impl From<FormatArg> for Format {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("INLINK_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INLINK_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Import { format, sources, memory_mib } => import(&cli.data, format.into(), &sources, memory_mib),
-        Command::Serve { listen, token, demo } => serve(&cli.data, listen, token, demo),
-        Command::Query { query: QueryCommand::Backlinks { title, namespaces, limit, json } } => {
-            backlinks(&cli.data, &title, namespaces, limit, json)
-        }
+        Command::Import {
+            format,
+            sources,
+            memory_mib,
+        } => import(&cli.data, format.into(), &sources, memory_mib),
+        Command::Serve {
+            listen,
+            token,
+            demo,
+        } => serve(&cli.data, listen, token, demo),
+        Command::Query {
+            query:
+                QueryCommand::Backlinks {
+                    title,
+                    namespaces,
+                    limit,
+                    json,
+                },
+        } => backlinks(&cli.data, &title, namespaces, limit, json),
         Command::Bench { bench } => bench::run(bench),
     }
 }
@@ -128,7 +154,11 @@ pub(crate) fn peak_rss_mib() -> Option<f64> {
 
 fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -> Result<()> {
     let store = open_store(data)?;
-    let opts = Options { memory_budget: memory_mib << 20, progress: std::io::stderr().is_terminal(), ..Options::default() };
+    let opts = Options {
+        memory_budget: memory_mib << 20,
+        progress: std::io::stderr().is_terminal(),
+        ..Options::default()
+    };
     let summaries = inlink_import::import(&store, sources, format, &opts)?;
     for s in &summaries {
         println!("{s}");
@@ -159,13 +189,19 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
         inlink_import::demo::write_xml(&mut f, "Demo Wiki", &pages)?;
         drop(f);
-        let summaries = inlink_import::import(&store, &[path], Format::MediaWikiXml, &Options::default())?;
+        let summaries =
+            inlink_import::import(&store, &[path], Format::MediaWikiXml, &Options::default())?;
         for s in &summaries {
-            eprintln!("demo wiki generated: {} pages, {} redirects", s.pages, s.redirects);
+            eprintln!(
+                "demo wiki generated: {} pages, {} redirects",
+                s.pages, s.redirects
+            );
         }
     }
     let store: Arc<dyn LinkStore> = Arc::new(store);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(inlink_server::serve(
         store,
         inlink_server::Config { listen, token },
@@ -178,11 +214,21 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
     Ok(())
 }
 
-fn backlinks(data: &Path, title: &str, namespaces: Vec<i32>, limit: usize, json: bool) -> Result<()> {
+fn backlinks(
+    data: &Path,
+    title: &str,
+    namespaces: Vec<i32>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
     let store = open_store(data)?;
-    let site = store.site_info()?.unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
+    let site = store
+        .site_info()?
+        .unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
     let codec = TitleCodec::new(site);
-    let parsed = codec.parse(title, 0).map_err(|e| anyhow::anyhow!("invalid title {title:?}: {e}"))?;
+    let parsed = codec
+        .parse(title, 0)
+        .map_err(|e| anyhow::anyhow!("invalid title {title:?}: {e}"))?;
     if !parsed.is_local() {
         bail!("{title:?} is an interwiki title");
     }
@@ -190,7 +236,11 @@ fn backlinks(data: &Path, title: &str, namespaces: Vec<i32>, limit: usize, json:
     q.limit = limit;
     if !namespaces.is_empty() {
         // MediaWiki sorts by namespace first when more than one namespace is asked for.
-        q.order = if namespaces.len() > 1 { Order::NamespaceThenPageId } else { Order::PageId };
+        q.order = if namespaces.len() > 1 {
+            Order::NamespaceThenPageId
+        } else {
+            Order::PageId
+        };
         q.namespaces = NamespaceFilter::only(namespaces);
     }
     let rows = store.backlinks(&q)?;
@@ -202,7 +252,13 @@ fn backlinks(data: &Path, title: &str, namespaces: Vec<i32>, limit: usize, json:
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for p in &rows {
-            println!("{}\t{}\t{}{}", p.id.0, p.title.ns, codec.full_text(&p.title), if p.is_redirect { "\t(redirect)" } else { "" });
+            println!(
+                "{}\t{}\t{}{}",
+                p.id.0,
+                p.title.ns,
+                codec.full_text(&p.title),
+                if p.is_redirect { "\t(redirect)" } else { "" }
+            );
         }
     }
     Ok(())

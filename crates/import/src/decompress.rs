@@ -57,29 +57,50 @@ pub fn open(path: &Path) -> Result<Opened, ImportError> {
     let compression = sniff_compression(&head[..n]);
     let consumed = Arc::new(AtomicU64::new(0));
     let file = File::open(path).map_err(|e| ImportError::io(path, e))?;
-    let counted = Counting { inner: file, count: consumed.clone() };
+    let counted = Counting {
+        inner: file,
+        count: consumed.clone(),
+    };
     const BUF: usize = 1 << 20;
     let reader: Box<dyn BufRead + Send> = match compression {
         Compression::None => Box::new(BufReader::with_capacity(BUF, counted)),
-        Compression::Gzip => Box::new(BufReader::with_capacity(BUF, flate2::read::MultiGzDecoder::new(BufReader::new(counted)))),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::read::MultiGzDecoder::new(BufReader::new(counted)),
+        )),
         Compression::Zstd => {
-            let d = zstd::stream::read::Decoder::new(counted).map_err(|e| ImportError::io(path, e))?;
+            let d =
+                zstd::stream::read::Decoder::new(counted).map_err(|e| ImportError::io(path, e))?;
             Box::new(BufReader::with_capacity(BUF, d))
         }
-        Compression::Bzip2 => Box::new(BufReader::with_capacity(BUF, ParallelBz2::new(counted, workers()))),
+        Compression::Bzip2 => Box::new(BufReader::with_capacity(
+            BUF,
+            ParallelBz2::new(counted, workers()),
+        )),
     };
-    Ok(Opened { reader, consumed, total, compression })
+    Ok(Opened {
+        reader,
+        consumed,
+        total,
+        compression,
+    })
 }
 
 fn workers() -> usize {
-    thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8)
+    thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8)
 }
 
 /// bzip2 stream header followed by the first block's magic. Wikimedia's multistream dumps
 /// are concatenated bzip2 streams, each starting byte-aligned with these bytes; inside a
 /// stream the bytes occur byte-aligned only by a 1-in-2^80 chance.
 fn is_stream_start(b: &[u8]) -> bool {
-    b.len() >= 10 && &b[..3] == b"BZh" && (b'1'..=b'9').contains(&b[3]) && b[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+    b.len() >= 10
+        && &b[..3] == b"BZh"
+        && (b'1'..=b'9').contains(&b[3])
+        && b[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
 }
 
 /// Decodes a bzip2 file whose streams can be told apart on several threads, in order.
@@ -137,7 +158,11 @@ impl ParallelBz2 {
                 }
             }
         });
-        ParallelBz2 { results: order_rx, current: Vec::new(), pos: 0 }
+        ParallelBz2 {
+            results: order_rx,
+            current: Vec::new(),
+            pos: 0,
+        }
     }
 }
 
@@ -158,7 +183,8 @@ struct Pool {
 
 impl Pool {
     fn new(n: usize) -> Self {
-        let (tx, rx) = sync_channel::<(Vec<u8>, std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>)>(n);
+        let (tx, rx) =
+            sync_channel::<(Vec<u8>, std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>)>(n);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for _ in 0..n {
             let rx = rx.clone();
@@ -166,7 +192,9 @@ impl Pool {
                 let job = rx.lock().expect("job queue").recv();
                 let Ok((chunk, reply)) = job else { return };
                 let mut out = Vec::with_capacity(chunk.len() * 4);
-                let r = bzip2::read::MultiBzDecoder::new(&chunk[..]).read_to_end(&mut out).map(|_| out);
+                let r = bzip2::read::MultiBzDecoder::new(&chunk[..])
+                    .read_to_end(&mut out)
+                    .map(|_| out);
                 let _ = reply.send(r);
             });
         }
@@ -183,8 +211,12 @@ impl Pool {
 impl Read for ParallelBz2 {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos >= self.current.len() {
-            let Ok(next) = self.results.recv() else { return Ok(0) };
-            let data = next.recv().map_err(|_| io::Error::other("bzip2 worker stopped"))??;
+            let Ok(next) = self.results.recv() else {
+                return Ok(0);
+            };
+            let data = next
+                .recv()
+                .map_err(|_| io::Error::other("bzip2 worker stopped"))??;
             self.current = data;
             self.pos = 0;
         }
@@ -216,7 +248,9 @@ mod tests {
             expected.extend(part.into_bytes());
         }
         let mut out = Vec::new();
-        ParallelBz2::new(std::io::Cursor::new(compressed), 3).read_to_end(&mut out).unwrap();
+        ParallelBz2::new(std::io::Cursor::new(compressed), 3)
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out.len(), expected.len());
         assert!(out == expected);
     }
@@ -227,6 +261,8 @@ mod tests {
         let n = c.len();
         c[n / 2] ^= 0xff;
         let mut out = Vec::new();
-        assert!(ParallelBz2::new(std::io::Cursor::new(c), 2).read_to_end(&mut out).is_err());
+        assert!(ParallelBz2::new(std::io::Cursor::new(c), 2)
+            .read_to_end(&mut out)
+            .is_err());
     }
 }

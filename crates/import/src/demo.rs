@@ -33,9 +33,32 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "river", "mountain", "city", "history", "music", "science", "garden", "harbour", "bridge", "library", "festival",
-    "railway", "island", "castle", "forest", "market", "theatre", "museum", "valley", "school", "Zürich", "Łódź",
-    "São Paulo", "Ελλάδα", "東京", "Москва",
+    "river",
+    "mountain",
+    "city",
+    "history",
+    "music",
+    "science",
+    "garden",
+    "harbour",
+    "bridge",
+    "library",
+    "festival",
+    "railway",
+    "island",
+    "castle",
+    "forest",
+    "market",
+    "theatre",
+    "museum",
+    "valley",
+    "school",
+    "Zürich",
+    "Łódź",
+    "São Paulo",
+    "Ελλάδα",
+    "東京",
+    "Москва",
 ];
 
 /// One generated page.
@@ -69,13 +92,43 @@ pub fn generate(articles: u64, seed: u64) -> Vec<DemoPage> {
     let mut id = 0u32;
     let mut next = |ns: i32, title: String, text: String, redirect: Option<String>| {
         id += 1;
-        DemoPage { id, ns, title, text, redirect }
+        DemoPage {
+            id,
+            ns,
+            title,
+            text,
+            redirect,
+        }
     };
     pages.push(next(10, "Template:Infobox".into(), "{| class=\"infobox\"\n| Country: [[{{{country|Nowhere}}}]]\n| Capital: [[{{{capital}}}]]\n|}<noinclude>Documentation: [[Help:Infoboxes]]</noinclude>".into(), None));
-    pages.push(next(10, "Template:Stub".into(), "''This article is a stub.'' [[Category:Stubs]]".into(), None));
-    pages.push(next(10, "Template:Nav".into(), format!("Navigation: [[{}]] · [[{}]] · {{{{Stub}}}}", article_title(0), article_title(1)), None));
-    pages.push(next(10, "Template:Sub".into(), "#REDIRECT [[Template:Stub]]".into(), Some("Template:Stub".into())));
-    pages.push(next(14, "Category:Stubs".into(), "Pages that are stubs.".into(), None));
+    pages.push(next(
+        10,
+        "Template:Stub".into(),
+        "''This article is a stub.'' [[Category:Stubs]]".into(),
+        None,
+    ));
+    pages.push(next(
+        10,
+        "Template:Nav".into(),
+        format!(
+            "Navigation: [[{}]] · [[{}]] · {{{{Stub}}}}",
+            article_title(0),
+            article_title(1)
+        ),
+        None,
+    ));
+    pages.push(next(
+        10,
+        "Template:Sub".into(),
+        "#REDIRECT [[Template:Stub]]".into(),
+        Some("Template:Stub".into()),
+    ));
+    pages.push(next(
+        14,
+        "Category:Stubs".into(),
+        "Pages that are stubs.".into(),
+        None,
+    ));
     pages.push(next(6, "File:Map.png".into(), "A map.".into(), None));
     for i in 0..articles {
         let title = article_title(i);
@@ -87,7 +140,11 @@ pub fn generate(articles: u64, seed: u64) -> Vec<DemoPage> {
         }
         let mut text = String::new();
         if rng.below(4) == 0 {
-            text.push_str(&format!("{{{{Infobox|country={}|capital={}}}}}\n", article_title(rng.skewed(articles)), article_title(rng.skewed(articles))));
+            text.push_str(&format!(
+                "{{{{Infobox|country={}|capital={}}}}}\n",
+                article_title(rng.skewed(articles)),
+                article_title(rng.skewed(articles))
+            ));
         }
         text.push_str(&format!("'''{title}''' is a page of the demo wiki.\n"));
         let links = 3 + rng.below(20);
@@ -107,36 +164,75 @@ pub fn generate(articles: u64, seed: u64) -> Vec<DemoPage> {
         } else if rng.below(5) == 0 {
             text.push_str("{{Sub}}\n");
         }
-        text.push_str(&format!("<!-- [[Hidden link]] --><nowiki>[[Not a link]]</nowiki>\n[[Category:{}]]\n", capitalise(WORDS[(i % 5) as usize])));
+        text.push_str(&format!(
+            "<!-- [[Hidden link]] --><nowiki>[[Not a link]]</nowiki>\n[[Category:{}]]\n",
+            capitalise(WORDS[(i % 5) as usize])
+        ));
         pages.push(next(0, title.clone(), text, None));
         if rng.below(10) == 0 {
-            pages.push(next(1, format!("Talk:{title}"), format!("Discussion about [[{title}]] and [[{}]].", article_title(rng.skewed(articles))), None));
+            pages.push(next(
+                1,
+                format!("Talk:{title}"),
+                format!(
+                    "Discussion about [[{title}]] and [[{}]].",
+                    article_title(rng.skewed(articles))
+                ),
+                None,
+            ));
         }
         if rng.below(30) == 0 {
-            pages.push(next(2, format!("User:Editor{i}"), format!("I edit [[{title}]]. {{{{Stub}}}}"), None));
+            pages.push(next(
+                2,
+                format!("User:Editor{i}"),
+                format!("I edit [[{title}]]. {{{{Stub}}}}"),
+                None,
+            ));
         }
     }
     pages
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Writes `pages` as a MediaWiki XML export (schema 0.11).
 pub fn write_xml(out: &mut impl Write, sitename: &str, pages: &[DemoPage]) -> io::Result<()> {
-    writeln!(out, r#"<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="en">"#)?;
+    writeln!(
+        out,
+        r#"<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="en">"#
+    )?;
     writeln!(out, "  <siteinfo>\n    <sitename>{}</sitename>\n    <dbname>demowiki</dbname>\n    <generator>inlink demo</generator>\n    <case>first-letter</case>\n    <namespaces>", escape(sitename))?;
     let names = [
-        (-2, "Media"), (-1, "Special"), (0, ""), (1, "Talk"), (2, "User"), (3, "User talk"), (4, sitename),
-        (6, "File"), (7, "File talk"), (8, "MediaWiki"), (10, "Template"), (11, "Template talk"), (12, "Help"),
-        (13, "Help talk"), (14, "Category"), (15, "Category talk"),
+        (-2, "Media"),
+        (-1, "Special"),
+        (0, ""),
+        (1, "Talk"),
+        (2, "User"),
+        (3, "User talk"),
+        (4, sitename),
+        (6, "File"),
+        (7, "File talk"),
+        (8, "MediaWiki"),
+        (10, "Template"),
+        (11, "Template talk"),
+        (12, "Help"),
+        (13, "Help talk"),
+        (14, "Category"),
+        (15, "Category talk"),
     ];
     for (k, n) in names {
         if n.is_empty() {
             writeln!(out, r#"      <namespace key="{k}" case="first-letter" />"#)?;
         } else {
-            writeln!(out, r#"      <namespace key="{k}" case="first-letter">{}</namespace>"#, escape(n))?;
+            writeln!(
+                out,
+                r#"      <namespace key="{k}" case="first-letter">{}</namespace>"#,
+                escape(n)
+            )?;
         }
     }
     writeln!(out, "    </namespaces>\n  </siteinfo>")?;
@@ -147,7 +243,13 @@ pub fn write_xml(out: &mut impl Write, sitename: &str, pages: &[DemoPage]) -> io
 }
 
 pub fn write_page(out: &mut impl Write, p: &DemoPage) -> io::Result<()> {
-    writeln!(out, "  <page>\n    <title>{}</title>\n    <ns>{}</ns>\n    <id>{}</id>", escape(&p.title), p.ns, p.id)?;
+    writeln!(
+        out,
+        "  <page>\n    <title>{}</title>\n    <ns>{}</ns>\n    <id>{}</id>",
+        escape(&p.title),
+        p.ns,
+        p.id
+    )?;
     if let Some(r) = &p.redirect {
         writeln!(out, r#"    <redirect title="{}" />"#, escape(r))?;
     }

@@ -5,7 +5,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ImportError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] inlink_store::StoreError),
     #[error("{path}: not a format inlink can import ({why})")]
@@ -13,7 +16,11 @@ pub enum ImportError {
     #[error("{0} import is not supported yet")]
     NotSupported(&'static str),
     #[error("{path} at byte {position}: {message}")]
-    Malformed { path: String, position: u64, message: String },
+    Malformed {
+        path: String,
+        position: u64,
+        message: String,
+    },
     #[error("temporary storage: {0}")]
     Temp(String),
     #[error(transparent)]
@@ -22,6 +29,9 @@ pub enum ImportError {
 
 impl ImportError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        ImportError::Io { path: path.display().to_string(), source }
+        ImportError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }

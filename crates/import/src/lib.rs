@@ -2,8 +2,8 @@
 //! its input in a stream with bounded memory (scratch data goes to temporary files),
 //! reports bad records with their position and goes on, and returns a [`Summary`].
 
-pub mod demo;
 mod decompress;
+pub mod demo;
 mod error;
 mod mediawiki_sql;
 mod mediawiki_xml;
@@ -45,7 +45,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { batch_pages: 2_000, memory_budget: 256 << 20, progress: false }
+        Options {
+            batch_pages: 2_000,
+            memory_budget: 256 << 20,
+            progress: false,
+        }
     }
 }
 
@@ -60,10 +64,17 @@ enum Detected {
 fn detect(path: &Path) -> Result<Detected, ImportError> {
     let opened = decompress::open(path)?;
     let mut head = Vec::new();
-    opened.reader.take(256 * 1024).read_to_end(&mut head).map_err(|e| ImportError::io(path, e))?;
+    opened
+        .reader
+        .take(256 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| ImportError::io(path, e))?;
     let text = String::from_utf8_lossy(&head);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    let unknown = |why: &str| ImportError::UnknownFormat { path: path.display().to_string(), why: why.into() };
+    let unknown = |why: &str| ImportError::UnknownFormat {
+        path: path.display().to_string(),
+        why: why.into(),
+    };
     if trimmed.starts_with('{') {
         return Ok(Detected::SiteInfoJson);
     }
@@ -76,12 +87,19 @@ fn detect(path: &Path) -> Result<Detected, ImportError> {
             return Ok(Detected::SqlTable(rest[..end].to_string()));
         }
     }
-    Err(unknown("neither a MediaWiki XML export, a MySQL table dump nor a siteinfo JSON file"))
+    Err(unknown(
+        "neither a MediaWiki XML export, a MySQL table dump nor a siteinfo JSON file",
+    ))
 }
 
 /// Imports `sources` into `store`. SQL table dumps given together are read in dependency
 /// order (siteinfo, page, linktarget, link tables, redirect), whatever order they come in.
-pub fn import(store: &dyn LinkStore, sources: &[PathBuf], format: Format, opts: &Options) -> Result<Vec<Summary>, ImportError> {
+pub fn import(
+    store: &dyn LinkStore,
+    sources: &[PathBuf],
+    format: Format,
+    opts: &Options,
+) -> Result<Vec<Summary>, ImportError> {
     match format {
         Format::Siyuan => return Err(ImportError::NotSupported("SiYuan")),
         Format::Markdown => return Err(ImportError::NotSupported("Markdown")),
@@ -94,15 +112,26 @@ pub fn import(store: &dyn LinkStore, sources: &[PathBuf], format: Format, opts: 
         let d = detect(p)?;
         match (format, d) {
             (Format::Auto | Format::MediaWikiXml, Detected::Xml) => xml.push(p.clone()),
-            (Format::Auto | Format::MediaWikiSql, Detected::SqlTable(t)) => match mediawiki_sql::table_rank(&t) {
-                Some(rank) => sql.push((rank, p.clone())),
-                None => {
-                    return Err(ImportError::UnknownFormat { path: p.display().to_string(), why: format!("table `{t}` holds no links inlink reads") })
+            (Format::Auto | Format::MediaWikiSql, Detected::SqlTable(t)) => {
+                match mediawiki_sql::table_rank(&t) {
+                    Some(rank) => sql.push((rank, p.clone())),
+                    None => {
+                        return Err(ImportError::UnknownFormat {
+                            path: p.display().to_string(),
+                            why: format!("table `{t}` holds no links inlink reads"),
+                        })
+                    }
                 }
-            },
-            (Format::Auto | Format::MediaWikiSql | Format::MediaWikiXml, Detected::SiteInfoJson) => json.push(p.clone()),
+            }
+            (
+                Format::Auto | Format::MediaWikiSql | Format::MediaWikiXml,
+                Detected::SiteInfoJson,
+            ) => json.push(p.clone()),
             (f, d) => {
-                return Err(ImportError::UnknownFormat { path: p.display().to_string(), why: format!("asked for {f:?}, found {d:?}") })
+                return Err(ImportError::UnknownFormat {
+                    path: p.display().to_string(),
+                    why: format!("asked for {f:?}, found {d:?}"),
+                })
             }
         }
     }
@@ -117,8 +146,8 @@ pub fn import(store: &dyn LinkStore, sources: &[PathBuf], format: Format, opts: 
             summaries.push(imp.import_file(p)?);
         }
     }
-    for p in &xml {
-        summaries.push(mediawiki_xml::import(store, p, opts)?);
+    if !xml.is_empty() {
+        summaries.push(mediawiki_xml::import(store, &xml, opts)?);
     }
     Ok(summaries)
 }
@@ -127,10 +156,20 @@ fn import_siteinfo(store: &dyn LinkStore, path: &Path) -> Result<Summary, Import
     let started = Instant::now();
     let opened = decompress::open(path)?;
     let mut text = String::new();
-    opened.reader.take(64 << 20).read_to_string(&mut text).map_err(|e| ImportError::io(path, e))?;
+    opened
+        .reader
+        .take(64 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| ImportError::io(path, e))?;
     let site = SiteInfo::from_api_json(&text)?;
     let mut b = Batch::new();
     b.push(Op::SetSiteInfo(Box::new(site)));
     store.apply(&b)?;
-    Ok(Summary { source: path.display().to_string(), format: "siteinfo-json", input_bytes: opened.total, elapsed: started.elapsed(), ..Summary::default() })
+    Ok(Summary {
+        source: path.display().to_string(),
+        format: "siteinfo-json",
+        input_bytes: opened.total,
+        elapsed: started.elapsed(),
+        ..Summary::default()
+    })
 }

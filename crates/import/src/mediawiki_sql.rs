@@ -51,7 +51,10 @@ fn encode_title(ns: i32, dbkey: &str) -> Vec<u8> {
 
 fn decode_title(v: &[u8]) -> Option<Title> {
     let ns = i32::from_le_bytes(v.get(..4)?.try_into().ok()?);
-    Some(Title::new(ns, String::from_utf8_lossy(&v[4..]).into_owned()))
+    Some(Title::new(
+        ns,
+        String::from_utf8_lossy(&v[4..]).into_owned(),
+    ))
 }
 
 /// State shared by the files of one SQL import.
@@ -63,14 +66,28 @@ pub(crate) struct SqlImport<'s> {
 
 impl<'s> SqlImport<'s> {
     pub fn new(store: &'s dyn LinkStore, opts: &Options) -> Result<Self, ImportError> {
-        Ok(SqlImport { store, linktargets: TempKv::new(opts.memory_budget / 2)?, opts: opts.clone() })
+        Ok(SqlImport {
+            store,
+            linktargets: TempKv::new(opts.memory_budget / 2)?,
+            opts: opts.clone(),
+        })
     }
 
     pub fn import_file(&mut self, path: &Path) -> Result<Summary, ImportError> {
         let started = Instant::now();
         let opened = decompress::open(path)?;
-        let progress = Progress::new(&path.file_name().unwrap_or_default().to_string_lossy(), opened.total, opened.consumed.clone(), self.opts.progress);
-        let mut summary = Summary { source: path.display().to_string(), format: "mediawiki-sql", input_bytes: opened.total, ..Summary::default() };
+        let progress = Progress::new(
+            &path.file_name().unwrap_or_default().to_string_lossy(),
+            opened.total,
+            opened.consumed.clone(),
+            self.opts.progress,
+        );
+        let mut summary = Summary {
+            source: path.display().to_string(),
+            format: "mediawiki-sql",
+            input_bytes: opened.total,
+            ..Summary::default()
+        };
         let mut handler = Handler {
             imp: self,
             cols: None,
@@ -120,7 +137,10 @@ impl Visitor for Handler<'_, '_> {
     }
 
     fn bad(&mut self, b: BadRow) {
-        self.summary.skip(Skipped { position: b.position, reason: b.reason });
+        self.summary.skip(Skipped {
+            position: b.position,
+            reason: b.reason,
+        });
     }
 }
 
@@ -147,7 +167,21 @@ impl Handler<'_, '_> {
 
     fn push(&mut self, op: Op) {
         // Consecutive rows of one page and table become one operation.
-        if let (Some(Op::AddLinks { from, kind, targets, .. }), Op::AddLinks { from: f2, kind: k2, targets: t2, .. }) = (self.batch.ops.last_mut(), &op) {
+        if let (
+            Some(Op::AddLinks {
+                from,
+                kind,
+                targets,
+                ..
+            }),
+            Op::AddLinks {
+                from: f2,
+                kind: k2,
+                targets: t2,
+                ..
+            },
+        ) = (self.batch.ops.last_mut(), &op)
+        {
             if from == f2 && kind == k2 {
                 targets.extend(t2.iter().cloned());
                 return;
@@ -160,10 +194,21 @@ impl Handler<'_, '_> {
         if self.error.is_some() {
             return Err("import stopped".into());
         }
-        let Some(cols) = &self.cols else { return Err("row before CREATE TABLE".into()) };
+        let Some(cols) = &self.cols else {
+            return Err("row before CREATE TABLE".into());
+        };
         let get = |name: &str| cols.idx(name).and_then(|i| row.get(i));
-        let int = |name: &str| get(name).and_then(Value::as_i64).ok_or_else(|| format!("{name} is missing or not a number"));
-        let text = |name: &str| get(name).and_then(Value::as_str).map(|s| s.into_owned()).ok_or_else(|| format!("{name} is missing or not a string"));
+        let int = |name: &str| {
+            get(name)
+                .and_then(Value::as_i64)
+                .ok_or_else(|| format!("{name} is missing or not a number"))
+        };
+        let text = |name: &str| {
+            get(name)
+                .and_then(Value::as_str)
+                .map(|s| s.into_owned())
+                .ok_or_else(|| format!("{name} is missing or not a string"))
+        };
         let ns_of = |v: i64| i32::try_from(v).map_err(|_| format!("namespace {v} out of range"));
         let page_id = |v: i64| u32::try_from(v).map_err(|_| format!("page id {v} out of range"));
         self.rows += 1;
@@ -180,7 +225,10 @@ impl Handler<'_, '_> {
             "linktarget" => {
                 let key = target_key(int("lt_id")?);
                 let value = encode_title(ns_of(int("lt_namespace")?)?, &text("lt_title")?);
-                self.imp.linktargets.put(key.to_vec(), value).map_err(|e| e.to_string())?;
+                self.imp
+                    .linktargets
+                    .put(key.to_vec(), value)
+                    .map_err(|e| e.to_string())?;
             }
             "pagelinks" | "templatelinks" | "imagelinks" | "categorylinks" => {
                 let (prefix, kind) = match self.table.as_str() {
@@ -190,9 +238,17 @@ impl Handler<'_, '_> {
                     _ => ("cl", LinkKind::Category),
                 };
                 let from = page_id(int(&format!("{prefix}_from"))?)?;
-                let from_ns = int(&format!("{prefix}_from_namespace")).ok().map(ns_of).transpose()?.unwrap_or(0);
+                let from_ns = int(&format!("{prefix}_from_namespace"))
+                    .ok()
+                    .map(ns_of)
+                    .transpose()?
+                    .unwrap_or(0);
                 let target = if let Ok(tid) = int(&format!("{prefix}_target_id")) {
-                    let v = self.imp.linktargets.get(&target_key(tid)).ok_or_else(|| format!("link target {tid} is not in linktarget"))?;
+                    let v = self
+                        .imp
+                        .linktargets
+                        .get(&target_key(tid))
+                        .ok_or_else(|| format!("link target {tid} is not in linktarget"))?;
                     decode_title(&v).ok_or("bad linktarget entry")?
                 } else if let Ok(title) = text(&format!("{prefix}_title")) {
                     Title::new(ns_of(int(&format!("{prefix}_namespace"))?)?, title)
@@ -204,7 +260,12 @@ impl Handler<'_, '_> {
                     return Err(format!("{} row without a target", self.table));
                 };
                 self.summary.links[kind as usize] += 1;
-                self.push(Op::AddLinks { from: PageId(from), from_ns, kind, targets: vec![target] });
+                self.push(Op::AddLinks {
+                    from: PageId(from),
+                    from_ns,
+                    kind,
+                    targets: vec![target],
+                });
             }
             "redirect" => {
                 let from = PageId(page_id(int("rd_from")?)?);
@@ -212,7 +273,14 @@ impl Handler<'_, '_> {
                 let interwiki = text("rd_interwiki").unwrap_or_default();
                 let fragment = text("rd_fragment").unwrap_or_default();
                 self.summary.redirects += 1;
-                self.push(Op::SetRedirect { from, redirect: Some(RedirectRow { target, fragment, interwiki }) });
+                self.push(Op::SetRedirect {
+                    from,
+                    redirect: Some(RedirectRow {
+                        target,
+                        fragment,
+                        interwiki,
+                    }),
+                });
             }
             _ => {}
         }

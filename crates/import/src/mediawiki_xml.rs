@@ -14,7 +14,7 @@ use inlink_store::{Batch, LinkStore, Op, PageUpdate, RedirectRow};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
@@ -39,7 +39,11 @@ struct Recording<'a> {
 
 impl TemplateSource for Recording<'_> {
     fn text(&self, title: &Title) -> Option<String> {
-        let t = self.texts.kv.get(&title_key(title)).map(|v| String::from_utf8_lossy(&v).into_owned());
+        let t = self
+            .texts
+            .kv
+            .get(&title_key(title))
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
         if t.is_none() {
             self.misses.borrow_mut().push(title.clone());
         }
@@ -55,7 +59,10 @@ struct Final<'a> {
 
 impl TemplateSource for Final<'_> {
     fn text(&self, title: &Title) -> Option<String> {
-        self.texts.kv.get(&title_key(title)).map(|v| String::from_utf8_lossy(&v).into_owned())
+        self.texts
+            .kv
+            .get(&title_key(title))
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
     }
 
     fn exists(&self, title: &Title) -> bool {
@@ -107,26 +114,58 @@ fn read_parked(r: &mut impl Read) -> std::io::Result<Option<(u32, Title, Option<
     let redirect = get_str(r)?;
     let text = get_str(r)?;
     let redirect = (redirect != "\u{0}").then_some(redirect);
-    Ok(Some((u32::from_le_bytes(id), Title::new(i32::from_le_bytes(ns), dbkey), redirect, text)))
+    Ok(Some((
+        u32::from_le_bytes(id),
+        Title::new(i32::from_le_bytes(ns), dbkey),
+        redirect,
+        text,
+    )))
 }
 
 /// Builds the store update of one page from its extracted links.
-fn update(codec: &TitleCodec, id: u32, title: Title, dump_redirect: Option<&str>, ex: Extracted) -> PageUpdate {
+fn update(
+    codec: &TitleCodec,
+    id: u32,
+    title: Title,
+    dump_redirect: Option<&str>,
+    ex: Extracted,
+) -> PageUpdate {
     // The dump's `<redirect title>` is MediaWiki's own verdict; the text's fragment is kept.
-    let mut redirect = ex.redirect.map(|r| RedirectRow { target: r.title, fragment: r.fragment, interwiki: r.interwiki });
+    let mut redirect = ex.redirect.map(|r| RedirectRow {
+        target: r.title,
+        fragment: r.fragment,
+        interwiki: r.interwiki,
+    });
     if let Some(t) = dump_redirect.and_then(|t| codec.parse(t, 0).ok()) {
-        let same = redirect.as_ref().is_some_and(|r| r.target.ns == t.ns && r.target.dbkey == t.dbkey);
+        let same = redirect
+            .as_ref()
+            .is_some_and(|r| r.target.ns == t.ns && r.target.dbkey == t.dbkey);
         if !same {
-            redirect = Some(RedirectRow { target: Title::new(t.ns, t.dbkey), fragment: t.fragment, interwiki: t.interwiki });
+            redirect = Some(RedirectRow {
+                target: Title::new(t.ns, t.dbkey),
+                fragment: t.fragment,
+                interwiki: t.interwiki,
+            });
         }
     }
     let mut links: Vec<(LinkKind, Title)> = ex.links.into_iter().collect();
     if let Some(r) = &redirect {
-        if r.interwiki.is_empty() && r.target.ns >= 0 && !links.contains(&(LinkKind::Page, r.target.clone())) {
+        if r.interwiki.is_empty()
+            && r.target.ns >= 0
+            && !links.contains(&(LinkKind::Page, r.target.clone()))
+        {
             links.push((LinkKind::Page, r.target.clone()));
         }
     }
-    PageUpdate { page: PageRecord { id: PageId(id), title, is_redirect: redirect.is_some() }, links, redirect }
+    PageUpdate {
+        page: PageRecord {
+            id: PageId(id),
+            title,
+            is_redirect: redirect.is_some(),
+        },
+        links,
+        redirect,
+    }
 }
 
 fn count(summary: &mut Summary, u: &PageUpdate, unexpanded: u32) {
@@ -142,22 +181,54 @@ fn count(summary: &mut Summary, u: &PageUpdate, unexpanded: u32) {
     }
 }
 
-pub(crate) fn import(store: &dyn LinkStore, path: &Path, opts: &Options) -> Result<Summary, ImportError> {
+/// Imports the XML files of one wiki (all namespaces of an export may come in several
+/// files): one pass over every file, then the parked pages.
+pub(crate) fn import(
+    store: &dyn LinkStore,
+    paths: &[PathBuf],
+    opts: &Options,
+) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let opened = decompress::open(path)?;
-    let progress = Progress::new(&path.file_name().unwrap_or_default().to_string_lossy(), opened.total, opened.consumed.clone(), opts.progress);
-    let mut summary = Summary { source: path.display().to_string(), format: "mediawiki-xml", input_bytes: opened.total, ..Summary::default() };
-    let mut dump = XmlDump::new(opened.reader).map_err(|s| ImportError::UnknownFormat { path: path.display().to_string(), why: s.reason })?;
-    let site = match (&dump.siteinfo, store.site_info()?) {
+    let mut dumps = Vec::new();
+    for path in paths {
+        let opened = decompress::open(path)?;
+        let label = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let progress = Progress::new(&label, opened.total, opened.consumed.clone(), opts.progress);
+        let total = opened.total;
+        let dump = XmlDump::new(opened.reader).map_err(|s| ImportError::UnknownFormat {
+            path: path.display().to_string(),
+            why: s.reason,
+        })?;
+        dumps.push((dump, progress, total));
+    }
+    let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut summary = Summary {
+        source: sources.join(" + "),
+        format: "mediawiki-xml",
+        input_bytes: dumps.iter().map(|d| d.2).sum(),
+        ..Summary::default()
+    };
+    let dump_site = dumps.iter().find_map(|d| d.0.siteinfo.clone());
+    let site = match (&dump_site, store.site_info()?) {
         (Some(s), _) => s.clone(),
         (None, Some(s)) => s,
         (None, None) => SiteInfo::mediawiki_default("Wiki"),
     };
     let codec = TitleCodec::new(site.clone());
     let extractor = Extractor::new(codec.clone());
-    let mut texts = Texts { kv: TempKv::new(opts.memory_budget / 4)?, wanted: HashSet::new() };
+    let mut texts = Texts {
+        kv: TempKv::new(opts.memory_budget / 4)?,
+        wanted: HashSet::new(),
+    };
     let tmp = tempfile::NamedTempFile::new().map_err(|e| ImportError::Temp(e.to_string()))?;
-    let mut parked = Parked { file: BufWriter::new(tmp), count: 0 };
+    let mut parked = Parked {
+        file: BufWriter::new(tmp),
+        count: 0,
+    };
     let io = |e: std::io::Error| ImportError::Temp(e.to_string());
 
     std::thread::scope(|scope| -> Result<(), ImportError> {
@@ -168,55 +239,79 @@ pub(crate) fn import(store: &dyn LinkStore, path: &Path, opts: &Options) -> Resu
             }
             Ok(())
         });
-        let send = |b: Batch| tx.send(b).map_err(|_| ImportError::Temp("the store writer stopped".into()));
+        let send = |b: Batch| {
+            tx.send(b)
+                .map_err(|_| ImportError::Temp("the store writer stopped".into()))
+        };
         let mut batch = Batch::new();
-        if dump.siteinfo.is_some() {
+        if dump_site.is_some() {
             batch.push(Op::SetSiteInfo(Box::new(site.clone())));
         }
-        while let Some(next) = dump.next_page() {
-            let p = match next {
-                Ok(p) => p,
-                Err(s) => {
-                    summary.skip(s);
-                    continue;
-                }
-            };
-            let title = match codec.parse(&p.title, 0) {
-                Ok(t) if t.is_local() && t.ns == p.ns && !t.dbkey.is_empty() => t.title(),
-                Ok(t) => {
-                    summary.skip(Skipped { position: p.position, reason: format!("title {:?} is in namespace {}, <ns> says {}", p.title, t.ns, p.ns) });
-                    continue;
-                }
-                Err(e) => {
-                    summary.skip(Skipped { position: p.position, reason: format!("invalid title {:?}: {e}", p.title) });
-                    continue;
-                }
-            };
-            if title.ns == NS_TEMPLATE || texts.wanted.remove(&title) {
-                texts.kv.put(title_key(&title), p.text.clone().into_bytes())?;
-            }
-            let source = Recording { texts: &texts, misses: RefCell::new(Vec::new()) };
-            let ex = extractor.extract(&title, &p.text, &source);
-            let misses = source.misses.into_inner();
-            if misses.is_empty() {
-                let unexpanded = ex.unexpanded;
-                let u = update(&codec, p.id, title, p.redirect.as_deref(), ex);
-                count(&mut summary, &u, unexpanded);
-                batch.push(Op::Upsert(u));
-            } else {
-                for m in misses {
-                    if m.ns != NS_TEMPLATE {
-                        texts.wanted.insert(m);
+        for (dump, progress, _) in dumps.iter_mut() {
+            while let Some(next) = dump.next_page() {
+                let p = match next {
+                    Ok(p) => p,
+                    Err(s) => {
+                        summary.skip(s);
+                        continue;
                     }
+                };
+                let title = match codec.parse(&p.title, 0) {
+                    Ok(t) if t.is_local() && t.ns == p.ns && !t.dbkey.is_empty() => t.title(),
+                    Ok(t) => {
+                        summary.skip(Skipped {
+                            position: p.position,
+                            reason: format!(
+                                "title {:?} is in namespace {}, <ns> says {}",
+                                p.title, t.ns, p.ns
+                            ),
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        summary.skip(Skipped {
+                            position: p.position,
+                            reason: format!("invalid title {:?}: {e}", p.title),
+                        });
+                        continue;
+                    }
+                };
+                if title.ns == NS_TEMPLATE || texts.wanted.remove(&title) {
+                    texts
+                        .kv
+                        .put(title_key(&title), p.text.clone().into_bytes())?;
                 }
-                parked.park(&p, &title).map_err(io)?;
-                // The row exists now, so that later transclusions of it are not red links.
-                batch.push(Op::PutPage(PageRecord { id: PageId(p.id), title, is_redirect: p.redirect.is_some() }));
+                let source = Recording {
+                    texts: &texts,
+                    misses: RefCell::new(Vec::new()),
+                };
+                let ex = extractor.extract(&title, &p.text, &source);
+                let misses = source.misses.into_inner();
+                if misses.is_empty() {
+                    let unexpanded = ex.unexpanded;
+                    let u = update(&codec, p.id, title, p.redirect.as_deref(), ex);
+                    count(&mut summary, &u, unexpanded);
+                    batch.push(Op::Upsert(u));
+                } else {
+                    for m in misses {
+                        if m.ns != NS_TEMPLATE {
+                            texts.wanted.insert(m);
+                        }
+                    }
+                    parked.park(&p, &title).map_err(io)?;
+                    // The row exists now, so that later transclusions of it are not red links.
+                    batch.push(Op::PutPage(PageRecord {
+                        id: PageId(p.id),
+                        title,
+                        is_redirect: p.redirect.is_some(),
+                    }));
+                }
+                if batch.len() >= opts.batch_pages {
+                    send(std::mem::take(&mut batch))?;
+                    progress.tick(summary.pages + parked.count);
+                }
             }
-            if batch.len() >= opts.batch_pages {
-                send(std::mem::take(&mut batch))?;
-                progress.tick(summary.pages + parked.count);
-            }
+            progress.finish();
         }
         send(std::mem::take(&mut batch))?;
         drop(tx);
@@ -226,9 +321,15 @@ pub(crate) fn import(store: &dyn LinkStore, path: &Path, opts: &Options) -> Resu
 
     // Second look at parked pages: every template of the dump is known now.
     summary.deferred = parked.count;
-    let file = parked.file.into_inner().map_err(|e| ImportError::Temp(e.to_string()))?;
+    let file = parked
+        .file
+        .into_inner()
+        .map_err(|e| ImportError::Temp(e.to_string()))?;
     let mut r = BufReader::new(file.reopen().map_err(io)?);
-    let source = Final { texts: &texts, store };
+    let source = Final {
+        texts: &texts,
+        store,
+    };
     let mut batch = Batch::new();
     while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
         let ex = extractor.extract(&title, &text, &source);
@@ -241,7 +342,6 @@ pub(crate) fn import(store: &dyn LinkStore, path: &Path, opts: &Options) -> Resu
         }
     }
     store.apply(&batch)?;
-    progress.finish();
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

@@ -12,7 +12,14 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: &str, total: u64, consumed: Arc<AtomicU64>, enabled: bool) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(total), if enabled { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let bar = ProgressBar::with_draw_target(
+            Some(total),
+            if enabled {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}")
                 .expect("static template"),

@@ -79,10 +79,15 @@ pub fn read_dump<R: BufRead>(mut input: R, v: &mut impl Visitor) -> std::io::Res
             continue;
         }
         if let Some(rest) = line.strip_prefix(b"INSERT INTO `") {
-            let Some(end) = memchr::memchr(b'`', rest) else { continue };
+            let Some(end) = memchr::memchr(b'`', rest) else {
+                continue;
+            };
             let body = &rest[end + 1..];
             let Some(at) = find(body, b"VALUES ") else {
-                v.bad(BadRow { position: start, reason: "INSERT without VALUES".into() });
+                v.bad(BadRow {
+                    position: start,
+                    reason: "INSERT without VALUES".into(),
+                });
                 continue;
             };
             let base = start + (13 + end + 1 + at + 7) as u64;
@@ -96,7 +101,10 @@ fn current_name(cols: &[String]) -> &str {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[s..]
 }
 
@@ -121,11 +129,17 @@ fn parse_tuples(b: &[u8], base: u64, v: &mut impl Visitor) {
         match parse_tuple(b, &mut i, &mut values) {
             Ok(()) => {
                 if let Err(reason) = v.row(&values) {
-                    v.bad(BadRow { position: base + tuple_start as u64, reason });
+                    v.bad(BadRow {
+                        position: base + tuple_start as u64,
+                        reason,
+                    });
                 }
             }
             Err(reason) => {
-                v.bad(BadRow { position: base + i as u64, reason });
+                v.bad(BadRow {
+                    position: base + i as u64,
+                    reason,
+                });
                 match find(&b[i..], b"),(") {
                     Some(p) => i += p + 2,
                     None => return,
@@ -160,7 +174,9 @@ fn parse_value<'a>(b: &'a [u8], i: &mut usize) -> Result<Value<'a>, String> {
             let start = *i;
             let mut owned: Option<Vec<u8>> = None;
             loop {
-                let Some(&c) = b.get(*i) else { return Err("unterminated string".into()) };
+                let Some(&c) = b.get(*i) else {
+                    return Err("unterminated string".into());
+                };
                 match c {
                     b'\'' => {
                         let v = match owned {
@@ -172,7 +188,9 @@ fn parse_value<'a>(b: &'a [u8], i: &mut usize) -> Result<Value<'a>, String> {
                     }
                     b'\\' => {
                         let o = owned.get_or_insert_with(|| b[start..*i].to_vec());
-                        let Some(&e) = b.get(*i + 1) else { return Err("unterminated escape".into()) };
+                        let Some(&e) = b.get(*i + 1) else {
+                            return Err("unterminated escape".into());
+                        };
                         o.push(match e {
                             b'n' => b'\n',
                             b'r' => b'\r',
@@ -200,14 +218,18 @@ fn parse_value<'a>(b: &'a [u8], i: &mut usize) -> Result<Value<'a>, String> {
         Some(c) if c.is_ascii_digit() || *c == b'-' || *c == b'+' => {
             let start = *i;
             *i += 1;
-            while *i < b.len() && (b[*i].is_ascii_digit() || matches!(b[*i], b'.' | b'e' | b'E' | b'-' | b'+')) {
+            while *i < b.len()
+                && (b[*i].is_ascii_digit() || matches!(b[*i], b'.' | b'e' | b'E' | b'-' | b'+'))
+            {
                 *i += 1;
             }
             let s = std::str::from_utf8(&b[start..*i]).map_err(|e| e.to_string())?;
             if let Ok(v) = s.parse::<i64>() {
                 Ok(Value::Int(v))
             } else {
-                s.parse::<f64>().map(Value::Float).map_err(|_| format!("bad number {s:?}"))
+                s.parse::<f64>()
+                    .map(Value::Float)
+                    .map_err(|_| format!("bad number {s:?}"))
             }
         }
         _ => Err("expected a value".into()),
@@ -232,7 +254,11 @@ mod tests {
                 self.tables.push((name.to_string(), cols.to_vec()));
             }
             fn row(&mut self, r: &[Value<'_>]) -> Result<(), String> {
-                self.rows.push((r[0].as_i64(), r[1].as_i64(), r[2].as_str().map(|s| s.into_owned())));
+                self.rows.push((
+                    r[0].as_i64(),
+                    r[1].as_i64(),
+                    r[2].as_str().map(|s| s.into_owned()),
+                ));
                 Ok(())
             }
             fn bad(&mut self, b: BadRow) {
@@ -242,7 +268,17 @@ mod tests {
         let mut rec = Rec::default();
         read_dump(dump.as_bytes(), &mut rec).unwrap();
         let Rec { tables, rows, bad } = rec;
-        assert_eq!(tables, vec![("pagelinks".to_string(), vec!["pl_from".to_string(), "pl_namespace".into(), "pl_title".into()])]);
+        assert_eq!(
+            tables,
+            vec![(
+                "pagelinks".to_string(),
+                vec![
+                    "pl_from".to_string(),
+                    "pl_namespace".into(),
+                    "pl_title".into()
+                ]
+            )]
+        );
         assert_eq!(rows[0], (Some(1), Some(0), Some("It's".into())));
         assert_eq!(rows[1], (Some(2), Some(-1), Some("A\\B".into())));
         assert_eq!(rows[2], (Some(4), Some(0), Some("Ok".into())));

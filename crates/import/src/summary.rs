@@ -36,7 +36,14 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.elapsed.as_secs_f64();
-        writeln!(f, "{} ({}): {:.2} s, {:.1} MB/s of input", self.source, self.format, secs, self.input_bytes as f64 / 1e6 / secs.max(1e-9))?;
+        writeln!(
+            f,
+            "{} ({}): {:.2} s, {:.1} MB/s of input",
+            self.source,
+            self.format,
+            secs,
+            self.input_bytes as f64 / 1e6 / secs.max(1e-9)
+        )?;
         writeln!(f, "  pages {}  redirects {}", self.pages, self.redirects)?;
         writeln!(
             f,
@@ -51,7 +58,11 @@ impl fmt::Display for Summary {
             write!(f, "\n    at byte {}: {}", s.position, s.reason)?;
         }
         if self.skipped > self.skipped_examples.len() as u64 {
-            write!(f, "\n    … and {} more", self.skipped - self.skipped_examples.len() as u64)?;
+            write!(
+                f,
+                "\n    … and {} more",
+                self.skipped - self.skipped_examples.len() as u64
+            )?;
         }
         Ok(())
     }

@@ -22,8 +22,17 @@ fn temp_err(e: impl std::fmt::Display) -> ImportError {
 
 impl TempKv {
     pub fn new(budget: usize) -> Result<Self, ImportError> {
-        let dir = tempfile::Builder::new().prefix("inlink-import-").tempdir().map_err(temp_err)?;
-        Ok(TempKv { pending: HashMap::new(), pending_bytes: 0, budget, db: None, _dir: dir })
+        let dir = tempfile::Builder::new()
+            .prefix("inlink-import-")
+            .tempdir()
+            .map_err(temp_err)?;
+        Ok(TempKv {
+            pending: HashMap::new(),
+            pending_bytes: 0,
+            budget,
+            db: None,
+            _dir: dir,
+        })
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), ImportError> {
@@ -80,11 +89,15 @@ mod tests {
     fn spills_to_disk_and_reads_back() {
         let mut kv = TempKv::new(1000).unwrap();
         for i in 0u32..500 {
-            kv.put(i.to_be_bytes().to_vec(), format!("value {i}").into_bytes()).unwrap();
+            kv.put(i.to_be_bytes().to_vec(), format!("value {i}").into_bytes())
+                .unwrap();
         }
         assert!(kv.db.is_some(), "the budget forces a spill");
         for i in 0u32..500 {
-            assert_eq!(kv.get(&i.to_be_bytes()).unwrap(), format!("value {i}").into_bytes());
+            assert_eq!(
+                kv.get(&i.to_be_bytes()).unwrap(),
+                format!("value {i}").into_bytes()
+            );
         }
         assert_eq!(kv.get(b"missing"), None);
     }

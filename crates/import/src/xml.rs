@@ -47,7 +47,11 @@ struct PageState {
 }
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.try_get_attribute(name).ok().flatten().and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()))
+    e.try_get_attribute(name).ok().flatten().and_then(|a| {
+        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .ok()
+            .map(|v| v.into_owned())
+    })
 }
 
 /// Reads text content up to the end of the current element, resolving entity references.
@@ -108,7 +112,16 @@ fn canonical(id: i32) -> Option<&'static str> {
 
 /// The language code of a wiki from its database name (`ltgwiki` → `ltg`).
 fn lang_of(dbname: &str) -> String {
-    for suffix in ["wiki", "wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource", "wikiversity", "wikivoyage"] {
+    for suffix in [
+        "wiki",
+        "wiktionary",
+        "wikibooks",
+        "wikinews",
+        "wikiquote",
+        "wikisource",
+        "wikiversity",
+        "wikivoyage",
+    ] {
         if let Some(l) = dbname.strip_suffix(suffix) {
             if !l.is_empty() && l.len() <= 12 {
                 return l.replace('_', "-");
@@ -122,7 +135,13 @@ impl<R: BufRead> XmlDump<R> {
     pub fn new(input: R) -> Result<Self, Skipped> {
         let mut reader = Reader::from_reader(input);
         reader.config_mut().check_end_names = false;
-        let mut d = XmlDump { reader, buf: Vec::new(), siteinfo: None, pending_page: None, done: false };
+        let mut d = XmlDump {
+            reader,
+            buf: Vec::new(),
+            siteinfo: None,
+            pending_page: None,
+            done: false,
+        };
         d.read_header()?;
         Ok(d)
     }
@@ -136,11 +155,20 @@ impl<R: BufRead> XmlDump<R> {
         loop {
             self.buf.clear();
             let pos = self.reader.buffer_position();
-            let ev = self.reader.read_event_into(&mut self.buf).map_err(|e| Skipped { position: pos, reason: e.to_string() })?;
+            let ev = self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(|e| Skipped {
+                    position: pos,
+                    reason: e.to_string(),
+                })?;
             match ev {
                 Event::Start(e) if e.local_name().as_ref() == "mediawiki" => saw_root = true,
                 Event::Start(e) if e.local_name().as_ref() == "siteinfo" => {
-                    self.siteinfo = Some(self.read_siteinfo().map_err(|r| Skipped { position: pos, reason: r })?);
+                    self.siteinfo = Some(self.read_siteinfo().map_err(|r| Skipped {
+                        position: pos,
+                        reason: r,
+                    })?);
                 }
                 Event::Start(e) if e.local_name().as_ref() == "page" => {
                     self.pending_page = Some(pos);
@@ -148,7 +176,14 @@ impl<R: BufRead> XmlDump<R> {
                 }
                 Event::Eof => {
                     self.done = true;
-                    return if saw_root { Ok(()) } else { Err(Skipped { position: pos, reason: "no <mediawiki> element".into() }) };
+                    return if saw_root {
+                        Ok(())
+                    } else {
+                        Err(Skipped {
+                            position: pos,
+                            reason: "no <mediawiki> element".into(),
+                        })
+                    };
                 }
                 _ => {}
             }
@@ -164,13 +199,19 @@ impl<R: BufRead> XmlDump<R> {
         let mut list = Vec::new();
         loop {
             self.buf.clear();
-            let ev = self.reader.read_event_into(&mut self.buf).map_err(|e| e.to_string())?.into_owned();
+            let ev = self
+                .reader
+                .read_event_into(&mut self.buf)
+                .map_err(|e| e.to_string())?
+                .into_owned();
             match ev {
                 Event::Start(e) => {
                     let name = e.local_name().as_ref().to_string();
                     match name.as_str() {
                         "namespace" => {
-                            let id: i32 = attr(&e, "key").and_then(|k| k.parse().ok()).ok_or("namespace without key")?;
+                            let id: i32 = attr(&e, "key")
+                                .and_then(|k| k.parse().ok())
+                                .ok_or("namespace without key")?;
                             let ns_case = attr(&e, "case").and_then(|c| CaseRule::parse(&c));
                             let name = read_text(&mut self.reader, &mut self.buf)?;
                             list.push((id, name, ns_case));
@@ -190,8 +231,14 @@ impl<R: BufRead> XmlDump<R> {
                     }
                 }
                 Event::Empty(e) if e.local_name().as_ref() == "namespace" => {
-                    let id: i32 = attr(&e, "key").and_then(|k| k.parse().ok()).ok_or("namespace without key")?;
-                    list.push((id, String::new(), attr(&e, "case").and_then(|c| CaseRule::parse(&c))));
+                    let id: i32 = attr(&e, "key")
+                        .and_then(|k| k.parse().ok())
+                        .ok_or("namespace without key")?;
+                    list.push((
+                        id,
+                        String::new(),
+                        attr(&e, "case").and_then(|c| CaseRule::parse(&c)),
+                    ));
                 }
                 Event::End(e) if e.local_name().as_ref() == "siteinfo" => break,
                 Event::Eof => return Err("unexpected end of file in <siteinfo>".into()),
@@ -209,13 +256,25 @@ impl<R: BufRead> XmlDump<R> {
                     name,
                     canonical: canonical(id).map(str::to_string),
                     case: ns_case.unwrap_or(case),
-                    subpages: defaults.get(id).map(|d| d.subpages).unwrap_or(id > 0 && id % 2 == 1 || id >= 100),
+                    subpages: defaults
+                        .get(id)
+                        .map(|d| d.subpages)
+                        .unwrap_or(id > 0 && id % 2 == 1 || id >= 100),
                     content: id == 0,
                 })
                 .collect();
             Namespaces::new(spaces, vec![("Image".into(), 6), ("Image talk".into(), 7)])
         };
-        Ok(SiteInfo { lang: lang_of(&dbname), sitename, dbname, base, generator, case, namespaces, interwiki: None })
+        Ok(SiteInfo {
+            lang: lang_of(&dbname),
+            sitename,
+            dbname,
+            base,
+            generator,
+            case,
+            namespaces,
+            interwiki: None,
+        })
     }
 
     /// The next page, a page that could not be read, or `None` at the end.
@@ -260,7 +319,10 @@ impl<R: BufRead> XmlDump<R> {
                 Ok(ev) => ev.into_owned(),
                 Err(e) => return Err(self.fail(pos, e.to_string())),
             };
-            let err = |r: String| Skipped { position, reason: r };
+            let err = |r: String| Skipped {
+                position,
+                reason: r,
+            };
             match ev {
                 Event::Start(e) => {
                     let name = e.local_name().as_ref().to_string();
@@ -270,15 +332,28 @@ impl<R: BufRead> XmlDump<R> {
                             st.rev_text = None;
                             st.rev_timestamp.clear();
                         }
-                        ("title", false) => st.title = Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?),
-                        ("ns", false) => st.ns = Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?),
-                        ("id", false) => st.id = Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?),
+                        ("title", false) => {
+                            st.title =
+                                Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?)
+                        }
+                        ("ns", false) => {
+                            st.ns = Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?)
+                        }
+                        ("id", false) => {
+                            st.id = Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?)
+                        }
                         ("redirect", false) => {
                             st.redirect = attr(&e, "title");
                             read_text(&mut self.reader, &mut self.buf).map_err(err)?;
                         }
-                        ("text", true) => st.rev_text = Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?),
-                        ("timestamp", true) => st.rev_timestamp = read_text(&mut self.reader, &mut self.buf).map_err(err)?,
+                        ("text", true) => {
+                            st.rev_text =
+                                Some(read_text(&mut self.reader, &mut self.buf).map_err(err)?)
+                        }
+                        ("timestamp", true) => {
+                            st.rev_timestamp =
+                                read_text(&mut self.reader, &mut self.buf).map_err(err)?
+                        }
                         ("contributor", true) => {
                             read_text(&mut self.reader, &mut self.buf).map_err(err)?;
                         }
@@ -304,18 +379,43 @@ impl<R: BufRead> XmlDump<R> {
                 },
                 Event::Eof => {
                     self.done = true;
-                    return Err(Skipped { position, reason: "unexpected end of file inside <page>".into() });
+                    return Err(Skipped {
+                        position,
+                        reason: "unexpected end of file inside <page>".into(),
+                    });
                 }
                 _ => {}
             }
         }
-        let bad = |r: &str| Err(Skipped { position, reason: r.to_string() });
-        let Some(title) = st.title else { return bad("page without <title>") };
-        let Some(ns) = st.ns.as_deref().map(str::trim).and_then(|n| n.parse().ok()).or(if st.ns.is_none() { Some(0) } else { None }) else {
+        let bad = |r: &str| {
+            Err(Skipped {
+                position,
+                reason: r.to_string(),
+            })
+        };
+        let Some(title) = st.title else {
+            return bad("page without <title>");
+        };
+        let Some(ns) = st
+            .ns
+            .as_deref()
+            .map(str::trim)
+            .and_then(|n| n.parse().ok())
+            .or(if st.ns.is_none() { Some(0) } else { None })
+        else {
             return bad("page with an invalid <ns>");
         };
-        let Some(id) = st.id.as_deref().and_then(|i| i.trim().parse().ok()) else { return bad("page without a valid <id>") };
-        Ok(DumpPage { title, ns, id, redirect: st.redirect, text: st.text.unwrap_or_default(), position })
+        let Some(id) = st.id.as_deref().and_then(|i| i.trim().parse().ok()) else {
+            return bad("page without a valid <id>");
+        };
+        Ok(DumpPage {
+            title,
+            ns,
+            id,
+            redirect: st.redirect,
+            text: st.text.unwrap_or_default(),
+            position,
+        })
     }
 }
 

@@ -39,17 +39,29 @@ fn decode_one(s: &str) -> Option<(String, usize)> {
         };
         let len = digits
             .bytes()
-            .take_while(|c| if radix == 16 { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })
+            .take_while(|c| {
+                if radix == 16 {
+                    c.is_ascii_hexdigit()
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
             .count();
         if len == 0 || digits.as_bytes().get(len) != Some(&b';') {
             return None;
         }
         let cp = u32::from_str_radix(&digits[..len], radix).ok();
-        let ch = cp.filter(|&c| valid_codepoint(c)).and_then(char::from_u32).unwrap_or('\u{FFFD}');
+        let ch = cp
+            .filter(|&c| valid_codepoint(c))
+            .and_then(char::from_u32)
+            .unwrap_or('\u{FFFD}');
         return Some((ch.to_string(), start + len + 1));
     }
     // `[A-Za-z0-9\x80-\xff]+;`
-    let len = b.iter().take_while(|&&c| c.is_ascii_alphanumeric() || c >= 0x80).count();
+    let len = b
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c >= 0x80)
+        .count();
     if len == 0 || b.get(len) != Some(&b';') {
         return None;
     }

@@ -63,7 +63,13 @@ fn sanitize_v6(s: &str) -> Option<String> {
     if groups.len() != 8 {
         return None;
     }
-    Some(groups.iter().map(|g| format!("{g:X}")).collect::<Vec<_>>().join(":"))
+    Some(
+        groups
+            .iter()
+            .map(|g| format!("{g:X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }
 
 #[cfg(test)]
@@ -74,7 +80,10 @@ mod tests {
     fn canonical_forms() {
         assert_eq!(sanitize_ip("127.0.0.001").as_deref(), Some("127.0.0.1"));
         assert_eq!(sanitize_ip("::1").as_deref(), Some("0:0:0:0:0:0:0:1"));
-        assert_eq!(sanitize_ip("2001:db8::ff00:42:8329").as_deref(), Some("2001:DB8:0:0:0:FF00:42:8329"));
+        assert_eq!(
+            sanitize_ip("2001:db8::ff00:42:8329").as_deref(),
+            Some("2001:DB8:0:0:0:FF00:42:8329")
+        );
         assert_eq!(sanitize_ip("Foo"), None);
         assert_eq!(sanitize_ip("1.2.3"), None);
         assert_eq!(sanitize_ip("1::2::3"), None);

@@ -12,7 +12,10 @@ mod title;
 
 pub use entities::decode_char_references;
 pub use error::{ModelError, TitleError};
-pub use namespace::{CaseRule, Namespace, NamespaceId, Namespaces, NS_CATEGORY, NS_FILE, NS_MAIN, NS_MEDIA, NS_SPECIAL, NS_TALK, NS_TEMPLATE, NS_USER, NS_USER_TALK};
+pub use namespace::{
+    CaseRule, Namespace, NamespaceId, Namespaces, NS_CATEGORY, NS_FILE, NS_MAIN, NS_MEDIA,
+    NS_SPECIAL, NS_TALK, NS_TEMPLATE, NS_USER, NS_USER_TALK,
+};
 pub use page::{LinkKind, PageId, PageRecord, Title};
 pub use siteinfo::{Interwiki, SiteInfo};
 pub use title::{ParsedTitle, TitleCodec};

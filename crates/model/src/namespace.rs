@@ -78,7 +78,10 @@ impl From<NamespacesRepr> for Namespaces {
 
 impl From<Namespaces> for NamespacesRepr {
     fn from(n: Namespaces) -> Self {
-        NamespacesRepr { namespaces: n.by_id.into_values().collect(), aliases: n.aliases }
+        NamespacesRepr {
+            namespaces: n.by_id.into_values().collect(),
+            aliases: n.aliases,
+        }
     }
 }
 
@@ -104,8 +107,15 @@ impl Namespaces {
                 index.insert(ns_key(&ns.name), ns.id);
             }
         }
-        let aliases = aliases.into_iter().map(|(a, id)| (a.replace('_', " "), id)).collect();
-        Namespaces { by_id: list.into_iter().map(|n| (n.id, n)).collect(), aliases, index }
+        let aliases = aliases
+            .into_iter()
+            .map(|(a, id)| (a.replace('_', " "), id))
+            .collect();
+        Namespaces {
+            by_id: list.into_iter().map(|n| (n.id, n)).collect(),
+            aliases,
+            index,
+        }
     }
 
     /// MediaWiki's default namespaces for an English wiki called `site_name`.
@@ -135,7 +145,11 @@ impl Namespaces {
             .iter()
             .map(|&(id, name, canonical, subpages)| Namespace {
                 id,
-                name: if id == 5 { format!("{site} talk") } else { name.to_string() },
+                name: if id == 5 {
+                    format!("{site} talk")
+                } else {
+                    name.to_string()
+                },
                 canonical: canonical.map(str::to_string),
                 case: CaseRule::FirstLetter,
                 subpages,

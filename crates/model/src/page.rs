@@ -15,7 +15,10 @@ pub struct Title {
 
 impl Title {
     pub fn new(ns: NamespaceId, dbkey: impl Into<String>) -> Self {
-        Title { ns, dbkey: dbkey.into() }
+        Title {
+            ns,
+            dbkey: dbkey.into(),
+        }
     }
 
     /// The title text without namespace prefix, with spaces.
@@ -39,7 +42,12 @@ pub enum LinkKind {
 }
 
 impl LinkKind {
-    pub const ALL: [LinkKind; 4] = [LinkKind::Page, LinkKind::Template, LinkKind::Image, LinkKind::Category];
+    pub const ALL: [LinkKind; 4] = [
+        LinkKind::Page,
+        LinkKind::Template,
+        LinkKind::Image,
+        LinkKind::Category,
+    ];
 
     pub fn from_u8(v: u8) -> Option<Self> {
         Self::ALL.get(v as usize).copied()

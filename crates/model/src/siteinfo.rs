@@ -31,14 +31,71 @@ pub struct SiteInfo {
 
 /// Prefixes of a default MediaWiki 1.39 install's `interwiki` table (maintenance/interwiki.list).
 const DEFAULT_INTERWIKI: &[&str] = &[
-    "acronym", "advogato", "arxiv", "c2find", "cache", "commons", "dictionary", "doi", "drumcorpsdictwiki",
-    "elibre", "emacswiki", "foldoc", "foxwiki", "freebsdman", "gentoo-wiki", "google", "googlegroups",
-    "hammondwiki", "hrwiki", "imdb", "kmwiki", "linuxwiki", "lojban", "lqwiki", "meatball", "mediawikiwiki",
-    "memoryalpha", "metawiki", "metawikimedia", "mozillawiki", "mw", "oeis", "openwiki", "pmid",
-    "pythoninfo", "rfc", "s23wiki", "seattlewireless", "senseislibrary", "shoutwiki", "squeak", "theopedia",
-    "tmbw", "tmnet", "twiki", "uncyclopedia", "unreal", "usemod", "wiki", "wikia", "wikibooks", "wikidata",
-    "wikif1", "wikihow", "wikimedia", "wikinews", "wikinfo", "wikipedia", "wikiquote", "wikisource",
-    "wikispecies", "wikiversity", "wikivoyage", "wikt", "wiktionary",
+    "acronym",
+    "advogato",
+    "arxiv",
+    "c2find",
+    "cache",
+    "commons",
+    "dictionary",
+    "doi",
+    "drumcorpsdictwiki",
+    "elibre",
+    "emacswiki",
+    "foldoc",
+    "foxwiki",
+    "freebsdman",
+    "gentoo-wiki",
+    "google",
+    "googlegroups",
+    "hammondwiki",
+    "hrwiki",
+    "imdb",
+    "kmwiki",
+    "linuxwiki",
+    "lojban",
+    "lqwiki",
+    "meatball",
+    "mediawikiwiki",
+    "memoryalpha",
+    "metawiki",
+    "metawikimedia",
+    "mozillawiki",
+    "mw",
+    "oeis",
+    "openwiki",
+    "pmid",
+    "pythoninfo",
+    "rfc",
+    "s23wiki",
+    "seattlewireless",
+    "senseislibrary",
+    "shoutwiki",
+    "squeak",
+    "theopedia",
+    "tmbw",
+    "tmnet",
+    "twiki",
+    "uncyclopedia",
+    "unreal",
+    "usemod",
+    "wiki",
+    "wikia",
+    "wikibooks",
+    "wikidata",
+    "wikif1",
+    "wikihow",
+    "wikimedia",
+    "wikinews",
+    "wikinfo",
+    "wikipedia",
+    "wikiquote",
+    "wikisource",
+    "wikispecies",
+    "wikiversity",
+    "wikivoyage",
+    "wikt",
+    "wiktionary",
 ];
 
 impl SiteInfo {
@@ -60,8 +117,14 @@ impl SiteInfo {
     pub fn interwiki(&self, prefix: &str) -> Option<bool> {
         let lc = prefix.replace(' ', "_").to_lowercase();
         match &self.interwiki {
-            Some(map) => map.iter().find(|iw| iw.prefix.to_lowercase() == lc).map(|iw| iw.local),
-            None => DEFAULT_INTERWIKI.binary_search(&lc.as_str()).ok().map(|_| false),
+            Some(map) => map
+                .iter()
+                .find(|iw| iw.prefix.to_lowercase() == lc)
+                .map(|iw| iw.local),
+            None => DEFAULT_INTERWIKI
+                .binary_search(&lc.as_str())
+                .ok()
+                .map(|_| false),
         }
     }
 
@@ -71,7 +134,13 @@ impl SiteInfo {
         let v: Value = serde_json::from_str(text)?;
         let q = v.get("query").unwrap_or(&v);
         let general = q.get("general");
-        let gstr = |k: &str| general.and_then(|g| g.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+        let gstr = |k: &str| {
+            general
+                .and_then(|g| g.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let sitename = match gstr("sitename") {
             s if s.is_empty() => "Wiki".to_string(),
             s => s,
@@ -88,8 +157,14 @@ impl SiteInfo {
                 .and_then(Value::as_i64)
                 .or_else(|| key.parse().ok())
                 .ok_or_else(|| ModelError::SiteInfo(format!("namespace {key} has no id")))?;
-            let id = NamespaceId::try_from(id).map_err(|_| ModelError::SiteInfo(format!("namespace id {id}")))?;
-            let name = ns.get("name").or_else(|| ns.get("*")).and_then(Value::as_str).unwrap_or("").to_string();
+            let id = NamespaceId::try_from(id)
+                .map_err(|_| ModelError::SiteInfo(format!("namespace id {id}")))?;
+            let name = ns
+                .get("name")
+                .or_else(|| ns.get("*"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let flag = |k: &str| match ns.get(k) {
                 Some(Value::Bool(b)) => *b,
                 Some(Value::String(_)) => true, // formatversion 1 writes flags as ""
@@ -98,8 +173,15 @@ impl SiteInfo {
             list.push(Namespace {
                 id,
                 name,
-                canonical: ns.get("canonical").and_then(Value::as_str).map(str::to_string),
-                case: ns.get("case").and_then(Value::as_str).and_then(CaseRule::parse).unwrap_or(case),
+                canonical: ns
+                    .get("canonical")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                case: ns
+                    .get("case")
+                    .and_then(Value::as_str)
+                    .and_then(CaseRule::parse)
+                    .unwrap_or(case),
                 subpages: flag("subpages"),
                 content: flag("content"),
             });
@@ -107,8 +189,14 @@ impl SiteInfo {
         let mut aliases = Vec::new();
         if let Some(arr) = q.get("namespacealiases").and_then(Value::as_array) {
             for a in arr {
-                let id = a.get("id").and_then(Value::as_i64).and_then(|i| NamespaceId::try_from(i).ok());
-                let name = a.get("alias").or_else(|| a.get("*")).and_then(Value::as_str);
+                let id = a
+                    .get("id")
+                    .and_then(Value::as_i64)
+                    .and_then(|i| NamespaceId::try_from(i).ok());
+                let name = a
+                    .get("alias")
+                    .or_else(|| a.get("*"))
+                    .and_then(Value::as_str);
                 if let (Some(id), Some(name)) = (id, name) {
                     aliases.push((name.to_string(), id));
                 }
@@ -123,7 +211,11 @@ impl SiteInfo {
                         Some(Value::String(_)) => true,
                         _ => false,
                     };
-                    let url = iw.get("url").and_then(Value::as_str).unwrap_or("").to_string();
+                    let url = iw
+                        .get("url")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     Some(Interwiki { prefix, local, url })
                 })
                 .collect()

@@ -4,7 +4,9 @@
 use crate::entities::decode_char_references;
 use crate::error::TitleError;
 use crate::ip::sanitize_ip;
-use crate::namespace::{CaseRule, NamespaceId, NS_MAIN, NS_SPECIAL, NS_TALK, NS_USER, NS_USER_TALK};
+use crate::namespace::{
+    CaseRule, NamespaceId, NS_MAIN, NS_SPECIAL, NS_TALK, NS_USER, NS_USER_TALK,
+};
 use crate::page::Title;
 use crate::siteinfo::SiteInfo;
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
@@ -37,7 +39,11 @@ pub struct TitleCodec {
 }
 
 fn is_space_like(c: char) -> bool {
-    matches!(c, ' ' | '_' | '\u{A0}' | '\u{1680}' | '\u{180E}' | '\u{2000}'..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}')
+    matches!(
+        c,
+        ' ' | '_' | '\u{A0}' | '\u{1680}' | '\u{180E}' | '\u{2000}'
+            ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
+    )
 }
 
 fn is_bidi_override(c: char) -> bool {
@@ -58,7 +64,10 @@ fn split_prefix(s: &str) -> Option<(&str, &str)> {
     // `.+?` needs one character before the colon, so search from the second one.
     let first_len = s.chars().next()?.len_utf8();
     let colon = s[first_len..].find(':')? + first_len;
-    Some((s[..colon].trim_end_matches('_'), s[colon + 1..].trim_start_matches('_')))
+    Some((
+        s[..colon].trim_end_matches('_'),
+        s[colon + 1..].trim_start_matches('_'),
+    ))
 }
 
 impl TitleCodec {
@@ -82,7 +91,10 @@ impl TitleCodec {
 
     /// Parses a title that must be local (not interwiki).
     pub fn parse_local(&self, text: &str, default_ns: NamespaceId) -> Option<Title> {
-        self.parse(text, default_ns).ok().filter(ParsedTitle::is_local).map(|p| p.title())
+        self.parse(text, default_ns)
+            .ok()
+            .filter(ParsedTitle::is_local)
+            .map(|p| p.title())
     }
 
     fn split(&self, text: &str, default_ns: NamespaceId) -> Result<ParsedTitle, TitleError> {
@@ -117,7 +129,9 @@ impl TitleCodec {
             return Err(TitleError::Empty);
         }
         loop {
-            let Some((prefix, rest)) = split_prefix(dbkey) else { break };
+            let Some((prefix, rest)) = split_prefix(dbkey) else {
+                break;
+            };
             if let Some(found) = self.site.namespaces.lookup(prefix) {
                 dbkey = rest;
                 ns = found;
@@ -136,7 +150,12 @@ impl TitleCodec {
                 if local {
                     // A redundant prefix to this wiki: behave like a leading colon and split again.
                     if dbkey.is_empty() {
-                        return Ok(ParsedTitle { ns: NS_MAIN, dbkey: "Main_Page".into(), fragment: String::new(), interwiki });
+                        return Ok(ParsedTitle {
+                            ns: NS_MAIN,
+                            dbkey: "Main_Page".into(),
+                            fragment: String::new(),
+                            interwiki,
+                        });
                     }
                     ns = NS_MAIN;
                     continue;
@@ -174,7 +193,11 @@ impl TitleCodec {
         if dbkey.len() > max {
             return Err(TitleError::TooLong { max });
         }
-        let mut dbkey = if interwiki.is_empty() { self.capitalize(dbkey, ns) } else { dbkey.to_string() };
+        let mut dbkey = if interwiki.is_empty() {
+            self.capitalize(dbkey, ns)
+        } else {
+            dbkey.to_string()
+        };
         if dbkey.is_empty() && interwiki.is_empty() && ns != NS_MAIN {
             return Err(TitleError::EmptyInNamespace);
         }
@@ -186,7 +209,12 @@ impl TitleCodec {
         if dbkey.starts_with(':') {
             return Err(TitleError::LeadingColon);
         }
-        Ok(ParsedTitle { ns, dbkey, fragment, interwiki })
+        Ok(ParsedTitle {
+            ns,
+            dbkey,
+            fragment,
+            interwiki,
+        })
     }
 
     /// Upper-cases the first character when the namespace's case rule asks for it
@@ -211,7 +239,9 @@ impl TitleCodec {
 
 /// MediaWiki's `Language::ucfirst`.
 pub(crate) fn ucfirst(s: &str) -> String {
-    let Some(first) = s.chars().next() else { return String::new() };
+    let Some(first) = s.chars().next() else {
+        return String::new();
+    };
     let b = first as u32;
     if b < 0x60 {
         return s.to_string();
@@ -234,9 +264,17 @@ fn check_characters(dbkey: &str) -> Result<(), TitleError> {
     let b = dbkey.as_bytes();
     for i in 0..b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() => return bad(),
+            b'%' if i + 2 < b.len()
+                && b[i + 1].is_ascii_hexdigit()
+                && b[i + 2].is_ascii_hexdigit() =>
+            {
+                return bad()
+            }
             b'&' => {
-                let n = b[i + 1..].iter().take_while(|&&c| c.is_ascii_alphanumeric() || c >= 0x80).count();
+                let n = b[i + 1..]
+                    .iter()
+                    .take_while(|&&c| c.is_ascii_alphanumeric() || c >= 0x80)
+                    .count();
                 if n > 0 && b.get(i + 1 + n) == Some(&b';') {
                     return bad();
                 }

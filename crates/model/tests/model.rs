@@ -50,7 +50,9 @@ fn title_spec_file() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let (input, expected) = line.split_once('\t').unwrap_or_else(|| panic!("line {}: no tab", n + 1));
+        let (input, expected) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("line {}: no tab", n + 1));
         let input = unescape(input);
         let got = match codec.parse(&input, 0) {
             Ok(p) => {
@@ -67,7 +69,10 @@ fn title_spec_file() {
             Err(e) => format!("error:{}", variant(&e)),
         };
         if got != expected {
-            failures.push(format!("line {}: {input:?}: expected {expected}, got {got}", n + 1));
+            failures.push(format!(
+                "line {}: {input:?}: expected {expected}, got {got}",
+                n + 1
+            ));
         }
         checked += 1;
     }

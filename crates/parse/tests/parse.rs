@@ -25,7 +25,11 @@ fn rows(e: &Extracted) -> BTreeSet<String> {
         })
         .collect();
     if let Some(r) = &e.redirect {
-        let frag = if r.fragment.is_empty() { String::new() } else { format!("#{}", r.fragment) };
+        let frag = if r.fragment.is_empty() {
+            String::new()
+        } else {
+            format!("#{}", r.fragment)
+        };
         s.insert(format!("redirect {} {}{frag}", r.title.ns, r.title.dbkey));
     }
     if e.unexpanded > 0 {
@@ -42,7 +46,9 @@ fn wikitext_spec_file() {
     let mut cases = 0;
     let mut lines = spec.lines().peekable();
     while let Some(line) = lines.next() {
-        let Some(name) = line.strip_prefix("@case ") else { continue };
+        let Some(name) = line.strip_prefix("@case ") else {
+            continue;
+        };
         let mut templates: HashMap<Title, String> = HashMap::new();
         let mut page: Option<(Title, String)> = None;
         let mut expect = BTreeSet::new();
@@ -89,7 +95,12 @@ fn wikitext_spec_file() {
         cases += 1;
     }
     assert!(cases >= 25, "only {cases} cases");
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 proptest! {
@@ -122,5 +133,8 @@ fn extraction_is_linear() {
     time(200);
     let small = time(1_000);
     let large = time(16_000);
-    assert!(large < small * 40.0, "1k units {small:.4}s, 16k units {large:.4}s");
+    assert!(
+        large < small * 40.0,
+        "1k units {small:.4}s, 16k units {large:.4}s"
+    );
 }

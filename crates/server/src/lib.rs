@@ -12,7 +12,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -31,10 +34,14 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/healthz", get(healthz)).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(state)
 }
 
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> (StatusCode, &'static str) {
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, &'static str) {
     // Ready means the index answers a read.
     match state.store.site_info() {
         Ok(_) => (StatusCode::OK, "ok\n"),
@@ -52,12 +59,20 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
-        .map_err(|source| ServerError::Bind { addr: config.listen.clone(), source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
     let addr = listener.local_addr()?;
-    let app = router(AppState { store, config: Arc::new(config) });
+    let app = router(AppState {
+        store,
+        config: Arc::new(config),
+    });
     ready(addr);
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 

@@ -2,18 +2,28 @@
 //! against fresh instances; [`assert_same_answers`] compares any two stores query by query
 //! (the model-based tests compare a backend with [`crate::MemStore`]).
 
-use crate::query::{BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectFilter, RedirectRow, Start};
+use crate::query::{
+    BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectFilter,
+    RedirectRow, Start,
+};
 use crate::LinkStore;
 use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title};
 
 pub fn page(id: u32, ns: NamespaceId, dbkey: &str, is_redirect: bool) -> PageRecord {
-    PageRecord { id: PageId(id), title: Title::new(ns, dbkey), is_redirect }
+    PageRecord {
+        id: PageId(id),
+        title: Title::new(ns, dbkey),
+        is_redirect,
+    }
 }
 
 pub fn upsert(id: u32, ns: NamespaceId, dbkey: &str, links: &[(NamespaceId, &str)]) -> Op {
     Op::Upsert(PageUpdate {
         page: page(id, ns, dbkey, false),
-        links: links.iter().map(|&(n, t)| (LinkKind::Page, Title::new(n, t))).collect(),
+        links: links
+            .iter()
+            .map(|&(n, t)| (LinkKind::Page, Title::new(n, t)))
+            .collect(),
         redirect: None,
     })
 }
@@ -22,7 +32,11 @@ pub fn redirect(id: u32, ns: NamespaceId, dbkey: &str, to: (NamespaceId, &str)) 
     Op::Upsert(PageUpdate {
         page: page(id, ns, dbkey, true),
         links: vec![(LinkKind::Page, Title::new(to.0, to.1))],
-        redirect: Some(RedirectRow { target: Title::new(to.0, to.1), fragment: String::new(), interwiki: String::new() }),
+        redirect: Some(RedirectRow {
+            target: Title::new(to.0, to.1),
+            fragment: String::new(),
+            interwiki: String::new(),
+        }),
     })
 }
 
@@ -76,25 +90,60 @@ pub fn run_all<S: LinkStore>(make: impl Fn() -> S) {
 pub fn orders_and_starts(s: &impl LinkStore) {
     s.apply(&hub_fixture()).unwrap();
     let hub = (0, "Hub");
-    assert_eq!(ids(&s.backlinks(&q(hub)).unwrap()), [27, 28, 30, 32, 35, 39], "by page id, namespaces interleaved");
+    assert_eq!(
+        ids(&s.backlinks(&q(hub)).unwrap()),
+        [27, 28, 30, 32, 35, 39],
+        "by page id, namespaces interleaved"
+    );
     let mut by_ns = q(hub);
     by_ns.order = Order::NamespaceThenPageId;
-    assert_eq!(ids(&s.backlinks(&by_ns).unwrap()), [27, 28, 30, 35, 32, 39], "namespace first");
+    assert_eq!(
+        ids(&s.backlinks(&by_ns).unwrap()),
+        [27, 28, 30, 35, 32, 39],
+        "namespace first"
+    );
     by_ns.direction = Direction::Descending;
     assert_eq!(ids(&s.backlinks(&by_ns).unwrap()), [39, 32, 35, 30, 28, 27]);
-    by_ns.start = Some(Start { ns: 0, id: PageId(35) });
-    assert_eq!(ids(&s.backlinks(&by_ns).unwrap()), [35, 30, 28, 27], "start is inclusive, descending");
+    by_ns.start = Some(Start {
+        ns: 0,
+        id: PageId(35),
+    });
+    assert_eq!(
+        ids(&s.backlinks(&by_ns).unwrap()),
+        [35, 30, 28, 27],
+        "start is inclusive, descending"
+    );
     by_ns.direction = Direction::Ascending;
-    by_ns.start = Some(Start { ns: 1, id: PageId(32) });
+    by_ns.start = Some(Start {
+        ns: 1,
+        id: PageId(32),
+    });
     assert_eq!(ids(&s.backlinks(&by_ns).unwrap()), [32, 39]);
     let mut by_id = q(hub);
-    by_id.start = Some(Start { ns: 5, id: PageId(30) });
-    assert_eq!(ids(&s.backlinks(&by_id).unwrap()), [30, 32, 35, 39], "the namespace of a page-id start is ignored");
+    by_id.start = Some(Start {
+        ns: 5,
+        id: PageId(30),
+    });
+    assert_eq!(
+        ids(&s.backlinks(&by_id).unwrap()),
+        [30, 32, 35, 39],
+        "the namespace of a page-id start is ignored"
+    );
     by_id.direction = Direction::Descending;
     assert_eq!(ids(&s.backlinks(&by_id).unwrap()), [30, 28, 27]);
-    assert!(s.backlinks(&q((0, "Nothing links here"))).unwrap().is_empty());
-    assert_eq!(ids(&s.backlinks(&q((0, "HR1"))).unwrap()), [29, 33, 35, 38, 41]);
-    assert_eq!(s.count_backlinks(LinkKind::Page, &Title::new(0, "Hub")).unwrap(), 6);
+    assert!(s
+        .backlinks(&q((0, "Nothing links here")))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(&s.backlinks(&q((0, "HR1"))).unwrap()),
+        [29, 33, 35, 38, 41]
+    );
+    assert_eq!(
+        s.count_backlinks(LinkKind::Page, &Title::new(0, "Hub"))
+            .unwrap(),
+        6
+    );
 }
 
 pub fn filters(s: &impl LinkStore) {
@@ -131,7 +180,11 @@ pub fn limits(s: &impl LinkStore) {
     l.limit = 2;
     assert_eq!(ids(&s.backlinks(&l).unwrap()), [27, 28]);
     l.redirects = RedirectFilter::NonRedirects;
-    assert_eq!(ids(&s.backlinks(&l).unwrap()), [28, 35], "the limit counts rows after filtering");
+    assert_eq!(
+        ids(&s.backlinks(&l).unwrap()),
+        [28, 35],
+        "the limit counts rows after filtering"
+    );
     l.order = Order::NamespaceThenPageId;
     l.namespaces = NamespaceFilter::only(vec![0, 1]);
     l.limit = 3;
@@ -139,27 +192,45 @@ pub fn limits(s: &impl LinkStore) {
 }
 
 pub fn edits_renames_deletes(s: &impl LinkStore) {
-    s.apply(&batch(vec![upsert(1, 0, "A", &[(0, "T"), (0, "U")]), upsert(2, 0, "B", &[(0, "T")])])).unwrap();
+    s.apply(&batch(vec![
+        upsert(1, 0, "A", &[(0, "T"), (0, "U")]),
+        upsert(2, 0, "B", &[(0, "T")]),
+    ]))
+    .unwrap();
     // An edit replaces every link of the page.
-    s.apply(&batch(vec![upsert(1, 0, "A", &[(0, "U"), (0, "V")])])).unwrap();
+    s.apply(&batch(vec![upsert(1, 0, "A", &[(0, "U"), (0, "V")])]))
+        .unwrap();
     assert_eq!(ids(&s.backlinks(&q((0, "T"))).unwrap()), [2]);
     assert_eq!(ids(&s.backlinks(&q((0, "V"))).unwrap()), [1]);
     // A rename (same id, new title) keeps links to the old title as they are.
-    s.apply(&batch(vec![upsert(2, 1, "B renamed", &[(0, "T")])])).unwrap();
+    s.apply(&batch(vec![upsert(2, 1, "B renamed", &[(0, "T")])]))
+        .unwrap();
     assert!(s.page_by_title(&Title::new(0, "B")).unwrap().is_none());
-    assert_eq!(s.page_by_title(&Title::new(1, "B renamed")).unwrap().unwrap().id, PageId(2));
+    assert_eq!(
+        s.page_by_title(&Title::new(1, "B renamed"))
+            .unwrap()
+            .unwrap()
+            .id,
+        PageId(2)
+    );
     let mut by_ns = q((0, "T"));
     by_ns.order = Order::NamespaceThenPageId;
     by_ns.namespaces = NamespaceFilter::only(vec![1]);
-    assert_eq!(ids(&s.backlinks(&by_ns).unwrap()), [2], "the reverse index follows the new namespace");
+    assert_eq!(
+        ids(&s.backlinks(&by_ns).unwrap()),
+        [2],
+        "the reverse index follows the new namespace"
+    );
     by_ns.namespaces = NamespaceFilter::only(vec![0]);
     assert!(s.backlinks(&by_ns).unwrap().is_empty());
     // A title names one page: taking it over removes the old holder.
-    s.apply(&batch(vec![upsert(3, 0, "A", &[(0, "T")])])).unwrap();
+    s.apply(&batch(vec![upsert(3, 0, "A", &[(0, "T")])]))
+        .unwrap();
     assert!(s.page(PageId(1)).unwrap().is_none());
     assert!(s.backlinks(&q((0, "V"))).unwrap().is_empty());
     assert_eq!(ids(&s.backlinks(&q((0, "T"))).unwrap()), [2, 3]);
-    s.apply(&batch(vec![Op::Delete(PageId(2)), Op::Delete(PageId(99))])).unwrap();
+    s.apply(&batch(vec![Op::Delete(PageId(2)), Op::Delete(PageId(99))]))
+        .unwrap();
     assert_eq!(ids(&s.backlinks(&q((0, "T"))).unwrap()), [3]);
     assert!(s.outgoing(PageId(2), LinkKind::Page).unwrap().is_empty());
 }
@@ -174,20 +245,37 @@ pub fn sql_style_rows(s: &impl LinkStore) {
     }]))
     .unwrap();
     assert!(s.backlinks(&q((0, "T"))).unwrap().is_empty());
-    assert_eq!(s.count_backlinks(LinkKind::Page, &Title::new(0, "T")).unwrap(), 0);
-    s.apply(&batch(vec![Op::PutPage(page(5, 2, "Five", false))])).unwrap();
+    assert_eq!(
+        s.count_backlinks(LinkKind::Page, &Title::new(0, "T"))
+            .unwrap(),
+        0
+    );
+    s.apply(&batch(vec![Op::PutPage(page(5, 2, "Five", false))]))
+        .unwrap();
     assert_eq!(ids(&s.backlinks(&q((0, "T"))).unwrap()), [5]);
     let mut by_ns = q((0, "T"));
     by_ns.order = Order::NamespaceThenPageId;
     by_ns.namespaces = NamespaceFilter::only(vec![2]);
-    assert_eq!(ids(&s.backlinks(&by_ns).unwrap()), [5], "rows are re-filed under the page's real namespace");
+    assert_eq!(
+        ids(&s.backlinks(&by_ns).unwrap()),
+        [5],
+        "rows are re-filed under the page's real namespace"
+    );
     // Adding more rows keeps the others; a page row alone keeps the links.
     s.apply(&batch(vec![
-        Op::AddLinks { from: PageId(5), from_ns: 2, kind: LinkKind::Page, targets: vec![Title::new(0, "V")] },
+        Op::AddLinks {
+            from: PageId(5),
+            from_ns: 2,
+            kind: LinkKind::Page,
+            targets: vec![Title::new(0, "V")],
+        },
         Op::PutPage(page(5, 2, "Five", true)),
     ]))
     .unwrap();
-    assert_eq!(s.outgoing(PageId(5), LinkKind::Page).unwrap(), [Title::new(0, "T"), Title::new(0, "U"), Title::new(0, "V")]);
+    assert_eq!(
+        s.outgoing(PageId(5), LinkKind::Page).unwrap(),
+        [Title::new(0, "T"), Title::new(0, "U"), Title::new(0, "V")]
+    );
     let mut r = q((0, "U"));
     r.redirects = RedirectFilter::Redirects;
     assert_eq!(ids(&s.backlinks(&r).unwrap()), [5]);
@@ -195,23 +283,43 @@ pub fn sql_style_rows(s: &impl LinkStore) {
 
 pub fn redirects_and_outgoing(s: &impl LinkStore) {
     s.apply(&hub_fixture()).unwrap();
-    assert_eq!(ids(&s.redirects_to(&Title::new(0, "Hub")).unwrap()), [27, 30, 32]);
+    assert_eq!(
+        ids(&s.redirects_to(&Title::new(0, "Hub")).unwrap()),
+        [27, 30, 32]
+    );
     let r = s.redirect(PageId(27)).unwrap().unwrap();
     assert_eq!(r.target, Title::new(0, "Hub"));
     assert!(s.redirect(PageId(28)).unwrap().is_none());
     // Turning a redirect into an article clears its redirect row.
-    s.apply(&batch(vec![upsert(27, 0, "HR2", &[(0, "Elsewhere")])])).unwrap();
+    s.apply(&batch(vec![upsert(27, 0, "HR2", &[(0, "Elsewhere")])]))
+        .unwrap();
     assert!(s.redirect(PageId(27)).unwrap().is_none());
-    assert_eq!(ids(&s.redirects_to(&Title::new(0, "Hub")).unwrap()), [30, 32]);
-    assert_eq!(s.outgoing(PageId(35), LinkKind::Page).unwrap(), [Title::new(0, "HR1"), Title::new(0, "Hub")]);
+    assert_eq!(
+        ids(&s.redirects_to(&Title::new(0, "Hub")).unwrap()),
+        [30, 32]
+    );
+    assert_eq!(
+        s.outgoing(PageId(35), LinkKind::Page).unwrap(),
+        [Title::new(0, "HR1"), Title::new(0, "Hub")]
+    );
     // Redirect rows to other wikis are kept but never answer redirects_to.
     s.apply(&batch(vec![Op::SetRedirect {
         from: PageId(28),
-        redirect: Some(RedirectRow { target: Title::new(0, "Hub"), fragment: "x".into(), interwiki: "wikipedia".into() }),
+        redirect: Some(RedirectRow {
+            target: Title::new(0, "Hub"),
+            fragment: "x".into(),
+            interwiki: "wikipedia".into(),
+        }),
     }]))
     .unwrap();
-    assert_eq!(s.redirect(PageId(28)).unwrap().unwrap().interwiki, "wikipedia");
-    assert_eq!(ids(&s.redirects_to(&Title::new(0, "Hub")).unwrap()), [30, 32]);
+    assert_eq!(
+        s.redirect(PageId(28)).unwrap().unwrap().interwiki,
+        "wikipedia"
+    );
+    assert_eq!(
+        ids(&s.redirects_to(&Title::new(0, "Hub")).unwrap()),
+        [30, 32]
+    );
     let all = s.pages(PageId(0), 100).unwrap();
     assert_eq!(all.len(), 16);
     assert_eq!(ids(&s.pages(PageId(40), 100).unwrap()), [40, 41]);
@@ -222,7 +330,10 @@ pub fn templates_are_a_separate_table(s: &impl LinkStore) {
     s.apply(&batch(vec![
         Op::Upsert(PageUpdate {
             page: page(1, 0, "E1", false),
-            links: vec![(LinkKind::Template, t.clone()), (LinkKind::Category, Title::new(14, "C"))],
+            links: vec![
+                (LinkKind::Template, t.clone()),
+                (LinkKind::Category, Title::new(14, "C")),
+            ],
             redirect: None,
         }),
         upsert(2, 0, "L", &[(10, "Stub")]),
@@ -232,14 +343,18 @@ pub fn templates_are_a_separate_table(s: &impl LinkStore) {
     assert_eq!(ids(&s.backlinks(&tq).unwrap()), [1]);
     tq.kind = LinkKind::Page;
     assert_eq!(ids(&s.backlinks(&tq).unwrap()), [2]);
-    assert_eq!(s.outgoing(PageId(1), LinkKind::Category).unwrap(), [Title::new(14, "C")]);
+    assert_eq!(
+        s.outgoing(PageId(1), LinkKind::Category).unwrap(),
+        [Title::new(14, "C")]
+    );
     assert!(s.outgoing(PageId(1), LinkKind::Page).unwrap().is_empty());
 }
 
 pub fn site_info_round_trip(s: &impl LinkStore) {
     assert!(s.site_info().unwrap().is_none());
     let site = SiteInfo::mediawiki_default("Testwiki");
-    s.apply(&batch(vec![Op::SetSiteInfo(Box::new(site.clone()))])).unwrap();
+    s.apply(&batch(vec![Op::SetSiteInfo(Box::new(site.clone()))]))
+        .unwrap();
     assert_eq!(s.site_info().unwrap(), Some(site));
 }
 
@@ -269,12 +384,27 @@ fn titles_of(s: &impl LinkStore) -> Vec<Title> {
 /// and a spread of starts and limits. Panics with the first difference.
 pub fn assert_same_answers(a: &impl LinkStore, b: &impl LinkStore, extra_titles: &[Title]) {
     let pa = a.pages(PageId(0), usize::MAX).unwrap();
-    assert_eq!(pa, b.pages(PageId(0), usize::MAX).unwrap(), "page tables differ");
+    assert_eq!(
+        pa,
+        b.pages(PageId(0), usize::MAX).unwrap(),
+        "page tables differ"
+    );
     for p in &pa {
-        assert_eq!(a.page_by_title(&p.title).unwrap(), b.page_by_title(&p.title).unwrap());
-        assert_eq!(a.redirect(p.id).unwrap(), b.redirect(p.id).unwrap(), "redirect of {p:?}");
+        assert_eq!(
+            a.page_by_title(&p.title).unwrap(),
+            b.page_by_title(&p.title).unwrap()
+        );
+        assert_eq!(
+            a.redirect(p.id).unwrap(),
+            b.redirect(p.id).unwrap(),
+            "redirect of {p:?}"
+        );
         for kind in LinkKind::ALL {
-            assert_eq!(a.outgoing(p.id, kind).unwrap(), b.outgoing(p.id, kind).unwrap(), "outgoing {kind:?} of {p:?}");
+            assert_eq!(
+                a.outgoing(p.id, kind).unwrap(),
+                b.outgoing(p.id, kind).unwrap(),
+                "outgoing {kind:?} of {p:?}"
+            );
         }
     }
     let mut titles = titles_of(a);
@@ -282,15 +412,31 @@ pub fn assert_same_answers(a: &impl LinkStore, b: &impl LinkStore, extra_titles:
     titles.extend(extra_titles.iter().cloned());
     titles.sort();
     titles.dedup();
-    let filters = [NamespaceFilter::All, NamespaceFilter::only(vec![0]), NamespaceFilter::only(vec![0, 1, 2])];
+    let filters = [
+        NamespaceFilter::All,
+        NamespaceFilter::only(vec![0]),
+        NamespaceFilter::only(vec![0, 1, 2]),
+    ];
     for t in &titles {
-        assert_eq!(a.redirects_to(t).unwrap(), b.redirects_to(t).unwrap(), "redirects to {t:?}");
+        assert_eq!(
+            a.redirects_to(t).unwrap(),
+            b.redirects_to(t).unwrap(),
+            "redirects to {t:?}"
+        );
         for kind in LinkKind::ALL {
-            assert_eq!(a.count_backlinks(kind, t).unwrap(), b.count_backlinks(kind, t).unwrap(), "count {kind:?} {t:?}");
+            assert_eq!(
+                a.count_backlinks(kind, t).unwrap(),
+                b.count_backlinks(kind, t).unwrap(),
+                "count {kind:?} {t:?}"
+            );
             for order in [Order::PageId, Order::NamespaceThenPageId] {
                 for direction in [Direction::Ascending, Direction::Descending] {
                     for namespaces in &filters {
-                        for redirects in [RedirectFilter::All, RedirectFilter::Redirects, RedirectFilter::NonRedirects] {
+                        for redirects in [
+                            RedirectFilter::All,
+                            RedirectFilter::Redirects,
+                            RedirectFilter::NonRedirects,
+                        ] {
                             let mut query = BacklinkQuery {
                                 kind,
                                 target: t.clone(),
@@ -305,9 +451,16 @@ pub fn assert_same_answers(a: &impl LinkStore, b: &impl LinkStore, extra_titles:
                             assert_eq!(full, b.backlinks(&query).unwrap(), "{query:?}");
                             // Resume from every row of the full answer, with small limits.
                             for (i, row) in full.iter().enumerate() {
-                                query.start = Some(Start { ns: row.title.ns, id: row.id });
+                                query.start = Some(Start {
+                                    ns: row.title.ns,
+                                    id: row.id,
+                                });
                                 query.limit = 1 + i % 3;
-                                assert_eq!(a.backlinks(&query).unwrap(), b.backlinks(&query).unwrap(), "{query:?}");
+                                assert_eq!(
+                                    a.backlinks(&query).unwrap(),
+                                    b.backlinks(&query).unwrap(),
+                                    "{query:?}"
+                                );
                             }
                         }
                     }

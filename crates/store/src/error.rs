@@ -7,7 +7,11 @@ pub enum StoreError {
     #[error("the index at {path} is corrupted ({detail}); rebuild it with `inlink import`")]
     Corrupted { path: String, detail: String },
     #[error("the index at {path} has format version {found}, this inlink reads version {expected}; rebuild it with `inlink import`")]
-    IncompatibleFormat { path: String, found: String, expected: u32 },
+    IncompatibleFormat {
+        path: String,
+        found: String,
+        expected: u32,
+    },
     #[error("the index at {path} is in use by another process")]
     Locked { path: String },
     #[error("I/O error on the index: {0}")]

@@ -12,8 +12,8 @@ mod redb_store;
 pub use error::StoreError;
 pub use mem::MemStore;
 pub use query::{
-    Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectFilter, RedirectRow,
-    Start, StoreStats,
+    Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate,
+    RedirectFilter, RedirectRow, Start, StoreStats,
 };
 pub use redb_store::RedbStore;
 

@@ -29,7 +29,11 @@ impl MemStore {
 impl State {
     /// A title names at most one page: another page holding it is removed.
     fn evict_title(&mut self, page: &PageRecord) {
-        let other = self.pages.values().find(|p| p.title == page.title && p.id != page.id).map(|p| p.id);
+        let other = self
+            .pages
+            .values()
+            .find(|p| p.title == page.title && p.id != page.id)
+            .map(|p| p.id);
         if let Some(o) = other {
             self.delete(o);
         }
@@ -46,7 +50,8 @@ impl State {
             Op::Upsert(u) => {
                 self.evict_title(&u.page);
                 self.pages.insert(u.page.id, u.page.clone());
-                self.links.insert(u.page.id, u.links.iter().cloned().collect());
+                self.links
+                    .insert(u.page.id, u.links.iter().cloned().collect());
                 match &u.redirect {
                     Some(r) => self.redirects.insert(u.page.id, r.clone()),
                     None => self.redirects.remove(&u.page.id),
@@ -56,7 +61,12 @@ impl State {
                 self.evict_title(p);
                 self.pages.insert(p.id, p.clone());
             }
-            Op::AddLinks { from, kind, targets, .. } => {
+            Op::AddLinks {
+                from,
+                kind,
+                targets,
+                ..
+            } => {
                 let set = self.links.entry(*from).or_default();
                 set.extend(targets.iter().map(|t| (*kind, t.clone())));
             }
@@ -91,7 +101,14 @@ impl LinkStore for MemStore {
     }
 
     fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
-        Ok(self.state.read().expect("lock").pages.values().find(|p| p.title == *title).cloned())
+        Ok(self
+            .state
+            .read()
+            .expect("lock")
+            .pages
+            .values()
+            .find(|p| p.title == *title)
+            .cloned())
     }
 
     fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>> {
@@ -127,7 +144,12 @@ impl LinkStore for MemStore {
         Ok(st
             .links
             .get(&id)
-            .map(|s| s.iter().filter(|(k, _)| *k == kind).map(|(_, t)| t.clone()).collect())
+            .map(|s| {
+                s.iter()
+                    .filter(|(k, _)| *k == kind)
+                    .map(|(_, t)| t.clone())
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -147,7 +169,12 @@ impl LinkStore for MemStore {
 
     fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>> {
         let st = self.state.read().expect("lock");
-        Ok(st.pages.range(start..).take(limit).map(|(_, p)| p.clone()).collect())
+        Ok(st
+            .pages
+            .range(start..)
+            .take(limit)
+            .map(|(_, p)| p.clone())
+            .collect())
     }
 
     fn site_info(&self) -> Result<Option<SiteInfo>> {

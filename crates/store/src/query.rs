@@ -141,9 +141,17 @@ pub enum Op {
     /// Add link rows from a page, keeping the others (SQL link-table rows). The page need
     /// not exist yet; its rows are returned once it does.
     /// `from_ns` is the linking page's namespace (`pl_from_namespace`).
-    AddLinks { from: PageId, from_ns: NamespaceId, kind: LinkKind, targets: Vec<Title> },
+    AddLinks {
+        from: PageId,
+        from_ns: NamespaceId,
+        kind: LinkKind,
+        targets: Vec<Title>,
+    },
     /// Set or clear a page's redirect row (SQL `redirect` rows).
-    SetRedirect { from: PageId, redirect: Option<RedirectRow> },
+    SetRedirect {
+        from: PageId,
+        redirect: Option<RedirectRow>,
+    },
     /// Remove a page, its links and its redirect row.
     Delete(PageId),
     /// Replace the site configuration.

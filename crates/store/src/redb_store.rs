@@ -1,10 +1,16 @@
 //! The embedded default backend: one redb file holding the page table, a target dictionary
 //! and the forward and two reverse link indexes. Layout and versioning: `docs/format.md`.
 
-use crate::query::{Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectRow, StoreStats};
+use crate::query::{
+    Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate, RedirectRow,
+    StoreStats,
+};
 use crate::{LinkStore, Result, StoreError};
 use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -47,9 +53,11 @@ fn engine<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
         let p = path.display().to_string();
         match e {
             redb::Error::Corrupted(detail) => StoreError::Corrupted { path: p, detail },
-            redb::Error::UpgradeRequired(v) => {
-                StoreError::IncompatibleFormat { path: p, found: format!("redb file format {v}"), expected: FORMAT_VERSION }
-            }
+            redb::Error::UpgradeRequired(v) => StoreError::IncompatibleFormat {
+                path: p,
+                found: format!("redb file format {v}"),
+                expected: FORMAT_VERSION,
+            },
             redb::Error::DatabaseAlreadyOpen => StoreError::Locked { path: p },
             redb::Error::Io(io) => StoreError::Io(io),
             other => StoreError::Engine(other.to_string()),
@@ -82,7 +90,10 @@ impl RedbStore {
         {
             let mut meta = txn.open_table(META).map_err(self.err())?;
             let expected = format!("{FORMAT_NAME} {FORMAT_VERSION}");
-            let found = meta.get(FORMAT_KEY).map_err(self.err())?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
+            let found = meta
+                .get(FORMAT_KEY)
+                .map_err(self.err())?
+                .map(|v| String::from_utf8_lossy(v.value()).into_owned());
             match found {
                 Some(f) if f != expected => {
                     return Err(StoreError::IncompatibleFormat {
@@ -93,7 +104,8 @@ impl RedbStore {
                 }
                 Some(_) => {}
                 None => {
-                    meta.insert(FORMAT_KEY, expected.as_bytes()).map_err(self.err())?;
+                    meta.insert(FORMAT_KEY, expected.as_bytes())
+                        .map_err(self.err())?;
                 }
             }
             txn.open_table(PAGES).map_err(self.err())?;
@@ -160,7 +172,8 @@ impl<'t> Writer<'t> {
     }
 
     fn finish(mut self) -> R<()> {
-        self.meta.insert(NEXT_TARGET_KEY, self.next_target.to_le_bytes().as_slice())?;
+        self.meta
+            .insert(NEXT_TARGET_KEY, self.next_target.to_le_bytes().as_slice())?;
         Ok(())
     }
 
@@ -169,7 +182,10 @@ impl<'t> Writer<'t> {
             return Ok(id.value());
         }
         let id = self.next_target;
-        self.next_target = self.next_target.checked_add(1).ok_or_else(|| redb::Error::Corrupted("target ids exhausted".into()))?;
+        self.next_target = self
+            .next_target
+            .checked_add(1)
+            .ok_or_else(|| redb::Error::Corrupted("target ids exhausted".into()))?;
         self.targets.insert((t.ns, t.dbkey.as_str()), id)?;
         self.target_names.insert(id, (t.ns, t.dbkey.as_str()))?;
         Ok(id)
@@ -178,14 +194,21 @@ impl<'t> Writer<'t> {
     fn page(&self, id: u32) -> R<Option<PageRecord>> {
         Ok(self.pages.get(id)?.map(|v| {
             let (ns, is_redirect, dbkey) = v.value();
-            PageRecord { id: PageId(id), title: Title::new(ns, dbkey), is_redirect }
+            PageRecord {
+                id: PageId(id),
+                title: Title::new(ns, dbkey),
+                is_redirect,
+            }
         }))
     }
 
     /// (kind, target id) → indexed namespace of every link row of `from`.
     fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
         let mut out = Vec::new();
-        for row in self.fwd.range((from, 0u8, 0u32)..=(from, u8::MAX, u32::MAX))? {
+        for row in self
+            .fwd
+            .range((from, 0u8, 0u32)..=(from, u8::MAX, u32::MAX))?
+        {
             let (k, v) = row?;
             let (_, kind, tid) = k.value();
             out.push((kind, tid, v.value()));
@@ -219,7 +242,11 @@ impl<'t> Writer<'t> {
             (Title::new(ns, dbkey), iw.is_empty())
         });
         if let Some((t, true)) = old {
-            if let Some(tid) = self.targets.get((t.ns, t.dbkey.as_str()))?.map(|v| v.value()) {
+            if let Some(tid) = self
+                .targets
+                .get((t.ns, t.dbkey.as_str()))?
+                .map(|v| v.value())
+            {
                 self.redir_to.remove((tid, from))?;
             }
         }
@@ -229,7 +256,15 @@ impl<'t> Writer<'t> {
     fn set_redirect(&mut self, from: u32, r: Option<&RedirectRow>) -> R<()> {
         self.clear_redirect(from)?;
         if let Some(r) = r {
-            self.redir.insert(from, (r.target.ns, r.target.dbkey.as_str(), r.fragment.as_str(), r.interwiki.as_str()))?;
+            self.redir.insert(
+                from,
+                (
+                    r.target.ns,
+                    r.target.dbkey.as_str(),
+                    r.fragment.as_str(),
+                    r.interwiki.as_str(),
+                ),
+            )?;
             if r.interwiki.is_empty() {
                 let tid = self.target_id(&r.target)?;
                 self.redir_to.insert((tid, from), ())?;
@@ -244,7 +279,8 @@ impl<'t> Writer<'t> {
         }
         self.clear_redirect(id)?;
         if let Some(old) = self.page(id)? {
-            self.titles.remove((old.title.ns, old.title.dbkey.as_str()))?;
+            self.titles
+                .remove((old.title.ns, old.title.dbkey.as_str()))?;
         }
         self.pages.remove(id)?;
         Ok(())
@@ -263,10 +299,12 @@ impl<'t> Writer<'t> {
         }
         if let Some(old) = self.page(id)? {
             if old.title != p.title {
-                self.titles.remove((old.title.ns, old.title.dbkey.as_str()))?;
+                self.titles
+                    .remove((old.title.ns, old.title.dbkey.as_str()))?;
             }
         }
-        self.pages.insert(id, (p.title.ns, p.is_redirect, p.title.dbkey.as_str()))?;
+        self.pages
+            .insert(id, (p.title.ns, p.is_redirect, p.title.dbkey.as_str()))?;
         self.titles.insert(key, id)?;
         for (kind, tid, ns) in self.links_of(id)? {
             if ns != p.title.ns {
@@ -298,7 +336,12 @@ impl<'t> Writer<'t> {
         match op {
             Op::Upsert(u) => self.upsert(u),
             Op::PutPage(p) => self.put_page(p),
-            Op::AddLinks { from, from_ns, kind, targets } => {
+            Op::AddLinks {
+                from,
+                from_ns,
+                kind,
+                targets,
+            } => {
                 let ns = self.page(from.0)?.map(|p| p.title.ns).unwrap_or(*from_ns);
                 for t in targets {
                     let tid = self.target_id(t)?;
@@ -309,7 +352,8 @@ impl<'t> Writer<'t> {
             Op::SetRedirect { from, redirect } => self.set_redirect(from.0, redirect.as_ref()),
             Op::Delete(id) => self.delete(id.0),
             Op::SetSiteInfo(s) => {
-                let json = serde_json::to_vec(s).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+                let json =
+                    serde_json::to_vec(s).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
                 self.meta.insert(SITE_KEY, json.as_slice())?;
                 Ok(())
             }
@@ -329,17 +373,28 @@ impl Reader {
     }
 }
 
-fn page_of(pages: &redb::ReadOnlyTable<u32, (i32, bool, &'static str)>, id: u32) -> R<Option<PageRecord>> {
+fn page_of(
+    pages: &redb::ReadOnlyTable<u32, (i32, bool, &'static str)>,
+    id: u32,
+) -> R<Option<PageRecord>> {
     Ok(pages.get(id)?.map(|v| {
         let (ns, is_redirect, dbkey) = v.value();
-        PageRecord { id: PageId(id), title: Title::new(ns, dbkey), is_redirect }
+        PageRecord {
+            id: PageId(id),
+            title: Title::new(ns, dbkey),
+            is_redirect,
+        }
     }))
 }
 
 impl RedbStore {
     fn backlinks_inner(&self, q: &BacklinkQuery) -> R<Vec<Backlink>> {
-        let r = Reader { txn: self.db.begin_read().map_err(redb::Error::from)? };
-        let Some(tid) = r.target_id(&q.target)? else { return Ok(Vec::new()) };
+        let r = Reader {
+            txn: self.db.begin_read().map_err(redb::Error::from)?,
+        };
+        let Some(tid) = r.target_id(&q.target)? else {
+            return Ok(Vec::new());
+        };
         let pages = r.txn.open_table(PAGES)?;
         let kind = q.kind as u8;
         let mut out = Vec::new();
@@ -368,7 +423,11 @@ impl RedbStore {
                     (None, _) => (0, u32::MAX),
                 };
                 let range = rev.range((kind, tid, lo)..=(kind, tid, hi))?;
-                let iter: Box<dyn Iterator<Item = _>> = if desc { Box::new(range.rev()) } else { Box::new(range) };
+                let iter: Box<dyn Iterator<Item = _>> = if desc {
+                    Box::new(range.rev())
+                } else {
+                    Box::new(range)
+                };
                 for row in iter {
                     let (k, v) = row?;
                     if !q.namespaces.accepts(v.value()) {
@@ -409,7 +468,11 @@ impl RedbStore {
                 };
                 'spans: for (a, b) in spans {
                     let range = rev_ns.range((kind, tid, a.0, a.1)..=(kind, tid, b.0, b.1))?;
-                    let iter: Box<dyn Iterator<Item = _>> = if desc { Box::new(range.rev()) } else { Box::new(range) };
+                    let iter: Box<dyn Iterator<Item = _>> = if desc {
+                        Box::new(range.rev())
+                    } else {
+                        Box::new(range)
+                    };
                     for row in iter {
                         let (k, _) = row?;
                         if !take(k.value().3, &mut out)? {
@@ -445,7 +508,11 @@ impl LinkStore for RedbStore {
     fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
         let txn = self.read()?;
         let titles = txn.open_table(TITLES).map_err(self.err())?;
-        let Some(id) = titles.get((title.ns, title.dbkey.as_str())).map_err(self.err())?.map(|v| v.value()) else {
+        let Some(id) = titles
+            .get((title.ns, title.dbkey.as_str()))
+            .map_err(self.err())?
+            .map(|v| v.value())
+        else {
             return Ok(None);
         };
         let pages = txn.open_table(PAGES).map_err(self.err())?;
@@ -458,8 +525,12 @@ impl LinkStore for RedbStore {
 
     fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64> {
         let run = || -> R<u64> {
-            let r = Reader { txn: self.db.begin_read()? };
-            let Some(tid) = r.target_id(target)? else { return Ok(0) };
+            let r = Reader {
+                txn: self.db.begin_read()?,
+            };
+            let Some(tid) = r.target_id(target)? else {
+                return Ok(0);
+            };
             let rev = r.txn.open_table(REV)?;
             let pages = r.txn.open_table(PAGES)?;
             let mut n = 0;
@@ -499,14 +570,22 @@ impl LinkStore for RedbStore {
         let redir = txn.open_table(REDIR).map_err(self.err())?;
         Ok(redir.get(id.0).map_err(self.err())?.map(|v| {
             let (ns, dbkey, fragment, interwiki) = v.value();
-            RedirectRow { target: Title::new(ns, dbkey), fragment: fragment.into(), interwiki: interwiki.into() }
+            RedirectRow {
+                target: Title::new(ns, dbkey),
+                fragment: fragment.into(),
+                interwiki: interwiki.into(),
+            }
         }))
     }
 
     fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>> {
         let run = || -> R<Vec<PageRecord>> {
-            let r = Reader { txn: self.db.begin_read()? };
-            let Some(tid) = r.target_id(target)? else { return Ok(Vec::new()) };
+            let r = Reader {
+                txn: self.db.begin_read()?,
+            };
+            let Some(tid) = r.target_id(target)? else {
+                return Ok(Vec::new());
+            };
             let to = r.txn.open_table(REDIR_TO)?;
             let pages = r.txn.open_table(PAGES)?;
             let mut out = Vec::new();
@@ -529,7 +608,11 @@ impl LinkStore for RedbStore {
             for row in pages.range(start.0..)?.take(limit) {
                 let (k, v) = row?;
                 let (ns, is_redirect, dbkey) = v.value();
-                out.push(PageRecord { id: PageId(k.value()), title: Title::new(ns, dbkey), is_redirect });
+                out.push(PageRecord {
+                    id: PageId(k.value()),
+                    title: Title::new(ns, dbkey),
+                    is_redirect,
+                });
             }
             Ok(out)
         };
@@ -539,11 +622,15 @@ impl LinkStore for RedbStore {
     fn site_info(&self) -> Result<Option<SiteInfo>> {
         let txn = self.read()?;
         let meta = txn.open_table(META).map_err(self.err())?;
-        let Some(v) = meta.get(SITE_KEY).map_err(self.err())? else { return Ok(None) };
-        serde_json::from_slice(v.value()).map(Some).map_err(|e| StoreError::Corrupted {
-            path: self.path.display().to_string(),
-            detail: format!("siteinfo: {e}"),
-        })
+        let Some(v) = meta.get(SITE_KEY).map_err(self.err())? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(v.value())
+            .map(Some)
+            .map_err(|e| StoreError::Corrupted {
+                path: self.path.display().to_string(),
+                detail: format!("siteinfo: {e}"),
+            })
     }
 
     fn stats(&self) -> Result<StoreStats> {
@@ -553,7 +640,9 @@ impl LinkStore for RedbStore {
             let mut links = [0u64; 4];
             for kind in LinkKind::ALL {
                 let k = kind as u8;
-                links[kind as usize] = rev.range((k, 0u32, 0u32)..=(k, u32::MAX, u32::MAX))?.count() as u64;
+                links[kind as usize] = rev
+                    .range((k, 0u32, 0u32)..=(k, u32::MAX, u32::MAX))?
+                    .count() as u64;
             }
             Ok(StoreStats {
                 pages: txn.open_table(PAGES)?.len()?,

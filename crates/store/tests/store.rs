@@ -33,22 +33,39 @@ fn redb_reopens_with_its_data_and_refuses_other_formats() {
         s.apply(&conformance::hub_fixture()).unwrap();
     }
     let s = RedbStore::open(d.path()).unwrap();
-    assert_eq!(s.count_backlinks(LinkKind::Page, &Title::new(0, "Hub")).unwrap(), 6);
+    assert_eq!(
+        s.count_backlinks(LinkKind::Page, &Title::new(0, "Hub"))
+            .unwrap(),
+        6
+    );
     drop(s);
     // Garbage where the index should be is reported, not a panic.
-    std::fs::write(d.path().join("index.redb"), b"not a database at all, just bytes").unwrap();
-    let err = RedbStore::open(d.path()).err().expect("garbage must not open");
+    std::fs::write(
+        d.path().join("index.redb"),
+        b"not a database at all, just bytes",
+    )
+    .unwrap();
+    let err = RedbStore::open(d.path())
+        .err()
+        .expect("garbage must not open");
     let msg = err.to_string();
     assert!(msg.contains("index"), "{msg}");
 }
 
 fn arb_title() -> impl Strategy<Value = Title> {
-    (prop::sample::select(vec![0, 1, 2, 10]), prop::sample::select(vec!["A", "B", "C", "D", "E", "F"]))
+    (
+        prop::sample::select(vec![0, 1, 2, 10]),
+        prop::sample::select(vec!["A", "B", "C", "D", "E", "F"]),
+    )
         .prop_map(|(ns, k)| Title::new(ns, k))
 }
 
 fn arb_page() -> impl Strategy<Value = PageRecord> {
-    (1u32..10, arb_title(), any::<bool>()).prop_map(|(id, title, is_redirect)| PageRecord { id: PageId(id), title, is_redirect })
+    (1u32..10, arb_title(), any::<bool>()).prop_map(|(id, title, is_redirect)| PageRecord {
+        id: PageId(id),
+        title,
+        is_redirect,
+    })
 }
 
 fn arb_kind() -> impl Strategy<Value = LinkKind> {
@@ -81,10 +98,19 @@ fn rebuild_into(s: &impl LinkStore, fresh: &impl LinkStore) {
     for p in s.pages(PageId(0), usize::MAX).unwrap() {
         let mut links = Vec::new();
         for kind in LinkKind::ALL {
-            links.extend(s.outgoing(p.id, kind).unwrap().into_iter().map(|t| (kind, t)));
+            links.extend(
+                s.outgoing(p.id, kind)
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| (kind, t)),
+            );
         }
         let redirect = s.redirect(p.id).unwrap();
-        batch.push(Op::Upsert(PageUpdate { page: p, links, redirect }));
+        batch.push(Op::Upsert(PageUpdate {
+            page: p,
+            links,
+            redirect,
+        }));
     }
     fresh.apply(&batch).unwrap();
 }
@@ -119,8 +145,14 @@ fn crash_batch(i: u32) -> Batch {
     let mut b = Batch::new();
     for id in [i, i + 1_000_000] {
         b.push(Op::Upsert(PageUpdate {
-            page: PageRecord { id: PageId(id), title: Title::new(0, format!("P{id}")), is_redirect: false },
-            links: (0..20).map(|k| (LinkKind::Page, Title::new(0, format!("T{}", (id + k) % 97)))).collect(),
+            page: PageRecord {
+                id: PageId(id),
+                title: Title::new(0, format!("P{id}")),
+                is_redirect: false,
+            },
+            links: (0..20)
+                .map(|k| (LinkKind::Page, Title::new(0, format!("T{}", (id + k) % 97))))
+                .collect(),
             redirect: None,
         }));
     }
@@ -133,7 +165,12 @@ fn crash_batch(i: u32) -> Batch {
 fn crash_child() {
     let dir = std::env::var(CHILD_ENV).expect("spawned by crash_safety");
     let store = RedbStore::open(&dir).unwrap();
-    let start = store.pages(PageId(0), usize::MAX).unwrap().into_iter().filter(|p| p.id.0 < 1_000_000).count() as u32;
+    let start = store
+        .pages(PageId(0), usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.id.0 < 1_000_000)
+        .count() as u32;
     let mut out = std::io::stdout().lock();
     for i in start + 1.. {
         store.apply(&crash_batch(i)).unwrap();
@@ -144,12 +181,21 @@ fn crash_child() {
 
 #[test]
 fn crash_safety_under_kill_9() {
-    let trials: u32 = std::env::var("INLINK_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
+    let trials: u32 = std::env::var("INLINK_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
     let d = tempfile::tempdir().unwrap();
     let mut acked = 0u32;
     for trial in 0..trials {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, d.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -171,7 +217,7 @@ fn crash_safety_under_kill_9() {
             }
         }
         child.kill().unwrap(); // SIGKILL
-        // Acknowledgements already in the pipe are acknowledged writes too.
+                               // Acknowledgements already in the pipe are acknowledged writes too.
         for l in lines.map_while(Result::ok) {
             if let Some(n) = l.strip_prefix("ACK ") {
                 acked = acked.max(n.trim().parse().unwrap());
@@ -182,11 +228,28 @@ fn crash_safety_under_kill_9() {
 
         let store = RedbStore::open(d.path()).expect("reopens after kill -9");
         let pages = store.pages(PageId(0), usize::MAX).unwrap();
-        let low: Vec<u32> = pages.iter().map(|p| p.id.0).filter(|&i| i < 1_000_000).collect();
-        let high: Vec<u32> = pages.iter().map(|p| p.id.0).filter(|&i| i >= 1_000_000).map(|i| i - 1_000_000).collect();
+        let low: Vec<u32> = pages
+            .iter()
+            .map(|p| p.id.0)
+            .filter(|&i| i < 1_000_000)
+            .collect();
+        let high: Vec<u32> = pages
+            .iter()
+            .map(|p| p.id.0)
+            .filter(|&i| i >= 1_000_000)
+            .map(|i| i - 1_000_000)
+            .collect();
         assert_eq!(low, high, "a batch was half applied");
-        assert_eq!(low, (1..=low.len() as u32).collect::<Vec<_>>(), "batches are applied in order without gaps");
-        assert!(low.len() as u32 >= acked, "trial {trial}: {acked} acknowledged, {} present", low.len());
+        assert_eq!(
+            low,
+            (1..=low.len() as u32).collect::<Vec<_>>(),
+            "batches are applied in order without gaps"
+        );
+        assert!(
+            low.len() as u32 >= acked,
+            "trial {trial}: {acked} acknowledged, {} present",
+            low.len()
+        );
         let model = MemStore::new();
         rebuild_into(&store, &model);
         assert_same_answers(&store, &model, &[]);

@@ -20,17 +20,81 @@ const MAX_EXPANSIONS: usize = 20_000;
 /// Core and extension parser functions written `{{name:…}}`. Names starting with `#` are
 /// parser functions too.
 const FUNCTIONS: &[&str] = &[
-    "anchorencode", "basepagename", "basepagenamee", "bidi", "canonicalurl", "canonicalurle", "cascadingsources",
-    "defaultcategorysort", "defaultsort", "defaultsortkey", "displaytitle", "filepath", "formatdate", "formatnum",
-    "fullpagename", "fullpagenamee", "fullurl", "fullurle", "gender", "grammar", "int", "interlanguagelink",
-    "interwikilink", "lc", "lcfirst", "localurl", "localurle", "namespace", "namespacee", "namespacenumber", "ns",
-    "nse", "numberingroup", "numberofactiveusers", "numberofadmins", "numberofarticles", "numberofedits",
-    "numberoffiles", "numberofpages", "numberofusers", "padleft", "padright", "pageid", "pagename", "pagenamee",
-    "pagesincategory", "pagesize", "plural", "protectionexpiry", "protectionlevel", "revisionday", "revisionday2",
-    "revisionid", "revisionmonth", "revisionmonth1", "revisiontimestamp", "revisionuser", "revisionyear",
-    "rootpagename", "rootpagenamee", "special", "speciale", "subjectpagename", "subjectpagenamee",
-    "subjectspace", "subjectspacee", "subpagename", "subpagenamee", "talkpagename", "talkpagenamee", "talkspace",
-    "talkspacee", "uc", "ucfirst", "urlencode",
+    "anchorencode",
+    "basepagename",
+    "basepagenamee",
+    "bidi",
+    "canonicalurl",
+    "canonicalurle",
+    "cascadingsources",
+    "defaultcategorysort",
+    "defaultsort",
+    "defaultsortkey",
+    "displaytitle",
+    "filepath",
+    "formatdate",
+    "formatnum",
+    "fullpagename",
+    "fullpagenamee",
+    "fullurl",
+    "fullurle",
+    "gender",
+    "grammar",
+    "int",
+    "interlanguagelink",
+    "interwikilink",
+    "lc",
+    "lcfirst",
+    "localurl",
+    "localurle",
+    "namespace",
+    "namespacee",
+    "namespacenumber",
+    "ns",
+    "nse",
+    "numberingroup",
+    "numberofactiveusers",
+    "numberofadmins",
+    "numberofarticles",
+    "numberofedits",
+    "numberoffiles",
+    "numberofpages",
+    "numberofusers",
+    "padleft",
+    "padright",
+    "pageid",
+    "pagename",
+    "pagenamee",
+    "pagesincategory",
+    "pagesize",
+    "plural",
+    "protectionexpiry",
+    "protectionlevel",
+    "revisionday",
+    "revisionday2",
+    "revisionid",
+    "revisionmonth",
+    "revisionmonth1",
+    "revisiontimestamp",
+    "revisionuser",
+    "revisionyear",
+    "rootpagename",
+    "rootpagenamee",
+    "special",
+    "speciale",
+    "subjectpagename",
+    "subjectpagenamee",
+    "subjectspace",
+    "subjectspacee",
+    "subpagename",
+    "subpagenamee",
+    "talkpagename",
+    "talkpagenamee",
+    "talkspace",
+    "talkspacee",
+    "uc",
+    "ucfirst",
+    "urlencode",
 ];
 
 /// A template's text prepared for transclusion, parsed once and cached.
@@ -82,13 +146,25 @@ impl<'c> Expander<'c> {
         cache: &'c RefCell<Cache>,
         redirect_words: &'c [String],
     ) -> Self {
-        Expander { codec, source, page, sink, cache, redirect_words, expansions: 0 }
+        Expander {
+            codec,
+            source,
+            page,
+            sink,
+            cache,
+            redirect_words,
+            expansions: 0,
+        }
     }
 
     /// Expands the page's own (already preprocessed) text.
     pub fn expand_page(&mut self, src: &str) -> String {
         let nodes = tree::parse(src);
-        let frame = Frame { args: HashMap::new(), depth: 0, chain: Vec::new() };
+        let frame = Frame {
+            args: HashMap::new(),
+            depth: 0,
+            chain: Vec::new(),
+        };
         let mut out = String::with_capacity(src.len());
         self.expand_nodes(&nodes, src, &frame, &mut out);
         out
@@ -167,8 +243,13 @@ impl<'c> Expander<'c> {
             self.sink.unexpanded += 1;
             return;
         }
-        let Some(title) = self.codec.parse_local(name, NS_TEMPLATE) else { return };
-        if title.ns < NS_MAIN || (title.ns == NS_MAIN && title.dbkey.is_empty()) || title.ns == NS_SPECIAL {
+        let Some(title) = self.codec.parse_local(name, NS_TEMPLATE) else {
+            return;
+        };
+        if title.ns < NS_MAIN
+            || (title.ns == NS_MAIN && title.dbkey.is_empty())
+            || title.ns == NS_SPECIAL
+        {
             return;
         }
         self.sink.add(LinkKind::Template, title.clone());
@@ -184,7 +265,11 @@ impl<'c> Expander<'c> {
         for t in via {
             self.sink.add(LinkKind::Template, t);
         }
-        if nowiki || frame.depth >= MAX_DEPTH || frame.chain.contains(&title) || self.expansions >= MAX_EXPANSIONS {
+        if nowiki
+            || frame.depth >= MAX_DEPTH
+            || frame.chain.contains(&title)
+            || self.expansions >= MAX_EXPANSIONS
+        {
             return;
         }
         self.expansions += 1;
@@ -193,25 +278,47 @@ impl<'c> Expander<'c> {
         for part in &parts[1..] {
             match part.eq {
                 Some(eq) => {
-                    let key = self.expand_to_string(&part.nodes[..eq], src, frame).trim().to_string();
+                    let key = self
+                        .expand_to_string(&part.nodes[..eq], src, frame)
+                        .trim()
+                        .to_string();
                     let mut nodes = part.nodes[eq..].to_vec();
                     if let Some(Node::Text(r)) = nodes.first_mut() {
                         r.start += 1; // the `=`
                     }
-                    args.insert(key, Arg { nodes, src, frame, trim: true, value: RefCell::new(None) });
+                    args.insert(
+                        key,
+                        Arg {
+                            nodes,
+                            src,
+                            frame,
+                            trim: true,
+                            value: RefCell::new(None),
+                        },
+                    );
                 }
                 None => {
                     position += 1;
                     args.insert(
                         position.to_string(),
-                        Arg { nodes: part.nodes.clone(), src, frame, trim: false, value: RefCell::new(None) },
+                        Arg {
+                            nodes: part.nodes.clone(),
+                            src,
+                            frame,
+                            trim: false,
+                            value: RefCell::new(None),
+                        },
                     );
                 }
             }
         }
         let mut chain = frame.chain.clone();
         chain.push(title);
-        let inner = Frame { args, depth: frame.depth + 1, chain };
+        let inner = Frame {
+            args,
+            depth: frame.depth + 1,
+            chain,
+        };
         self.expand_nodes(&prepared.tree, &prepared.src, &inner, out);
     }
 
@@ -259,21 +366,33 @@ impl<'c> Expander<'c> {
             "NAMESPACE" => self.codec.site().namespaces.prefix(page.ns).to_string(),
             "NAMESPACENUMBER" => page.ns.to_string(),
             "SITENAME" => self.codec.site().sitename.clone(),
-            "BASEPAGENAME" => text.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(text),
+            "BASEPAGENAME" => text
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(text),
             "ROOTPAGENAME" => text.split('/').next().unwrap_or("").to_string(),
             "SUBPAGENAME" => text.rsplit('/').next().unwrap_or("").to_string(),
-            "CURRENTYEAR" | "CURRENTMONTH" | "CURRENTDAY" | "CURRENTDAY2" | "CURRENTTIME" | "CURRENTTIMESTAMP"
-            | "LOCALYEAR" | "LOCALMONTH" | "LOCALDAY" | "LOCALTIME" | "REVISIONID" | "REVISIONDAY" | "REVISIONMONTH"
-            | "REVISIONYEAR" | "REVISIONUSER" | "PAGEID" | "SERVER" | "SERVERNAME" | "SCRIPTPATH" | "STYLEPATH"
-            | "CONTENTLANGUAGE" | "DIRECTIONMARK" | "NUMBEROFARTICLES" | "NUMBEROFPAGES" | "NUMBEROFFILES"
-            | "NUMBEROFUSERS" | "NUMBEROFEDITS" => String::new(),
+            "CURRENTYEAR" | "CURRENTMONTH" | "CURRENTDAY" | "CURRENTDAY2" | "CURRENTTIME"
+            | "CURRENTTIMESTAMP" | "LOCALYEAR" | "LOCALMONTH" | "LOCALDAY" | "LOCALTIME"
+            | "REVISIONID" | "REVISIONDAY" | "REVISIONMONTH" | "REVISIONYEAR" | "REVISIONUSER"
+            | "PAGEID" | "SERVER" | "SERVERNAME" | "SCRIPTPATH" | "STYLEPATH"
+            | "CONTENTLANGUAGE" | "DIRECTIONMARK" | "NUMBEROFARTICLES" | "NUMBEROFPAGES"
+            | "NUMBEROFFILES" | "NUMBEROFUSERS" | "NUMBEROFEDITS" => String::new(),
             _ => return None,
         })
     }
 
     /// The few core functions that shape link targets are evaluated; the others (and every
     /// `#…` extension function, including Lua's `#invoke`) are counted as unexpanded.
-    fn function(&mut self, func: &str, first: &str, parts: &[Part], src: &str, frame: &Frame<'_>, out: &mut String) {
+    fn function(
+        &mut self,
+        func: &str,
+        first: &str,
+        parts: &[Part],
+        src: &str,
+        frame: &Frame<'_>,
+        out: &mut String,
+    ) {
         let _ = (parts, src, frame);
         match func {
             "lc" => out.push_str(&first.to_lowercase()),
@@ -293,7 +412,10 @@ impl<'c> Expander<'c> {
                 }
             }
             "ns" => {
-                let id = first.parse::<i32>().ok().or_else(|| self.codec.site().namespaces.lookup(first));
+                let id = first
+                    .parse::<i32>()
+                    .ok()
+                    .or_else(|| self.codec.site().namespaces.lookup(first));
                 if let Some(id) = id {
                     out.push_str(self.codec.site().namespaces.prefix(id));
                 }

@@ -5,9 +5,35 @@ use inlink_model::{LinkKind, Title, TitleCodec, NS_CATEGORY, NS_FILE, NS_MEDIA, 
 
 /// URL protocols (`$wgUrlProtocols`); `[[http://x]]` is not an internal link.
 const URL_PROTOCOLS: &[&str] = &[
-    "bitcoin:", "ftp://", "ftps://", "geo:", "git://", "gopher://", "http://", "https://", "irc://", "ircs://",
-    "magnet:", "mailto:", "matrix:", "mms://", "news:", "nntp://", "redis://", "sftp://", "sip:", "sips:", "sms:",
-    "ssh://", "svn://", "tel:", "telnet://", "urn:", "worldwind://", "xmpp:", "//",
+    "bitcoin:",
+    "ftp://",
+    "ftps://",
+    "geo:",
+    "git://",
+    "gopher://",
+    "http://",
+    "https://",
+    "irc://",
+    "ircs://",
+    "magnet:",
+    "mailto:",
+    "matrix:",
+    "mms://",
+    "news:",
+    "nntp://",
+    "redis://",
+    "sftp://",
+    "sip:",
+    "sips:",
+    "sms:",
+    "ssh://",
+    "svn://",
+    "tel:",
+    "telnet://",
+    "urn:",
+    "worldwind://",
+    "xmpp:",
+    "//",
 ];
 
 fn starts_with_protocol(s: &str) -> bool {
@@ -33,7 +59,11 @@ fn raw_url_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
             let hex = std::str::from_utf8(&b[i + 1..i + 3]).expect("ascii");
             out.push(u8::from_str_radix(hex, 16).expect("hex digits"));
             i += 3;
@@ -42,7 +72,9 @@ fn raw_url_decode(s: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).replace('<', "&lt;").replace('>', "&gt;")
+    String::from_utf8_lossy(&out)
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Resolves `[[/Sub]]` and `[[../Up]]` against the page when its namespace has subpages.
@@ -81,7 +113,11 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
     let mut pieces = text.split("[[");
     pieces.next();
     for piece in pieces {
-        let target_len = piece.char_indices().find(|&(_, c)| !is_target_char(c)).map(|(i, _)| i).unwrap_or(piece.len());
+        let target_len = piece
+            .char_indices()
+            .find(|&(_, c)| !is_target_char(c))
+            .map(|(i, _)| i)
+            .unwrap_or(piece.len());
         if target_len == 0 {
             continue;
         }
@@ -105,8 +141,12 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
             continue;
         }
         let forced = orig.starts_with(':');
-        let Some(link) = subpage_link(codec, page, orig) else { continue };
-        let Ok(t) = codec.parse(&link, 0) else { continue };
+        let Some(link) = subpage_link(codec, page, orig) else {
+            continue;
+        };
+        let Ok(t) = codec.parse(&link, 0) else {
+            continue;
+        };
         if !t.is_local() {
             continue;
         }
@@ -139,7 +179,9 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
 fn image_link_option(options: &str, page: &Title, codec: &TitleCodec, sink: &mut Sink) {
     let end = options.find("]]").unwrap_or(options.len());
     for opt in options[..end].split('|') {
-        let Some(v) = opt.trim_start().strip_prefix("link=") else { continue };
+        let Some(v) = opt.trim_start().strip_prefix("link=") else {
+            continue;
+        };
         let v = v.trim();
         if v.is_empty() || starts_with_protocol(v) {
             continue;

@@ -62,7 +62,10 @@ pub struct Extracted {
 
 impl Extracted {
     pub fn of_kind(&self, kind: LinkKind) -> impl Iterator<Item = &Title> {
-        self.links.iter().filter(move |(k, _)| *k == kind).map(|(_, t)| t)
+        self.links
+            .iter()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, t)| t)
     }
 }
 
@@ -108,7 +111,11 @@ fn redirect_words_for(lang: &str) -> Vec<String> {
 }
 
 /// `#REDIRECT [[Target]]` at the start of `text` (MediaWiki's `WikitextContent::getRedirectTarget`).
-pub(crate) fn redirect_target(text: &str, words: &[String], codec: &TitleCodec) -> Option<Redirect> {
+pub(crate) fn redirect_target(
+    text: &str,
+    words: &[String],
+    codec: &TitleCodec,
+) -> Option<Redirect> {
     let t = text.trim_start();
     let rest = words.iter().find_map(|w| {
         let head = t.get(..w.len())?;
@@ -128,10 +135,17 @@ pub(crate) fn redirect_target(text: &str, words: &[String], codec: &TitleCodec) 
         target = &decoded;
     }
     let p = codec.parse(target, 0).ok()?;
-    if p.is_local() && (p.dbkey.is_empty() || (p.ns == NS_SPECIAL && p.dbkey.eq_ignore_ascii_case("Userlogout"))) {
+    if p.is_local()
+        && (p.dbkey.is_empty()
+            || (p.ns == NS_SPECIAL && p.dbkey.eq_ignore_ascii_case("Userlogout")))
+    {
         return None;
     }
-    Some(Redirect { title: Title::new(p.ns, p.dbkey), fragment: p.fragment, interwiki: p.interwiki })
+    Some(Redirect {
+        title: Title::new(p.ns, p.dbkey),
+        fragment: p.fragment,
+        interwiki: p.interwiki,
+    })
 }
 
 fn links_decode(s: &str) -> String {
@@ -139,8 +153,15 @@ fn links_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
-            out.push(u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00"), 16).unwrap_or(0));
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            out.push(
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00"), 16)
+                    .unwrap_or(0),
+            );
             i += 3;
         } else {
             out.push(b[i]);
@@ -153,7 +174,11 @@ fn links_decode(s: &str) -> String {
 impl Extractor {
     pub fn new(codec: TitleCodec) -> Self {
         let redirect_words = redirect_words_for(&codec.site().lang);
-        Extractor { codec, redirect_words, cache: RefCell::new(expand::Cache::default()) }
+        Extractor {
+            codec,
+            redirect_words,
+            cache: RefCell::new(expand::Cache::default()),
+        }
     }
 
     pub fn codec(&self) -> &TitleCodec {
@@ -182,10 +207,21 @@ impl Extractor {
         }
         let pre = strip::preprocess(text, strip::Mode::Page, &self.codec);
         let expanded = {
-            let mut ex = expand::Expander::new(&self.codec, templates, page, &mut sink, &self.cache, &self.redirect_words);
+            let mut ex = expand::Expander::new(
+                &self.codec,
+                templates,
+                page,
+                &mut sink,
+                &self.cache,
+                &self.redirect_words,
+            );
             ex.expand_page(&pre)
         };
         links::extract(&expanded, page, &self.codec, &mut sink);
-        Extracted { redirect, links: sink.links, unexpanded: sink.unexpanded }
+        Extracted {
+            redirect,
+            links: sink.links,
+            unexpanded: sink.unexpanded,
+        }
     }
 }

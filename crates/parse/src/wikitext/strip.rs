@@ -13,9 +13,26 @@ pub(crate) enum Mode {
 
 /// Extension tags whose content never yields links. Their content is dropped.
 const OPAQUE_TAGS: &[&str] = &[
-    "nowiki", "pre", "math", "syntaxhighlight", "source", "score", "timeline", "hiero", "graph",
-    "templatedata", "chem", "ce", "mapframe", "maplink", "charinsert", "inputbox", "categorytree",
-    "templatestyles", "indicator-none", "imagemap",
+    "nowiki",
+    "pre",
+    "math",
+    "syntaxhighlight",
+    "source",
+    "score",
+    "timeline",
+    "hiero",
+    "graph",
+    "templatedata",
+    "chem",
+    "ce",
+    "mapframe",
+    "maplink",
+    "charinsert",
+    "inputbox",
+    "categorytree",
+    "templatestyles",
+    "indicator-none",
+    "imagemap",
 ];
 
 /// ASCII case-insensitive search for `needle` (given in lower case) from `from`.
@@ -28,7 +45,11 @@ pub(crate) fn find_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
         if pos + n.len() > h.len() {
             return None;
         }
-        if h[pos..pos + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b) {
+        if h[pos..pos + n.len()]
+            .iter()
+            .zip(n)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        {
             return Some(pos);
         }
         i = pos + 1;
@@ -116,13 +137,21 @@ pub(crate) fn preprocess(text: &str, mode: Mode, codec: &TitleCodec) -> String {
             i = last;
             continue;
         }
-        let Some((closing, name, tag_end, self_closing)) = read_tag(text, pos) else { continue };
+        let Some((closing, name, tag_end, self_closing)) = read_tag(text, pos) else {
+            continue;
+        };
         let drop_content = |close: &str| -> usize {
-            find_ci(text, tag_end, close).map(|e| e + close.len()).unwrap_or(text.len())
+            find_ci(text, tag_end, close)
+                .map(|e| e + close.len())
+                .unwrap_or(text.len())
         };
         let (skip_to, replacement): (usize, Option<String>) = match (name.as_str(), mode, closing) {
-            ("includeonly", Mode::Page, false) if !self_closing => (drop_content("</includeonly>"), None),
-            ("noinclude", Mode::Transclusion, false) if !self_closing => (drop_content("</noinclude>"), None),
+            ("includeonly", Mode::Page, false) if !self_closing => {
+                (drop_content("</includeonly>"), None)
+            }
+            ("noinclude", Mode::Transclusion, false) if !self_closing => {
+                (drop_content("</noinclude>"), None)
+            }
             ("includeonly" | "noinclude" | "onlyinclude", _, _) => (tag_end, None),
             (n, _, false) if OPAQUE_TAGS.contains(&n) => {
                 if self_closing {
@@ -171,7 +200,9 @@ fn gallery_links(content: &str, codec: &TitleCodec) -> String {
             Some((n, c)) => (n, Some(c)),
             None => (line, None),
         };
-        let Some(t) = codec.parse_local(name, NS_FILE) else { continue };
+        let Some(t) = codec.parse_local(name, NS_FILE) else {
+            continue;
+        };
         if t.ns != NS_FILE {
             continue;
         }
@@ -201,7 +232,10 @@ mod tests {
         assert_eq!(pre("a<nowiki>[[X]]</nowiki>b<NoWiki/>c", Mode::Page), "abc");
         assert_eq!(pre("a<pre class=x>[[X]]</PRE >b", Mode::Page), "ab");
         assert_eq!(pre("a<nowiki>[[X]]", Mode::Page), "a<nowiki>[[X]]");
-        assert_eq!(pre("<ref name=x>[[Y]]</ref>", Mode::Page), "<ref name=x>[[Y]]</ref>");
+        assert_eq!(
+            pre("<ref name=x>[[Y]]</ref>", Mode::Page),
+            "<ref name=x>[[Y]]</ref>"
+        );
     }
 
     #[test]
@@ -217,6 +251,9 @@ mod tests {
     #[test]
     fn gallery_becomes_file_links() {
         let g = "<gallery>\nFoo.png|A [[Link]]\nImage:bar.jpg\n\n</gallery>";
-        assert_eq!(pre(g, Mode::Page), "[[File:Foo.png|A [[Link]]]]\n[[File:Bar.jpg]]\n");
+        assert_eq!(
+            pre(g, Mode::Page),
+            "[[File:Foo.png|A [[Link]]]]\n[[File:Bar.jpg]]\n"
+        );
     }
 }

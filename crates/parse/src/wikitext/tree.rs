@@ -93,24 +93,48 @@ fn run_len(b: &[u8], i: usize, c: u8) -> usize {
 
 pub(crate) fn parse(text: &str) -> Vec<Node> {
     let b = text.as_bytes();
-    let mut bl = Builder { stack: Vec::new(), root: Part::default(), text_start: 0 };
+    let mut bl = Builder {
+        stack: Vec::new(),
+        root: Part::default(),
+        text_start: 0,
+    };
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'{' if b.get(i + 1) == Some(&b'{') => {
                 let n = run_len(b, i, b'{');
                 bl.flush(i);
-                bl.stack.push(Open { kind: Kind::Brace, start: i, count: n, parts: vec![Part::default()], seps: vec![] });
+                bl.stack.push(Open {
+                    kind: Kind::Brace,
+                    start: i,
+                    count: n,
+                    parts: vec![Part::default()],
+                    seps: vec![],
+                });
                 i += n;
                 bl.text_start = i;
             }
             b'[' if b.get(i + 1) == Some(&b'[') => {
                 bl.flush(i);
-                bl.stack.push(Open { kind: Kind::Link, start: i, count: 2, parts: vec![Part::default()], seps: vec![] });
+                bl.stack.push(Open {
+                    kind: Kind::Link,
+                    start: i,
+                    count: 2,
+                    parts: vec![Part::default()],
+                    seps: vec![],
+                });
                 i += 2;
                 bl.text_start = i;
             }
-            b'}' if b.get(i + 1) == Some(&b'}') && matches!(bl.stack.last(), Some(Open { kind: Kind::Brace, .. })) => {
+            b'}' if b.get(i + 1) == Some(&b'}')
+                && matches!(
+                    bl.stack.last(),
+                    Some(Open {
+                        kind: Kind::Brace,
+                        ..
+                    })
+                ) =>
+            {
                 let mut m = run_len(b, i, b'}');
                 bl.flush(i);
                 while m >= 2 {
@@ -124,13 +148,20 @@ pub(crate) fn parse(text: &str) -> Vec<Node> {
                     }
                     let mut open = bl.stack.pop().expect("checked above");
                     let parts = std::mem::take(&mut open.parts);
-                    let node = if matched == 3 { Node::Param(parts) } else { Node::Template(parts) };
+                    let node = if matched == 3 {
+                        Node::Param(parts)
+                    } else {
+                        Node::Template(parts)
+                    };
                     open.count -= matched;
                     m -= matched;
                     i += matched;
                     if open.count >= 2 {
                         // The outer braces stay open, now holding the node.
-                        open.parts = vec![Part { nodes: vec![node], eq: None }];
+                        open.parts = vec![Part {
+                            nodes: vec![node],
+                            eq: None,
+                        }];
                         open.seps.clear();
                         bl.stack.push(open);
                     } else {
@@ -144,14 +175,29 @@ pub(crate) fn parse(text: &str) -> Vec<Node> {
                 // Closing braces left over are plain text.
                 i += m;
             }
-            b']' if b.get(i + 1) == Some(&b']') && matches!(bl.stack.last(), Some(Open { kind: Kind::Link, .. })) => {
+            b']' if b.get(i + 1) == Some(&b']')
+                && matches!(
+                    bl.stack.last(),
+                    Some(Open {
+                        kind: Kind::Link,
+                        ..
+                    })
+                ) =>
+            {
                 bl.flush(i + 2);
                 let open = bl.stack.pop().expect("checked above");
                 bl.flatten(open);
                 i += 2;
                 bl.text_start = i;
             }
-            b'|' if matches!(bl.stack.last(), Some(Open { kind: Kind::Brace, .. })) => {
+            b'|' if matches!(
+                bl.stack.last(),
+                Some(Open {
+                    kind: Kind::Brace,
+                    ..
+                })
+            ) =>
+            {
                 bl.flush(i);
                 let top = bl.stack.last_mut().expect("checked above");
                 top.parts.push(Part::default());
@@ -159,7 +205,14 @@ pub(crate) fn parse(text: &str) -> Vec<Node> {
                 i += 1;
                 bl.text_start = i;
             }
-            b'=' if matches!(bl.stack.last(), Some(Open { kind: Kind::Brace, .. })) => {
+            b'=' if matches!(
+                bl.stack.last(),
+                Some(Open {
+                    kind: Kind::Brace,
+                    ..
+                })
+            ) =>
+            {
                 let has_eq = bl.current().eq.is_some();
                 if !has_eq {
                     bl.flush(i);
@@ -194,7 +247,11 @@ mod tests {
             match n {
                 Node::Text(r) => s.push_str(&text[r.clone()]),
                 Node::Template(parts) | Node::Param(parts) => {
-                    s.push_str(if matches!(n, Node::Template(_)) { "T(" } else { "P(" });
+                    s.push_str(if matches!(n, Node::Template(_)) {
+                        "T("
+                    } else {
+                        "P("
+                    });
                     let ps: Vec<String> = parts.iter().map(|p| show(text, &p.nodes)).collect();
                     s.push_str(&ps.join(";"));
                     s.push(')');
@@ -225,7 +282,9 @@ mod tests {
     fn first_equals_splits_named_arguments() {
         let text = "{{a|k=v=w|x}}";
         let nodes = parse(text);
-        let Node::Template(parts) = &nodes[0] else { panic!() };
+        let Node::Template(parts) = &nodes[0] else {
+            panic!()
+        };
         assert_eq!(parts[1].eq, Some(1));
         assert_eq!(parts[2].eq, None);
     }
