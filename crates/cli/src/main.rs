@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use inlink_import::{Format, Options};
 use inlink_model::{LinkKind, SiteInfo, TitleCodec};
 use inlink_store::{BacklinkQuery, LinkStore, NamespaceFilter, Order, RedbStore};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -244,22 +244,28 @@ fn backlinks(
         q.namespaces = NamespaceFilter::only(namespaces);
     }
     let rows = store.backlinks(&q)?;
-    if json {
+    let mut out = std::io::stdout().lock();
+    let result = if json {
         let v: Vec<_> = rows
             .iter()
             .map(|p| serde_json::json!({"pageid": p.id.0, "ns": p.title.ns, "title": codec.full_text(&p.title), "redirect": p.is_redirect}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)
     } else {
-        for p in &rows {
-            println!(
-                "{}\t{}\t{}{}",
+        rows.iter().try_for_each(|p| {
+            let redirect = if p.is_redirect { "\t(redirect)" } else { "" };
+            writeln!(
+                out,
+                "{}\t{}\t{}{redirect}",
                 p.id.0,
                 p.title.ns,
-                codec.full_text(&p.title),
-                if p.is_redirect { "\t(redirect)" } else { "" }
-            );
-        }
+                codec.full_text(&p.title)
+            )
+        })
+    };
+    match result {
+        // `inlink query … | head` is fine.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
     }
-    Ok(())
 }

@@ -177,8 +177,11 @@ fn last_stream_start(b: &[u8]) -> Option<usize> {
     None
 }
 
+/// A compressed chunk and where to send its decoded bytes.
+type Job = (Vec<u8>, std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>);
+
 struct Pool {
-    jobs: std::sync::mpsc::SyncSender<(Vec<u8>, std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>)>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
 impl Pool {

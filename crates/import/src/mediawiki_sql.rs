@@ -130,7 +130,7 @@ impl Visitor for Handler<'_, '_> {
 
     fn row(&mut self, row: &[Value<'_>]) -> Result<(), String> {
         let r = self.handle(row);
-        if self.rows % 100_000 == 0 {
+        if self.rows.is_multiple_of(100_000) {
             self.progress.tick(self.rows);
         }
         r

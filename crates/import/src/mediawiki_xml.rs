@@ -101,7 +101,10 @@ impl Parked {
     }
 }
 
-fn read_parked(r: &mut impl Read) -> std::io::Result<Option<(u32, Title, Option<String>, String)>> {
+/// A parked page: id, title, the dump's redirect title, text.
+type ParkedPage = (u32, Title, Option<String>, String);
+
+fn read_parked(r: &mut impl Read) -> std::io::Result<Option<ParkedPage>> {
     let mut id = [0u8; 4];
     match r.read_exact(&mut id) {
         Ok(()) => {}

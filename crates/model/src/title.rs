@@ -128,10 +128,8 @@ impl TitleCodec {
         if dbkey.is_empty() {
             return Err(TitleError::Empty);
         }
-        loop {
-            let Some((prefix, rest)) = split_prefix(dbkey) else {
-                break;
-            };
+        // Local interwiki prefixes are stripped and the split runs again; anything else ends it.
+        while let Some((prefix, rest)) = split_prefix(dbkey) {
             if let Some(found) = self.site.namespaces.lookup(prefix) {
                 dbkey = rest;
                 ns = found;

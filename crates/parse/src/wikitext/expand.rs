@@ -103,10 +103,14 @@ pub(crate) struct Prepared {
     tree: Vec<Node>,
 }
 
-/// Per-extractor cache of prepared templates. `None` caches a miss.
+/// A template found: its prepared text and the redirects passed through to reach it.
+type Found = (Rc<Prepared>, Vec<Title>);
+
+/// Per-extractor cache of prepared templates. Only hits are cached: a template missing now
+/// may arrive later in a dump.
 #[derive(Default)]
 pub(crate) struct Cache {
-    map: HashMap<Title, Option<(Rc<Prepared>, Vec<Title>)>>,
+    map: HashMap<Title, Found>,
 }
 
 const CACHE_LIMIT: usize = 4096;
@@ -324,9 +328,9 @@ impl<'c> Expander<'c> {
 
     /// Looks up a template's text, following up to two redirects as MediaWiki does.
     /// Returns the prepared text and the redirect targets passed through.
-    fn prepared(&mut self, title: &Title) -> Option<(Rc<Prepared>, Vec<Title>)> {
+    fn prepared(&mut self, title: &Title) -> Option<Found> {
         if let Some(hit) = self.cache.borrow().map.get(title) {
-            return hit.clone();
+            return Some(hit.clone());
         }
         let mut via = Vec::new();
         let mut current = title.clone();
@@ -346,13 +350,13 @@ impl<'c> Expander<'c> {
         }
         let src = preprocess(&text, Mode::Transclusion, self.codec);
         let tree = tree::parse(&src);
-        let value = Some((Rc::new(Prepared { src, tree }), via));
+        let value = (Rc::new(Prepared { src, tree }), via);
         let mut cache = self.cache.borrow_mut();
         if cache.map.len() >= CACHE_LIMIT {
             cache.map.clear();
         }
         cache.map.insert(title.clone(), value.clone());
-        value
+        Some(value)
     }
 
     fn variable(&self, name: &str) -> Option<String> {

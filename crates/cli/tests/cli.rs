@@ -1,0 +1,210 @@
+//! The `inlink` binary end to end: import, query, serve over real HTTP on loopback, and an
+//! import killed with SIGKILL part-way.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_inlink");
+
+fn inlink(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("INLINK_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn write_dump(path: &Path, pages: u64, seed: u64) {
+    let pages = inlink_import::demo::generate(pages, seed);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    inlink_import::demo::write_xml(&mut f, "Test Wiki", &pages).unwrap();
+}
+
+#[test]
+fn help_on_every_command() {
+    for args in [
+        &["--help"][..],
+        &["import", "--help"],
+        &["serve", "--help"],
+        &["query", "backlinks", "--help"],
+        &["bench", "--help"],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn import_then_query() {
+    let d = tempfile::tempdir().unwrap();
+    let dump = d.path().join("wiki.xml");
+    std::fs::write(
+        &dump,
+        r#"<mediawiki><siteinfo><sitename>W</sitename></siteinfo>
+<page><title>Hub</title><ns>0</ns><id>1</id><revision><text>hub</text></revision></page>
+<page><title>A</title><ns>0</ns><id>2</id><revision><text>[[hub]]</text></revision></page>
+<page><title>Talk:B</title><ns>1</ns><id>3</id><revision><text>[[Hub#x|see]]</text></revision></page>
+<page><title>R</title><ns>0</ns><id>4</id><redirect title="Hub" /><revision><text>#REDIRECT [[Hub]]</text></revision></page>
+</mediawiki>"#,
+    )
+    .unwrap();
+    let data = d.path().join("data");
+    let out = inlink(&data, &["import", dump.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("pages 4") && text.contains("redirects 1"),
+        "{text}"
+    );
+    let out = inlink(&data, &["query", "backlinks", " hub "]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2\t0\tA\n3\t1\tTalk:B\n4\t0\tR\t(redirect)\n"
+    );
+    let out = inlink(
+        &data,
+        &["query", "backlinks", "Hub", "-n", "1", "-n", "0", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pageid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [2, 4, 3],
+        "namespace first when two namespaces are asked for"
+    );
+    let out = inlink(&data, &["query", "backlinks", "Foo[bar"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid title"));
+    let out = inlink(
+        &data,
+        &["import", "--format", "siyuan", dump.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut r = String::new();
+    s.read_to_string(&mut r).ok()?;
+    Some(r)
+}
+
+#[test]
+fn serve_demo_answers_healthz_and_stops_on_sigterm() {
+    let d = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(d.path())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("INLINK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.rsplit("http://").next().unwrap().trim().to_string();
+    let reply = http_get(&addr, "/healthz").expect("server answers");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let missing = http_get(&addr, "/nope").unwrap();
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let out = inlink(d.path(), &["query", "backlinks", "Template:Stub"]);
+    // The store is locked by the server; a second process says so instead of failing silently.
+    assert!(!out.status.success());
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "graceful exit after SIGTERM: {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The demo wiki is in the index.
+    let out = inlink(
+        d.path(),
+        &["query", "backlinks", "Template:Infobox", "--json"],
+    );
+    assert!(out.status.success());
+}
+
+#[test]
+fn import_killed_mid_way_leaves_a_usable_index() {
+    let d = tempfile::tempdir().unwrap();
+    let dump = d.path().join("big.xml");
+    write_dump(&dump, 20_000, 3);
+    let data: PathBuf = d.path().join("data");
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .arg("import")
+        .arg(&dump)
+        .env("INLINK_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The index opens, answers, and a fresh import over it completes and is complete.
+    let out = inlink(&data, &["query", "backlinks", "River science 0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = inlink(&data, &["import", dump.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fresh = d.path().join("fresh");
+    inlink(&fresh, &["import", dump.to_str().unwrap()]);
+    for t in ["River science 0", "Geography", "Help:Infoboxes"] {
+        let a = inlink(&data, &["query", "backlinks", t, "--limit", "100000"]).stdout;
+        let b = inlink(&fresh, &["query", "backlinks", t, "--limit", "100000"]).stdout;
+        assert!(!b.is_empty(), "{t} has backlinks");
+        assert_eq!(a, b, "{t}");
+    }
+}
+
+/// The benchmarks run at a smoke size: they work and print their ratios.
+#[test]
+fn bench_commands_run_at_smoke_size() {
+    let out = Command::new(BIN).args(["bench", "extract", "--articles", "300", "--passes", "1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ratio extraction / scan"));
+    let out = Command::new(BIN).args(["bench", "xml-import", "--articles", "300"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ratio import(.bz2) / bzip2 -dc"));
+}
