@@ -201,10 +201,24 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 /// The benchmarks run at a smoke size: they work and print their ratios.
 #[test]
 fn bench_commands_run_at_smoke_size() {
-    let out = Command::new(BIN).args(["bench", "extract", "--articles", "300", "--passes", "1"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["bench", "extract", "--articles", "300", "--passes", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ratio extraction / scan"));
-    let out = Command::new(BIN).args(["bench", "xml-import", "--articles", "300"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["bench", "xml-import", "--articles", "300"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ratio import(.bz2) / bzip2 -dc"));
 }
