@@ -26,6 +26,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         passes: u32,
     },
+    /// Write a generated wiki as a MediaWiki XML export.
+    Generate {
+        /// Generated articles.
+        #[arg(long, default_value_t = 1_000)]
+        articles: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Add the hand-written pages that exercise every link rule.
+        #[arg(long)]
+        edge_cases: bool,
+        /// The wiki's name (namespace 4).
+        #[arg(long, default_value = "TestWiki")]
+        sitename: String,
+        /// Output file.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Import of a generated multistream .xml.bz2 dump, against `bzip2 -dc` of the same file.
     XmlImport {
         /// Generated articles.
@@ -38,7 +55,31 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Extract { articles, passes } => extract(articles, passes),
         BenchCommand::XmlImport { articles } => xml_import(articles),
+        BenchCommand::Generate {
+            articles,
+            seed,
+            edge_cases,
+            sitename,
+            out,
+        } => {
+            let pages = generated_wiki(articles, seed, edge_cases);
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&out)?);
+            demo::write_xml(&mut f, &sitename, &pages)?;
+            f.flush()?;
+            println!("{}: {} pages", out.display(), pages.len());
+            Ok(())
+        }
     }
+}
+
+/// The generated wiki, optionally with the edge-case pages after it.
+pub fn generated_wiki(articles: u64, seed: u64, edge_cases: bool) -> Vec<DemoPage> {
+    let mut pages = demo::generate(articles, seed);
+    if edge_cases {
+        let next = pages.iter().map(|p| p.id).max().unwrap_or(0) + 1;
+        pages.extend(demo::edge_cases(next));
+    }
+    pages
 }
 
 fn codec_for(pages: &[DemoPage]) -> (TitleCodec, HashMap<Title, String>) {

@@ -261,3 +261,65 @@ pub fn write_page(out: &mut impl Write, p: &DemoPage) -> io::Result<()> {
         escape(&p.text)
     )
 }
+
+/// Hand-written pages that exercise the title and link rules one by one (spec §5, §12), for
+/// the golden comparison with MediaWiki. Titles are unique; ids follow `first_id`.
+pub fn edge_cases(first_id: u32) -> Vec<DemoPage> {
+    let cases: &[(i32, &str, &str)] = &[
+        (10, "Template:Edge plain", "plain template [[Edge from template]]"),
+        (10, "Template:Edge param", "[[{{{1}}}]] [[{{{target|Edge default target}}}]] [[{{{missing|}}}]] {{{unused|}}}"),
+        (10, "Template:Edge outer", "outer {{Edge plain}} [[Edge outer link]]"),
+        (10, "Template:Edge redirect", "#REDIRECT [[Template:Edge plain]]"),
+        (10, "Template:Edge doc", "shown [[Edge shown]]<noinclude>[[Edge doc only]] {{Edge doc template}}</noinclude><includeonly>[[Edge included only]]</includeonly>"),
+        (10, "Template:Edge only", "[[Edge outside]]<onlyinclude>[[Edge inside]]</onlyinclude>"),
+        (10, "Template:Edge loop", "[[Edge loop link]] {{Edge loop}}"),
+        (10, "Template:Edge box", "<div>{{{1}}}</div>"),
+        (10, "Template:Edge pagename", "[[{{PAGENAME}}/sub]] [[{{FULLPAGENAME}} extra]]"),
+        (0, "Edge hub", "The hub."),
+        (0, "Edge spellings", "[[Edge hub]] [[edge hub]] [[ Edge hub ]] [[Edge_hub_]] [[:Edge hub]] [[Edge hub|label]] [[Edge hub]]s [[Edge hub#Section]]"),
+        (0, "Edge decoding", "[[Edge target (disambiguation)|Edge target]] [[Edge%20Pct]] [[Edge&amp;Amp]] [[Edge foo|bar|baz]] [[Edge&eacute;t&eacute;]]"),
+        (0, "Edge namespaces", "[[Help:Edge target]] [[TestWiki:Edge target]] [[Project:Edge target2]] [[Main:Edge target]] [[w:Edge target]] [[wikipedia:Edge target]] [[:wikipedia:Edge target]] [[mw:Edge target]] [[talk:edge talk]] [[User talk:Edge user]] [[Image talk:Edge image talk]]"),
+        (0, "Edge files and categories", "[[Category:Edge cat]] [[Category:Edge cat2|sort]] [[:Category:Edge cat3]] [[File:Edge.png]] [[Image:Edge2.png|thumb|caption [[Edge caption link]]]] [[:File:Edge3.png]] [[Media:Edge4.png]] [[File:Edge5.png|link=Edge link param]]"),
+        (0, "Edge special and self", "[[Special:Edge]] [[#Top]] [[Edge special and self]] [[Edge special and self#frag]]"),
+        (0, "Edge hidden", "<nowiki>[[Edge hidden 1]]</nowiki> <pre>[[Edge hidden 2]]</pre> <!-- [[Edge hidden 3]] --> [[Edge visible]] <nowiki>[[Edge unclosed"),
+        (0, "Edge invalid", "[[http://example.com]] [https://example.org/wiki/Target ext] [[Talk:]] [[:]] [[Edge[bad]] [[Edge\nnewline]] [[Edge<lt]] [[../Edge up]]"),
+        (0, "Edge unicode", "[[ßedge]] [[éedge]] [[ǆedge]] [[Zürich edge]] [[東京 edge]] [[Edge\u{00A0}nbsp]] [[Edge\u{200E}mark]]"),
+        (1, "Talk:Edge subpages", "[[/Sub]] [[/Trail/]] [[../Edge up]]"),
+        (1, "Talk:Edge subpages/A/B", "[[../Up]] [[../../Top]]"),
+        (0, "Edge templates", "{{Edge plain}} {{edge plain|a=1}} {{Edge missing}} {{:Edge hub}} {{Template:Edge plain}} {{msgnw:Edge outer}} {{Edge outer}} {{Edge redirect}}"),
+        (0, "Edge params", "{{Edge param|Edge first| target = Edge named |unused={{Edge unused}}}} {{Edge box|[[Edge piped|label]]}}"),
+        (0, "Edge inclusion", "{{Edge doc}} {{Edge only}} <noinclude>{{Edge noinclude}}</noinclude> <includeonly>{{Edge includeonly}}</includeonly>"),
+        (0, "Edge loops", "{{Edge loop}}"),
+        (0, "Edge magic", "{{Edge pagename}} [[{{lc:EDGE LOWER}}]] [[Edge {{!}} pipe]] [[Edge{{=}}eq]]"),
+        (0, "Edge gallery", "<gallery>\nEdge gallery1.png|caption [[Edge gallery link]]\nFile:Edge gallery2.jpg\n</gallery>"),
+        (0, "Edge refs", "text<ref>[[Edge ref link]] {{Edge plain}}</ref> <references />"),
+        (0, "Edge redirect plain", "#REDIRECT [[Edge hub]] also [[Edge also linked]]"),
+        (0, "Edge redirect self", "#redirect:[[edge redirect self#Frag]]"),
+        (0, "Edge redirect fragment", "#REDIRECT [[Edge hub#Part]]"),
+        (1, "Talk:Edge redirect talk", "#REDIRECT [[Edge hub]]"),
+        (0, "Edge redirect to redirect", "#REDIRECT [[Edge redirect plain]]"),
+        (0, "Edge links redirect", "[[Edge redirect plain]] [[Talk:Edge redirect talk]]"),
+        (2, "User:127.0.0.1", "[[User:127.0.0.001]] [[User talk:::1]]"),
+        (0, "Edge nested", "{{Edge box|{{Edge param|Edge deep}}}} {{{{Edge plain}}}} {{Edge box|[[Edge a]] [[Edge b|{{Edge plain}}]]}}"),
+    ];
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, &(ns, title, text))| DemoPage {
+            id: first_id + i as u32,
+            ns,
+            title: title.to_string(),
+            text: text.to_string(),
+            redirect: text
+                .strip_prefix("#REDIRECT [[")
+                .or_else(|| text.strip_prefix("#redirect:[["))
+                .and_then(|r| r.split(&['|', ']', '#'][..]).next())
+                .map(|t| {
+                    let mut c = t.chars();
+                    c.next()
+                        .map(|f| f.to_uppercase().chain(c).collect())
+                        .unwrap_or_default()
+                }),
+        })
+        .collect()
+}

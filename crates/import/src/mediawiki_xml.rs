@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn title_key(t: &Title) -> Vec<u8> {
     let mut k = (t.ns as u32 ^ 0x8000_0000).to_be_bytes().to_vec();
@@ -236,11 +236,14 @@ pub(crate) fn import(
 
     std::thread::scope(|scope| -> Result<(), ImportError> {
         let (tx, rx) = sync_channel::<Batch>(4);
-        let writer = scope.spawn(move || -> Result<(), ImportError> {
+        let writer = scope.spawn(move || -> Result<Duration, ImportError> {
+            let mut busy = Duration::ZERO;
             for b in rx {
+                let t = Instant::now();
                 store.apply(&b)?;
+                busy += t.elapsed();
             }
-            Ok(())
+            Ok(busy)
         });
         let send = |b: Batch| {
             tx.send(b)
@@ -318,7 +321,7 @@ pub(crate) fn import(
         }
         send(std::mem::take(&mut batch))?;
         drop(tx);
-        writer.join().expect("writer thread")?;
+        summary.store_time += writer.join().expect("writer thread")?;
         Ok(())
     })?;
 
@@ -341,10 +344,14 @@ pub(crate) fn import(
         count(&mut summary, &u, unexpanded);
         batch.push(Op::Upsert(u));
         if batch.len() >= opts.batch_pages {
+            let t = Instant::now();
             store.apply(&std::mem::take(&mut batch))?;
+            summary.store_time += t.elapsed();
         }
     }
+    let t = Instant::now();
     store.apply(&batch)?;
+    summary.store_time += t.elapsed();
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

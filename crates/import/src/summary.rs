@@ -20,6 +20,8 @@ pub struct Summary {
     pub pages_with_unexpanded: u64,
     pub input_bytes: u64,
     pub elapsed: Duration,
+    /// Time spent writing to the index (on the writer thread while parsing goes on).
+    pub store_time: Duration,
 }
 
 const EXAMPLES: usize = 20;
@@ -44,7 +46,13 @@ impl fmt::Display for Summary {
             secs,
             self.input_bytes as f64 / 1e6 / secs.max(1e-9)
         )?;
-        writeln!(f, "  pages {}  redirects {}", self.pages, self.redirects)?;
+        writeln!(
+            f,
+            "  pages {}  redirects {}  (index writes {:.2} s)",
+            self.pages,
+            self.redirects,
+            self.store_time.as_secs_f64()
+        )?;
         writeln!(
             f,
             "  links: pagelinks {}  templatelinks {}  imagelinks {}  categorylinks {}",

@@ -322,3 +322,74 @@ fn unsupported_formats_say_so() {
     let err = import(&store, &[junk], Format::Auto, &Options::default()).unwrap_err();
     assert!(err.to_string().contains("not a format"), "{err}");
 }
+
+/// Our link rows for the generated golden wiki equal the ones MediaWiki 1.39 itself built
+/// (`tests/golden/mediawiki-1.39/README.md`).
+#[test]
+fn golden_mediawiki_link_tables() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mediawiki-1.39");
+    let mut pages = inlink_import::demo::generate(150, 5);
+    let next = pages.iter().map(|p| p.id).max().unwrap() + 1;
+    pages.extend(inlink_import::demo::edge_cases(next));
+    let d = tempfile::tempdir().unwrap();
+    let xml = d.path().join("golden.xml");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&xml).unwrap());
+    inlink_import::demo::write_xml(&mut f, "TestWiki", &pages).unwrap();
+    drop(f);
+    let store = RedbStore::open(d.path().join("index")).unwrap();
+    import(&store, &[xml], Format::Auto, &Options::default()).unwrap();
+
+    let all = store.pages(PageId(0), usize::MAX).unwrap();
+    let mut ours: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for p in &all {
+        let from = format!("{}\t{}", p.title.ns, p.title.dbkey);
+        ours.entry("page.tsv")
+            .or_default()
+            .insert(format!("{from}\t{}", p.is_redirect as u8));
+        for (file, kind) in [
+            ("pagelinks.tsv", LinkKind::Page),
+            ("templatelinks.tsv", LinkKind::Template),
+            ("imagelinks.tsv", LinkKind::Image),
+        ] {
+            for t in store.outgoing(p.id, kind).unwrap() {
+                ours.entry(file)
+                    .or_default()
+                    .insert(format!("{from}\t{}\t{}", t.ns, t.dbkey));
+            }
+        }
+        if let Some(r) = store.redirect(p.id).unwrap() {
+            let row = format!(
+                "{from}\t{}\t{}\t{}\t{}",
+                r.target.ns, r.target.dbkey, r.interwiki, r.fragment
+            );
+            ours.entry("redirect.tsv").or_default().insert(row);
+        }
+    }
+    let mut report = String::new();
+    for file in [
+        "page.tsv",
+        "pagelinks.tsv",
+        "templatelinks.tsv",
+        "imagelinks.tsv",
+        "redirect.tsv",
+    ] {
+        let theirs: BTreeSet<String> = std::fs::read_to_string(golden.join(file))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let mine = ours.remove(file).unwrap_or_default();
+        assert!(theirs.len() > 10, "{file} is empty");
+        for l in theirs.difference(&mine) {
+            report.push_str(&format!("{file} only in MediaWiki: {l}\n"));
+        }
+        for l in mine.difference(&theirs) {
+            report.push_str(&format!("{file} only in inlink:    {l}\n"));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "differences from MediaWiki 1.39:\n{report}"
+    );
+}

@@ -11,7 +11,7 @@ use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition, WriteTransaction,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The format this code writes and reads; see the version log in `docs/format.md`.
@@ -30,8 +30,8 @@ const TITLES: TableDefinition<(i32, &str), u32> = TableDefinition::new("titles")
 const TARGETS: TableDefinition<(i32, &str), u32> = TableDefinition::new("targets");
 /// target id → (namespace, dbkey)
 const TARGET_NAMES: TableDefinition<u32, (i32, &str)> = TableDefinition::new("target_names");
-/// (from page, kind, target id) → namespace of the from page as indexed in the reverse tables
-const FWD: TableDefinition<(u32, u8, u32), i32> = TableDefinition::new("fwd");
+/// from page → its link rows: (kind u8, target id u32 LE, filed namespace i32 LE)*, sorted
+const FWD: TableDefinition<u32, &[u8]> = TableDefinition::new("fwd");
 /// (kind, target id, from page) → from namespace: backlinks by page id
 const REV: TableDefinition<(u8, u32, u32), i32> = TableDefinition::new("rev");
 /// (kind, target id, from namespace, from page): backlinks by namespace, then page id
@@ -139,12 +139,15 @@ struct Writer<'t> {
     titles: redb::Table<'t, (i32, &'static str), u32>,
     targets: redb::Table<'t, (i32, &'static str), u32>,
     target_names: redb::Table<'t, u32, (i32, &'static str)>,
-    fwd: redb::Table<'t, (u32, u8, u32), i32>,
+    fwd: redb::Table<'t, u32, &'static [u8]>,
     rev: redb::Table<'t, (u8, u32, u32), i32>,
     rev_ns: redb::Table<'t, (u8, u32, i32, u32), ()>,
     redir: redb::Table<'t, u32, (i32, &'static str, &'static str, &'static str)>,
     redir_to: redb::Table<'t, (u32, u32), ()>,
     next_target: u32,
+    /// Reverse rows filed in this batch, not yet in `rev` / `rev_ns`.
+    new_rev: BTreeMap<(u8, u32, u32), i32>,
+    new_rev_ns: BTreeSet<(u8, u32, i32, u32)>,
 }
 
 type R<T> = std::result::Result<T, redb::Error>;
@@ -168,10 +171,18 @@ impl<'t> Writer<'t> {
             redir: txn.open_table(REDIR)?,
             redir_to: txn.open_table(REDIR_TO)?,
             next_target,
+            new_rev: BTreeMap::new(),
+            new_rev_ns: BTreeSet::new(),
         })
     }
 
     fn finish(mut self) -> R<()> {
+        for (k, ns) in std::mem::take(&mut self.new_rev) {
+            self.rev.insert(k, ns)?;
+        }
+        for k in std::mem::take(&mut self.new_rev_ns) {
+            self.rev_ns.insert(k, ())?;
+        }
         self.meta
             .insert(NEXT_TARGET_KEY, self.next_target.to_le_bytes().as_slice())?;
         Ok(())
@@ -202,38 +213,61 @@ impl<'t> Writer<'t> {
         }))
     }
 
-    /// (kind, target id) → indexed namespace of every link row of `from`.
+    /// (kind, target id, filed namespace) of every link row of `from`, sorted.
     fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
-        let mut out = Vec::new();
-        for row in self
+        Ok(self
             .fwd
-            .range((from, 0u8, 0u32)..=(from, u8::MAX, u32::MAX))?
-        {
-            let (k, v) = row?;
-            let (_, kind, tid) = k.value();
-            out.push((kind, tid, v.value()));
-        }
-        Ok(out)
+            .get(from)?
+            .map(|v| decode_links(v.value()))
+            .unwrap_or_default())
     }
 
-    fn remove_link(&mut self, from: u32, kind: u8, tid: u32, ns: i32) -> R<()> {
-        self.fwd.remove((from, kind, tid))?;
-        self.rev.remove((kind, tid, from))?;
-        self.rev_ns.remove((kind, tid, ns, from))?;
+    fn set_links(&mut self, from: u32, links: &[(u8, u32, i32)]) -> R<()> {
+        if links.is_empty() {
+            self.fwd.remove(from)?;
+        } else {
+            self.fwd.insert(from, encode_links(links).as_slice())?;
+        }
         Ok(())
     }
 
-    fn add_link(&mut self, from: u32, ns: i32, kind: u8, tid: u32) -> R<()> {
-        if let Some(old) = self.fwd.insert((from, kind, tid), ns)? {
-            let old = old.value();
-            if old == ns {
-                return Ok(());
+    fn unfile(&mut self, from: u32, kind: u8, tid: u32, ns: i32) -> R<()> {
+        if self.new_rev.remove(&(kind, tid, from)).is_none() {
+            self.rev.remove((kind, tid, from))?;
+        }
+        if !self.new_rev_ns.remove(&(kind, tid, ns, from)) {
+            self.rev_ns.remove((kind, tid, ns, from))?;
+        }
+        Ok(())
+    }
+
+    /// Reverse rows are inserted at the end of the batch in key order: far fewer B-tree
+    /// pages are touched than by inserting them in arrival order.
+    fn file(&mut self, from: u32, kind: u8, tid: u32, ns: i32) -> R<()> {
+        self.new_rev.insert((kind, tid, from), ns);
+        self.new_rev_ns.insert((kind, tid, ns, from));
+        Ok(())
+    }
+
+    /// Makes `from`'s link rows exactly `new` (kind, target id), filed under `ns`.
+    fn replace_links(&mut self, from: u32, ns: i32, new: BTreeSet<(u8, u32)>) -> R<()> {
+        let old = self.links_of(from)?;
+        let mut keep = BTreeSet::new();
+        for &(kind, tid, old_ns) in &old {
+            if new.contains(&(kind, tid)) && old_ns == ns {
+                keep.insert((kind, tid));
+            } else {
+                self.unfile(from, kind, tid, old_ns)?;
             }
-            self.rev_ns.remove((kind, tid, old, from))?;
         }
-        self.rev.insert((kind, tid, from), ns)?;
-        self.rev_ns.insert((kind, tid, ns, from), ())?;
-        Ok(())
+        let mut rows = Vec::with_capacity(new.len());
+        for (kind, tid) in new {
+            if !keep.contains(&(kind, tid)) {
+                self.file(from, kind, tid, ns)?;
+            }
+            rows.push((kind, tid, ns));
+        }
+        self.set_links(from, &rows)
     }
 
     fn clear_redirect(&mut self, from: u32) -> R<()> {
@@ -275,8 +309,9 @@ impl<'t> Writer<'t> {
 
     fn delete(&mut self, id: u32) -> R<()> {
         for (kind, tid, ns) in self.links_of(id)? {
-            self.remove_link(id, kind, tid, ns)?;
+            self.unfile(id, kind, tid, ns)?;
         }
+        self.fwd.remove(id)?;
         self.clear_redirect(id)?;
         if let Some(old) = self.page(id)? {
             self.titles
@@ -306,10 +341,10 @@ impl<'t> Writer<'t> {
         self.pages
             .insert(id, (p.title.ns, p.is_redirect, p.title.dbkey.as_str()))?;
         self.titles.insert(key, id)?;
-        for (kind, tid, ns) in self.links_of(id)? {
-            if ns != p.title.ns {
-                self.add_link(id, p.title.ns, kind, tid)?;
-            }
+        let links = self.links_of(id)?;
+        if links.iter().any(|&(_, _, ns)| ns != p.title.ns) {
+            let set = links.iter().map(|&(k, t, _)| (k, t)).collect();
+            self.replace_links(id, p.title.ns, set)?;
         }
         Ok(())
     }
@@ -321,14 +356,7 @@ impl<'t> Writer<'t> {
         for (kind, t) in &u.links {
             new.insert((*kind as u8, self.target_id(t)?));
         }
-        for (kind, tid, ns) in self.links_of(id)? {
-            if !new.remove(&(kind, tid)) {
-                self.remove_link(id, kind, tid, ns)?;
-            }
-        }
-        for (kind, tid) in new {
-            self.add_link(id, u.page.title.ns, kind, tid)?;
-        }
+        self.replace_links(id, u.page.title.ns, new)?;
         self.set_redirect(id, u.redirect.as_ref())
     }
 
@@ -343,10 +371,15 @@ impl<'t> Writer<'t> {
                 targets,
             } => {
                 let ns = self.page(from.0)?.map(|p| p.title.ns).unwrap_or(*from_ns);
+                let mut set: BTreeSet<(u8, u32)> = self
+                    .links_of(from.0)?
+                    .iter()
+                    .map(|&(k, t, _)| (k, t))
+                    .collect();
                 for t in targets {
-                    let tid = self.target_id(t)?;
-                    self.add_link(from.0, ns, *kind as u8, tid)?;
+                    set.insert((*kind as u8, self.target_id(t)?));
                 }
+                self.replace_links(from.0, ns, set)?;
                 Ok(())
             }
             Op::SetRedirect { from, redirect } => self.set_redirect(from.0, redirect.as_ref()),
@@ -359,6 +392,30 @@ impl<'t> Writer<'t> {
             }
         }
     }
+}
+
+const LINK_ROW: usize = 9;
+
+fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(rows.len() * LINK_ROW);
+    for &(kind, tid, ns) in rows {
+        v.push(kind);
+        v.extend_from_slice(&tid.to_le_bytes());
+        v.extend_from_slice(&ns.to_le_bytes());
+    }
+    v
+}
+
+/// Decodes a `fwd` value; a trailing partial row (impossible unless the file is damaged
+/// in a way redb's checksums missed) is ignored.
+fn decode_links(b: &[u8]) -> Vec<(u8, u32, i32)> {
+    b.chunks_exact(LINK_ROW)
+        .map(|c| {
+            let tid = u32::from_le_bytes([c[1], c[2], c[3], c[4]]);
+            let ns = i32::from_le_bytes([c[5], c[6], c[7], c[8]]);
+            (c[0], tid, ns)
+        })
+        .collect()
 }
 
 /// Read-side helpers over one read transaction.
@@ -552,9 +609,12 @@ impl LinkStore for RedbStore {
             let names = txn.open_table(TARGET_NAMES)?;
             let k = kind as u8;
             let mut out = Vec::new();
-            for row in fwd.range((id.0, k, 0u32)..=(id.0, k, u32::MAX))? {
-                let (key, _) = row?;
-                if let Some(v) = names.get(key.value().2)? {
+            let rows = fwd
+                .get(id.0)?
+                .map(|v| decode_links(v.value()))
+                .unwrap_or_default();
+            for (_, tid, _) in rows.into_iter().filter(|r| r.0 == k) {
+                if let Some(v) = names.get(tid)? {
                     let (ns, dbkey) = v.value();
                     out.push(Title::new(ns, dbkey));
                 }

@@ -269,11 +269,15 @@ impl<'c> Expander<'c> {
         for t in via {
             self.sink.add(LinkKind::Template, t);
         }
-        if nowiki
-            || frame.depth >= MAX_DEPTH
-            || frame.chain.contains(&title)
-            || self.expansions >= MAX_EXPANSIONS
-        {
+        if frame.chain.contains(&title) {
+            // MediaWiki renders "Template loop detected: [[:Template:X]]": a page link, except
+            // on the template's own page, where it is a self-link.
+            out.push_str("[[:");
+            out.push_str(&self.codec.full_text(&title));
+            out.push_str("]]");
+            return;
+        }
+        if nowiki || frame.depth >= MAX_DEPTH || self.expansions >= MAX_EXPANSIONS {
             return;
         }
         self.expansions += 1;
