@@ -37,12 +37,10 @@ const URL_PROTOCOLS: &[&str] = &[
 ];
 
 fn starts_with_protocol(s: &str) -> bool {
-    let lower = s.get(..12.min(s.len())).map(str::to_ascii_lowercase);
-    let lower = match lower {
-        Some(l) => l,
-        None => s.chars().take(12).collect::<String>().to_ascii_lowercase(),
-    };
-    URL_PROTOCOLS.iter().any(|p| lower.starts_with(p))
+    let b = s.as_bytes();
+    URL_PROTOCOLS
+        .iter()
+        .any(|p| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
 }
 
 /// The characters a link target may hold: legal title characters plus `#` and `%`.
@@ -110,9 +108,11 @@ fn subpage_link(codec: &TitleCodec, page: &Title, target: &str) -> Option<String
 }
 
 pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut Sink) {
-    let mut pieces = text.split("[[");
-    pieces.next();
-    for piece in pieces {
+    let starts: Vec<usize> = memchr::memmem::find_iter(text.as_bytes(), b"[[").collect();
+    for (n, &start) in starts.iter().enumerate() {
+        // MediaWiki splits the text on `[[`; a piece runs to the next one.
+        let end = starts.get(n + 1).copied().unwrap_or(text.len());
+        let piece = &text[start + 2..end];
         let target_len = piece
             .char_indices()
             .find(|&(_, c)| !is_target_char(c))

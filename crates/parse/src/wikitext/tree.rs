@@ -114,7 +114,9 @@ pub(crate) fn parse(text: &str) -> Vec<Node> {
                 i += n;
                 bl.text_start = i;
             }
-            b'[' if b.get(i + 1) == Some(&b'[') => {
+            // `[[` only matters inside braces (a pipe in a link does not split arguments);
+            // at the top level it is plain text, which keeps long pages cheap.
+            b'[' if b.get(i + 1) == Some(&b'[') && !bl.stack.is_empty() => {
                 bl.flush(i);
                 bl.stack.push(Open {
                     kind: Kind::Link,
