@@ -10,7 +10,7 @@ use inlink_model::{SiteInfo, Title, TitleCodec};
 use inlink_parse::Extractor;
 use inlink_store::RedbStore;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -48,13 +48,16 @@ pub enum BenchCommand {
         /// Generated articles.
         #[arg(long, default_value_t = 50_000)]
         articles: u64,
+        /// Measure on this .xml.bz2 dump instead of a generated one.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
     },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Extract { articles, passes } => extract(articles, passes),
-        BenchCommand::XmlImport { articles } => xml_import(articles),
+        BenchCommand::XmlImport { articles, file } => xml_import(articles, file),
         BenchCommand::Generate {
             articles,
             seed,
@@ -132,15 +135,34 @@ fn extract(articles: u64, passes: u32) -> Result<()> {
     Ok(())
 }
 
-fn xml_import(articles: u64) -> Result<()> {
+fn xml_import(articles: u64, file: Option<std::path::PathBuf>) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let pages = demo::generate(articles, 11);
     let xml_path = dir.path().join("bench.xml");
-    let bz_path = dir.path().join("bench.xml.bz2");
+    let bz_path = match file {
+        Some(f) => {
+            let mut xml = Vec::new();
+            bzip2::read::MultiBzDecoder::new(std::fs::File::open(&f)?).read_to_end(&mut xml)?;
+            std::fs::write(&xml_path, &xml)?;
+            println!("dump {}", f.display());
+            f
+        }
+        None => generated_bz2(articles, dir.path(), &xml_path)?,
+    };
+    measure_xml_import(&xml_path, &bz_path)
+}
+
+/// Writes a generated dump as plain XML and as multistream bzip2; returns the latter.
+fn generated_bz2(
+    articles: u64,
+    dir: &std::path::Path,
+    xml_path: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let pages = demo::generate(articles, 11);
+    let bz_path = dir.join("bench.xml.bz2");
     {
         let mut xml = Vec::new();
         demo::write_xml(&mut xml, "Bench Wiki", &pages)?;
-        std::fs::write(&xml_path, &xml)?;
+        std::fs::write(xml_path, &xml)?;
         // Multistream like Wikimedia's: the header, then 100 pages per bzip2 stream.
         let mut out = std::io::BufWriter::new(std::fs::File::create(&bz_path)?);
         let first_page = memchr::memmem::find(&xml, b"  <page>").unwrap_or(xml.len());
@@ -162,22 +184,30 @@ fn xml_import(articles: u64) -> Result<()> {
             e.finish()?;
         }
     }
-    let xml_mb = std::fs::metadata(&xml_path)?.len() as f64 / 1e6;
-    let bz_mb = std::fs::metadata(&bz_path)?.len() as f64 / 1e6;
-    println!(
-        "generated dump: {} pages, {xml_mb:.1} MB XML, {bz_mb:.1} MB bzip2 multistream",
-        pages.len()
-    );
+    println!("generated dump: {} pages, multistream bzip2", pages.len());
+    Ok(bz_path)
+}
+
+fn measure_xml_import(xml_path: &std::path::Path, bz_path: &std::path::Path) -> Result<()> {
+    let xml_mb = std::fs::metadata(xml_path)?.len() as f64 / 1e6;
+    let bz_mb = std::fs::metadata(bz_path)?.len() as f64 / 1e6;
+    println!("{xml_mb:.1} MB XML, {bz_mb:.1} MB bzip2");
 
     let start = Instant::now();
     let status = Command::new("bzip2")
         .arg("-dc")
-        .arg(&bz_path)
+        .arg(bz_path)
         .stdout(Stdio::null())
         .status()
         .context("running bzip2 -dc")?;
     anyhow::ensure!(status.success(), "bzip2 -dc failed");
     let bzcat = start.elapsed().as_secs_f64();
+
+    let start = Instant::now();
+    let mut opened = inlink_import::open_decompressed(bz_path)?;
+    let decoded = std::io::copy(&mut opened.reader, &mut std::io::sink())?;
+    let ours_decode = start.elapsed().as_secs_f64();
+    anyhow::ensure!(decoded as f64 / 1e6 - xml_mb < 0.01, "decoded size differs");
 
     let import = |path: &std::path::Path| -> Result<f64> {
         let store_dir = tempfile::tempdir()?;
@@ -191,8 +221,8 @@ fn xml_import(articles: u64) -> Result<()> {
         )?;
         Ok(start.elapsed().as_secs_f64())
     };
-    let ours_bz = import(&bz_path)?;
-    let ours_xml = import(&xml_path)?;
+    let ours_bz = import(bz_path)?;
+    let ours_xml = import(xml_path)?;
     println!(
         "bzip2 -dc (1 core):            {bzcat:.2} s  {:.1} MB/s of XML",
         xml_mb / bzcat
@@ -204,6 +234,10 @@ fn xml_import(articles: u64) -> Result<()> {
     println!(
         "inlink import of plain .xml:   {ours_xml:.2} s  {:.1} MB/s of XML",
         xml_mb / ours_xml
+    );
+    println!(
+        "inlink's decoder alone:        {ours_decode:.2} s  {:.1} MB/s of XML",
+        xml_mb / ours_decode
     );
     println!("ratio import(.bz2) / bzip2 -dc: {:.2}", ours_bz / bzcat);
     if let Some(rss) = crate::peak_rss_mib() {

@@ -120,32 +120,62 @@ impl ParallelBz2 {
         // and bounds how far reading runs ahead of the consumer.
         let (order_tx, order_rx) = sync_channel::<Receiver<io::Result<Vec<u8>>>>(workers * 2);
         thread::spawn(move || {
-            let pool = Pool::new(workers);
+            let ready = |r: io::Result<Vec<u8>>| {
+                let (tx, rx) = sync_channel(1);
+                let _ = tx.send(r);
+                order_tx.send(rx).is_ok()
+            };
             let mut pending: Vec<u8> = Vec::new();
             let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match input.read(&mut buf) {
-                    Ok(n) => n,
+            let mut eof = false;
+            // A multistream file shows a second stream start early on.
+            while pending.len() < 2 * CHUNK && !eof {
+                match input.read(&mut buf) {
+                    Ok(0) => eof = true,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
                     Err(e) => {
-                        let (tx, rx) = sync_channel(1);
-                        let _ = tx.send(Err(e));
-                        let _ = order_tx.send(rx);
+                        ready(Err(e));
                         return;
                     }
-                };
-                if n > 0 {
-                    pending.extend_from_slice(&buf[..n]);
                 }
-                let eof = n == 0;
+            }
+            if pending.len() < 2 || first_stream_start(&pending[1..]).is_none() {
+                // One stream: decode as it streams in, so parsing overlaps decoding.
+                let mut dec =
+                    bzip2::read::MultiBzDecoder::new(io::Cursor::new(pending).chain(input));
+                loop {
+                    let mut block = vec![0u8; 1 << 20];
+                    let mut filled = 0;
+                    while filled < block.len() {
+                        match dec.read(&mut block[filled..]) {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) => {
+                                ready(Err(e));
+                                return;
+                            }
+                        }
+                    }
+                    if filled == 0 {
+                        return;
+                    }
+                    block.truncate(filled);
+                    if !ready(Ok(block)) {
+                        return;
+                    }
+                }
+            }
+            let pool = Pool::new(workers);
+            loop {
                 while pending.len() >= CHUNK || (eof && !pending.is_empty()) {
                     // Cut at the last stream start past CHUNK/2, else take everything when at EOF.
                     let cut = if eof && pending.len() < CHUNK * 2 {
                         pending.len()
                     } else {
                         match last_stream_start(&pending[CHUNK / 2..]) {
-                            Some(p) if p + CHUNK / 2 > 0 => p + CHUNK / 2,
-                            _ if eof => pending.len(),
-                            _ => break, // one long stream: read more
+                            Some(p) => p + CHUNK / 2,
+                            None if eof => pending.len(),
+                            None => break, // one long stream: read more
                         }
                     };
                     let chunk: Vec<u8> = pending.drain(..cut).collect();
@@ -156,6 +186,14 @@ impl ParallelBz2 {
                 if eof {
                     return;
                 }
+                match input.read(&mut buf) {
+                    Ok(0) => eof = true,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    Err(e) => {
+                        ready(Err(e));
+                        return;
+                    }
+                }
             }
         });
         ParallelBz2 {
@@ -164,6 +202,17 @@ impl ParallelBz2 {
             pos: 0,
         }
     }
+}
+
+fn first_stream_start(b: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b'B', &b[from..]) {
+        if is_stream_start(&b[from + p..]) {
+            return Some(from + p);
+        }
+        from += p + 1;
+    }
+    None
 }
 
 fn last_stream_start(b: &[u8]) -> Option<usize> {
@@ -256,6 +305,18 @@ mod tests {
             .unwrap();
         assert_eq!(out.len(), expected.len());
         assert!(out == expected);
+    }
+
+    #[test]
+    fn single_stream_decodes_while_streaming() {
+        let data: Vec<u8> = (0..3_000_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut out = Vec::new();
+        ParallelBz2::new(std::io::Cursor::new(bz(&data)), 2)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out == data);
     }
 
     #[test]

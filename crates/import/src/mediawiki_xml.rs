@@ -70,6 +70,12 @@ impl TemplateSource for Final<'_> {
     }
 }
 
+enum ToWriter {
+    Batch(Batch),
+    /// Answered once every batch sent before it is applied.
+    Barrier(std::sync::mpsc::SyncSender<()>),
+}
+
 /// Parked pages, written to a scratch file.
 struct Parked {
     file: BufWriter<tempfile::NamedTempFile>,
@@ -235,20 +241,25 @@ pub(crate) fn import(
     let io = |e: std::io::Error| ImportError::Temp(e.to_string());
 
     std::thread::scope(|scope| -> Result<(), ImportError> {
-        let (tx, rx) = sync_channel::<Batch>(4);
+        let (tx, rx) = sync_channel::<ToWriter>(4);
         let writer = scope.spawn(move || -> Result<Duration, ImportError> {
             let mut busy = Duration::ZERO;
-            for b in rx {
-                let t = Instant::now();
-                store.apply(&b)?;
-                busy += t.elapsed();
+            for m in rx {
+                match m {
+                    ToWriter::Batch(b) => {
+                        let t = Instant::now();
+                        store.apply(&b)?;
+                        busy += t.elapsed();
+                    }
+                    ToWriter::Barrier(done) => {
+                        let _ = done.send(());
+                    }
+                }
             }
             Ok(busy)
         });
-        let send = |b: Batch| {
-            tx.send(b)
-                .map_err(|_| ImportError::Temp("the store writer stopped".into()))
-        };
+        let stopped = || ImportError::Temp("the store writer stopped".into());
+        let send = |b: Batch| tx.send(ToWriter::Batch(b)).map_err(|_| stopped());
         let mut batch = Batch::new();
         if dump_site.is_some() {
             batch.push(Op::SetSiteInfo(Box::new(site.clone())));
@@ -320,38 +331,44 @@ pub(crate) fn import(
             progress.finish();
         }
         send(std::mem::take(&mut batch))?;
+        // The parked pages' rows must be in the store before the second look asks it
+        // which pages exist.
+        let (done_tx, done_rx) = sync_channel(1);
+        tx.send(ToWriter::Barrier(done_tx)).map_err(|_| stopped())?;
+        if done_rx.recv().is_err() {
+            drop(tx);
+            writer.join().expect("writer thread")?;
+            return Err(stopped());
+        }
+
+        // Second look at parked pages: every template of the dump is known now.
+        summary.deferred = parked.count;
+        let file = std::mem::replace(
+            &mut parked.file,
+            BufWriter::new(tempfile::NamedTempFile::new().map_err(io)?),
+        )
+        .into_inner()
+        .map_err(|e| ImportError::Temp(e.to_string()))?;
+        let mut r = BufReader::new(file.reopen().map_err(io)?);
+        let source = Final {
+            texts: &texts,
+            store,
+        };
+        while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
+            let ex = extractor.extract(&title, &text, &source);
+            let unexpanded = ex.unexpanded;
+            let u = update(&codec, id, title, redirect.as_deref(), ex);
+            count(&mut summary, &u, unexpanded);
+            batch.push(Op::Upsert(u));
+            if batch.len() >= opts.batch_pages {
+                send(std::mem::take(&mut batch))?;
+            }
+        }
+        send(std::mem::take(&mut batch))?;
         drop(tx);
         summary.store_time += writer.join().expect("writer thread")?;
         Ok(())
     })?;
-
-    // Second look at parked pages: every template of the dump is known now.
-    summary.deferred = parked.count;
-    let file = parked
-        .file
-        .into_inner()
-        .map_err(|e| ImportError::Temp(e.to_string()))?;
-    let mut r = BufReader::new(file.reopen().map_err(io)?);
-    let source = Final {
-        texts: &texts,
-        store,
-    };
-    let mut batch = Batch::new();
-    while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
-        let ex = extractor.extract(&title, &text, &source);
-        let unexpanded = ex.unexpanded;
-        let u = update(&codec, id, title, redirect.as_deref(), ex);
-        count(&mut summary, &u, unexpanded);
-        batch.push(Op::Upsert(u));
-        if batch.len() >= opts.batch_pages {
-            let t = Instant::now();
-            store.apply(&std::mem::take(&mut batch))?;
-            summary.store_time += t.elapsed();
-        }
-    }
-    let t = Instant::now();
-    store.apply(&batch)?;
-    summary.store_time += t.elapsed();
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
