@@ -46,7 +46,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            batch_pages: 2_000,
+            batch_pages: 10_000,
             memory_budget: 256 << 20,
             progress: false,
         }
