@@ -129,14 +129,24 @@ impl ParallelBz2 {
             let mut buf = vec![0u8; 1 << 20];
             let mut eof = false;
             // A multistream file shows a second stream start early on.
+            // Appends one read to `pending`; false on a read error (already reported).
+            let mut fill = |pending: &mut Vec<u8>, eof: &mut bool| match input.read(&mut buf) {
+                Ok(0) => {
+                    *eof = true;
+                    true
+                }
+                Ok(n) => {
+                    pending.extend_from_slice(&buf[..n]);
+                    true
+                }
+                Err(e) => {
+                    ready(Err(e));
+                    false
+                }
+            };
             while pending.len() < 2 * CHUNK && !eof {
-                match input.read(&mut buf) {
-                    Ok(0) => eof = true,
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
-                    Err(e) => {
-                        ready(Err(e));
-                        return;
-                    }
+                if !fill(&mut pending, &mut eof) {
+                    return;
                 }
             }
             if pending.len() < 2 || first_stream_start(&pending[1..]).is_none() {
@@ -183,16 +193,8 @@ impl ParallelBz2 {
                         return;
                     }
                 }
-                if eof {
+                if eof || !fill(&mut pending, &mut eof) {
                     return;
-                }
-                match input.read(&mut buf) {
-                    Ok(0) => eof = true,
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
-                    Err(e) => {
-                        ready(Err(e));
-                        return;
-                    }
                 }
             }
         });

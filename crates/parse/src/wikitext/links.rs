@@ -52,7 +52,8 @@ fn is_target_char(c: char) -> bool {
 }
 
 /// PHP's `rawurldecode`: `%XX` → byte; invalid UTF-8 becomes U+FFFD (an invalid title).
-fn raw_url_decode(s: &str) -> String {
+/// `<` and `>` come out as entities, as in MediaWiki's link code; both are invalid in titles.
+pub(crate) fn raw_url_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -131,7 +131,7 @@ pub(crate) fn redirect_target(
     }
     let decoded;
     if target.contains('%') {
-        decoded = links_decode(target.trim_start_matches(':'));
+        decoded = links::raw_url_decode(target.trim_start_matches(':'));
         target = &decoded;
     }
     let p = codec.parse(target, 0).ok()?;
@@ -146,29 +146,6 @@ pub(crate) fn redirect_target(
         fragment: p.fragment,
         interwiki: p.interwiki,
     })
-}
-
-fn links_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && b[i + 1].is_ascii_hexdigit()
-            && b[i + 2].is_ascii_hexdigit()
-        {
-            out.push(
-                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00"), 16)
-                    .unwrap_or(0),
-            );
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Extractor {
