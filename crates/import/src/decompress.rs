@@ -322,6 +322,33 @@ mod tests {
     }
 
     #[test]
+    fn open_sniffs_every_compression() {
+        let data = b"<mediawiki>hello</mediawiki>".repeat(1000);
+        let dir = tempfile::tempdir().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let files = [
+            ("plain.xml", data.clone(), Compression::None),
+            ("x.xml.gz", gz.finish().unwrap(), Compression::Gzip),
+            (
+                "x.xml.zst",
+                zstd::encode_all(&data[..], 1).unwrap(),
+                Compression::Zstd,
+            ),
+            ("x.xml.bz2", bz(&data), Compression::Bzip2),
+        ];
+        for (name, bytes, kind) in files {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let mut o = open(&p).unwrap();
+            assert_eq!(o.compression, kind, "{name}");
+            let mut out = Vec::new();
+            o.reader.read_to_end(&mut out).unwrap();
+            assert!(out == data, "{name}");
+        }
+    }
+
+    #[test]
     fn corrupt_input_is_an_error() {
         let mut c = bz(b"hello world");
         let n = c.len();
