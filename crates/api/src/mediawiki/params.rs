@@ -1,0 +1,135 @@
+//! Request parameters as MediaWiki's `WebRequest` and `ParamValidator` see them.
+
+use super::result::ApiError;
+use std::collections::BTreeSet;
+use unicode_normalization::UnicodeNormalization;
+
+/// Parameters every request may carry (ApiMain and ApiQuery), so never "unrecognized".
+const KNOWN: &[&str] = &[
+    "action",
+    "format",
+    "formatversion",
+    "utf8",
+    "ascii",
+    "maxlag",
+    "smaxage",
+    "maxage",
+    "assert",
+    "assertuser",
+    "requestid",
+    "servedby",
+    "curtimestamp",
+    "responselanginfo",
+    "origin",
+    "uselang",
+    "variant",
+    "errorformat",
+    "errorlang",
+    "errorsuppresslocalize",
+    "callback",
+    "list",
+    "prop",
+    "meta",
+    "generator",
+    "titles",
+    "pageids",
+    "revids",
+    "redirects",
+    "converttitles",
+    "indexpageids",
+    "export",
+    "exportnowrap",
+    "exportschema",
+    "iwurl",
+    "continue",
+    "rawcontinue",
+];
+
+pub(crate) struct Params {
+    /// The last value of each name wins, as in PHP; order of first appearance is kept.
+    values: Vec<(String, String)>,
+    used: BTreeSet<String>,
+    /// Names whose value was changed by decoding (NFC), for the `badutf8` warning.
+    pub changed: BTreeSet<String>,
+}
+
+impl Params {
+    pub fn new(raw: Vec<(String, String)>) -> Self {
+        let mut values: Vec<(String, String)> = Vec::new();
+        let mut changed = BTreeSet::new();
+        for (k, v) in raw {
+            let nfc: String = if v.is_ascii() {
+                v.clone()
+            } else {
+                v.nfc().collect()
+            };
+            if nfc != v {
+                changed.insert(k.clone());
+            }
+            match values.iter_mut().find(|(n, _)| *n == k) {
+                Some(slot) => slot.1 = nfc,
+                None => values.push((k, nfc)),
+            }
+        }
+        Params {
+            values,
+            used: BTreeSet::new(),
+            changed,
+        }
+    }
+
+    pub fn get(&mut self, name: &str) -> Option<String> {
+        self.used.insert(name.to_string());
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn has(&mut self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// A single-valued parameter: U+001F at the start is refused.
+    pub fn single(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        let v = self.get(name);
+        if v.as_deref().is_some_and(|v| v.starts_with('\u{1f}')) {
+            return Err(ApiError::new(
+                "badvalue",
+                format!("Parameter \"{name}\" accepts only a single value. U+001F multi-value separation may only be used for multi-valued parameters."),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// A multi-valued parameter: `a|b`, or U+001F-separated when it starts with U+001F.
+    pub fn multi(&mut self, name: &str) -> Result<Vec<String>, ApiError> {
+        Ok(match self.get(name) {
+            None => Vec::new(),
+            Some(v) if v.is_empty() => Vec::new(),
+            Some(v) => match v.strip_prefix('\u{1f}') {
+                Some(rest) => rest.split('\u{1f}').map(str::to_string).collect(),
+                None => v.split('|').map(str::to_string).collect(),
+            },
+        })
+    }
+
+    /// Names given but never read by the modules that ran, in request order.
+    pub fn unused(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .map(|(n, _)| n)
+            .filter(|n| !self.used.contains(*n) && !KNOWN.contains(&n.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// `^[+-]?\d+$` that fits a PHP integer.
+pub(crate) fn parse_int(v: &str) -> Option<i64> {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.strip_prefix('+').unwrap_or(v).parse().ok()
+}

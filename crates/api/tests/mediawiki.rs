@@ -1,0 +1,259 @@
+//! The MediaWiki dialect against MediaWiki's own answers (golden files) and its error
+//! catalogue, on the spec's fixture wiki.
+
+use inlink_api::mediawiki::{Caller, MediaWiki};
+use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title};
+use inlink_store::{Batch, LinkStore, MemStore, Op, PageUpdate, RedirectRow};
+use proptest::prelude::*;
+use std::sync::Arc;
+
+fn page(
+    id: u32,
+    ns: NamespaceId,
+    key: &str,
+    redirect_to: Option<(NamespaceId, &str)>,
+    links: &[(NamespaceId, &str)],
+) -> Op {
+    let mut all: Vec<(LinkKind, Title)> = links
+        .iter()
+        .map(|&(n, k)| (LinkKind::Page, Title::new(n, k)))
+        .collect();
+    if let Some((n, k)) = redirect_to {
+        all.push((LinkKind::Page, Title::new(n, k)));
+    }
+    Op::Upsert(PageUpdate {
+        page: PageRecord {
+            id: PageId(id),
+            title: Title::new(ns, key),
+            is_redirect: redirect_to.is_some(),
+        },
+        links: all,
+        redirect: redirect_to.map(|(n, k)| RedirectRow {
+            target: Title::new(n, k),
+            fragment: String::new(),
+            interwiki: String::new(),
+        }),
+    })
+}
+
+/// The fixture of spec §15: the "Target" pages (ids 2–25) and the "Hub" pages (26–41).
+fn fixture() -> Arc<dyn LinkStore> {
+    let t = (0, "Target");
+    let r1 = (0, "R1");
+    let hub = (0, "Hub");
+    let mut ops = vec![
+        Op::SetSiteInfo(Box::new(SiteInfo::mediawiki_default("TestWiki"))),
+        page(2, 0, "A1", None, &[t]),
+        page(3, 1, "T1", None, &[t]),
+        page(4, 0, "A2", None, &[t]),
+        page(5, 2, "U1", None, &[t]),
+        page(6, 0, "R1", Some(t), &[]),
+        page(7, 0, "A3", None, &[t]),
+        page(8, 0, "Target", None, &[]),
+        page(9, 0, "L1", None, &[r1]),
+        page(10, 1, "R3", Some(t), &[]),
+        page(11, 0, "L2", None, &[r1]),
+        page(12, 1, "L4", None, &[r1]),
+        page(13, 0, "R2", Some(t), &[]),
+        page(16, 0, "A5", None, &[t]),
+        page(17, 0, "R4", Some(r1), &[]),
+        page(18, 4, "P1", None, &[t]),
+    ];
+    for (i, id) in (20..=25).enumerate() {
+        ops.push(page(id, 0, &format!("A{}", 7 + i), None, &[t]));
+    }
+    ops.extend([
+        page(26, 0, "Hub", None, &[]),
+        page(27, 0, "HR2", Some(hub), &[]),
+        page(28, 0, "D1", None, &[hub]),
+        page(29, 0, "X1", None, &[(0, "HR1")]),
+        page(30, 0, "HR1", Some(hub), &[]),
+        page(31, 0, "Y1", None, &[(0, "HR2")]),
+        page(32, 1, "HR3", Some(hub), &[]),
+        page(33, 0, "X2", None, &[(0, "HR1")]),
+        page(34, 1, "Z2", None, &[(1, "HR3")]),
+        page(35, 0, "D2", None, &[hub, (0, "HR1")]),
+        page(36, 0, "Y2", None, &[(0, "HR2")]),
+        page(37, 0, "Z1", None, &[(1, "HR3")]),
+        page(38, 0, "X3", None, &[(0, "HR1")]),
+        page(39, 1, "D3", None, &[hub]),
+        page(40, 0, "Y3", None, &[(0, "HR2")]),
+        page(41, 0, "X4", None, &[(0, "HR1")]),
+    ]);
+    let store = MemStore::new();
+    store.apply(&Batch { ops }).unwrap();
+    Arc::new(store)
+}
+
+fn request(query: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = vec![
+        ("action".into(), "query".into()),
+        ("list".into(), "backlinks".into()),
+        ("format".into(), "json".into()),
+    ];
+    v.extend(
+        form_urlencoded::parse(query.replace('|', "%7C").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned())),
+    );
+    v
+}
+
+#[test]
+fn golden_backlinks() {
+    let mw = MediaWiki::new(fixture(), "http://wiki.test").unwrap();
+    let golden = include_str!("golden/backlinks.txt");
+    let mut lines = golden
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    let mut n = 0;
+    let mut failures = Vec::new();
+    while let Some(req) = lines.next() {
+        let (bot, q) = match req.strip_prefix(">bot ") {
+            Some(q) => (true, q),
+            None => (false, req.strip_prefix("> ").expect("request line")),
+        };
+        let expected = lines.next().expect("response line");
+        let resp = mw.handle(request(q), Caller { high_limits: bot });
+        if resp.body != expected {
+            failures.push(format!(
+                "{q}\n  expected {expected}\n  got      {}",
+                resp.body
+            ));
+        }
+        let error = resp
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "MediaWiki-API-Error")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(
+            error.is_some(),
+            expected.starts_with("{\"error\""),
+            "{q}: MediaWiki-API-Error header"
+        );
+        n += 1;
+    }
+    assert!(n >= 20);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn answer(q: &str) -> String {
+    let mw = MediaWiki::new(fixture(), "http://wiki.test").unwrap();
+    mw.handle(request(q), Caller::default()).body
+}
+
+fn code(q: &str) -> String {
+    let body = answer(q);
+    let start = body
+        .find("\"code\":\"")
+        .map(|i| i + 8)
+        .unwrap_or_else(|| panic!("no error for {q}: {body}"));
+    body[start..start + body[start..].find('"').unwrap()].to_string()
+}
+
+#[test]
+fn error_catalogue() {
+    assert_eq!(code("bllimit=5"), "missingparam");
+    assert!(answer("bllimit=5")
+        .contains(r#""info":"One of the parameters \"bltitle\" and \"blpageid\" is required.""#));
+    assert_eq!(code("bltitle=&blpageid=1"), "invalidparammix");
+    assert_eq!(code("bltitle=wikipedia:Foo"), "invalidtitle");
+    assert_eq!(code("bltitle=Talk:"), "invalidtitle");
+    assert_eq!(code("blpageid=999"), "nosuchpageid");
+    assert!(answer("blpageid=%2B999").contains("There is no page with ID 999."));
+    for bad in ["", "1.5", "%202", "2abc", "MAX", "99999999999999999999"] {
+        assert_eq!(
+            code(&format!("bltitle=Hub&bllimit={bad}")),
+            "badinteger",
+            "{bad:?}"
+        );
+    }
+    assert_eq!(code("blpageid=x"), "badinteger");
+    assert_eq!(code("bltitle=Hub&bldir=up"), "badvalue");
+    assert_eq!(code("bltitle=Hub&bldir=Descending"), "badvalue");
+    assert_eq!(code("bltitle=Hub&blfilterredir=none"), "badvalue");
+    assert_eq!(code("bltitle=%1FHub"), "badvalue");
+    let many: Vec<String> = (0..51).map(|i| (i % 16).to_string()).collect();
+    let body = answer(&format!("bltitle=Hub&blnamespace={}", many.join("|")));
+    assert!(body.starts_with(r#"{"error":{"code":"toomanyvalues","info":"Too many values supplied for parameter \"blnamespace\". The limit is 50.","limit":50,"lowlimit":50,"highlimit":500,"*":"#), "{body}");
+    for bad in [
+        "",
+        "1",
+        "0|1|2",
+        "0|1|2|3|4",
+        "01|2",
+        "+1|2",
+        "0|1.0",
+        "0|x",
+        "0|1|2|3|4|5|6|7|8",
+        "-0|1",
+    ] {
+        assert_eq!(
+            code(&format!("bltitle=Hub&blcontinue={bad}")),
+            "badcontinue",
+            "{bad:?}"
+        );
+    }
+    assert_eq!(code("bltitle=Hub&continue=x"), "badcontinue");
+    assert_eq!(code("bltitle=Hub&action=foo"), "badvalue");
+}
+
+#[test]
+fn quirks() {
+    // A presence flag is true whatever its value.
+    for v in ["", "0", "false", "1"] {
+        assert!(
+            answer(&format!("bltitle=Hub&blredirect={v}")).contains("redirlinks"),
+            "{v:?}"
+        );
+    }
+    // Continuation part 0 is ignored without a multi-namespace filter.
+    assert_eq!(
+        answer("bltitle=Hub&blcontinue=5|30"),
+        answer("bltitle=Hub&blcontinue=0|30")
+    );
+    // Limits: two warnings with blredirect, digit grouping, `max` gives `limits`.
+    assert!(answer("bltitle=Hub&bllimit=600&blredirect").contains(r#"The value \"600\" for parameter \"bllimit\" must be between 1 and 500.\nThe value \"500\" for parameter \"bllimit\" must be between 1 and 250."#));
+    let mw = MediaWiki::new(fixture(), "http://wiki.test").unwrap();
+    let bot = mw
+        .handle(
+            request("bltitle=Hub&bllimit=6000&blredirect"),
+            Caller { high_limits: true },
+        )
+        .body;
+    assert!(bot.contains(r#"between 1 and 5,000.\nThe value \"5000\" for parameter \"bllimit\" must be between 1 and 2,500."#), "{bot}");
+    assert!(answer("bltitle=Hub&bllimit=max&blredirect&blnamespace=99")
+        .starts_with(r#"{"batchcomplete":"","warnings":{"backlinks":"#));
+    assert!(answer("bltitle=Hub&bllimit=max&blredirect")
+        .contains(r#""limits":{"backlinks":250},"query""#));
+    // Titles: case of the first letter, fragments, special pages.
+    assert_eq!(answer("bltitle=hub#Section"), answer("bltitle=Hub"));
+    assert!(answer("bltitle=Special:Foo").contains(r#""backlinks":[]"#));
+    // An unknown parameter alone puts warnings before batchcomplete.
+    assert!(answer("bltitle=Hub&blfoo=1&blbar=2").starts_with(
+        r#"{"warnings":{"main":{"*":"Unrecognized parameters: blfoo, blbar."}},"batchcomplete":"""#
+    ));
+}
+
+proptest! {
+    /// No combination of parameters makes the dialect panic; errors come with the header.
+    #[test]
+    fn random_parameters_never_panic(params in prop::collection::vec((
+        prop::sample::select(vec!["bltitle", "blpageid", "blcontinue", "blnamespace", "bldir", "blfilterredir", "bllimit", "blredirect", "formatversion", "list", "action", "continue", "rawcontinue", "utf8", "blfoo"]),
+        "[0-9|a-zA-Z:*#\\x1f -]{0,12}",
+    ), 0..8)) {
+        let mw = MediaWiki::new(fixture(), "http://wiki.test").unwrap();
+        let mut raw: Vec<(String, String)> = vec![("action".into(), "query".into()), ("list".into(), "backlinks".into())];
+        raw.extend(params.into_iter().map(|(k, v)| (k.to_string(), v)));
+        let r = mw.handle(raw, Caller::default());
+        prop_assert_eq!(r.status, 200);
+        let framed = r.body.starts_with('{') && r.body.ends_with('}');
+        prop_assert!(framed, "not a JSON object: {}", r.body);
+        let is_error = r.body.starts_with("{\"error\"");
+        prop_assert_eq!(is_error, r.headers.iter().any(|(k, _)| *k == "MediaWiki-API-Error"));
+    }
+}
