@@ -208,6 +208,12 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
         |addr| {
             println!("inlink is serving on http://{addr}");
             println!("  try: curl http://{addr}/healthz");
+            if demo {
+                let api = format!("http://{addr}/w/api.php?action=query&list=backlinks&format=json&formatversion=2");
+                println!("  try: curl '{api}&bltitle=River_science_0&bllimit=5'");
+                println!("  try: curl '{api}&bltitle=River_science_0&blredirect&blnamespace=0|1&bllimit=3'");
+                println!("  try: curl '{api}&bltitle=Geography&blfilterredir=nonredirects&bldir=descending'");
+            }
         },
         inlink_server::shutdown_signal(),
     ))?;

@@ -114,6 +114,20 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
     Some(r)
 }
 
+fn http_post_form(addr: &str, path: &str, body: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut r = String::new();
+    s.read_to_string(&mut r).ok()?;
+    Some(r)
+}
+
 #[test]
 fn serve_demo_answers_healthz_and_stops_on_sigterm() {
     let d = tempfile::tempdir().unwrap();
@@ -130,6 +144,25 @@ fn serve_demo_answers_healthz_and_stops_on_sigterm() {
     let addr = first.rsplit("http://").next().unwrap().trim().to_string();
     let reply = http_get(&addr, "/healthz").expect("server answers");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let api = http_get(&addr, "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&bllimit=2&format=json&formatversion=2").unwrap();
+    assert!(api.starts_with("HTTP/1.1 200"), "{api}");
+    assert!(
+        api.contains(r#"{"batchcomplete":true,"continue":{"blcontinue":"#),
+        "{api}"
+    );
+    let err = http_get(&addr, "/api.php?action=query&list=backlinks&format=json").unwrap();
+    assert!(
+        err.to_ascii_lowercase()
+            .contains("mediawiki-api-error: missingparam"),
+        "{err}"
+    );
+    let post = http_post_form(
+        &addr,
+        "/w/api.php",
+        "action=query&list=backlinks&bltitle=River%20science%200&format=json",
+    )
+    .unwrap();
+    assert!(post.contains(r#""backlinks":[{"pageid":"#), "{post}");
     let missing = http_get(&addr, "/nope").unwrap();
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     let out = inlink(d.path(), &["query", "backlinks", "Template:Stub"]);

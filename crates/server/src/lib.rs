@@ -1,9 +1,13 @@
 //! The HTTP server. It owns the listener, the router and shutdown; the API dialects (next
 //! issues) plug their routes in here and reach the index only through [`LinkStore`].
 
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use inlink_api::mediawiki::{Caller, MediaWiki};
 use inlink_store::LinkStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,17 +35,74 @@ pub struct Config {
 pub struct AppState {
     pub store: Arc<dyn LinkStore>,
     pub config: Arc<Config>,
+    pub mediawiki: Arc<MediaWiki>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/w/api.php", get(api_php).post(api_php))
+        .route("/api.php", get(api_php).post(api_php))
         .with_state(state)
 }
 
-async fn healthz(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> (StatusCode, &'static str) {
+/// Whether the request carries the configured secret (`Authorization: Bearer <token>`).
+fn authorised(config: &Config, headers: &HeaderMap) -> bool {
+    let Some(token) = &config.token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| given.as_bytes() == token.as_bytes())
+}
+
+/// `api.php`: query-string parameters, then form-body parameters (which win, as `$_POST`
+/// wins over `$_GET` in MediaWiki's `WebRequest`).
+async fn api_php(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pairs = |b: &[u8]| -> Vec<(String, String)> {
+        form_urlencoded::parse(b)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let mut params = query
+        .as_deref()
+        .map(|q| pairs(q.as_bytes()))
+        .unwrap_or_default();
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        params.extend(pairs(&body));
+    }
+    let caller = Caller {
+        high_limits: authorised(&state.config, &headers),
+    };
+    let r = state.mediawiki.handle(params, caller);
+    let mut resp = (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+        r.body,
+    )
+        .into_response();
+    for (k, v) in r.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    resp
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     // Ready means the index answers a read.
     match state.store.site_info() {
         Ok(_) => (StatusCode::OK, "ok\n"),
@@ -64,7 +125,10 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let mediawiki = MediaWiki::new(store.clone(), format!("http://{addr}"))
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
     let app = router(AppState {
+        mediawiki: Arc::new(mediawiki),
         store,
         config: Arc::new(config),
     });
