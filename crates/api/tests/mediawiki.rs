@@ -80,17 +80,50 @@ fn fixture() -> Arc<dyn LinkStore> {
         page(40, 0, "Y3", None, &[(0, "HR2")]),
         page(41, 0, "X4", None, &[(0, "HR1")]),
     ]);
+    // The embeddedin fixture (ids 42–55) with the templatelinks MediaWiki recorded (§12, §15).
+    let stub = Title::new(10, "Stub");
+    let one_stub = [stub.clone()];
+    let uses = |id: u32, ns: NamespaceId, key: &str, templates: &[Title]| {
+        Op::Upsert(PageUpdate {
+            page: PageRecord {
+                id: PageId(id),
+                title: Title::new(ns, key),
+                is_redirect: false,
+            },
+            links: templates
+                .iter()
+                .map(|t| (LinkKind::Template, t.clone()))
+                .collect(),
+            redirect: None,
+        })
+    };
+    ops.extend([
+        uses(42, 10, "Stub", &[]),
+        page(43, 10, "StubRedirect", Some((10, "Stub")), &[]),
+        uses(44, 10, "Outer", &one_stub),
+        uses(45, 0, "E1", &one_stub),
+        uses(46, 0, "E2", &one_stub),
+        uses(47, 0, "E3", &one_stub),
+        uses(48, 0, "E4", &[Title::new(10, "StubRedirect"), stub.clone()]),
+        uses(49, 0, "E5", &[Title::new(10, "Outer"), stub.clone()]),
+        uses(50, 0, "E6", &[Title::new(0, "Hub")]),
+        uses(51, 0, "E7", &one_stub),
+        uses(52, 1, "E8", &one_stub),
+        uses(53, 0, "E9", &one_stub),
+        uses(54, 0, "E10", &[]),
+        uses(55, 0, "E11", &[]),
+    ]);
     let store = MemStore::new();
     store.apply(&Batch { ops }).unwrap();
     Arc::new(store)
 }
 
 fn request(query: &str) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = vec![
-        ("action".into(), "query".into()),
-        ("list".into(), "backlinks".into()),
-        ("format".into(), "json".into()),
-    ];
+    let mut v: Vec<(String, String)> = vec![("action".into(), "query".into())];
+    if !query.contains("list=") && !query.contains("generator=") {
+        v.push(("list".into(), "backlinks".into()));
+    }
+    v.push(("format".into(), "json".into()));
     v.extend(
         form_urlencoded::parse(query.replace('|', "%7C").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned())),
@@ -128,7 +161,8 @@ fn golden_backlinks() {
         assert_eq!(
             error.is_some(),
             expected.starts_with("{\"error\""),
-            "{q}: MediaWiki-API-Error header"
+            "{q}: MediaWiki-API-Error header ({})",
+            resp.body
         );
         n += 1;
     }
@@ -200,6 +234,15 @@ fn error_catalogue() {
     }
     assert_eq!(code("bltitle=Hub&continue=x"), "badcontinue");
     assert_eq!(code("bltitle=Hub&action=foo"), "badvalue");
+    assert_eq!(code("list=imageusage&iutitle=Hub"), "bad_image_title");
+    assert!(answer("list=imageusage&iutitle=Hub")
+        .contains(r#""info":"The title for \"imageusage\" must be a file.""#));
+    assert_eq!(code("list=embeddedin&eilimit=5"), "missingparam");
+    assert!(answer("list=embeddedin")
+        .contains(r#"One of the parameters \"eititle\" and \"eipageid\" is required."#));
+    assert_eq!(code("generator=backlinks&gbllimit=x"), "badinteger");
+    assert!(answer("generator=backlinks&gbllimit=x").contains(r#"integer parameter \"gbllimit\"."#));
+    assert_eq!(code("generator=nothing"), "badvalue");
 }
 
 #[test]
@@ -233,6 +276,14 @@ fn quirks() {
     // Titles: case of the first letter, fragments, special pages.
     assert_eq!(answer("bltitle=hub#Section"), answer("bltitle=Hub"));
     assert!(answer("bltitle=Special:Foo").contains(r#""backlinks":[]"#));
+    // embeddedin has no level 2: eiredirect is an unknown parameter, and the limit is not halved.
+    let ei = answer("list=embeddedin&eititle=Template:Stub&eiredirect&eilimit=max");
+    assert!(ei.starts_with(r#"{"warnings":{"main":{"*":"Unrecognized parameter: eiredirect."}},"batchcomplete":"","limits":{"embeddedin":500}"#), "{ei}");
+    // A generator without results has no `query` key.
+    assert_eq!(
+        answer("generator=backlinks&gbltitle=Nothing"),
+        r#"{"batchcomplete":""}"#
+    );
     // An unknown parameter alone puts warnings before batchcomplete.
     assert!(answer("bltitle=Hub&blfoo=1&blbar=2").starts_with(
         r#"{"warnings":{"main":{"*":"Unrecognized parameters: blfoo, blbar."}},"batchcomplete":"""#

@@ -5,14 +5,42 @@ use super::params::parse_int;
 use super::result::{ApiError, ApiResult};
 use super::{format_num, Caller, MediaWiki};
 use crate::json::{Json, Obj};
-use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, Title};
+use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, Title, NS_FILE};
 use inlink_store::{BacklinkQuery, Direction, NamespaceFilter, Order, RedirectFilter, Start};
 
-const MODULE: &str = "backlinks";
-const P: &str = "bl";
+/// One of the three list modules of MediaWiki's `ApiQueryBacklinks`.
+pub(crate) struct Module {
+    pub name: &'static str,
+    pub prefix: &'static str,
+    pub kind: LinkKind,
+    /// Whether `<prefix>redirect` (level 2) exists.
+    pub redirect: bool,
+}
+
+pub(crate) const BACKLINKS: Module = Module {
+    name: "backlinks",
+    prefix: "bl",
+    kind: LinkKind::Page,
+    redirect: true,
+};
+pub(crate) const EMBEDDEDIN: Module = Module {
+    name: "embeddedin",
+    prefix: "ei",
+    kind: LinkKind::Template,
+    redirect: false,
+};
+pub(crate) const IMAGEUSAGE: Module = Module {
+    name: "imageusage",
+    prefix: "iu",
+    kind: LinkKind::Image,
+    redirect: true,
+};
 
 pub(crate) struct Out {
+    /// List-mode items.
     pub items: Vec<Json>,
+    /// Generator mode: the pages in generator order (level 1, then level 2).
+    pub pages: Vec<PageRecord>,
     pub cont: Option<String>,
 }
 
@@ -72,10 +100,17 @@ fn parse_continue(v: &str) -> Result<Cont, ApiError> {
     })
 }
 
-fn clamp_limit(res: &mut ApiResult, name: &str, value: &str, n: i64, max: i64) -> i64 {
+fn clamp_limit(
+    res: &mut ApiResult,
+    module: &str,
+    name: &str,
+    value: &str,
+    n: i64,
+    max: i64,
+) -> i64 {
     if n < 1 || n > max {
         res.warn(
-            MODULE,
+            module,
             &format!(
                 "The value \"{value}\" for parameter \"{name}\" must be between 1 and {}.",
                 format_num(max)
@@ -87,11 +122,13 @@ fn clamp_limit(res: &mut ApiResult, name: &str, value: &str, n: i64, max: i64) -
 
 fn read_params(
     mw: &MediaWiki,
+    m: &Module,
+    pre: &str,
     p: &mut super::Params,
     res: &mut ApiResult,
     caller: Caller,
 ) -> Result<Read, ApiError> {
-    let name = |s: &str| format!("{P}{s}");
+    let name = |s: &str| format!("{pre}{s}");
     let title = p.single(&name("title"))?;
     let pageid = match p.single(&name("pageid"))? {
         None => None,
@@ -145,7 +182,7 @@ fn read_params(
     if !rejected.is_empty() {
         let s = if rejected.len() == 1 { "" } else { "s" };
         res.warn(
-            MODULE,
+            m.name,
             &format!(
                 "Unrecognized value{s} for parameter \"{}\": {}",
                 name("namespace"),
@@ -197,26 +234,26 @@ fn read_params(
                     ),
                 )
             })?;
-            Some(clamp_limit(res, &name("limit"), v, n, stage1_max))
+            Some(clamp_limit(res, m.name, &name("limit"), v, n, stage1_max))
         }
     };
-    let redirect = p.has(&name("redirect"));
+    let redirect = m.redirect && p.has(&name("redirect"));
     let halve = |m: i64| if redirect { m / 2 } else { m };
     let limit = match limit_stage1 {
         None => {
             let n = halve(stage1_max);
             let mut limits = Obj::new();
-            limits.push(MODULE, Json::Int(n));
+            limits.push(m.name, Json::Int(n));
             res.push("limits", Json::Obj(limits));
             n
         }
         Some(n) => {
             let max = halve(stage1_max);
-            clamp_limit(res, &name("limit"), &n.to_string(), n, max)
+            clamp_limit(res, m.name, &name("limit"), &n.to_string(), n, max)
         }
     };
-    if let Some(v) = p.changed.iter().find(|n| n.starts_with(P)).cloned() {
-        res.warn(MODULE, &format!("The value passed for \"{v}\" contains invalid or non-normalized data. Textual data should be valid, NFC-normalized Unicode without C0 control characters other than HT (\\t), LF (\\n), and CR (\\r)."));
+    if let Some(v) = p.changed.iter().find(|n| n.starts_with(pre)).cloned() {
+        res.warn(m.name, &format!("The value passed for \"{v}\" contains invalid or non-normalized data. Textual data should be valid, NFC-normalized Unicode without C0 control characters other than HT (\\t), LF (\\n), and CR (\\r)."));
     }
     Ok(Read {
         title,
@@ -266,29 +303,35 @@ fn start_of(ns: i64, id: i64, descending: bool) -> Option<Start> {
     }
 }
 
+/// Runs module `m`, as a list or (`generator`) as the generator of `action=query`.
 pub(crate) fn run(
     mw: &MediaWiki,
+    m: &Module,
+    generator: bool,
     p: &mut super::Params,
     res: &mut ApiResult,
     caller: Caller,
 ) -> Result<Out, ApiError> {
+    let pre = format!("{}{}", if generator { "g" } else { "" }, m.prefix);
     let Read {
         title,
         pageid,
         cont: cont_raw,
         bl,
-    } = read_params(mw, p, res, caller)?;
+    } = read_params(mw, m, &pre, p, res, caller)?;
     let target: Title = match (title, pageid) {
         (None, None) => {
             return Err(ApiError::new(
                 "missingparam",
-                "One of the parameters \"bltitle\" and \"blpageid\" is required.".into(),
+                format!("One of the parameters \"{pre}title\" and \"{pre}pageid\" is required."),
             ))
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::new(
                 "invalidparammix",
-                "The parameters \"bltitle\" and \"blpageid\" can not be used together.".into(),
+                format!(
+                    "The parameters \"{pre}title\" and \"{pre}pageid\" can not be used together."
+                ),
             ))
         }
         (Some(t), None) => match mw.codec.parse(&t, 0) {
@@ -322,6 +365,12 @@ pub(crate) fn run(
             }
         }
     };
+    if m.kind == LinkKind::Image && target.ns != NS_FILE {
+        return Err(ApiError::new(
+            "bad_image_title",
+            format!("The title for \"{}\" must be a file.", m.name),
+        ));
+    }
     let cont = cont_raw.as_deref().map(parse_continue).transpose()?;
     let direction = if bl.descending {
         Direction::Descending
@@ -341,7 +390,7 @@ pub(crate) fn run(
     };
 
     // Level 1.
-    let mut q = BacklinkQuery::new(LinkKind::Page, target);
+    let mut q = BacklinkQuery::new(m.kind, target);
     q.namespaces = ns_filter.clone();
     q.redirects = if bl.redirect && bl.filter == RedirectFilter::NonRedirects {
         RedirectFilter::All
@@ -367,12 +416,17 @@ pub(crate) fn run(
     let mut items: Vec<Obj> = rows.iter().map(|r| item(mw, res, r)).collect();
 
     // Level 2: pages linking to the redirects among the returned rows.
+    let mut level2_pages = Vec::new();
     if bl.redirect {
         let mut redirects: Vec<(Title, usize)> = rows
             .iter()
             .enumerate()
             .filter(|(_, r)| r.is_redirect)
-            .map(|(i, r)| (r.title.clone(), i))
+            // imageusage looks for uses of the redirect's name as a file (§10).
+            .map(|(i, r)| match m.kind {
+                LinkKind::Image => (Title::new(NS_FILE, r.title.dbkey.clone()), i),
+                _ => (r.title.clone(), i),
+            })
             .collect();
         redirects.sort();
         if bl.descending {
@@ -398,7 +452,7 @@ pub(crate) fn run(
             if level2.len() >= want {
                 break;
             }
-            let mut q2 = BacklinkQuery::new(LinkKind::Page, rt.clone());
+            let mut q2 = BacklinkQuery::new(m.kind, rt.clone());
             q2.namespaces = ns_filter.clone();
             q2.redirects = l2_filter;
             q2.order = order;
@@ -460,9 +514,13 @@ pub(crate) fn run(
                 it.push("redirlinks", Json::Arr(list));
             }
         }
+        level2_pages = level2.into_iter().map(|(_, _, r)| r).collect();
     }
+    let mut pages = rows;
+    pages.extend(level2_pages);
     Ok(Out {
         items: items.into_iter().map(Json::Obj).collect(),
+        pages,
         cont: cont_out,
     })
 }

@@ -121,22 +121,49 @@ impl MediaWiki {
                 return Err(ApiError::badcontinue());
             }
         }
+        let module_of = |name: &str| match name {
+            "backlinks" => Some(&backlinks::BACKLINKS),
+            "embeddedin" => Some(&backlinks::EMBEDDEDIN),
+            "imageusage" => Some(&backlinks::IMAGEUSAGE),
+            _ => None,
+        };
+        let generator = p.single("generator")?;
+        let gen_module = match generator.as_deref() {
+            None => None,
+            Some(g) => match module_of(g) {
+                Some(m) => Some(m),
+                None => {
+                    return Err(ApiError::new(
+                        "badvalue",
+                        format!("Unrecognized value for parameter \"generator\": {g}."),
+                    ))
+                }
+            },
+        };
         let lists = p.multi("list")?;
         let mut unknown = Vec::new();
         let mut query = Obj::new();
-        let mut continuation: Vec<(String, String)> = Vec::new();
+        // (module name, parameter, value) of every module with more to give.
+        let mut continuation: Vec<(&str, String, String)> = Vec::new();
         let mut finished: Vec<&str> = Vec::new();
+        let mut gen_cont = None;
+        let mut gen_pages = Vec::new();
+        if let Some(m) = gen_module {
+            let out = backlinks::run(self, m, true, p, res, caller)?;
+            gen_pages = out.pages;
+            gen_cont = out.cont.map(|c| (format!("g{}continue", m.prefix), c));
+        }
         for l in &lists {
-            match l.as_str() {
-                "backlinks" => {
-                    let out = backlinks::run(self, p, res, caller)?;
-                    query.push("backlinks", Json::Arr(out.items));
+            match module_of(l) {
+                Some(m) => {
+                    let out = backlinks::run(self, m, false, p, res, caller)?;
+                    query.push(m.name, Json::Arr(out.items));
                     match out.cont {
-                        Some(c) => continuation.push(("blcontinue".into(), c)),
-                        None => finished.push("backlinks"),
+                        Some(c) => continuation.push((m.name, format!("{}continue", m.prefix), c)),
+                        None => finished.push(m.name),
                     }
                 }
-                other => unknown.push(other.to_string()),
+                None => unknown.push(l.to_string()),
             }
         }
         if !unknown.is_empty() {
@@ -149,35 +176,78 @@ impl MediaWiki {
                 ),
             );
         }
-        res.set_query(query);
+        if !gen_pages.is_empty() {
+            query.push("pages", self.pages_json(gen_pages, res));
+        }
+        // A generator that yields nothing leaves no `query` key at all.
+        if !(gen_module.is_some() && query.0.is_empty()) {
+            res.set_query(query);
+        }
         if rawcontinue {
-            if !continuation.is_empty() {
+            let mut qc = Obj::new();
+            let generator_row = gen_module
+                .zip(gen_cont.clone())
+                .map(|(m, (k, v))| (m.name, k, v));
+            for (module, k, v) in continuation.iter().cloned().chain(generator_row) {
                 let mut inner = Obj::new();
-                for (k, v) in continuation {
-                    inner.push(&k, Json::Str(v));
-                }
-                let mut qc = Obj::new();
-                qc.push("backlinks", Json::Obj(inner));
+                inner.push(&k, Json::Str(v));
+                qc.push(module, Json::Obj(inner));
+            }
+            if !qc.0.is_empty() {
                 res.prepend("query-continue", Json::Obj(qc));
             }
         } else {
-            if !continuation.is_empty() {
+            if !continuation.is_empty() || gen_cont.is_some() {
                 let mut c = Obj::new();
-                for (k, v) in continuation {
-                    c.push(&k, Json::Str(v));
+                for (_, k, v) in &continuation {
+                    c.push(k, Json::Str(v.clone()));
                 }
-                // Lists that finished are named only while another one continues.
+                let gen_part = match &gen_cont {
+                    Some((k, v)) => {
+                        c.push(k, Json::Str(v.clone()));
+                        k.clone()
+                    }
+                    None => "-".to_string(),
+                };
+                // Lists that finished are named only while another module continues.
                 let done: Vec<&str> = lists
                     .iter()
                     .map(String::as_str)
                     .filter(|l| finished.contains(l))
                     .collect();
-                c.push("continue", Json::Str(format!("-||{}", done.join("|"))));
+                c.push(
+                    "continue",
+                    Json::Str(format!("{gen_part}||{}", done.join("|"))),
+                );
                 res.prepend("continue", Json::Obj(c));
             }
             res.batchcomplete();
         }
         Ok(())
+    }
+
+    /// `query.pages` of a generator: formatversion 1 keys pages by id in generator order,
+    /// formatversion 2 lists them sorted by page id. A page met twice appears once.
+    fn pages_json(&self, pages: Vec<inlink_model::PageRecord>, res: &ApiResult) -> Json {
+        let mut seen = std::collections::HashSet::new();
+        let mut unique: Vec<_> = pages.into_iter().filter(|pg| seen.insert(pg.id)).collect();
+        let obj = |pg: &inlink_model::PageRecord| {
+            let mut o = Obj::new();
+            o.push("pageid", Json::Int(pg.id.0 as i64))
+                .push("ns", Json::Int(pg.title.ns as i64))
+                .push("title", Json::Str(self.codec.full_text(&pg.title)));
+            Json::Obj(o)
+        };
+        if res.fv2() {
+            unique.sort_by_key(|pg| pg.id);
+            Json::Arr(unique.iter().map(obj).collect())
+        } else {
+            let mut o = Obj::new();
+            for pg in &unique {
+                o.push(&pg.id.0.to_string(), obj(pg));
+            }
+            Json::Obj(o)
+        }
     }
 }
 

@@ -106,6 +106,10 @@ impl ApiResult {
         }
     }
 
+    pub fn fv2(&self) -> bool {
+        self.fv2
+    }
+
     pub fn finish(self) -> Json {
         Json::Obj(self.top)
     }
