@@ -206,13 +206,17 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
         store,
         inlink_server::Config { listen, token },
         |addr| {
-            println!("inlink is serving on http://{addr}");
-            println!("  try: curl http://{addr}/healthz");
+            // A closed stdout must not stop the server.
+            let say = |line: String| {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            };
+            say(format!("inlink is serving on http://{addr}"));
+            say(format!("  try: curl http://{addr}/healthz"));
             if demo {
                 let api = format!("http://{addr}/w/api.php?action=query&list=backlinks&format=json&formatversion=2");
-                println!("  try: curl '{api}&bltitle=River_science_0&bllimit=5'");
-                println!("  try: curl '{api}&bltitle=River_science_0&blredirect&blnamespace=0|1&bllimit=3'");
-                println!("  try: curl '{api}&bltitle=Geography&blfilterredir=nonredirects&bldir=descending'");
+                say(format!("  try: curl '{api}&bltitle=River_science_0&bllimit=5'"));
+                say(format!("  try: curl '{api}&bltitle=River_science_0&blredirect&blnamespace=0|1&bllimit=3'"));
+                say(format!("  try: curl '{api}&bltitle=Geography&blfilterredir=nonredirects&bldir=descending'"));
             }
         },
         inlink_server::shutdown_signal(),

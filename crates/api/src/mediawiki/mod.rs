@@ -6,6 +6,7 @@
 //! bc error format; the modules (`backlinks`) only ask the store and fill the result.
 
 mod backlinks;
+mod pageset;
 mod params;
 mod result;
 
@@ -141,7 +142,9 @@ impl MediaWiki {
             },
         };
         let lists = p.multi("list")?;
-        let mut unknown = Vec::new();
+        let metas = p.multi("meta")?;
+        let props = p.multi("prop")?;
+        let mut unknown: Vec<(&str, String)> = Vec::new();
         let mut query = Obj::new();
         // (module name, parameter, value) of every module with more to give.
         let mut continuation: Vec<(&str, String, String)> = Vec::new();
@@ -153,6 +156,17 @@ impl MediaWiki {
             gen_pages = out.pages;
             gen_cont = out.cont.map(|c| (format!("g{}continue", m.prefix), c));
         }
+        for prop in &props {
+            // Properties inlink has no data for are accepted and add nothing.
+            if !matches!(
+                prop.as_str(),
+                "info" | "imageinfo" | "categoryinfo" | "revisions" | "pageprops"
+            ) {
+                unknown.push(("prop", prop.clone()));
+            }
+        }
+        let set = self.page_set(p, caller, gen_pages)?;
+        self.output_page_set(set, p, res, &mut query, gen_module.is_some());
         for l in &lists {
             match module_of(l) {
                 Some(m) => {
@@ -163,21 +177,35 @@ impl MediaWiki {
                         None => finished.push(m.name),
                     }
                 }
-                None => unknown.push(l.to_string()),
+                None => unknown.push(("list", l.to_string())),
             }
         }
-        if !unknown.is_empty() {
-            let s = if unknown.len() == 1 { "" } else { "s" };
-            res.warn(
-                "query",
-                &format!(
-                    "Unrecognized value{s} for parameter \"list\": {}",
-                    unknown.join(", ")
-                ),
-            );
+        for meta in &metas {
+            match meta.as_str() {
+                "siteinfo" => self.siteinfo(p, res, &mut query)?,
+                "userinfo" => {
+                    let ui = self.userinfo(p, res, caller);
+                    query.push("userinfo", ui);
+                }
+                other => unknown.push(("meta", other.to_string())),
+            }
         }
-        if !gen_pages.is_empty() {
-            query.push("pages", self.pages_json(gen_pages, res));
+        for param in ["prop", "list", "meta"] {
+            let values: Vec<&str> = unknown
+                .iter()
+                .filter(|(k, _)| *k == param)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if !values.is_empty() {
+                let s = if values.len() == 1 { "" } else { "s" };
+                res.warn(
+                    "query",
+                    &format!(
+                        "Unrecognized value{s} for parameter \"{param}\": {}",
+                        values.join(", ")
+                    ),
+                );
+            }
         }
         // A generator that yields nothing leaves no `query` key at all.
         if !(gen_module.is_some() && query.0.is_empty()) {
@@ -224,30 +252,6 @@ impl MediaWiki {
             res.batchcomplete();
         }
         Ok(())
-    }
-
-    /// `query.pages` of a generator: formatversion 1 keys pages by id in generator order,
-    /// formatversion 2 lists them sorted by page id. A page met twice appears once.
-    fn pages_json(&self, pages: Vec<inlink_model::PageRecord>, res: &ApiResult) -> Json {
-        let mut seen = std::collections::HashSet::new();
-        let mut unique: Vec<_> = pages.into_iter().filter(|pg| seen.insert(pg.id)).collect();
-        let obj = |pg: &inlink_model::PageRecord| {
-            let mut o = Obj::new();
-            o.push("pageid", Json::Int(pg.id.0 as i64))
-                .push("ns", Json::Int(pg.title.ns as i64))
-                .push("title", Json::Str(self.codec.full_text(&pg.title)));
-            Json::Obj(o)
-        };
-        if res.fv2() {
-            unique.sort_by_key(|pg| pg.id);
-            Json::Arr(unique.iter().map(obj).collect())
-        } else {
-            let mut o = Obj::new();
-            for pg in &unique {
-                o.push(&pg.id.0.to_string(), obj(pg));
-            }
-            Json::Obj(o)
-        }
     }
 }
 

@@ -1,0 +1,491 @@
+//! The page set of `action=query` (`titles=`, `pageids=`, or a generator), `redirects=`
+//! resolution, and what `prop=info` and `meta=siteinfo|userinfo` say about them.
+//!
+//! Fields inlink does not keep (revision ids, touch times, lengths) are left out rather than
+//! invented; clients read them as optional.
+
+use super::result::{ApiError, ApiResult};
+use super::{params::parse_int, Caller, MediaWiki, Params};
+use crate::json::{Json, Obj};
+use inlink_model::{PageId, PageRecord, Title, NS_MEDIA, NS_SPECIAL};
+
+/// One member of the page set.
+pub(crate) enum Member {
+    Page(PageRecord),
+    Missing(Title),
+    MissingId(i64),
+    Special(Title),
+    Invalid { title: String, reason: String },
+}
+
+pub(crate) struct PageSet {
+    pub members: Vec<Member>,
+    pub normalized: Vec<(String, String)>,
+    pub redirects: Vec<(String, String, String)>,
+}
+
+fn store_err(e: inlink_store::StoreError) -> ApiError {
+    ApiError::new(
+        "internal_api_error_StoreError",
+        format!("[inlink] The index could not answer: {e}"),
+    )
+}
+
+impl MediaWiki {
+    pub(crate) fn page_set(
+        &self,
+        p: &mut Params,
+        caller: Caller,
+        generated: Vec<PageRecord>,
+    ) -> Result<PageSet, ApiError> {
+        let max = if caller.high_limits { 500 } else { 50 };
+        let mut set = PageSet {
+            members: Vec::new(),
+            normalized: Vec::new(),
+            redirects: Vec::new(),
+        };
+        for (name, values) in [
+            ("titles", p.multi("titles")?),
+            ("pageids", p.multi("pageids")?),
+        ] {
+            if values.len() > max {
+                let mut e = ApiError::new(
+                    "toomanyvalues",
+                    format!(
+                        "Too many values supplied for parameter \"{name}\". The limit is {max}."
+                    ),
+                );
+                e.extra = vec![
+                    ("limit", Json::Int(max as i64)),
+                    ("lowlimit", Json::Int(50)),
+                    ("highlimit", Json::Int(500)),
+                ];
+                return Err(e);
+            }
+        }
+        for raw in p.multi("titles")? {
+            match self.codec.parse(&raw, 0) {
+                Ok(t) if t.is_local() => {
+                    let title = t.title();
+                    let full = self.codec.full_text(&title);
+                    if full != raw {
+                        set.normalized.push((raw.clone(), full));
+                    }
+                    if title.ns == NS_SPECIAL || title.ns == NS_MEDIA {
+                        set.members.push(Member::Special(title));
+                    } else {
+                        match self.store.page_by_title(&title).map_err(store_err)? {
+                            Some(pg) => set.members.push(Member::Page(pg)),
+                            None => set.members.push(Member::Missing(title)),
+                        }
+                    }
+                }
+                Ok(_) => set.members.push(Member::Invalid {
+                    title: raw,
+                    reason: "Interwiki titles are not served by this wiki.".into(),
+                }),
+                Err(e) => set.members.push(Member::Invalid {
+                    title: raw.clone(),
+                    reason: format!("The requested page title is invalid: {e}."),
+                }),
+            }
+        }
+        for raw in p.multi("pageids")? {
+            let Some(id) = parse_int(&raw) else {
+                return Err(ApiError::new(
+                    "badinteger",
+                    format!("Invalid value \"{raw}\" for integer parameter \"pageids\"."),
+                ));
+            };
+            match u32::try_from(id)
+                .ok()
+                .map(|i| self.store.page(PageId(i)))
+                .transpose()
+                .map_err(store_err)?
+                .flatten()
+            {
+                Some(pg) => set.members.push(Member::Page(pg)),
+                None => set.members.push(Member::MissingId(id)),
+            }
+        }
+        set.members.extend(generated.into_iter().map(Member::Page));
+        if p.has("redirects") {
+            for m in &mut set.members {
+                let Member::Page(pg) = m else { continue };
+                if !pg.is_redirect {
+                    continue;
+                }
+                let Some(r) = self.store.redirect(pg.id).map_err(store_err)? else {
+                    continue;
+                };
+                if !r.interwiki.is_empty() {
+                    continue;
+                }
+                set.redirects.push((
+                    self.codec.full_text(&pg.title),
+                    self.codec.full_text(&r.target),
+                    r.fragment.clone(),
+                ));
+                *m = match self.store.page_by_title(&r.target).map_err(store_err)? {
+                    Some(t) => Member::Page(t),
+                    None => Member::Missing(r.target),
+                };
+            }
+        }
+        Ok(set)
+    }
+
+    /// Writes `normalized`, `redirects`, `pageids` and `pages` into `query`.
+    pub(crate) fn output_page_set(
+        &self,
+        set: PageSet,
+        p: &mut Params,
+        res: &ApiResult,
+        query: &mut Obj,
+        generator: bool,
+    ) {
+        if set.members.is_empty() {
+            return;
+        }
+        let props = p.multi("prop").unwrap_or_default();
+        let info = props.iter().any(|x| x == "info");
+        let inprop = p.multi("inprop").unwrap_or_default();
+        let protection = info && inprop.iter().any(|x| x == "protection");
+        let flag = res.flag();
+        if !set.normalized.is_empty() {
+            let list = set
+                .normalized
+                .iter()
+                .map(|(from, to)| {
+                    let mut o = Obj::new();
+                    if res.fv2() {
+                        o.push("fromencoded", Json::Bool(false));
+                    }
+                    o.push("from", Json::str(from)).push("to", Json::str(to));
+                    Json::Obj(o)
+                })
+                .collect();
+            query.push("normalized", Json::Arr(list));
+        }
+        if !set.redirects.is_empty() {
+            let list = set
+                .redirects
+                .iter()
+                .map(|(from, to, frag)| {
+                    let mut o = Obj::new();
+                    o.push("from", Json::str(from)).push("to", Json::str(to));
+                    if !frag.is_empty() {
+                        o.push("tofragment", Json::str(frag));
+                    }
+                    Json::Obj(o)
+                })
+                .collect();
+            query.push("redirects", Json::Arr(list));
+        }
+        let lang = self.codec.site().lang.clone();
+        let mut missing_key = 0i64;
+        let mut seen = std::collections::HashSet::new();
+        let mut entries: Vec<(i64, Obj)> = Vec::new();
+        for m in set.members {
+            let mut o = Obj::new();
+            let key = match &m {
+                Member::Page(pg) => {
+                    if !seen.insert(pg.id) {
+                        continue;
+                    }
+                    o.push("pageid", Json::Int(pg.id.0 as i64))
+                        .push("ns", Json::Int(pg.title.ns as i64))
+                        .push("title", Json::Str(self.codec.full_text(&pg.title)));
+                    pg.id.0 as i64
+                }
+                Member::Missing(t) | Member::Special(t) => {
+                    missing_key -= 1;
+                    o.push("ns", Json::Int(t.ns as i64))
+                        .push("title", Json::Str(self.codec.full_text(t)));
+                    o.push(
+                        if matches!(m, Member::Special(_)) {
+                            "special"
+                        } else {
+                            "missing"
+                        },
+                        flag.clone(),
+                    );
+                    missing_key
+                }
+                Member::MissingId(id) => {
+                    o.push("pageid", Json::Int(*id))
+                        .push("missing", flag.clone());
+                    entries.push((*id, o));
+                    continue;
+                }
+                Member::Invalid { title, reason } => {
+                    missing_key -= 1;
+                    o.push("title", Json::str(title))
+                        .push("invalidreason", Json::str(reason))
+                        .push("invalid", flag.clone());
+                    entries.push((missing_key, o));
+                    continue;
+                }
+            };
+            if info {
+                o.push("contentmodel", Json::str("wikitext"))
+                    .push("pagelanguage", Json::str(&lang))
+                    .push("pagelanguagehtmlcode", Json::str(&lang))
+                    .push("pagelanguagedir", Json::str("ltr"));
+                if let Member::Page(pg) = &m {
+                    if pg.is_redirect {
+                        o.push("redirect", flag.clone());
+                    }
+                }
+                if protection {
+                    o.push("protection", Json::Arr(Vec::new()));
+                    let types: &[&str] = if matches!(m, Member::Page(_)) {
+                        &["edit", "move"]
+                    } else {
+                        &["create"]
+                    };
+                    o.push(
+                        "restrictiontypes",
+                        Json::Arr(types.iter().map(|t| Json::str(*t)).collect()),
+                    );
+                }
+            }
+            entries.push((key, o));
+        }
+        if p.has("indexpageids") {
+            query.push(
+                "pageids",
+                Json::Arr(
+                    entries
+                        .iter()
+                        .map(|(k, _)| Json::Str(k.to_string()))
+                        .collect(),
+                ),
+            );
+        }
+        if res.fv2() {
+            if generator {
+                entries.sort_by_key(|(k, _)| *k);
+            }
+            query.push(
+                "pages",
+                Json::Arr(entries.into_iter().map(|(_, o)| Json::Obj(o)).collect()),
+            );
+        } else {
+            let mut pages = Obj::new();
+            for (k, o) in entries {
+                pages.push(&k.to_string(), Json::Obj(o));
+            }
+            query.push("pages", Json::Obj(pages));
+        }
+    }
+
+    /// `meta=userinfo`: the anonymous user, or the bot behind the configured token.
+    pub(crate) fn userinfo(&self, p: &mut Params, res: &ApiResult, caller: Caller) -> Json {
+        let props = p.multi("uiprop").unwrap_or_default();
+        let mut o = Obj::new();
+        let (groups, rights): (Vec<&str>, Vec<&str>) = if caller.high_limits {
+            o.push("id", Json::Int(1))
+                .push("name", Json::str("InlinkBot"));
+            (
+                vec!["bot", "*", "user", "autoconfirmed"],
+                vec!["read", "apihighlimits", "bot", "highvolume", "writeapi"],
+            )
+        } else {
+            o.push("id", Json::Int(0))
+                .push("name", Json::str("127.0.0.1"))
+                .push("anon", res.flag());
+            (vec!["*"], vec!["read", "writeapi"])
+        };
+        let strs = |v: &[&str]| Json::Arr(v.iter().map(|s| Json::str(*s)).collect());
+        for prop in &props {
+            match prop.as_str() {
+                "groups" => {
+                    o.push("groups", strs(&groups));
+                }
+                "rights" => {
+                    o.push("rights", strs(&rights));
+                }
+                "ratelimits" => {
+                    o.push("ratelimits", Json::Obj(Obj::new()));
+                }
+                _ => {}
+            }
+        }
+        Json::Obj(o)
+    }
+
+    /// `meta=siteinfo` with `siprop=general|namespaces|namespacealiases|extensions|statistics|interwikimap`.
+    pub(crate) fn siteinfo(
+        &self,
+        p: &mut Params,
+        res: &ApiResult,
+        query: &mut Obj,
+    ) -> Result<(), ApiError> {
+        let mut props = p.multi("siprop")?;
+        if props.is_empty() {
+            props.push("general".into());
+        }
+        let site = self.codec.site();
+        let flag = res.flag();
+        for prop in props {
+            match prop.as_str() {
+                "general" => {
+                    let mut g = Obj::new();
+                    let main = "Main Page";
+                    g.push("mainpage", Json::str(main))
+                        .push(
+                            "base",
+                            Json::Str(format!("{}/index.php?title=Main_Page", self.base_url)),
+                        )
+                        .push("sitename", Json::str(&site.sitename))
+                        .push("generator", Json::str("MediaWiki 1.39.17 (inlink)"))
+                        .push("case", Json::str(site.case.as_str()))
+                        .push("lang", Json::str(&site.lang))
+                        .push("fallback", Json::Arr(Vec::new()))
+                        .push("writeapi", flag.clone())
+                        .push("articlepath", Json::str("/index.php?title=$1"))
+                        .push("scriptpath", Json::str(""))
+                        .push("script", Json::str("/index.php"))
+                        .push("server", Json::str(&self.base_url))
+                        .push(
+                            "wikiid",
+                            Json::str(if site.dbname.is_empty() {
+                                "inlink"
+                            } else {
+                                &site.dbname
+                            }),
+                        )
+                        .push("readonly", flag.clone())
+                        .push(
+                            "readonlyreason",
+                            Json::str("inlink serves a read-only index of links."),
+                        );
+                    let limits = |sizes: &[i64]| {
+                        Json::Obj(Obj(sizes
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| (i.to_string(), Json::Int(*s)))
+                            .collect()))
+                    };
+                    g.push(
+                        "thumblimits",
+                        limits(&[120, 150, 180, 200, 220, 250, 300, 400]),
+                    );
+                    let mut im = Obj::new();
+                    for (i, (w, h)) in [
+                        (320, 240),
+                        (640, 480),
+                        (800, 600),
+                        (1024, 768),
+                        (1280, 1024),
+                        (2560, 2048),
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
+                        let mut d = Obj::new();
+                        d.push("width", Json::Int(*w)).push("height", Json::Int(*h));
+                        im.push(&i.to_string(), Json::Obj(d));
+                    }
+                    g.push("imagelimits", Json::Obj(im));
+                    let mut magic = Obj::new();
+                    magic
+                        .push("ISBN", Json::Bool(false))
+                        .push("PMID", Json::Bool(false))
+                        .push("RFC", Json::Bool(false));
+                    g.push("magiclinks", Json::Obj(magic));
+                    query.push("general", Json::Obj(g));
+                }
+                "namespaces" => {
+                    let mut ns = Obj::new();
+                    for n in site.namespaces.iter() {
+                        let mut o = Obj::new();
+                        o.push("id", Json::Int(n.id as i64))
+                            .push("case", Json::str(n.case.as_str()));
+                        if !res.fv2() {
+                            o.push("*", Json::str(&n.name));
+                        } else {
+                            o.push("name", Json::str(&n.name));
+                        }
+                        if n.subpages {
+                            o.push("subpages", flag.clone());
+                        } else if res.fv2() {
+                            o.push("subpages", Json::Bool(false));
+                        }
+                        if let Some(c) = &n.canonical {
+                            o.push("canonical", Json::str(c));
+                        }
+                        if n.content {
+                            o.push("content", flag.clone());
+                        } else if res.fv2() {
+                            o.push("content", Json::Bool(false));
+                        }
+                        if res.fv2() {
+                            o.push("nonincludable", Json::Bool(false));
+                        }
+                        ns.push(&n.id.to_string(), Json::Obj(o));
+                    }
+                    query.push("namespaces", Json::Obj(ns));
+                }
+                "namespacealiases" => {
+                    let list = site
+                        .namespaces
+                        .aliases()
+                        .iter()
+                        .map(|(alias, id)| {
+                            let mut o = Obj::new();
+                            o.push("id", Json::Int(*id as i64))
+                                .push(if res.fv2() { "alias" } else { "*" }, Json::str(alias));
+                            Json::Obj(o)
+                        })
+                        .collect();
+                    query.push("namespacealiases", Json::Arr(list));
+                }
+                "extensions" => {
+                    query.push("extensions", Json::Arr(Vec::new()));
+                }
+                "interwikimap" => {
+                    let list = site
+                        .interwiki
+                        .iter()
+                        .flatten()
+                        .map(|iw| {
+                            let mut o = Obj::new();
+                            o.push("prefix", Json::str(&iw.prefix));
+                            if iw.local {
+                                o.push("local", flag.clone());
+                            }
+                            o.push("url", Json::str(&iw.url));
+                            Json::Obj(o)
+                        })
+                        .collect();
+                    query.push("interwikimap", Json::Arr(list));
+                }
+                "statistics" => {
+                    let st = self.store.stats().map_err(store_err)?;
+                    let mut o = Obj::new();
+                    o.push("pages", Json::Int(st.pages as i64))
+                        .push(
+                            "articles",
+                            Json::Int(st.pages.saturating_sub(st.redirects) as i64),
+                        )
+                        .push("edits", Json::Int(0))
+                        .push("images", Json::Int(0))
+                        .push("users", Json::Int(0))
+                        .push("activeusers", Json::Int(0))
+                        .push("admins", Json::Int(0))
+                        .push("jobs", Json::Int(0));
+                    query.push("statistics", Json::Obj(o));
+                }
+                other => {
+                    return Err(ApiError::new(
+                        "badvalue",
+                        format!("Unrecognized value for parameter \"siprop\": {other}."),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
