@@ -73,6 +73,15 @@ fn fixture() -> Vec<DemoPage> {
 
 #[test]
 fn mwclient_iterates_backlinks() {
+    run_client("mwclient_check.py");
+}
+
+#[test]
+fn pywikibot_iterates_backlinks() {
+    run_client("pywikibot_check.py");
+}
+
+fn run_client(script: &str) {
     let Some(python) = venv_python() else { return };
     let d = tempfile::tempdir().unwrap();
     let xml = d.path().join("clients.xml");
@@ -106,8 +115,9 @@ fn mwclient_iterates_backlinks() {
         .unwrap()
         .unwrap();
     let addr = first.rsplit("http://").next().unwrap().trim().to_string();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients/mwclient_check.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/clients")
+        .join(script);
     let run = Command::new(python)
         .arg(&script)
         .arg(&addr)
@@ -117,7 +127,8 @@ fn mwclient_iterates_backlinks() {
     server.wait().unwrap();
     assert!(
         run.status.success(),
-        "mwclient failed:\n{}\n{}",
+        "{} failed:\n{}\n{}",
+        script.display(),
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );

@@ -7,6 +7,7 @@
 
 mod backlinks;
 mod pageset;
+mod paraminfo;
 mod params;
 mod result;
 
@@ -103,6 +104,10 @@ impl MediaWiki {
         let action = p.single("action")?;
         match action.as_deref() {
             Some("query") => {}
+            Some("paraminfo") => {
+                self.paraminfo(p, res);
+                return Ok(());
+            }
             Some(other) => {
                 return Err(ApiError::new(
                     "badvalue",
@@ -158,11 +163,13 @@ impl MediaWiki {
         }
         for prop in &props {
             // Properties inlink has no data for are accepted and add nothing.
-            if !matches!(
-                prop.as_str(),
-                "info" | "imageinfo" | "categoryinfo" | "revisions" | "pageprops"
-            ) {
-                unknown.push(("prop", prop.clone()));
+            match prop.as_str() {
+                "info" => p.use_prefix("in"),
+                "imageinfo" => p.use_prefix("ii"),
+                "categoryinfo" => p.use_prefix("ci"),
+                "revisions" => p.use_prefix("rv"),
+                "pageprops" => p.use_prefix("pp"),
+                _ => unknown.push(("prop", prop.clone())),
             }
         }
         let set = self.page_set(p, caller, gen_pages)?;
@@ -184,6 +191,7 @@ impl MediaWiki {
             match meta.as_str() {
                 "siteinfo" => self.siteinfo(p, res, &mut query)?,
                 "userinfo" => {
+                    p.use_prefix("ui");
                     let ui = self.userinfo(p, res, caller);
                     query.push("userinfo", ui);
                 }

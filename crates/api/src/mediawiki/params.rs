@@ -114,6 +114,18 @@ impl Params {
         })
     }
 
+    /// Marks every parameter of a module whose prefix is `prefix` as read (modules inlink
+    /// accepts but has no data for).
+    pub fn use_prefix(&mut self, prefix: &str) {
+        let names: Vec<String> = self
+            .values
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        self.used.extend(names);
+    }
+
     /// Names given but never read by the modules that ran, in request order.
     pub fn unused(&self) -> Vec<String> {
         self.values
