@@ -77,12 +77,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
 
 /// The generated wiki, optionally with the edge-case pages after it.
 pub fn generated_wiki(articles: u64, seed: u64, edge_cases: bool) -> Vec<DemoPage> {
-    let mut pages = demo::generate(articles, seed);
     if edge_cases {
-        let next = pages.iter().map(|p| p.id).max().unwrap_or(0) + 1;
-        pages.extend(demo::edge_cases(next));
+        demo::golden_wiki(articles, seed)
+    } else {
+        demo::generate(articles, seed)
     }
-    pages
 }
 
 fn codec_for(pages: &[DemoPage]) -> (TitleCodec, HashMap<Title, String>) {

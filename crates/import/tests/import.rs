@@ -328,9 +328,7 @@ fn unsupported_formats_say_so() {
 #[test]
 fn golden_mediawiki_link_tables() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mediawiki-1.39");
-    let mut pages = inlink_import::demo::generate(150, 5);
-    let next = pages.iter().map(|p| p.id).max().unwrap() + 1;
-    pages.extend(inlink_import::demo::edge_cases(next));
+    let pages = inlink_import::demo::golden_wiki(150, 5);
     let d = tempfile::tempdir().unwrap();
     let xml = d.path().join("golden.xml");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&xml).unwrap());
@@ -341,7 +339,8 @@ fn golden_mediawiki_link_tables() {
 
     let all = store.pages(PageId(0), usize::MAX).unwrap();
     let mut ours: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for p in &all {
+    // MediaWiki's installer made its own Main Page; the recording leaves it out.
+    for p in all.iter().filter(|p| p.title != Title::new(0, "Main_Page")) {
         let from = format!("{}\t{}", p.title.ns, p.title.dbkey);
         ours.entry("page.tsv")
             .or_default()

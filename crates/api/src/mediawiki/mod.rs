@@ -122,9 +122,19 @@ impl MediaWiki {
             }
         }
         let rawcontinue = p.has("rawcontinue");
+        // `continue` = "<generator part>||<finished modules>": those are skipped now.
+        let mut skip: Vec<String> = Vec::new();
         if let Some(c) = p.single("continue")? {
-            if !c.is_empty() && c.split("||").count() != 2 {
-                return Err(ApiError::badcontinue());
+            if !c.is_empty() {
+                let parts: Vec<&str> = c.split("||").collect();
+                if parts.len() != 2 {
+                    return Err(ApiError::badcontinue());
+                }
+                skip = parts[1]
+                    .split('|')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
             }
         }
         let module_of = |name: &str| match name {
@@ -175,6 +185,15 @@ impl MediaWiki {
         let set = self.page_set(p, caller, gen_pages)?;
         self.output_page_set(set, p, res, &mut query, gen_module.is_some());
         for l in &lists {
+            if skip.contains(l) {
+                // Finished in an earlier batch: stays finished for the client, and its
+                // parameters are not "unrecognized".
+                if let Some(m) = module_of(l) {
+                    p.use_prefix(m.prefix);
+                    finished.push(m.name);
+                }
+                continue;
+            }
             match module_of(l) {
                 Some(m) => {
                     let out = backlinks::run(self, m, false, p, res, caller)?;
