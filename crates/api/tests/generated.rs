@@ -29,8 +29,13 @@ fn golden_store() -> (tempfile::TempDir, Arc<dyn LinkStore>) {
 /// mediawiki-tables-to-sql.py`), in the 1.39 schema or the current `linktarget` one.
 fn sql_store(dir: &str) -> (tempfile::TempDir, Arc<dyn LinkStore>) {
     let d = tempfile::tempdir().unwrap();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(dir);
-    let files: Vec<_> = std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).collect();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(dir);
+    let files: Vec<_> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     let store = RedbStore::open(d.path().join("index")).unwrap();
     import(&store, &files, Format::Auto, &Options::default()).unwrap();
     (d, Arc::new(store))

@@ -12,7 +12,7 @@ use inlink_store::RedbStore;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -25,6 +25,20 @@ pub enum BenchCommand {
         /// Passes over the text.
         #[arg(long, default_value_t = 3)]
         passes: u32,
+    },
+    /// HTTP throughput of `list=backlinks` against `/healthz` of the same server (and,
+    /// given `--mediawiki`, against MediaWiki serving the same golden wiki).
+    Http {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// A MediaWiki `api.php` base (e.g. http://127.0.0.1:8090) serving the golden wiki
+        /// (`inlink bench generate --articles 150 --seed 5 --edge-cases`).
+        #[arg(long)]
+        mediawiki: Option<String>,
     },
     /// Write a generated wiki as a MediaWiki XML export.
     Generate {
@@ -58,6 +72,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Extract { articles, passes } => extract(articles, passes),
         BenchCommand::XmlImport { articles, file } => xml_import(articles, file),
+        BenchCommand::Http {
+            seconds,
+            connections,
+            mediawiki,
+        } => http(seconds, connections, mediawiki),
         BenchCommand::Generate {
             articles,
             seed,
@@ -242,5 +261,91 @@ fn measure_xml_import(xml_path: &std::path::Path, bz_path: &std::path::Path) -> 
     if let Some(rss) = crate::peak_rss_mib() {
         println!("peak RSS {rss:.1} MiB");
     }
+    Ok(())
+}
+
+fn http(seconds: u64, connections: usize, mediawiki: Option<String>) -> Result<()> {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir()?;
+    let xml = dir.path().join("golden.xml");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&xml)?);
+    demo::write_xml(&mut f, "TestWiki", &demo::golden_wiki(150, 5))?;
+    drop(f);
+    let store = RedbStore::open(dir.path().join("index"))?;
+    inlink_import::import(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
+    let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(inlink_server::serve(
+            store,
+            inlink_server::Config {
+                listen: "127.0.0.1:0".into(),
+                token: None,
+            },
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        ))?;
+        Ok(())
+    });
+    let addr = rx.recv()?.to_string();
+    let query = "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&format=json";
+    let d = Duration::from_secs(seconds);
+    let health = crate::loadgen::run(&addr, "/healthz", connections, d)?;
+    let default = crate::loadgen::run(&addr, query, connections, d)?;
+    let big = crate::loadgen::run(&addr, &format!("{query}&bllimit=500"), connections, d)?;
+    println!("{connections} connections, {seconds} s each, loopback");
+    println!("/healthz:                     {:>9.0} req/s", health.rps);
+    println!(
+        "list=backlinks (limit 10):    {:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
+        default.rps,
+        default.body_bytes,
+        default.rps / health.rps
+    );
+    println!(
+        "list=backlinks&bllimit=500:   {:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
+        big.rps,
+        big.body_bytes,
+        big.rps / health.rps
+    );
+    if let Some(mw) = mediawiki {
+        let host = mw
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let mw_default = crate::loadgen::run(
+            &host,
+            &query.replace("/w/api.php", "/api.php"),
+            connections,
+            d,
+        )?;
+        let mw_big = crate::loadgen::run(
+            &host,
+            &format!("{}&bllimit=500", query.replace("/w/api.php", "/api.php")),
+            connections,
+            d,
+        )?;
+        println!(
+            "MediaWiki list=backlinks (10):  {:>7.1} req/s  ({} B)  inlink / MediaWiki {:.0}",
+            mw_default.rps,
+            mw_default.body_bytes,
+            default.rps / mw_default.rps
+        );
+        println!(
+            "MediaWiki bllimit=500:          {:>7.1} req/s  ({} B)  inlink / MediaWiki {:.0}",
+            mw_big.rps,
+            mw_big.body_bytes,
+            big.rps / mw_big.rps
+        );
+    }
+    let _ = stop_tx.send(());
+    server.join().expect("server thread")?;
     Ok(())
 }

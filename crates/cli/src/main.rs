@@ -1,6 +1,7 @@
 //! `inlink`: import dumps, serve the APIs, query from the shell, run benchmarks.
 
 mod bench;
+mod loadgen;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};

@@ -254,4 +254,14 @@ fn bench_commands_run_at_smoke_size() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ratio import(.bz2) / bzip2 -dc"));
+    let out = Command::new(BIN)
+        .args(["bench", "http", "--seconds", "1", "--connections", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ratio to /healthz"));
 }

@@ -1,0 +1,115 @@
+//! A small closed-loop HTTP/1.1 load generator for benchmarks on loopback: a few
+//! connections, each sending the next request as soon as the previous answer is read,
+//! for a fixed time. Keep-alive when the server allows it, a new connection when not.
+
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Requests per second and the body size of the last answer.
+pub struct Load {
+    pub rps: f64,
+    pub body_bytes: usize,
+}
+
+fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(bool, usize)> {
+    buf.clear();
+    let mut chunk = [0u8; 64 * 1024];
+    let head_end = loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            bail!("connection closed before the headers");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = memchr::memmem::find(buf, b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 200") && !head.starts_with("http/1.0 200") {
+        bail!("not a 200 answer: {}", head.lines().next().unwrap_or(""));
+    }
+    let close = head.contains("connection: close") || head.starts_with("http/1.0");
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    match length {
+        Some(len) => {
+            while buf.len() < head_end + len {
+                let n = s.read(&mut chunk)?;
+                if n == 0 {
+                    bail!("connection closed inside the body");
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Ok((close, len))
+        }
+        None => {
+            // No length: the body runs to the end of the connection.
+            loop {
+                let n = s.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Ok((true, buf.len() - head_end))
+        }
+    }
+}
+
+/// Runs `connections` loops of `GET path` against `addr` (host:port) for `duration`.
+pub fn run(addr: &str, path: &str, connections: usize, duration: Duration) -> Result<Load> {
+    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let results: Vec<Result<(u64, usize)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..connections)
+            .map(|_| {
+                scope.spawn(|| -> Result<(u64, usize)> {
+                    let request = format!(
+                        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: inlink-bench\r\n\r\n"
+                    );
+                    let mut buf = Vec::new();
+                    let mut n = 0u64;
+                    let mut size = 0;
+                    let mut conn: Option<TcpStream> = None;
+                    while Instant::now() < deadline {
+                        let s = match conn.as_mut() {
+                            Some(s) => s,
+                            None => conn.insert(
+                                TcpStream::connect(addr)
+                                    .with_context(|| format!("connecting to {addr}"))?,
+                            ),
+                        };
+                        s.write_all(request.as_bytes())?;
+                        let (close, len) = read_answer(s, &mut buf)?;
+                        size = len;
+                        n += 1;
+                        if close {
+                            conn = None;
+                        }
+                    }
+                    Ok((n, size))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("load thread"))
+            .collect()
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut requests = 0;
+    let mut body_bytes = 0;
+    for r in results {
+        let (n, size) = r?;
+        requests += n;
+        body_bytes = size;
+    }
+    Ok(Load {
+        rps: requests as f64 / elapsed,
+        body_bytes,
+    })
+}
