@@ -183,7 +183,8 @@ impl MediaWiki {
             }
         }
         let set = self.page_set(p, caller, gen_pages)?;
-        self.output_page_set(set, p, res, &mut query, gen_module.is_some());
+        let mut extra = std::collections::HashMap::new();
+        self.output_page_set(set, p, res, &mut query, &mut extra);
         for l in &lists {
             if skip.contains(l) {
                 // Finished in an earlier batch: stays finished for the client, and its

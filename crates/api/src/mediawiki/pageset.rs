@@ -85,8 +85,8 @@ impl MediaWiki {
                     reason: "Interwiki titles are not served by this wiki.".into(),
                 }),
                 Err(e) => set.members.push(Member::Invalid {
-                    title: raw.clone(),
-                    reason: format!("The requested page title is invalid: {e}."),
+                    reason: invalid_reason(&e),
+                    title: raw,
                 }),
             }
         }
@@ -142,7 +142,7 @@ impl MediaWiki {
         p: &mut Params,
         res: &ApiResult,
         query: &mut Obj,
-        generator: bool,
+        extra: &mut std::collections::HashMap<Title, Vec<Json>>,
     ) {
         if set.members.is_empty() {
             return;
@@ -183,12 +183,18 @@ impl MediaWiki {
             query.push("redirects", Json::Arr(list));
         }
         let lang = self.codec.site().lang.clone();
-        let mut missing_key = 0i64;
+        let mut fake_id = 0i64;
         let mut seen = std::collections::HashSet::new();
-        let mut entries: Vec<(i64, Obj)> = Vec::new();
+        // MediaWiki lists missing pages, then invalid ones, then special ones, then the rest.
+        let (mut missing, mut invalid, mut special, mut existing): (
+            Vec<(i64, Obj)>,
+            Vec<(i64, Obj)>,
+            Vec<(i64, Obj)>,
+            Vec<(i64, Obj)>,
+        ) = Default::default();
         for m in set.members {
             let mut o = Obj::new();
-            let key = match &m {
+            let title = match &m {
                 Member::Page(pg) => {
                     if !seen.insert(pg.id) {
                         continue;
@@ -196,38 +202,30 @@ impl MediaWiki {
                     o.push("pageid", Json::Int(pg.id.0 as i64))
                         .push("ns", Json::Int(pg.title.ns as i64))
                         .push("title", Json::Str(self.codec.full_text(&pg.title)));
-                    pg.id.0 as i64
+                    Some(pg.title.clone())
                 }
                 Member::Missing(t) | Member::Special(t) => {
-                    missing_key -= 1;
                     o.push("ns", Json::Int(t.ns as i64))
                         .push("title", Json::Str(self.codec.full_text(t)));
-                    o.push(
-                        if matches!(m, Member::Special(_)) {
-                            "special"
-                        } else {
-                            "missing"
-                        },
-                        flag.clone(),
-                    );
-                    missing_key
+                    if matches!(m, Member::Special(_)) {
+                        o.push("special", flag.clone());
+                    }
+                    o.push("missing", flag.clone());
+                    Some(t.clone())
                 }
                 Member::MissingId(id) => {
                     o.push("pageid", Json::Int(*id))
                         .push("missing", flag.clone());
-                    entries.push((*id, o));
-                    continue;
+                    None
                 }
                 Member::Invalid { title, reason } => {
-                    missing_key -= 1;
                     o.push("title", Json::str(title))
                         .push("invalidreason", Json::str(reason))
                         .push("invalid", flag.clone());
-                    entries.push((missing_key, o));
-                    continue;
+                    None
                 }
             };
-            if info {
+            if info && title.is_some() {
                 o.push("contentmodel", Json::str("wikitext"))
                     .push("pagelanguage", Json::str(&lang))
                     .push("pagelanguagehtmlcode", Json::str(&lang))
@@ -250,8 +248,29 @@ impl MediaWiki {
                     );
                 }
             }
-            entries.push((key, o));
+            if let Some(rows) = title.as_ref().and_then(|t| extra.remove(t)) {
+                o.push("linkshere", Json::Arr(rows));
+            }
+            match m {
+                Member::Page(pg) => existing.push((pg.id.0 as i64, o)),
+                Member::MissingId(id) => missing.push((id, o)),
+                Member::Missing(_) | Member::Special(_) | Member::Invalid { .. } => {
+                    fake_id -= 1;
+                    let group = match m {
+                        Member::Missing(_) => &mut missing,
+                        Member::Special(_) => &mut special,
+                        _ => &mut invalid,
+                    };
+                    group.push((fake_id, o));
+                }
+            }
         }
+        let mut entries: Vec<(i64, Obj)> = missing
+            .into_iter()
+            .chain(invalid)
+            .chain(special)
+            .chain(existing)
+            .collect();
         if p.has("indexpageids") {
             query.push(
                 "pageids",
@@ -264,9 +283,8 @@ impl MediaWiki {
             );
         }
         if res.fv2() {
-            if generator {
-                entries.sort_by_key(|(k, _)| *k);
-            }
+            // Fake ids first (-1, -2, …), then real ones ascending.
+            entries.sort_by_key(|(k, _)| if *k < 0 { (0, -*k) } else { (1, *k) });
             query.push(
                 "pages",
                 Json::Arr(entries.into_iter().map(|(_, o)| Json::Obj(o)).collect()),
@@ -487,5 +505,27 @@ impl MediaWiki {
             }
         }
         Ok(())
+    }
+}
+
+/// MediaWiki's text for a title that does not parse (the `title-invalid-*` messages).
+fn invalid_reason(e: &inlink_model::TitleError) -> String {
+    use inlink_model::TitleError as E;
+    match e {
+        E::Empty | E::EmptyInNamespace => "The requested page title is empty or contains only the name of a namespace.".into(),
+        E::Utf8 => "The requested page title contains invalid UTF-8 sequence.".into(),
+        E::Characters(key) => {
+            let bad: String = key
+                .chars()
+                .find(|c| matches!(c, '#' | '<' | '>' | '[' | ']' | '{' | '}' | '|') || (c.is_ascii_control()))
+                .map(String::from)
+                .unwrap_or_else(|| key.clone());
+            format!("The requested page title contains invalid characters: \"{bad}\".")
+        }
+        E::Relative => "Title has relative path. Relative page titles (./, ../) are invalid, because they will often be unreachable when handled by user's browser.".into(),
+        E::Magic => "The requested page title contains invalid magic tilde sequence (~~~).".into(),
+        E::TooLong { max } => format!("The requested page title is too long. It must be no longer than {max} bytes in UTF-8 encoding."),
+        E::TalkNamespace => "The requested page title contains an invalid talk namespace prefix.".into(),
+        E::LeadingColon => "The requested page title contains an invalid colon at the beginning.".into(),
     }
 }
