@@ -120,7 +120,7 @@ fn fixture() -> Arc<dyn LinkStore> {
 
 fn request(query: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![("action".into(), "query".into())];
-    if !query.contains("list=") && !query.contains("generator=") {
+    if !query.contains("list=") && !query.contains("generator=") && !query.contains("prop=") {
         v.push(("list".into(), "backlinks".into()));
     }
     v.push(("format".into(), "json".into()));

@@ -6,6 +6,7 @@
 //! bc error format; the modules (`backlinks`) only ask the store and fill the result.
 
 mod backlinks;
+mod linkshere;
 mod pageset;
 mod paraminfo;
 mod params;
@@ -179,11 +180,20 @@ impl MediaWiki {
                 "categoryinfo" => p.use_prefix("ci"),
                 "revisions" => p.use_prefix("rv"),
                 "pageprops" => p.use_prefix("pp"),
+                "linkshere" => {}
                 _ => unknown.push(("prop", prop.clone())),
             }
         }
         let set = self.page_set(p, caller, gen_pages)?;
+        let lh = if props.iter().any(|x| x == "linkshere") {
+            Some(self.linkshere(&set, p, res, caller)?)
+        } else {
+            None
+        };
         let mut extra = std::collections::HashMap::new();
+        if let Some(lh) = &lh {
+            extra = lh.rows.clone();
+        }
         self.output_page_set(set, p, res, &mut query, &mut extra);
         for l in &lists {
             if skip.contains(l) {
@@ -239,6 +249,16 @@ impl MediaWiki {
         if !(gen_module.is_some() && query.0.is_empty()) {
             res.set_query(query);
         }
+        // A prop module reads its limit after `query` exists, so its `limits` comes after it.
+        if let Some(n) = lh.as_ref().and_then(|l| l.limits) {
+            let mut limits = Obj::new();
+            limits.push("linkshere", Json::Int(n));
+            res.push("limits", Json::Obj(limits));
+        }
+        let prop_cont = lh.and_then(|l| l.cont);
+        if let Some(v) = &prop_cont {
+            continuation.push(("linkshere", "lhcontinue".into(), v.clone()));
+        }
         if rawcontinue {
             let mut qc = Obj::new();
             let generator_row = gen_module
@@ -263,6 +283,8 @@ impl MediaWiki {
                         c.push(k, Json::Str(v.clone()));
                         k.clone()
                     }
+                    // While a prop module continues, the generator part is not "done".
+                    None if prop_cont.is_some() => String::new(),
                     None => "-".to_string(),
                 };
                 // Lists that finished are named only while another module continues.
@@ -277,7 +299,10 @@ impl MediaWiki {
                 );
                 res.prepend("continue", Json::Obj(c));
             }
-            res.batchcomplete();
+            // Pages whose prop data continues are not complete.
+            if prop_cont.is_none() {
+                res.batchcomplete();
+            }
         }
         Ok(())
     }
