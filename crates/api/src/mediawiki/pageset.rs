@@ -186,12 +186,10 @@ impl MediaWiki {
         let mut fake_id = 0i64;
         let mut seen = std::collections::HashSet::new();
         // MediaWiki lists missing pages, then invalid ones, then special ones, then the rest.
-        let (mut missing, mut invalid, mut special, mut existing): (
-            Vec<(i64, Obj)>,
-            Vec<(i64, Obj)>,
-            Vec<(i64, Obj)>,
-            Vec<(i64, Obj)>,
-        ) = Default::default();
+        let mut missing: Vec<(i64, Obj)> = Vec::new();
+        let mut invalid: Vec<(i64, Obj)> = Vec::new();
+        let mut special: Vec<(i64, Obj)> = Vec::new();
+        let mut existing: Vec<(i64, Obj)> = Vec::new();
         for m in set.members {
             let mut o = Obj::new();
             let title = match &m {
