@@ -243,6 +243,18 @@ fn error_catalogue() {
     assert_eq!(code("generator=backlinks&gbllimit=x"), "badinteger");
     assert!(answer("generator=backlinks&gbllimit=x").contains(r#"integer parameter \"gbllimit\"."#));
     assert_eq!(code("generator=nothing"), "badvalue");
+    // Writes answer as a read-only wiki.
+    let mw = MediaWiki::new(fixture(), "http://wiki.test").unwrap();
+    let edit = mw.handle(
+        vec![
+            ("action".into(), "edit".into()),
+            ("title".into(), "Hub".into()),
+            ("text".into(), "x".into()),
+        ],
+        Caller::default(),
+    );
+    assert!(edit.body.starts_with(r#"{"error":{"code":"readonly","info":"The wiki is currently in read-only mode.","readonlyreason":"#), "{}", edit.body);
+    assert!(answer("meta=tokens&list=").contains(r#""tokens":{"csrftoken":"+\\"}"#));
 }
 
 #[test]

@@ -20,6 +20,37 @@ use params::Params;
 use result::{ApiError, ApiResult};
 use std::sync::Arc;
 
+/// Modules that change the wiki: inlink's index is read-only through this API, so they
+/// answer as a read-only MediaWiki does.
+const WRITE_ACTIONS: &[&str] = &[
+    "block",
+    "changecontentmodel",
+    "createaccount",
+    "delete",
+    "edit",
+    "filerevert",
+    "import",
+    "managetags",
+    "mergehistory",
+    "move",
+    "options",
+    "patrol",
+    "protect",
+    "purge",
+    "revisiondelete",
+    "rollback",
+    "setpagelanguage",
+    "stashedit",
+    "tag",
+    "unblock",
+    "undelete",
+    "upload",
+    "userrights",
+    "watch",
+];
+
+const READ_ONLY_REASON: &str = "inlink serves a read-only index of links.";
+
 /// Who is asking: bots (a valid token) get `apihighlimits`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Caller {
@@ -108,6 +139,14 @@ impl MediaWiki {
             Some("paraminfo") => {
                 self.paraminfo(p, res);
                 return Ok(());
+            }
+            Some(write) if WRITE_ACTIONS.contains(&write) => {
+                let mut e = ApiError::new(
+                    "readonly",
+                    "The wiki is currently in read-only mode.".into(),
+                );
+                e.extra = vec![("readonlyreason", Json::str(READ_ONLY_REASON))];
+                return Err(e);
             }
             Some(other) => {
                 return Err(ApiError::new(
@@ -220,6 +259,19 @@ impl MediaWiki {
         for meta in &metas {
             match meta.as_str() {
                 "siteinfo" => self.siteinfo(p, res, &mut query)?,
+                "tokens" => {
+                    // Tokens of an anonymous session; every write answers `readonly` anyway.
+                    let mut t = Obj::new();
+                    for ty in p
+                        .multi("type")?
+                        .into_iter()
+                        .chain(std::iter::once("csrf".to_string()))
+                        .collect::<std::collections::BTreeSet<_>>()
+                    {
+                        t.push(&format!("{ty}token"), Json::str("+\\"));
+                    }
+                    query.push("tokens", Json::Obj(t));
+                }
                 "userinfo" => {
                     p.use_prefix("ui");
                     let ui = self.userinfo(p, res, caller);

@@ -373,10 +373,7 @@ impl MediaWiki {
                             }),
                         )
                         .push("readonly", flag.clone())
-                        .push(
-                            "readonlyreason",
-                            Json::str("inlink serves a read-only index of links."),
-                        );
+                        .push("readonlyreason", Json::str(super::READ_ONLY_REASON));
                     let limits = |sizes: &[i64]| {
                         Json::Obj(Obj(sizes
                             .iter()
