@@ -296,6 +296,37 @@ fn quirks() {
         answer("generator=backlinks&gbltitle=Nothing"),
         r#"{"batchcomplete":""}"#
     );
+    // Invalid UTF-8 in a query string is read as windows-1252, with the badutf8 warning.
+    assert_eq!(inlink_api::mediawiki::decode_value(&[0xFF], true), "ÿ");
+    assert_eq!(
+        inlink_api::mediawiki::decode_value(&[0x80, b'x'], true),
+        "€x"
+    );
+    assert_eq!(
+        inlink_api::mediawiki::decode_value(&[0xFF], false),
+        "\u{FFFD}"
+    );
+    assert_eq!(
+        inlink_api::mediawiki::decode_value(b"a\x01b\tc", false),
+        "a\u{FFFD}b\tc"
+    );
+    let raw = |k: &str, v: &[u8]| (k.to_string(), v.to_vec(), true);
+    let r = MediaWiki::new(fixture(), "http://wiki.test")
+        .unwrap()
+        .handle_bytes(
+            vec![
+                raw("action", b"query"),
+                raw("list", b"backlinks"),
+                raw("format", b"json"),
+                raw("bltitle", &[0xFF]),
+            ],
+            Caller::default(),
+        );
+    assert!(
+        r.body.starts_with(r#"{"batchcomplete":"","warnings":{"backlinks":{"*":"The value passed for \"bltitle\" contains invalid or non-normalized data."#),
+        "{}",
+        r.body
+    );
     // An unknown parameter alone puts warnings before batchcomplete.
     assert!(answer("bltitle=Hub&blfoo=1&blbar=2").starts_with(
         r#"{"warnings":{"main":{"*":"Unrecognized parameters: blfoo, blbar."}},"batchcomplete":"""#

@@ -58,6 +58,49 @@ fn authorised(config: &Config, headers: &HeaderMap) -> bool {
         .is_some_and(|given| given.as_bytes() == token.as_bytes())
 }
 
+/// `application/x-www-form-urlencoded` pairs with values left as bytes: the dialect decides
+/// what invalid UTF-8 means.
+fn raw_pairs(b: &[u8], from_query: bool) -> Vec<(String, Vec<u8>, bool)> {
+    let decode = |s: &[u8]| -> Vec<u8> {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < s.len() => {
+                    match std::str::from_utf8(&s[i + 1..i + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        Some(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        out
+    };
+    b.split(|&c| c == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = match p.iter().position(|&c| c == b'=') {
+                Some(e) => (&p[..e], &p[e + 1..]),
+                None => (p, &p[p.len()..]),
+            };
+            (
+                String::from_utf8_lossy(&decode(k)).into_owned(),
+                decode(v),
+                from_query,
+            )
+        })
+        .collect()
+}
+
 /// `api.php`: query-string parameters, then form-body parameters (which win, as `$_POST`
 /// wins over `$_GET` in MediaWiki's `WebRequest`).
 async fn api_php(
@@ -66,26 +109,21 @@ async fn api_php(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let pairs = |b: &[u8]| -> Vec<(String, String)> {
-        form_urlencoded::parse(b)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    };
     let mut params = query
         .as_deref()
-        .map(|q| pairs(q.as_bytes()))
+        .map(|q| raw_pairs(q.as_bytes(), true))
         .unwrap_or_default();
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if form {
-        params.extend(pairs(&body));
+        params.extend(raw_pairs(&body, false));
     }
     let caller = Caller {
         high_limits: authorised(&state.config, &headers),
     };
-    let r = state.mediawiki.handle(params, caller);
+    let r = state.mediawiki.handle_bytes(params, caller);
     let mut resp = (
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
         r.body,

@@ -10,6 +10,8 @@ mod linkshere;
 mod pageset;
 mod paraminfo;
 mod params;
+
+pub use params::decode_value;
 mod result;
 
 use crate::json::{Json, Obj};
@@ -86,7 +88,17 @@ impl MediaWiki {
 
     /// Answers one request. `raw` are the decoded query-string or form pairs, in order.
     pub fn handle(&self, raw: Vec<(String, String)>, caller: Caller) -> Response {
-        let mut p = Params::new(raw);
+        self.answer(Params::new(raw), caller)
+    }
+
+    /// Answers a request whose values are raw bytes after percent-decoding, each flagged
+    /// when it came from the query string (MediaWiki then reads invalid UTF-8 as the content
+    /// language's legacy encoding).
+    pub fn handle_bytes(&self, raw: Vec<(String, Vec<u8>, bool)>, caller: Caller) -> Response {
+        self.answer(Params::from_bytes(raw), caller)
+    }
+
+    fn answer(&self, mut p: Params, caller: Caller) -> Response {
         let fv2 = matches!(
             p.get("formatversion").as_deref(),
             Some("2") | Some("latest")

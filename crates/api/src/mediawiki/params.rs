@@ -53,7 +53,61 @@ pub(crate) struct Params {
     pub changed: BTreeSet<String>,
 }
 
+/// windows-1252 code points of bytes 0x80–0x9F (the rest is Latin-1).
+const CP1252: [u16; 32] = [
+    0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+    0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+];
+
+/// A raw parameter value as MediaWiki's `WebRequest` decodes it: invalid UTF-8 is read as
+/// the content language's legacy encoding (windows-1252 for English) when it came in a
+/// query string, else replaced; C0 controls other than tab and newlines become U+FFFD.
+pub fn decode_value(raw: &[u8], legacy: bool) -> String {
+    let s = match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) if legacy => raw
+            .iter()
+            .map(|&b| match b {
+                0x80..=0x9F => {
+                    char::from_u32(CP1252[(b - 0x80) as usize] as u32).unwrap_or('\u{FFFD}')
+                }
+                _ => b as char,
+            })
+            .collect(),
+        Err(_) => String::from_utf8_lossy(raw).into_owned(),
+    };
+    s.chars()
+        .map(|c| {
+            if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 impl Params {
+    /// Parameters from raw bytes, each with its `legacy` flag (true for a GET query string;
+    /// see [`decode_value`]).
+    pub fn from_bytes(raw: Vec<(String, Vec<u8>, bool)>) -> Self {
+        let mut changed = BTreeSet::new();
+        let decoded = raw
+            .into_iter()
+            .map(|(k, v, legacy)| {
+                let d = decode_value(&v, legacy);
+                if d.as_bytes() != v.as_slice() {
+                    changed.insert(k.clone());
+                }
+                (k, d)
+            })
+            .collect();
+        let mut p = Params::new(decoded);
+        p.changed.extend(changed);
+        p
+    }
+
     pub fn new(raw: Vec<(String, String)>) -> Self {
         let mut values: Vec<(String, String)> = Vec::new();
         let mut changed = BTreeSet::new();
