@@ -160,7 +160,7 @@ fn golden_backlinks() {
             .map(|(_, v)| v.as_str());
         assert_eq!(
             error.is_some(),
-            expected.starts_with("{\"error\""),
+            expected.starts_with("{\"error"),
             "{q}: MediaWiki-API-Error header ({})",
             resp.body
         );

@@ -106,18 +106,35 @@ fn clamp_limit(
     name: &str,
     value: &str,
     n: i64,
-    max: i64,
+    (max, user_max, high_max): (i64, i64, i64),
 ) -> i64 {
     if n < 1 || n > max {
-        res.warn(
+        let mut data = Obj::new();
+        data.push("min", Json::Int(1))
+            .push("curmax", Json::Int(max))
+            .push("max", Json::Int(user_max))
+            .push("highmax", Json::Int(high_max));
+        res.warn_with(
             module,
+            "outofrange",
             &format!(
                 "The value \"{value}\" for parameter \"{name}\" must be between 1 and {}.",
                 format_num(max)
             ),
+            Some(Json::Obj(data)),
         );
     }
     n.clamp(1, max)
+}
+
+/// `data` of an `unrecognizedvalues` warning.
+pub(crate) fn values_data(values: &[String]) -> Option<Json> {
+    let mut data = Obj::new();
+    data.push(
+        "values",
+        Json::Arr(values.iter().map(|v| Json::str(v.as_str())).collect()),
+    );
+    Some(Json::Obj(data))
 }
 
 fn read_params(
@@ -181,13 +198,15 @@ fn read_params(
     namespaces.dedup();
     if !rejected.is_empty() {
         let s = if rejected.len() == 1 { "" } else { "s" };
-        res.warn(
+        res.warn_with(
             m.name,
+            "unrecognizedvalues",
             &format!(
                 "Unrecognized value{s} for parameter \"{}\": {}",
                 name("namespace"),
                 rejected.join(", ")
             ),
+            values_data(&rejected),
         );
     }
     let descending = match p.single(&name("dir"))?.as_deref() {
@@ -234,7 +253,14 @@ fn read_params(
                     ),
                 )
             })?;
-            Some(clamp_limit(res, m.name, &name("limit"), v, n, stage1_max))
+            Some(clamp_limit(
+                res,
+                m.name,
+                &name("limit"),
+                v,
+                n,
+                (stage1_max, user_max, bot_max),
+            ))
         }
     };
     let redirect = m.redirect && p.has(&name("redirect"));
@@ -249,11 +275,18 @@ fn read_params(
         }
         Some(n) => {
             let max = halve(stage1_max);
-            clamp_limit(res, m.name, &name("limit"), &n.to_string(), n, max)
+            clamp_limit(
+                res,
+                m.name,
+                &name("limit"),
+                &n.to_string(),
+                n,
+                (max, halve(user_max), halve(bot_max)),
+            )
         }
     };
     if let Some(v) = p.changed.iter().find(|n| n.starts_with(pre)).cloned() {
-        res.warn(m.name, &format!("The value passed for \"{v}\" contains invalid or non-normalized data. Textual data should be valid, NFC-normalized Unicode without C0 control characters other than HT (\\t), LF (\\n), and CR (\\r)."));
+        res.warn_with(m.name, "badutf8", &format!("The value passed for \"{v}\" contains invalid or non-normalized data. Textual data should be valid, NFC-normalized Unicode without C0 control characters other than HT (\\t), LF (\\n), and CR (\\r)."), None);
     }
     Ok(Read {
         title,

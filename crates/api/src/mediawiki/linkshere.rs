@@ -56,12 +56,14 @@ impl MediaWiki {
             .collect();
         if !bad.is_empty() {
             let s = if bad.len() == 1 { "" } else { "s" };
-            res.warn(
+            res.warn_with(
                 MODULE,
+                "unrecognizedvalues",
                 &format!(
                     "Unrecognized value{s} for parameter \"lhprop\": {}",
                     bad.join(", ")
                 ),
+                super::backlinks::values_data(&bad),
             );
         }
         let has = |x: &str| props.iter().any(|v| v == x);
@@ -79,13 +81,15 @@ impl MediaWiki {
             });
             if !rejected.is_empty() {
                 let s = if rejected.len() == 1 { "" } else { "s" };
-                let list: Vec<&str> = rejected.iter().map(|s| s.as_str()).collect();
-                res.warn(
+                let list: Vec<String> = rejected.iter().map(|s| s.to_string()).collect();
+                res.warn_with(
                     MODULE,
+                    "unrecognizedvalues",
                     &format!(
                         "Unrecognized value{s} for parameter \"lhnamespace\": {}",
                         list.join(", ")
                     ),
+                    super::backlinks::values_data(&list),
                 );
             }
             ok.iter()
@@ -124,12 +128,19 @@ impl MediaWiki {
                     )
                 })?;
                 if !(1..=max).contains(&n) {
-                    res.warn(
+                    let mut data = Obj::new();
+                    data.push("min", Json::Int(1))
+                        .push("curmax", Json::Int(max))
+                        .push("max", Json::Int(500))
+                        .push("highmax", Json::Int(5000));
+                    res.warn_with(
                         MODULE,
+                        "outofrange",
                         &format!(
                             "The value \"{v}\" for parameter \"lhlimit\" must be between 1 and {}.",
                             format_num(max)
                         ),
+                        Some(Json::Obj(data)),
                     );
                 }
                 n.clamp(1, max)

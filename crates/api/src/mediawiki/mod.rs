@@ -106,8 +106,13 @@ impl MediaWiki {
         let ascii = if fv2 { p.has("ascii") } else { !p.has("utf8") };
         p.get("format");
         p.get("maxlag");
-        p.get("errorformat");
+        let format = match p.get("errorformat").as_deref() {
+            Some("plaintext" | "wikitext" | "html" | "raw") => result::ErrorFormat::Text,
+            Some("none") => result::ErrorFormat::None,
+            _ => result::ErrorFormat::Bc,
+        };
         let mut res = ApiResult::new(fv2);
+        res.set_format(format);
         let outcome = self.run(&mut p, &mut res, caller);
         let mut headers = vec![(
             "Content-Type",
@@ -118,10 +123,8 @@ impl MediaWiki {
                 let unknown = p.unused();
                 if !unknown.is_empty() {
                     let s = if unknown.len() == 1 { "" } else { "s" };
-                    res.warn_main(&format!(
-                        "Unrecognized parameter{s}: {}.",
-                        unknown.join(", ")
-                    ));
+                    let text = format!("Unrecognized parameter{s}: {}.", unknown.join(", "));
+                    res.warn_with("main", "unrecognizedparams", &text, None);
                 }
                 res.finish()
             }
@@ -219,7 +222,8 @@ impl MediaWiki {
         let mut gen_cont = None;
         let mut gen_pages = Vec::new();
         if let Some(m) = gen_module {
-            let out = backlinks::run(self, m, true, p, res, caller)?;
+            let out = backlinks::run(self, m, true, p, res, caller)
+                .map_err(|e| e.in_module(&format!("query+{}", m.name)))?;
             gen_pages = out.pages;
             gen_cont = out.cont.map(|c| (format!("g{}continue", m.prefix), c));
         }
@@ -237,7 +241,10 @@ impl MediaWiki {
         }
         let set = self.page_set(p, caller, gen_pages)?;
         let lh = if props.iter().any(|x| x == "linkshere") {
-            Some(self.linkshere(&set, p, res, caller)?)
+            Some(
+                self.linkshere(&set, p, res, caller)
+                    .map_err(|e| e.in_module("query+linkshere"))?,
+            )
         } else {
             None
         };
@@ -258,7 +265,8 @@ impl MediaWiki {
             }
             match module_of(l) {
                 Some(m) => {
-                    let out = backlinks::run(self, m, false, p, res, caller)?;
+                    let out = backlinks::run(self, m, false, p, res, caller)
+                        .map_err(|e| e.in_module(&format!("query+{}", m.name)))?;
                     query.push(m.name, Json::Arr(out.items));
                     match out.cont {
                         Some(c) => continuation.push((m.name, format!("{}continue", m.prefix), c)),
@@ -300,12 +308,15 @@ impl MediaWiki {
                 .collect();
             if !values.is_empty() {
                 let s = if values.len() == 1 { "" } else { "s" };
-                res.warn(
+                let list: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                res.warn_with(
                     "query",
+                    "unrecognizedvalues",
                     &format!(
                         "Unrecognized value{s} for parameter \"{param}\": {}",
                         values.join(", ")
                     ),
+                    backlinks::values_data(&list),
                 );
             }
         }

@@ -1,4 +1,5 @@
-//! The result envelope: MediaWiki's `ApiResult` key order, bc-format warnings and errors.
+//! The result envelope: MediaWiki's `ApiResult` key order, warnings and errors in the bc
+//! and the structured error formats.
 
 use crate::json::{Json, Obj};
 
@@ -8,6 +9,8 @@ pub(crate) struct ApiError {
     pub code: &'static str,
     pub info: String,
     pub extra: Vec<(&'static str, Json)>,
+    /// The module path that failed (`main`, `query+backlinks`), for structured error formats.
+    pub module: String,
 }
 
 impl ApiError {
@@ -16,7 +19,16 @@ impl ApiError {
             code,
             info,
             extra: Vec::new(),
+            module: "main".into(),
         }
+    }
+
+    /// Attributes an error raised while a query module ran to that module.
+    pub fn in_module(mut self, path: &str) -> Self {
+        if self.module == "main" {
+            self.module = path.to_string();
+        }
+        self
     }
 
     pub fn badcontinue() -> Self {
@@ -24,8 +36,18 @@ impl ApiError {
     }
 }
 
+/// `errorformat`: MediaWiki's historical `bc` shape, or the structured one (`plaintext`;
+/// `wikitext`, `html` and `raw` are answered as `plaintext`), or codes only (`none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorFormat {
+    Bc,
+    Text,
+    None,
+}
+
 pub(crate) struct ApiResult {
     fv2: bool,
+    format: ErrorFormat,
     top: Obj,
 }
 
@@ -33,6 +55,7 @@ impl ApiResult {
     pub fn new(fv2: bool) -> Self {
         ApiResult {
             fv2,
+            format: ErrorFormat::Bc,
             top: Obj::new(),
         }
     }
@@ -45,9 +68,54 @@ impl ApiResult {
         }
     }
 
-    /// A warning of `module`. The `warnings` object and each module's entry are put in
-    /// front when created; a module's warnings are joined with newlines, without repeats.
-    pub fn warn(&mut self, module: &str, text: &str) {
+    pub fn set_format(&mut self, format: ErrorFormat) {
+        self.format = format;
+    }
+
+    /// The path of a module in structured messages.
+    fn path(module: &str) -> String {
+        match module {
+            "main" | "query" | "result" => module.to_string(),
+            m => format!("query+{m}"),
+        }
+    }
+
+    /// One structured message: code, text (per format), data, module.
+    fn message(&self, code: &str, text: &str, data: Option<Json>, module: &str) -> Json {
+        let mut o = Obj::new();
+        o.push("code", Json::str(code));
+        let with_text = self.format == ErrorFormat::Text;
+        if with_text && self.fv2 {
+            o.push("text", Json::str(text));
+        }
+        if let Some(d) = data {
+            o.push("data", d);
+        }
+        o.push("module", Json::str(module));
+        if with_text && !self.fv2 {
+            o.push("*", Json::str(text));
+        }
+        Json::Obj(o)
+    }
+
+    /// A warning of `module` with its code and data. In the bc format the `warnings` object
+    /// and each module's entry are put in front when created and a module's warnings are
+    /// joined with newlines, without repeats; otherwise warnings form an array in order.
+    pub fn warn_with(&mut self, module: &str, code: &str, text: &str, data: Option<Json>) {
+        if self.format != ErrorFormat::Bc {
+            let m = self.message(code, text, data, &Self::path(module));
+            if !self.top.contains("warnings") {
+                self.top.prepend("warnings", Json::Arr(Vec::new()));
+            }
+            if let Some(Json::Arr(list)) = self.top.get_mut("warnings") {
+                list.push(m);
+            }
+            return;
+        }
+        self.warn(module, text);
+    }
+
+    fn warn(&mut self, module: &str, text: &str) {
         let key = self.text_key();
         if !self.top.contains("warnings") {
             self.top.prepend("warnings", Json::Obj(Obj::new()));
@@ -70,10 +138,6 @@ impl ApiResult {
                 w.prepend(module, Json::Obj(entry));
             }
         }
-    }
-
-    pub fn warn_main(&mut self, text: &str) {
-        self.warn("main", text);
     }
 
     pub fn prepend(&mut self, key: &str, v: Json) {
@@ -114,19 +178,43 @@ impl ApiResult {
         Json::Obj(self.top)
     }
 
-    /// The bc error object, followed by the warnings gathered before the error.
+    /// The error, followed by the warnings gathered before it: bc `{"error":…}` or the
+    /// structured `{"errors":[…],"warnings":…,"docref"}`.
     pub fn error(self, e: ApiError, docref: &str) -> Json {
-        let mut err = Obj::new();
-        err.push("code", Json::str(e.code))
-            .push("info", Json::Str(e.info));
-        for (k, v) in e.extra {
-            err.push(k, v);
-        }
-        err.push(if self.fv2 { "docref" } else { "*" }, Json::str(docref));
+        let docref_key = if self.fv2 { "docref" } else { "*" };
+        let warnings = self
+            .top
+            .0
+            .iter()
+            .find(|(k, _)| k == "warnings")
+            .map(|(_, w)| w.clone());
         let mut top = Obj::new();
-        top.push("error", Json::Obj(err));
-        if let Some((_, w)) = self.top.0.into_iter().find(|(k, _)| k == "warnings") {
-            top.push("warnings", w);
+        if self.format == ErrorFormat::Bc {
+            let mut err = Obj::new();
+            err.push("code", Json::str(e.code))
+                .push("info", Json::Str(e.info));
+            for (k, v) in e.extra {
+                err.push(k, v);
+            }
+            err.push(docref_key, Json::str(docref));
+            top.push("error", Json::Obj(err));
+            if let Some(w) = warnings {
+                top.push("warnings", w);
+            }
+        } else {
+            let data = (!e.extra.is_empty()).then(|| {
+                Json::Obj(Obj(e
+                    .extra
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect()))
+            });
+            let m = self.message(e.code, &e.info, data, &e.module);
+            top.push("errors", Json::Arr(vec![m]));
+            if let Some(w) = warnings {
+                top.push("warnings", w);
+            }
+            top.push(docref_key, Json::str(docref));
         }
         Json::Obj(top)
     }
