@@ -12,12 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 const MODULE: &str = "linkshere";
 
-pub(crate) struct Linkshere {
-    pub rows: HashMap<Title, Vec<Json>>,
-    pub cont: Option<String>,
-    /// `lhlimit=max`: the value for `limits`, which goes after `query`.
-    pub limits: Option<i64>,
-}
+use super::links::PropOut as Linkshere;
 
 /// PHP 8's loose `(int) $v == $v`: `01`, `+30`, ` 30`, `30.0` pass, `x` does not.
 fn loose_int(v: &str) -> Option<i64> {

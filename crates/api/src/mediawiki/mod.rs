@@ -6,6 +6,7 @@
 //! bc error format; the modules (`backlinks`) only ask the store and fill the result.
 
 mod backlinks;
+mod links;
 mod linkshere;
 mod pageset;
 mod paraminfo;
@@ -235,23 +236,37 @@ impl MediaWiki {
                 "categoryinfo" => p.use_prefix("ci"),
                 "revisions" => p.use_prefix("rv"),
                 "pageprops" => p.use_prefix("pp"),
-                "linkshere" => {}
+                "linkshere" | "links" => {}
                 _ => unknown.push(("prop", prop.clone())),
             }
         }
         let set = self.page_set(p, caller, gen_pages)?;
-        let lh = if props.iter().any(|x| x == "linkshere") {
-            Some(
-                self.linkshere(&set, p, res, caller)
-                    .map_err(|e| e.in_module("query+linkshere"))?,
-            )
-        } else {
-            None
-        };
-        let mut extra = std::collections::HashMap::new();
-        if let Some(lh) = &lh {
-            extra = lh.rows.clone();
+        // Prop modules that add to each page, in the order asked for.
+        let mut prop_outs: Vec<(&'static str, &'static str, links::PropOut)> = Vec::new();
+        for prop in &props {
+            match prop.as_str() {
+                "linkshere" => {
+                    let out = self
+                        .linkshere(&set, p, res, caller)
+                        .map_err(|e| e.in_module("query+linkshere"))?;
+                    prop_outs.push(("linkshere", "lhcontinue", out));
+                }
+                "links" => {
+                    let out = self
+                        .links(&set, p, res, caller)
+                        .map_err(|e| e.in_module("query+links"))?;
+                    prop_outs.push(("links", "plcontinue", out));
+                }
+                _ => {}
+            }
         }
+        let mut extra: Vec<(
+            &'static str,
+            std::collections::HashMap<inlink_model::Title, Vec<Json>>,
+        )> = prop_outs
+            .iter_mut()
+            .map(|(name, _, out)| (*name, std::mem::take(&mut out.rows)))
+            .collect();
         self.output_page_set(set, p, res, &mut query, &mut extra);
         for l in &lists {
             if skip.contains(l) {
@@ -325,14 +340,21 @@ impl MediaWiki {
             res.set_query(query);
         }
         // A prop module reads its limit after `query` exists, so its `limits` comes after it.
-        if let Some(n) = lh.as_ref().and_then(|l| l.limits) {
-            let mut limits = Obj::new();
-            limits.push("linkshere", Json::Int(n));
+        let mut limits = Obj::new();
+        for (name, _, out) in &prop_outs {
+            if let Some(n) = out.limits {
+                limits.push(name, Json::Int(n));
+            }
+        }
+        if !limits.0.is_empty() {
             res.push("limits", Json::Obj(limits));
         }
-        let prop_cont = lh.and_then(|l| l.cont);
-        if let Some(v) = &prop_cont {
-            continuation.push(("linkshere", "lhcontinue".into(), v.clone()));
+        let mut prop_cont = None;
+        for (name, key, out) in prop_outs {
+            if let Some(v) = out.cont {
+                continuation.push((name, key.to_string(), v.clone()));
+                prop_cont = Some(v);
+            }
         }
         if rawcontinue {
             let mut qc = Obj::new();

@@ -90,6 +90,25 @@ impl MediaWiki {
                 }),
             }
         }
+        // Pages found by title come back from the database in (namespace, title) order.
+        let mut found: Vec<PageRecord> = set
+            .members
+            .iter()
+            .filter_map(|m| {
+                if let Member::Page(pg) = m {
+                    Some(pg.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        found.sort_by(|a, b| a.title.cmp(&b.title));
+        let mut found = found.into_iter();
+        for m in &mut set.members {
+            if let Member::Page(pg) = m {
+                *pg = found.next().expect("as many pages as were collected");
+            }
+        }
         for raw in p.multi("pageids")? {
             let Some(id) = parse_int(&raw) else {
                 return Err(ApiError::new(
@@ -142,7 +161,7 @@ impl MediaWiki {
         p: &mut Params,
         res: &ApiResult,
         query: &mut Obj,
-        extra: &mut std::collections::HashMap<Title, Vec<Json>>,
+        extra: &mut [(&'static str, std::collections::HashMap<Title, Vec<Json>>)],
     ) {
         if set.members.is_empty() {
             return;
@@ -183,14 +202,31 @@ impl MediaWiki {
             query.push("redirects", Json::Arr(list));
         }
         let lang = self.codec.site().lang.clone();
-        let mut fake_id = 0i64;
+        // Fake ids as MediaWiki hands them out: invalid titles first, then special pages,
+        // then missing pages, each group in request order.
+        let mut fake_ids = vec![0i64; set.members.len()];
+        let mut next = 0i64;
+        for group in 0..3 {
+            for (i, m) in set.members.iter().enumerate() {
+                let g = match m {
+                    Member::Invalid { .. } => 0,
+                    Member::Special(_) => 1,
+                    Member::Missing(_) => 2,
+                    _ => continue,
+                };
+                if g == group {
+                    next -= 1;
+                    fake_ids[i] = next;
+                }
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         // MediaWiki lists missing pages, then invalid ones, then special ones, then the rest.
         let mut missing: Vec<(i64, Obj)> = Vec::new();
         let mut invalid: Vec<(i64, Obj)> = Vec::new();
         let mut special: Vec<(i64, Obj)> = Vec::new();
         let mut existing: Vec<(i64, Obj)> = Vec::new();
-        for m in set.members {
+        for (m, fake_id) in set.members.into_iter().zip(fake_ids) {
             let mut o = Obj::new();
             let title = match &m {
                 Member::Page(pg) => {
@@ -246,14 +282,17 @@ impl MediaWiki {
                     );
                 }
             }
-            if let Some(rows) = title.as_ref().and_then(|t| extra.remove(t)) {
-                o.push("linkshere", Json::Arr(rows));
+            if let Some(t) = &title {
+                for (name, rows) in extra.iter_mut() {
+                    if let Some(rows) = rows.remove(t) {
+                        o.push(name, Json::Arr(rows));
+                    }
+                }
             }
             match m {
                 Member::Page(pg) => existing.push((pg.id.0 as i64, o)),
                 Member::MissingId(id) => missing.push((id, o)),
                 Member::Missing(_) | Member::Special(_) | Member::Invalid { .. } => {
-                    fake_id -= 1;
                     let group = match m {
                         Member::Missing(_) => &mut missing,
                         Member::Special(_) => &mut special,
@@ -281,8 +320,8 @@ impl MediaWiki {
             );
         }
         if res.fv2() {
-            // Fake ids first (-1, -2, …), then real ones ascending.
-            entries.sort_by_key(|(k, _)| if *k < 0 { (0, -*k) } else { (1, *k) });
+            // formatversion 2 sorts pages by key.
+            entries.sort_by_key(|(k, _)| *k);
             query.push(
                 "pages",
                 Json::Arr(entries.into_iter().map(|(_, o)| Json::Obj(o)).collect()),

@@ -1,0 +1,153 @@
+//! `prop=links`: the outgoing page links of the pages in the page set, from the same index.
+
+use super::pageset::{Member, PageSet};
+use super::params::parse_int;
+use super::result::{ApiError, ApiResult};
+use super::{format_num, Caller, MediaWiki, Params};
+use crate::json::{Json, Obj};
+use inlink_model::{LinkKind, NamespaceId, Title};
+use std::collections::HashMap;
+
+/// What a prop module adds to the pages, and where it stopped.
+pub(crate) struct PropOut {
+    pub rows: HashMap<Title, Vec<Json>>,
+    pub cont: Option<String>,
+    /// `…limit=max`: the value for `limits`, which goes after `query`.
+    pub limits: Option<i64>,
+}
+
+fn store_err(e: inlink_store::StoreError) -> ApiError {
+    ApiError::new(
+        "internal_api_error_StoreError",
+        format!("[inlink] The index could not answer: {e}"),
+    )
+}
+
+impl MediaWiki {
+    pub(crate) fn links(
+        &self,
+        set: &PageSet,
+        p: &mut Params,
+        res: &mut ApiResult,
+        caller: Caller,
+    ) -> Result<PropOut, ApiError> {
+        let mut out = PropOut {
+            rows: HashMap::new(),
+            cont: None,
+            limits: None,
+        };
+        let namespaces: Vec<NamespaceId> = p
+            .multi("plnamespace")?
+            .iter()
+            .filter_map(|v| parse_int(v))
+            .filter_map(|n| NamespaceId::try_from(n).ok())
+            .collect();
+        let only: Vec<Title> = p
+            .multi("pltitles")?
+            .iter()
+            .filter_map(|t| self.codec.parse_local(t, 0))
+            .collect();
+        let descending = match p.single("pldir")?.as_deref() {
+            None | Some("ascending") => false,
+            Some("descending") => true,
+            Some(v) => {
+                return Err(ApiError::new(
+                    "badvalue",
+                    format!("Unrecognized value for parameter \"pldir\": {v}."),
+                ))
+            }
+        };
+        let max = if caller.high_limits { 5000 } else { 500 };
+        let limit = match p.single("pllimit")?.as_deref() {
+            None => 10,
+            Some("max") => {
+                out.limits = Some(max);
+                max
+            }
+            Some(v) => {
+                let n = parse_int(v).ok_or_else(|| {
+                    ApiError::new(
+                        "badinteger",
+                        format!("Invalid value \"{v}\" for integer parameter \"pllimit\"."),
+                    )
+                })?;
+                if !(1..=max).contains(&n) {
+                    let text = format!(
+                        "The value \"{v}\" for parameter \"pllimit\" must be between 1 and {}.",
+                        format_num(max)
+                    );
+                    res.warn_with("links", "outofrange", &text, None);
+                }
+                n.clamp(1, max)
+            }
+        } as usize;
+        // `plcontinue` = "<page id>|<ns>|<dbkey>" of the next row.
+        let cursor = match p.single("plcontinue")? {
+            None => None,
+            Some(c) => {
+                let parts: Vec<&str> = c.splitn(3, '|').collect();
+                let (Some(id), Some(ns), Some(key)) = (
+                    parts.first().and_then(|v| parse_int(v)),
+                    parts.get(1).and_then(|v| parse_int(v)),
+                    parts.get(2),
+                ) else {
+                    return Err(ApiError::badcontinue());
+                };
+                Some((id, ns, key.to_string()))
+            }
+        };
+        let mut pages: Vec<_> = set
+            .members
+            .iter()
+            .filter_map(|m| {
+                if let Member::Page(pg) = m {
+                    Some(pg.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        pages.sort_by_key(|pg| pg.id);
+        pages.dedup_by_key(|pg| pg.id);
+        if descending {
+            pages.reverse();
+        }
+        let mut n = 0;
+        'pages: for pg in pages {
+            let mut links = self
+                .store
+                .outgoing(pg.id, LinkKind::Page)
+                .map_err(store_err)?;
+            if descending {
+                links.reverse();
+            }
+            for t in links {
+                if !namespaces.is_empty() && !namespaces.contains(&t.ns)
+                    || !only.is_empty() && !only.contains(&t)
+                {
+                    continue;
+                }
+                let key = (pg.id.0 as i64, t.ns as i64, t.dbkey.clone());
+                if let Some(c) = &cursor {
+                    let before = if descending { key > *c } else { key < *c };
+                    if before {
+                        continue;
+                    }
+                }
+                if n == limit {
+                    out.cont = Some(format!("{}|{}|{}", pg.id.0, t.ns, t.dbkey));
+                    break 'pages;
+                }
+                let mut o = Obj::new();
+                o.push("ns", Json::Int(t.ns as i64))
+                    .push("title", Json::Str(self.codec.full_text(&t)));
+                out.rows
+                    .entry(pg.title.clone())
+                    .or_default()
+                    .push(Json::Obj(o));
+                n += 1;
+            }
+        }
+        Ok(out)
+    }
+}
