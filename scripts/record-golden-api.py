@@ -24,6 +24,8 @@ for q in open(queries, encoding="utf-8"):
             body = r.read().decode("utf-8")
         lines.append("> " + query)
         lines.append(body)
+        if body.startswith("/**/"):  # JSONP: not followed
+            break
         cont = json.loads(body).get("continue")
         if not cont:
             break

@@ -99,7 +99,7 @@ impl MediaWiki {
         self.answer(Params::from_bytes(raw), caller)
     }
 
-    fn answer(&self, mut p: Params, caller: Caller) -> Response {
+    fn answer(&self, mut p: Params, mut caller: Caller) -> Response {
         let fv2 = matches!(
             p.get("formatversion").as_deref(),
             Some("2") | Some("latest")
@@ -112,13 +112,20 @@ impl MediaWiki {
             Some("none") => result::ErrorFormat::None,
             _ => result::ErrorFormat::Bc,
         };
+        // JSONP: the callback name keeps only `][.'"_A-Za-z0-9`, and the request is served as
+        // anonymous (no credentials cross origins), as in MediaWiki.
+        let callback = p.get("callback").map(|c| c.chars().filter(|c| c.is_ascii_alphanumeric() || "][.'\"_".contains(*c)).collect::<String>());
+        if callback.is_some() {
+            caller.high_limits = false;
+        }
         let mut res = ApiResult::new(fv2);
         res.set_format(format);
         let outcome = self.run(&mut p, &mut res, caller);
-        let mut headers = vec![(
-            "Content-Type",
-            "application/json; charset=utf-8".to_string(),
-        )];
+        let content_type = if callback.is_some() { "text/javascript; charset=utf-8" } else { "application/json; charset=utf-8" };
+        let mut headers = vec![("Content-Type", content_type.to_string())];
+        if callback.is_some() {
+            headers.push(("MediaWiki-Login-Suppressed", "true".to_string()));
+        }
         let body = match outcome {
             Ok(()) => {
                 let unknown = p.unused();
@@ -134,11 +141,12 @@ impl MediaWiki {
                 res.error(e, &self.docref())
             }
         };
-        Response {
-            status: 200,
-            headers,
-            body: body.to_string(ascii),
-        }
+        let json = body.to_string(ascii);
+        let body = match callback {
+            Some(cb) => format!("/**/{cb}({json})"),
+            None => json,
+        };
+        Response { status: 200, headers, body }
     }
 
     fn docref(&self) -> String {
