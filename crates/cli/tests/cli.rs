@@ -115,11 +115,15 @@ fn http_get(addr: &str, path: &str) -> Option<String> {
 }
 
 fn http_post_form(addr: &str, path: &str, body: &str) -> Option<String> {
+    http_post(addr, path, "application/x-www-form-urlencoded", body)
+}
+
+fn http_post(addr: &str, path: &str, content_type: &str, body: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .ok()?;
@@ -163,6 +167,30 @@ fn serve_demo_answers_healthz_and_stops_on_sigterm() {
     )
     .unwrap();
     assert!(post.contains(r#""backlinks":[{"pageid":"#), "{post}");
+    let mut multipart = String::new();
+    for (k, v) in [
+        ("action", "query"),
+        ("list", "backlinks"),
+        ("bltitle", "River science 0"),
+        ("format", "json"),
+        ("formatversion", "2"),
+    ] {
+        multipart.push_str(&format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    multipart.push_str("--XyZ--\r\n");
+    let mp = http_post(
+        &addr,
+        "/w/api.php",
+        "multipart/form-data; boundary=XyZ",
+        &multipart,
+    )
+    .unwrap();
+    assert!(
+        mp.contains(r#"{"batchcomplete":true,"#) && mp.contains(r#""backlinks":[{"pageid":"#),
+        "{mp}"
+    );
     let missing = http_get(&addr, "/nope").unwrap();
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
     let out = inlink(d.path(), &["query", "backlinks", "Template:Stub"]);

@@ -113,12 +113,30 @@ async fn api_php(
         .as_deref()
         .map(|q| raw_pairs(q.as_bytes(), true))
         .unwrap_or_default();
-    let form = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let form = content_type
+        .as_deref()
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if form {
         params.extend(raw_pairs(&body, false));
+    } else if let Some(boundary) = content_type
+        .as_deref()
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+    {
+        // multipart/form-data, as clients send file uploads (and some send everything).
+        let stream =
+            futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+        let mut parts = multer::Multipart::new(stream, boundary);
+        while let Ok(Some(field)) = parts.next_field().await {
+            let name = field.name().unwrap_or("").to_string();
+            match field.bytes().await {
+                Ok(value) => params.push((name, value.to_vec(), false)),
+                Err(_) => break,
+            }
+        }
     }
     let caller = Caller {
         high_limits: authorised(&state.config, &headers),

@@ -114,14 +114,22 @@ impl MediaWiki {
         };
         // JSONP: the callback name keeps only `][.'"_A-Za-z0-9`, and the request is served as
         // anonymous (no credentials cross origins), as in MediaWiki.
-        let callback = p.get("callback").map(|c| c.chars().filter(|c| c.is_ascii_alphanumeric() || "][.'\"_".contains(*c)).collect::<String>());
+        let callback = p.get("callback").map(|c| {
+            c.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "][.'\"_".contains(*c))
+                .collect::<String>()
+        });
         if callback.is_some() {
             caller.high_limits = false;
         }
         let mut res = ApiResult::new(fv2);
         res.set_format(format);
         let outcome = self.run(&mut p, &mut res, caller);
-        let content_type = if callback.is_some() { "text/javascript; charset=utf-8" } else { "application/json; charset=utf-8" };
+        let content_type = if callback.is_some() {
+            "text/javascript; charset=utf-8"
+        } else {
+            "application/json; charset=utf-8"
+        };
         let mut headers = vec![("Content-Type", content_type.to_string())];
         if callback.is_some() {
             headers.push(("MediaWiki-Login-Suppressed", "true".to_string()));
@@ -146,7 +154,11 @@ impl MediaWiki {
             Some(cb) => format!("/**/{cb}({json})"),
             None => json,
         };
-        Response { status: 200, headers, body }
+        Response {
+            status: 200,
+            headers,
+            body,
+        }
     }
 
     fn docref(&self) -> String {
