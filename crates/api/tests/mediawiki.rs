@@ -242,7 +242,7 @@ fn error_catalogue() {
         .contains(r#"One of the parameters \"eititle\" and \"eipageid\" is required."#));
     assert_eq!(code("generator=backlinks&gbllimit=x"), "badinteger");
     assert!(answer("generator=backlinks&gbllimit=x").contains(r#"integer parameter \"gbllimit\"."#));
-    assert_eq!(code("generator=nothing"), "badvalue");
+    assert_eq!(code("generator=nothing"), "badgenerator");
     // Writes answer as a read-only wiki.
     let mw = MediaWiki::new(fixture(), "http://wiki.test").unwrap();
     let edit = mw.handle(

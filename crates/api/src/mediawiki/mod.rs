@@ -122,6 +122,18 @@ impl MediaWiki {
         if callback.is_some() {
             caller.high_limits = false;
         }
+        // No action: MediaWiki's default module is `help`, an HTML page.
+        if p.values_of("action").is_none() {
+            let name = &self.codec.site().sitename;
+            let body = format!(
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"UTF-8\"/><title>MediaWiki API help - {name}</title></head><body><h1>MediaWiki API help</h1><p>This is an inlink server speaking the MediaWiki Action API. See <a href=\"https://www.mediawiki.org/wiki/API:Main_page\">the API documentation</a>; this server answers <code>action=query</code> with <code>list=backlinks|embeddedin|imageusage</code>, <code>prop=linkshere|links|info</code>, <code>meta=siteinfo|userinfo</code>, and <code>action=paraminfo</code>.</p></body></html>\n"
+            );
+            return Response {
+                status: 200,
+                headers: vec![("Content-Type", "text/html; charset=utf-8".to_string())],
+                body,
+            };
+        }
         let mut res = ApiResult::new(fv2);
         res.set_format(format);
         let outcome = self.run(&mut p, &mut res, caller);
@@ -226,8 +238,8 @@ impl MediaWiki {
                 Some(m) => Some(m),
                 None => {
                     return Err(ApiError::new(
-                        "badvalue",
-                        format!("Unrecognized value for parameter \"generator\": {g}."),
+                        "badgenerator",
+                        format!("Unknown \"generator={g}\"."),
                     ))
                 }
             },
@@ -355,8 +367,9 @@ impl MediaWiki {
                 );
             }
         }
-        // A generator that yields nothing leaves no `query` key at all.
-        if !(gen_module.is_some() && query.0.is_empty()) {
+        // Nothing to report (a generator that yields nothing, only unknown modules): no
+        // `query` key at all.
+        if !query.0.is_empty() {
             res.set_query(query);
         }
         // A prop module reads its limit after `query` exists, so its `limits` comes after it.

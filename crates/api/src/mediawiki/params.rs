@@ -140,6 +140,14 @@ impl Params {
             .map(|(_, v)| v.clone())
     }
 
+    /// The value of `name` without marking it as read.
+    pub fn values_of(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn has(&mut self, name: &str) -> bool {
         self.get(name).is_some()
     }
