@@ -2,7 +2,7 @@
 //! 2/6/7/8-part continuation, MediaWiki's limits and warnings (spec §2–§7).
 
 use super::params::parse_int;
-use super::result::{ApiError, ApiResult};
+use super::result::{store_err, ApiError, ApiResult};
 use super::{format_num, Caller, MediaWiki};
 use crate::json::{Json, Obj};
 use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, Title, NS_FILE};
@@ -59,13 +59,6 @@ struct Bl {
     filter: RedirectFilter,
     limit: usize,
     redirect: bool,
-}
-
-fn store_err(e: inlink_store::StoreError) -> ApiError {
-    ApiError::new(
-        "internal_api_error_StoreError",
-        format!("[inlink] The index could not answer: {e}"),
-    )
 }
 
 /// A parsed `blcontinue`.

@@ -2,8 +2,8 @@
 
 use super::pageset::{Member, PageSet};
 use super::params::parse_int;
-use super::result::{ApiError, ApiResult};
-use super::{format_num, Caller, MediaWiki, Params};
+use super::result::{prop_limit, store_err, ApiError, ApiResult};
+use super::{Caller, MediaWiki, Params};
 use crate::json::{Json, Obj};
 use inlink_model::{LinkKind, NamespaceId, Title};
 use std::collections::HashMap;
@@ -14,13 +14,6 @@ pub(crate) struct PropOut {
     pub cont: Option<String>,
     /// `…limit=max`: the value for `limits`, which goes after `query`.
     pub limits: Option<i64>,
-}
-
-fn store_err(e: inlink_store::StoreError) -> ApiError {
-    ApiError::new(
-        "internal_api_error_StoreError",
-        format!("[inlink] The index could not answer: {e}"),
-    )
 }
 
 impl MediaWiki {
@@ -57,30 +50,8 @@ impl MediaWiki {
                 ))
             }
         };
-        let max = if caller.high_limits { 5000 } else { 500 };
-        let limit = match p.single("pllimit")?.as_deref() {
-            None => 10,
-            Some("max") => {
-                out.limits = Some(max);
-                max
-            }
-            Some(v) => {
-                let n = parse_int(v).ok_or_else(|| {
-                    ApiError::new(
-                        "badinteger",
-                        format!("Invalid value \"{v}\" for integer parameter \"pllimit\"."),
-                    )
-                })?;
-                if !(1..=max).contains(&n) {
-                    let text = format!(
-                        "The value \"{v}\" for parameter \"pllimit\" must be between 1 and {}.",
-                        format_num(max)
-                    );
-                    res.warn_with("links", "outofrange", &text, None);
-                }
-                n.clamp(1, max)
-            }
-        } as usize;
+        let (limit, limits) = prop_limit(p, res, "links", "pllimit", caller.high_limits)?;
+        out.limits = limits;
         // `plcontinue` = "<page id>|<ns>|<dbkey>" of the next row.
         let cursor = match p.single("plcontinue")? {
             None => None,

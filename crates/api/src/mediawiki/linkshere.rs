@@ -3,8 +3,8 @@
 
 use super::pageset::{Member, PageSet};
 use super::params::parse_int;
-use super::result::{ApiError, ApiResult};
-use super::{format_num, Caller, MediaWiki, Params};
+use super::result::{prop_limit, store_err, ApiError, ApiResult};
+use super::{Caller, MediaWiki, Params};
 use crate::json::{Json, Obj};
 use inlink_model::{LinkKind, NamespaceId, PageId, Title};
 use inlink_store::{BacklinkQuery, NamespaceFilter, Order, RedirectFilter, Start};
@@ -18,13 +18,6 @@ use super::links::PropOut as Linkshere;
 fn loose_int(v: &str) -> Option<i64> {
     let f: f64 = v.trim().parse().ok()?;
     (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
-}
-
-fn store_err(e: inlink_store::StoreError) -> ApiError {
-    ApiError::new(
-        "internal_api_error_StoreError",
-        format!("[inlink] The index could not answer: {e}"),
-    )
 }
 
 impl MediaWiki {
@@ -108,39 +101,8 @@ impl MediaWiki {
             (false, true) => RedirectFilter::NonRedirects,
             _ => RedirectFilter::All,
         };
-        let max = if caller.high_limits { 5000 } else { 500 };
-        let limit = match p.single("lhlimit")?.as_deref() {
-            None => 10,
-            Some("max") => {
-                out.limits = Some(max);
-                max
-            }
-            Some(v) => {
-                let n = parse_int(v).ok_or_else(|| {
-                    ApiError::new(
-                        "badinteger",
-                        format!("Invalid value \"{v}\" for integer parameter \"lhlimit\"."),
-                    )
-                })?;
-                if !(1..=max).contains(&n) {
-                    let mut data = Obj::new();
-                    data.push("min", Json::Int(1))
-                        .push("curmax", Json::Int(max))
-                        .push("max", Json::Int(500))
-                        .push("highmax", Json::Int(5000));
-                    res.warn_with(
-                        MODULE,
-                        "outofrange",
-                        &format!(
-                            "The value \"{v}\" for parameter \"lhlimit\" must be between 1 and {}.",
-                            format_num(max)
-                        ),
-                        Some(Json::Obj(data)),
-                    );
-                }
-                n.clamp(1, max)
-            }
-        } as usize;
+        let (limit, limits) = prop_limit(p, res, MODULE, "lhlimit", caller.high_limits)?;
+        out.limits = limits;
         let cont = p.single("lhcontinue")?;
         // An explicit namespace list that resolves to nothing selects nothing (unlike list=backlinks).
         if ns_given && namespaces.is_empty() {

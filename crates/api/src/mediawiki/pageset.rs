@@ -4,7 +4,7 @@
 //! Fields inlink does not keep (revision ids, touch times, lengths) are left out rather than
 //! invented; clients read them as optional.
 
-use super::result::{ApiError, ApiResult};
+use super::result::{store_err, ApiError, ApiResult};
 use super::{params::parse_int, Caller, MediaWiki, Params};
 use crate::json::{Json, Obj};
 use inlink_model::{PageId, PageRecord, Title, NS_MEDIA, NS_SPECIAL};
@@ -22,13 +22,6 @@ pub(crate) struct PageSet {
     pub members: Vec<Member>,
     pub normalized: Vec<(String, String)>,
     pub redirects: Vec<(String, String, String)>,
-}
-
-fn store_err(e: inlink_store::StoreError) -> ApiError {
-    ApiError::new(
-        "internal_api_error_StoreError",
-        format!("[inlink] The index could not answer: {e}"),
-    )
 }
 
 impl MediaWiki {

@@ -36,6 +36,51 @@ impl ApiError {
     }
 }
 
+/// The index failed underneath a module: MediaWiki's shape for internal errors.
+pub(crate) fn store_err(e: inlink_store::StoreError) -> ApiError {
+    ApiError::new(
+        "internal_api_error_StoreError",
+        format!("[inlink] The index could not answer: {e}"),
+    )
+}
+
+/// A prop module's `…limit`: 10 by default, `max`, or a number clamped into 1…500 (5000 for
+/// bots) with MediaWiki's warning. Returns the limit and, for `max`, the value for `limits`.
+pub(crate) fn prop_limit(
+    p: &mut super::Params,
+    res: &mut ApiResult,
+    module: &str,
+    name: &str,
+    high_limits: bool,
+) -> Result<(usize, Option<i64>), ApiError> {
+    let max: i64 = if high_limits { 5000 } else { 500 };
+    Ok(match p.single(name)?.as_deref() {
+        None => (10, None),
+        Some("max") => (max as usize, Some(max)),
+        Some(v) => {
+            let n = super::params::parse_int(v).ok_or_else(|| {
+                ApiError::new(
+                    "badinteger",
+                    format!("Invalid value \"{v}\" for integer parameter \"{name}\"."),
+                )
+            })?;
+            if !(1..=max).contains(&n) {
+                let mut data = Obj::new();
+                data.push("min", Json::Int(1))
+                    .push("curmax", Json::Int(max))
+                    .push("max", Json::Int(500))
+                    .push("highmax", Json::Int(5000));
+                let text = format!(
+                    "The value \"{v}\" for parameter \"{name}\" must be between 1 and {}.",
+                    super::format_num(max)
+                );
+                res.warn_with(module, "outofrange", &text, Some(Json::Obj(data)));
+            }
+            (n.clamp(1, max) as usize, None)
+        }
+    })
+}
+
 /// `errorformat`: MediaWiki's historical `bc` shape, or the structured one (`plaintext`;
 /// `wikitext`, `html` and `raw` are answered as `plaintext`), or codes only (`none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
