@@ -279,7 +279,7 @@ fn read_params(
         }
     };
     if let Some(v) = p.changed.iter().find(|n| n.starts_with(pre)).cloned() {
-        res.warn_with(m.name, "badutf8", &format!("The value passed for \"{v}\" contains invalid or non-normalized data. Textual data should be valid, NFC-normalized Unicode without C0 control characters other than HT (\\t), LF (\\n), and CR (\\r)."), None);
+        res.warn_with(m.name, "badutf8", &format!("The value passed for <var>{v}</var> contains invalid or non-normalized data. Textual data should be valid, NFC-normalized Unicode without C0 control characters other than HT (\\t), LF (\\n), and CR (\\r)."), None);
     }
     Ok(Read {
         title,
@@ -349,14 +349,14 @@ pub(crate) fn run(
         (None, None) => {
             return Err(ApiError::new(
                 "missingparam",
-                format!("One of the parameters \"{pre}title\" and \"{pre}pageid\" is required."),
+                format!("One of the parameters <var>{pre}title</var> and <var>{pre}pageid</var> is required."),
             ))
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::new(
                 "invalidparammix",
                 format!(
-                    "The parameters \"{pre}title\" and \"{pre}pageid\" can not be used together."
+                    "The parameters <var>{pre}title</var> and <var>{pre}pageid</var> can not be used together."
                 ),
             ))
         }
@@ -369,7 +369,7 @@ pub(crate) fn run(
                     .collect();
                 return Err(ApiError::new(
                     "invalidtitle",
-                    format!("Bad title \"{shown}\"."),
+                    format!("Bad title \"{}\".", super::result::escape_wikitext(&shown)),
                 ));
             }
         },
@@ -394,7 +394,7 @@ pub(crate) fn run(
     if m.kind == LinkKind::Image && target.ns != NS_FILE {
         return Err(ApiError::new(
             "bad_image_title",
-            format!("The title for \"{}\" must be a file.", m.name),
+            format!("The title for <kbd>{}</kbd> must be a file.", m.name),
         ));
     }
     let cont = cont_raw.as_deref().map(parse_continue).transpose()?;

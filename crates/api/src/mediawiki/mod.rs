@@ -108,7 +108,9 @@ impl MediaWiki {
         p.get("format");
         p.get("maxlag");
         let format = match p.get("errorformat").as_deref() {
-            Some("plaintext" | "wikitext" | "html" | "raw") => result::ErrorFormat::Text,
+            Some("plaintext" | "raw") => result::ErrorFormat::Plain,
+            Some("wikitext") => result::ErrorFormat::Wikitext,
+            Some("html") => result::ErrorFormat::Html,
             Some("none") => result::ErrorFormat::None,
             _ => result::ErrorFormat::Bc,
         };
@@ -209,6 +211,11 @@ impl MediaWiki {
                 ))
             }
         }
+        self.query(p, res, caller).map_err(|e| e.in_module("query"))
+    }
+
+    /// `action=query`: the page set, list, prop and meta modules, and the envelope.
+    fn query(&self, p: &mut Params, res: &mut ApiResult, caller: Caller) -> Result<(), ApiError> {
         let rawcontinue = p.has("rawcontinue");
         // `continue` = "<generator part>||<finished modules>": those are skipped now.
         let mut skip: Vec<String> = Vec::new();
@@ -239,7 +246,7 @@ impl MediaWiki {
                 None => {
                     return Err(ApiError::new(
                         "badgenerator",
-                        format!("Unknown \"generator={g}\"."),
+                        format!("Unknown <kbd>generator={g}</kbd>."),
                     ))
                 }
             },

@@ -81,13 +81,46 @@ pub(crate) fn prop_limit(
     })
 }
 
-/// `errorformat`: MediaWiki's historical `bc` shape, or the structured one (`plaintext`;
-/// `wikitext`, `html` and `raw` are answered as `plaintext`), or codes only (`none`).
+/// `errorformat`: MediaWiki's historical `bc` shape, or the structured one with plain text,
+/// wikitext or HTML (`raw` is answered as `plaintext`), or codes only (`none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorFormat {
     Bc,
-    Text,
+    Plain,
+    Wikitext,
+    Html,
     None,
+}
+
+/// Messages are written in their wikitext form (`<var>name</var>`, escaped values); the plain
+/// form, as in `bc` and `plaintext`, turns those tags into quotes and decodes entities.
+pub(crate) fn plain(rich: &str) -> String {
+    let mut s = rich.to_string();
+    for tag in [
+        "<var>", "</var>", "<kbd>", "</kbd>", "<code>", "</code>", "<samp>", "</samp>",
+    ] {
+        s = s.replace(tag, "\"");
+    }
+    inlink_model::decode_char_references(&s).into_owned()
+}
+
+/// MediaWiki's `wfEscapeWikiText`, for values echoed in wikitext messages.
+pub(crate) fn escape_wikitext(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.chars().enumerate() {
+        match c {
+            '"' | '&' | '\'' | '<' | '=' | '>' | '[' | ']' | '{' | '|' | '}' | ';' => {
+                out.push_str(&format!("&#{};", c as u32))
+            }
+            '#' | '*' | ':' | ' ' | '\n' | '\r' if i == 0 => {
+                out.push_str(&format!("&#{};", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.replace("://", "&#58;//")
+        .replace("__", "_&#95;")
+        .replace("~~~", "~~&#126;")
 }
 
 pub(crate) struct ApiResult {
@@ -129,16 +162,21 @@ impl ApiResult {
     fn message(&self, code: &str, text: &str, data: Option<Json>, module: &str) -> Json {
         let mut o = Obj::new();
         o.push("code", Json::str(code));
-        let with_text = self.format == ErrorFormat::Text;
-        if with_text && self.fv2 {
-            o.push("text", Json::str(text));
+        let member = match self.format {
+            ErrorFormat::Plain => Some(("text", plain(text))),
+            ErrorFormat::Wikitext => Some(("text", text.to_string())),
+            ErrorFormat::Html => Some(("html", text.to_string())),
+            ErrorFormat::Bc | ErrorFormat::None => None,
+        };
+        if let (Some((key, t)), true) = (&member, self.fv2) {
+            o.push(key, Json::str(t.as_str()));
         }
         if let Some(d) = data {
             o.push("data", d);
         }
         o.push("module", Json::str(module));
-        if with_text && !self.fv2 {
-            o.push("*", Json::str(text));
+        if let (Some((_, t)), false) = (member, self.fv2) {
+            o.push("*", Json::Str(t));
         }
         Json::Obj(o)
     }
@@ -157,7 +195,7 @@ impl ApiResult {
             }
             return;
         }
-        self.warn(module, text);
+        self.warn(module, &plain(text));
     }
 
     fn warn(&mut self, module: &str, text: &str) {
@@ -237,7 +275,7 @@ impl ApiResult {
         if self.format == ErrorFormat::Bc {
             let mut err = Obj::new();
             err.push("code", Json::str(e.code))
-                .push("info", Json::Str(e.info));
+                .push("info", Json::Str(plain(&e.info)));
             for (k, v) in e.extra {
                 err.push(k, v);
             }
