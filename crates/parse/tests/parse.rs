@@ -138,3 +138,123 @@ fn extraction_is_linear() {
         "1k units {small:.4}s, 16k units {large:.4}s"
     );
 }
+
+/// A corpus from `../shared/data`. Missing data fails under CI and is skipped elsewhere.
+fn data(rel: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("test data {} is missing (CI=true)", p.display());
+    }
+    eprintln!("skipping: test data {} is not there", p.display());
+    None
+}
+
+fn sy_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sy_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "sy") {
+            out.push(p);
+        }
+    }
+}
+
+/// The SiYuan user guide parses into the documents, blocks and reference rows its STATS.md
+/// counts (computed independently from the JSON).
+#[test]
+fn siyuan_guide_matches_its_statistics() {
+    use inlink_parse::siyuan::{parse_document, RefKind};
+    let Some(dir) = data("siyuan-guide") else {
+        return;
+    };
+    let mut files = Vec::new();
+    sy_files(&dir, &mut files);
+    let stats = std::fs::read_to_string(dir.join("STATS.md")).unwrap();
+    let stat = |name: &str| -> usize {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("{name} in STATS.md"));
+        line.split('|').nth(2).unwrap().trim().parse().unwrap()
+    };
+    let docs: Vec<_> = files
+        .iter()
+        .map(|f| {
+            parse_document(&std::fs::read_to_string(f).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        })
+        .collect();
+    assert_eq!(docs.len(), stat("documents"));
+    assert_eq!(
+        docs.iter().map(|d| d.blocks.len()).sum::<usize>(),
+        stat("blocks")
+    );
+    let rows: usize = docs.iter().map(|d| d.refs.len()).sum();
+    assert_eq!(rows, stat("refRows"));
+    let embeds = docs
+        .iter()
+        .flat_map(|d| &d.refs)
+        .filter(|r| r.kind == RefKind::Embed)
+        .count();
+    assert_eq!(embeds, stat("embedRefRows"));
+    let ids: std::collections::HashMap<&str, &str> = docs
+        .iter()
+        .flat_map(|d| d.blocks.iter().map(move |b| (b.id.as_str(), d.id.as_str())))
+        .collect();
+    let same = docs
+        .iter()
+        .flat_map(|d| d.refs.iter().map(move |r| (d, r)))
+        .filter(|(d, r)| ids.get(r.def.as_str()) == Some(&d.id.as_str()))
+        .count();
+    assert_eq!(same, stat("sameDocumentRefRows"));
+    let dangling = docs
+        .iter()
+        .flat_map(|d| &d.refs)
+        .filter(|r| !ids.contains_key(r.def.as_str()))
+        .count();
+    assert_eq!(dangling, stat("danglingRefRows"));
+    // Every document's first block is the document, whose content is its title.
+    assert!(docs.iter().all(|d| d.blocks[0].id == d.id
+        && d.blocks[0].kind == "d"
+        && d.blocks[0].content == d.title));
+}
+
+fn arb_node() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::json!({"Type": "NodeText", "Data": "x"})),
+        Just(
+            serde_json::json!({"Type": "NodeTextMark", "TextMarkType": "block-ref", "TextMarkBlockRefID": "20240101000000-aaaaaaa", "TextMarkTextContent": "a"})
+        ),
+        Just(
+            serde_json::json!({"Type": "NodeBlockQueryEmbedScript", "Data": "select * from blocks where id='20240101000000-aaaaaaa'"})
+        ),
+        Just(serde_json::json!({"Type": 3, "ID": null})),
+        Just(serde_json::json!("string")),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        (
+            prop::sample::select(vec!["NodeParagraph", "NodeHeading", "NodeList", "NodeListItem", "NodeBlockQueryEmbed", "NodeSuperBlock", "NodeBlockRef", "NodeText"]),
+            prop::sample::select(vec!["20240101000001-bbbbbbb", "20240101000002-c", "bad", ""]),
+            prop::collection::vec(inner, 0..5),
+            0u64..8,
+        )
+            .prop_map(|(ty, id, children, level)| serde_json::json!({"Type": ty, "ID": id, "HeadingLevel": level, "Properties": {"alias": "a,b"}, "Children": children}))
+    })
+}
+
+proptest! {
+    /// Whatever JSON a `.sy` file holds, parsing returns a document or an error.
+    #[test]
+    fn sy_parsing_never_panics(children in prop::collection::vec(arb_node(), 0..6), junk in "\\PC{0,30}") {
+        let doc = serde_json::json!({"ID": "20240101000000-aaaaaaa", "Type": "NodeDocument", "Properties": {"title": "T"}, "Children": children});
+        let parsed = inlink_parse::siyuan::parse_document(&doc.to_string());
+        prop_assert!(parsed.is_ok());
+        let _ = inlink_parse::siyuan::parse_document(&junk);
+    }
+}
