@@ -262,34 +262,30 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 /// The benchmarks run at a smoke size: they work and print their ratios.
 #[test]
 fn bench_commands_run_at_smoke_size() {
-    let out = Command::new(BIN)
-        .args(["bench", "extract", "--articles", "300", "--passes", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ratio extraction / scan"));
-    let out = Command::new(BIN)
-        .args(["bench", "xml-import", "--articles", "300"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ratio import(.bz2) / bzip2 -dc"));
-    let out = Command::new(BIN)
-        .args(["bench", "http", "--seconds", "1", "--connections", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ratio to /healthz"));
+    let runs: [(&[&str], &str); 3] = [
+        (
+            &["bench", "extract", "--articles", "300", "--passes", "1"],
+            "ratio extraction / scan",
+        ),
+        (
+            &["bench", "xml-import", "--articles", "300"],
+            "ratio import(.bz2) / bzip2 -dc",
+        ),
+        (
+            &["bench", "http", "--seconds", "1", "--connections", "2"],
+            "ratio to /healthz",
+        ),
+    ];
+    for (args, expected) in runs {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(expected),
+            "{args:?}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! `prop=links`: the outgoing page links of the pages in the page set, from the same index.
 
-use super::pageset::{Member, PageSet};
+use super::pageset::PageSet;
 use super::params::parse_int;
 use super::result::{prop_limit, store_err, ApiError, ApiResult};
 use super::{Caller, MediaWiki, Params};
@@ -67,17 +67,7 @@ impl MediaWiki {
                 Some((id, ns, key.to_string()))
             }
         };
-        let mut pages: Vec<_> = set
-            .members
-            .iter()
-            .filter_map(|m| {
-                if let Member::Page(pg) = m {
-                    Some(pg.clone())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let mut pages = set.pages();
         pages.sort_by_key(|pg| pg.id);
         pages.dedup_by_key(|pg| pg.id);
         if descending {

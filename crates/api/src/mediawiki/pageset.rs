@@ -24,6 +24,22 @@ pub(crate) struct PageSet {
     pub redirects: Vec<(String, String, String)>,
 }
 
+impl PageSet {
+    /// The existing pages of the set, in set order.
+    pub fn pages(&self) -> Vec<PageRecord> {
+        self.members
+            .iter()
+            .filter_map(|m| {
+                if let Member::Page(pg) = m {
+                    Some(pg.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
 impl MediaWiki {
     pub(crate) fn page_set(
         &self,
@@ -84,17 +100,7 @@ impl MediaWiki {
             }
         }
         // Pages found by title come back from the database in (namespace, title) order.
-        let mut found: Vec<PageRecord> = set
-            .members
-            .iter()
-            .filter_map(|m| {
-                if let Member::Page(pg) = m {
-                    Some(pg.clone())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let mut found = set.pages();
         found.sort_by(|a, b| a.title.cmp(&b.title));
         let mut found = found.into_iter();
         for m in &mut set.members {
