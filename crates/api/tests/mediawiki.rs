@@ -285,6 +285,26 @@ fn quirks() {
         .starts_with(r#"{"batchcomplete":"","warnings":{"backlinks":"#));
     assert!(answer("bltitle=Hub&bllimit=max&blredirect")
         .contains(r#""limits":{"backlinks":250},"query""#));
+    // paraminfo describes every module served.
+    for m in [
+        "main",
+        "query",
+        "query+backlinks",
+        "query+embeddedin",
+        "query+imageusage",
+        "query+linkshere",
+        "query+links",
+        "query+info",
+        "query+siteinfo",
+        "query+userinfo",
+    ] {
+        let body = answer(&format!(
+            "action=paraminfo&modules={}&list=",
+            m.replace('+', "%2B")
+        ));
+        assert!(body.contains(&format!(r#""path":"{m}""#)), "{m}: {body}");
+        assert!(!body.contains(r#""missing""#), "{m}: {body}");
+    }
     // Titles: case of the first letter, fragments, special pages.
     assert_eq!(answer("bltitle=hub#Section"), answer("bltitle=Hub"));
     assert!(answer("bltitle=Special:Foo").contains(r#""backlinks":[]"#));

@@ -163,6 +163,34 @@ fn module(path: &str) -> Option<(&'static str, &'static str, bool, Vec<P>)> {
             false,
             vec![multi("prop", Ty::Str), dflt("limit", Ty::Limit, "1")],
         ),
+        "query+linkshere" => (
+            "lh",
+            "prop",
+            false,
+            vec![
+                dflt(
+                    "prop",
+                    Ty::Enum(&["pageid", "redirect", "title"]),
+                    "pageid|title|redirect",
+                ),
+                multi("namespace", Ty::Namespace),
+                multi("show", Ty::Enum(&["!redirect", "redirect"])),
+                dflt("limit", Ty::Limit, "10"),
+                p("continue", Ty::Str),
+            ],
+        ),
+        "query+links" => (
+            "pl",
+            "prop",
+            false,
+            vec![
+                multi("namespace", Ty::Namespace),
+                dflt("limit", Ty::Limit, "10"),
+                p("continue", Ty::Str),
+                multi("titles", Ty::Str),
+                dflt("dir", Ty::Enum(&["ascending", "descending"]), "ascending"),
+            ],
+        ),
         "query+categoryinfo" => ("ci", "prop", false, vec![p("continue", Ty::Str)]),
         "query+pageprops" => ("pp", "prop", false, vec![multi("prop", Ty::Str)]),
         "query+revisions" => (
