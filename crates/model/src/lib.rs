@@ -1,6 +1,7 @@
 //! The vocabulary every other inlink crate speaks: page ids, link kinds, namespaces, site
 //! configuration and MediaWiki's title rules (`docs/titles.md`). Pure functions, no I/O.
 
+mod block;
 mod entities;
 mod entities_table;
 mod error;
@@ -10,6 +11,7 @@ mod page;
 mod siteinfo;
 mod title;
 
+pub use block::{BlockRecord, BlockRef, BlockRefKind};
 pub use entities::decode_char_references;
 pub use error::{ModelError, TitleError};
 pub use namespace::{

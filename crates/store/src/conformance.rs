@@ -7,7 +7,9 @@ use crate::query::{
     RedirectRow, Start,
 };
 use crate::LinkStore;
-use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title};
+use inlink_model::{
+    BlockRecord, BlockRef, BlockRefKind, LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title,
+};
 
 pub fn page(id: u32, ns: NamespaceId, dbkey: &str, is_redirect: bool) -> PageRecord {
     PageRecord {
@@ -85,6 +87,148 @@ pub fn run_all<S: LinkStore>(make: impl Fn() -> S) {
     templates_are_a_separate_table(&make());
     site_info_round_trip(&make());
     stats(&make());
+    blocks_and_block_refs(&make());
+}
+
+pub fn block(id: &str, page: u32, parent: Option<&str>) -> BlockRecord {
+    BlockRecord {
+        id: id.into(),
+        page: PageId(page),
+        parent: parent.map(str::to_string),
+        kind: if parent.is_none() {
+            "d".into()
+        } else {
+            "p".into()
+        },
+        subtype: String::new(),
+        content: format!("text of {id}"),
+        name: String::new(),
+        aliases: vec![],
+        memo: String::new(),
+        created: "20240101000000".into(),
+        updated: "20240102000000".into(),
+    }
+}
+
+pub fn block_ref(page: u32, from: &str, def: &str, kind: BlockRefKind) -> BlockRef {
+    BlockRef {
+        page: PageId(page),
+        block: from.into(),
+        def: def.into(),
+        anchor: format!("to {def}"),
+        kind,
+    }
+}
+
+pub fn blocks_and_block_refs(s: &impl LinkStore) {
+    let set = |page: u32, blocks: Vec<BlockRecord>, refs: Vec<BlockRef>| {
+        batch(vec![Op::SetBlocks {
+            page: PageId(page),
+            blocks,
+            refs,
+        }])
+    };
+    s.apply(&set(
+        1,
+        vec![block("a", 1, None), block("b", 1, Some("a"))],
+        vec![
+            block_ref(1, "b", "x", BlockRefKind::Static),
+            block_ref(1, "b", "x", BlockRefKind::Dynamic),
+            block_ref(1, "b", "y", BlockRefKind::Dynamic),
+        ],
+    ))
+    .unwrap();
+    s.apply(&set(
+        2,
+        vec![block("c", 2, None)],
+        vec![block_ref(2, "c", "x", BlockRefKind::Embed)],
+    ))
+    .unwrap();
+    assert_eq!(s.block("b").unwrap(), Some(block("b", 1, Some("a"))));
+    assert_eq!(s.block("nope").unwrap(), None);
+    assert_eq!(
+        s.blocks_of(PageId(1)).unwrap(),
+        [block("a", 1, None), block("b", 1, Some("a"))],
+        "document order"
+    );
+    let to_x = s.block_refs_to("x").unwrap();
+    assert_eq!(
+        to_x.iter()
+            .map(|r| (r.page.0, r.block.as_str(), r.kind))
+            .collect::<Vec<_>>(),
+        [
+            (1, "b", BlockRefKind::Static),
+            (2, "c", BlockRefKind::Embed)
+        ],
+        "one row per (def, block), the first given"
+    );
+    assert_eq!(s.block_refs_from(PageId(1)).unwrap().len(), 2);
+    // Replacing a page's blocks replaces its references too.
+    s.apply(&set(
+        1,
+        vec![block("a", 1, None)],
+        vec![block_ref(1, "a", "y", BlockRefKind::Static)],
+    ))
+    .unwrap();
+    assert_eq!(s.block("b").unwrap(), None);
+    assert_eq!(s.block_refs_to("x").unwrap().len(), 1);
+    assert_eq!(
+        s.block_refs_to("y")
+            .unwrap()
+            .iter()
+            .map(|r| r.block.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+    // A block id belongs to one page; references stay with the page that made them.
+    s.apply(&set(
+        1,
+        vec![block("a", 1, None), block("c", 7, Some("a"))],
+        vec![],
+    ))
+    .unwrap();
+    assert_eq!(
+        s.block("c").unwrap().map(|b| b.page),
+        Some(PageId(1)),
+        "the record's page is the page it is set on"
+    );
+    assert!(s.blocks_of(PageId(2)).unwrap().is_empty());
+    assert_eq!(s.block_refs_to("x").unwrap().len(), 1);
+    assert!(s.block_refs_to("y").unwrap().is_empty());
+    // Deleting a page removes its blocks and references.
+    s.apply(&batch(vec![Op::Delete(PageId(2)), Op::Delete(PageId(1))]))
+        .unwrap();
+    assert!(s.block_refs_to("x").unwrap().is_empty());
+    assert_eq!(s.block("a").unwrap(), None);
+}
+
+/// Compares the block facts of two stores on the given pages and block ids.
+pub fn assert_same_blocks(
+    a: &impl LinkStore,
+    b: &impl LinkStore,
+    pages: &[PageId],
+    ids: &[String],
+) {
+    for p in pages {
+        assert_eq!(
+            a.blocks_of(*p).unwrap(),
+            b.blocks_of(*p).unwrap(),
+            "blocks of {p:?}"
+        );
+        assert_eq!(
+            a.block_refs_from(*p).unwrap(),
+            b.block_refs_from(*p).unwrap(),
+            "refs from {p:?}"
+        );
+    }
+    for id in ids {
+        assert_eq!(a.block(id).unwrap(), b.block(id).unwrap(), "block {id}");
+        assert_eq!(
+            a.block_refs_to(id).unwrap(),
+            b.block_refs_to(id).unwrap(),
+            "refs to {id}"
+        );
+    }
 }
 
 pub fn orders_and_starts(s: &impl LinkStore) {

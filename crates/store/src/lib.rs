@@ -17,7 +17,7 @@ pub use query::{
 };
 pub use redb_store::RedbStore;
 
-use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
+use inlink_model::{BlockRecord, BlockRef, LinkKind, PageId, PageRecord, SiteInfo, Title};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -52,6 +52,18 @@ pub trait LinkStore: Send + Sync {
     fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>>;
 
     fn site_info(&self) -> Result<Option<SiteInfo>>;
+
+    /// A block by id.
+    fn block(&self, id: &str) -> Result<Option<BlockRecord>>;
+
+    /// The blocks of a page, in document order.
+    fn blocks_of(&self, page: PageId) -> Result<Vec<BlockRecord>>;
+
+    /// Block references to block `def`, ordered by referencing page, then block id.
+    fn block_refs_to(&self, def: &str) -> Result<Vec<BlockRef>>;
+
+    /// Block references made from a page, in the order they were given.
+    fn block_refs_from(&self, page: PageId) -> Result<Vec<BlockRef>>;
 
     fn stats(&self) -> Result<StoreStats>;
 }

@@ -2,7 +2,7 @@
 
 use crate::query::{Backlink, BacklinkQuery, Batch, Direction, Op, Order, RedirectRow, StoreStats};
 use crate::{LinkStore, Result};
-use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
+use inlink_model::{BlockRecord, BlockRef, LinkKind, PageId, PageRecord, SiteInfo, Title};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::RwLock;
 
@@ -12,6 +12,8 @@ struct State {
     links: BTreeMap<PageId, BTreeSet<(LinkKind, Title)>>,
     redirects: BTreeMap<PageId, RedirectRow>,
     site: Option<SiteInfo>,
+    blocks: BTreeMap<PageId, Vec<BlockRecord>>,
+    block_refs: BTreeMap<PageId, Vec<BlockRef>>,
 }
 
 /// A [`LinkStore`] in plain `BTreeMap`s: the reference for model-based tests.
@@ -43,6 +45,8 @@ impl State {
         self.pages.remove(&id);
         self.links.remove(&id);
         self.redirects.remove(&id);
+        self.blocks.remove(&id);
+        self.block_refs.remove(&id);
     }
 
     fn apply(&mut self, op: &Op) {
@@ -80,6 +84,42 @@ impl State {
             },
             Op::Delete(id) => self.delete(*id),
             Op::SetSiteInfo(s) => self.site = Some((**s).clone()),
+            Op::SetBlocks { page, blocks, refs } => {
+                let ids: BTreeSet<&str> = blocks.iter().map(|b| b.id.as_str()).collect();
+                for list in self.blocks.values_mut() {
+                    list.retain(|b| !ids.contains(b.id.as_str()));
+                }
+                let mut mine: Vec<BlockRecord> = Vec::new();
+                for b in blocks {
+                    // A repeated id keeps its last record, at its first position.
+                    match mine.iter_mut().find(|m| m.id == b.id) {
+                        Some(m) => {
+                            *m = BlockRecord {
+                                page: *page,
+                                ..b.clone()
+                            }
+                        }
+                        None => mine.push(BlockRecord {
+                            page: *page,
+                            ..b.clone()
+                        }),
+                    }
+                }
+                self.blocks.insert(*page, mine);
+                // One row per (def, block), the first one given.
+                let mut seen = BTreeSet::new();
+                let rows: Vec<BlockRef> = refs
+                    .iter()
+                    .filter(|r| seen.insert((r.def.clone(), r.block.clone())))
+                    .map(|r| BlockRef {
+                        page: *page,
+                        ..r.clone()
+                    })
+                    .collect();
+                self.block_refs.insert(*page, rows);
+                self.blocks.retain(|_, v| !v.is_empty());
+                self.block_refs.retain(|_, v| !v.is_empty());
+            }
         }
     }
 }
@@ -179,6 +219,46 @@ impl LinkStore for MemStore {
 
     fn site_info(&self) -> Result<Option<SiteInfo>> {
         Ok(self.state.read().expect("lock").site.clone())
+    }
+
+    fn block(&self, id: &str) -> Result<Option<BlockRecord>> {
+        let st = self.state.read().expect("lock");
+        Ok(st.blocks.values().flatten().find(|b| b.id == id).cloned())
+    }
+
+    fn blocks_of(&self, page: PageId) -> Result<Vec<BlockRecord>> {
+        Ok(self
+            .state
+            .read()
+            .expect("lock")
+            .blocks
+            .get(&page)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn block_refs_to(&self, def: &str) -> Result<Vec<BlockRef>> {
+        let st = self.state.read().expect("lock");
+        let mut rows: Vec<BlockRef> = st
+            .block_refs
+            .values()
+            .flatten()
+            .filter(|r| r.def == def)
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (a.page, &a.block).cmp(&(b.page, &b.block)));
+        Ok(rows)
+    }
+
+    fn block_refs_from(&self, page: PageId) -> Result<Vec<BlockRef>> {
+        Ok(self
+            .state
+            .read()
+            .expect("lock")
+            .block_refs
+            .get(&page)
+            .cloned()
+            .unwrap_or_default())
     }
 
     fn stats(&self) -> Result<StoreStats> {

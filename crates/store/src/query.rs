@@ -1,4 +1,6 @@
-use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title};
+use inlink_model::{
+    BlockRecord, BlockRef, LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title,
+};
 
 /// Sort order of backlinks, as MediaWiki chooses it: by linking page id, or by linking
 /// page namespace and then page id (when two or more namespaces are asked for).
@@ -156,6 +158,14 @@ pub enum Op {
     Delete(PageId),
     /// Replace the site configuration.
     SetSiteInfo(Box<SiteInfo>),
+    /// Replace the blocks of a page (a note's block tree, in document order) and the block
+    /// references made from it. A block id belongs to one page: listing it here takes it
+    /// from any other page. Deleting the page removes both.
+    SetBlocks {
+        page: PageId,
+        blocks: Vec<BlockRecord>,
+        refs: Vec<BlockRef>,
+    },
 }
 
 /// An atomic group of operations.

@@ -6,7 +6,9 @@ use crate::query::{
     StoreStats,
 };
 use crate::{LinkStore, Result, StoreError};
-use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title};
+use inlink_model::{
+    BlockRecord, BlockRef, BlockRefKind, LinkKind, PageId, PageRecord, SiteInfo, Title,
+};
 use redb::{
     Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
     TableDefinition, WriteTransaction,
@@ -40,6 +42,15 @@ const REV_NS: TableDefinition<(u8, u32, i32, u32), ()> = TableDefinition::new("r
 const REDIR: TableDefinition<u32, (i32, &str, &str, &str)> = TableDefinition::new("redirect");
 /// (target id, from page) for local redirect targets
 const REDIR_TO: TableDefinition<(u32, u32), ()> = TableDefinition::new("redirect_to");
+/// page id → JSON array of the page's `BlockRecord`s, in document order
+const PAGE_BLOCKS: TableDefinition<u32, &[u8]> = TableDefinition::new("page_blocks");
+/// block id → page id
+const BLOCK_PAGE: TableDefinition<&str, u32> = TableDefinition::new("block_page");
+/// page id → JSON array of the `BlockRef`s made from the page
+const PAGE_REFS: TableDefinition<u32, &[u8]> = TableDefinition::new("page_refs");
+/// (def block id, referencing page, referencing block) → (anchor, kind)
+const REFS_BY_DEF: TableDefinition<(&str, u32, &str), (&str, u8)> =
+    TableDefinition::new("refs_by_def");
 
 /// The embedded, durable [`LinkStore`]. Every committed batch survives `kill -9`.
 pub struct RedbStore {
@@ -117,6 +128,10 @@ impl RedbStore {
             txn.open_table(REV_NS).map_err(self.err())?;
             txn.open_table(REDIR).map_err(self.err())?;
             txn.open_table(REDIR_TO).map_err(self.err())?;
+            txn.open_table(PAGE_BLOCKS).map_err(self.err())?;
+            txn.open_table(BLOCK_PAGE).map_err(self.err())?;
+            txn.open_table(PAGE_REFS).map_err(self.err())?;
+            txn.open_table(REFS_BY_DEF).map_err(self.err())?;
         }
         txn.commit().map_err(self.err())?;
         Ok(())
@@ -144,6 +159,10 @@ struct Writer<'t> {
     rev_ns: redb::Table<'t, (u8, u32, i32, u32), ()>,
     redir: redb::Table<'t, u32, (i32, &'static str, &'static str, &'static str)>,
     redir_to: redb::Table<'t, (u32, u32), ()>,
+    page_blocks: redb::Table<'t, u32, &'static [u8]>,
+    block_page: redb::Table<'t, &'static str, u32>,
+    page_refs: redb::Table<'t, u32, &'static [u8]>,
+    refs_by_def: redb::Table<'t, (&'static str, u32, &'static str), (&'static str, u8)>,
     next_target: u32,
     /// Reverse rows filed in this batch, not yet in `rev` / `rev_ns`.
     new_rev: BTreeMap<(u8, u32, u32), i32>,
@@ -170,6 +189,10 @@ impl<'t> Writer<'t> {
             rev_ns: txn.open_table(REV_NS)?,
             redir: txn.open_table(REDIR)?,
             redir_to: txn.open_table(REDIR_TO)?,
+            page_blocks: txn.open_table(PAGE_BLOCKS)?,
+            block_page: txn.open_table(BLOCK_PAGE)?,
+            page_refs: txn.open_table(PAGE_REFS)?,
+            refs_by_def: txn.open_table(REFS_BY_DEF)?,
             next_target,
             new_rev: BTreeMap::new(),
             new_rev_ns: BTreeSet::new(),
@@ -307,7 +330,95 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    fn blocks_of(&self, page: u32) -> R<Vec<BlockRecord>> {
+        match self.page_blocks.get(page)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .map_err(|e| redb::Error::Corrupted(format!("blocks of page {page}: {e}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn refs_of(&self, page: u32) -> R<Vec<BlockRef>> {
+        match self.page_refs.get(page)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .map_err(|e| redb::Error::Corrupted(format!("refs of page {page}: {e}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn put_blocks(&mut self, page: u32, blocks: &[BlockRecord]) -> R<()> {
+        if blocks.is_empty() {
+            self.page_blocks.remove(page)?;
+        } else {
+            let json =
+                serde_json::to_vec(blocks).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+            self.page_blocks.insert(page, json.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Removes a page's blocks and the references made from it.
+    fn clear_blocks(&mut self, page: u32) -> R<()> {
+        for b in self.blocks_of(page)? {
+            if self.block_page.get(b.id.as_str())?.map(|v| v.value()) == Some(page) {
+                self.block_page.remove(b.id.as_str())?;
+            }
+        }
+        self.page_blocks.remove(page)?;
+        for r in self.refs_of(page)? {
+            self.refs_by_def
+                .remove((r.def.as_str(), page, r.block.as_str()))?;
+        }
+        self.page_refs.remove(page)?;
+        Ok(())
+    }
+
+    fn set_blocks(&mut self, page: PageId, blocks: &[BlockRecord], refs: &[BlockRef]) -> R<()> {
+        let p = page.0;
+        self.clear_blocks(p)?;
+        let mut mine: Vec<BlockRecord> = Vec::new();
+        for b in blocks {
+            match mine.iter_mut().find(|m| m.id == b.id) {
+                Some(m) => *m = BlockRecord { page, ..b.clone() },
+                None => mine.push(BlockRecord { page, ..b.clone() }),
+            }
+        }
+        for b in &mine {
+            // A block id belongs to one page: take it from its previous page.
+            let owner = self.block_page.get(b.id.as_str())?.map(|v| v.value());
+            if let Some(q) = owner.filter(|&q| q != p) {
+                let rest: Vec<BlockRecord> = self
+                    .blocks_of(q)?
+                    .into_iter()
+                    .filter(|x| x.id != b.id)
+                    .collect();
+                self.put_blocks(q, &rest)?;
+            }
+            self.block_page.insert(b.id.as_str(), p)?;
+        }
+        self.put_blocks(p, &mine)?;
+        let mut seen = BTreeSet::new();
+        let rows: Vec<BlockRef> = refs
+            .iter()
+            .filter(|r| seen.insert((r.def.clone(), r.block.clone())))
+            .map(|r| BlockRef { page, ..r.clone() })
+            .collect();
+        for r in &rows {
+            self.refs_by_def.insert(
+                (r.def.as_str(), p, r.block.as_str()),
+                (r.anchor.as_str(), r.kind as u8),
+            )?;
+        }
+        if !rows.is_empty() {
+            let json =
+                serde_json::to_vec(&rows).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+            self.page_refs.insert(p, json.as_slice())?;
+        }
+        Ok(())
+    }
+
     fn delete(&mut self, id: u32) -> R<()> {
+        self.clear_blocks(id)?;
         for (kind, tid, ns) in self.links_of(id)? {
             self.unfile(id, kind, tid, ns)?;
         }
@@ -384,6 +495,7 @@ impl<'t> Writer<'t> {
             }
             Op::SetRedirect { from, redirect } => self.set_redirect(from.0, redirect.as_ref()),
             Op::Delete(id) => self.delete(id.0),
+            Op::SetBlocks { page, blocks, refs } => self.set_blocks(*page, blocks, refs),
             Op::SetSiteInfo(s) => {
                 let json =
                     serde_json::to_vec(s).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
@@ -416,6 +528,15 @@ fn decode_links(b: &[u8]) -> Vec<(u8, u32, i32)> {
             (c[0], tid, ns)
         })
         .collect()
+}
+
+fn read_blocks(txn: &ReadTransaction, page: u32) -> R<Vec<BlockRecord>> {
+    let t = txn.open_table(PAGE_BLOCKS)?;
+    match t.get(page)? {
+        Some(v) => serde_json::from_slice(v.value())
+            .map_err(|e| redb::Error::Corrupted(format!("blocks of page {page}: {e}"))),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Read-side helpers over one read transaction.
@@ -691,6 +812,57 @@ impl LinkStore for RedbStore {
                 path: self.path.display().to_string(),
                 detail: format!("siteinfo: {e}"),
             })
+    }
+
+    fn block(&self, id: &str) -> Result<Option<BlockRecord>> {
+        let run = || -> R<Option<BlockRecord>> {
+            let txn = self.db.begin_read()?;
+            let Some(page) = txn.open_table(BLOCK_PAGE)?.get(id)?.map(|v| v.value()) else {
+                return Ok(None);
+            };
+            Ok(read_blocks(&txn, page)?.into_iter().find(|b| b.id == id))
+        };
+        run().map_err(self.err())
+    }
+
+    fn blocks_of(&self, page: PageId) -> Result<Vec<BlockRecord>> {
+        let run = || -> R<Vec<BlockRecord>> { read_blocks(&self.db.begin_read()?, page.0) };
+        run().map_err(self.err())
+    }
+
+    fn block_refs_to(&self, def: &str) -> Result<Vec<BlockRef>> {
+        let run = || -> R<Vec<BlockRef>> {
+            let txn = self.db.begin_read()?;
+            let t = txn.open_table(REFS_BY_DEF)?;
+            let mut out = Vec::new();
+            for row in t.range((def, 0u32, "")..=(def, u32::MAX, "\u{10FFFF}"))? {
+                let (k, v) = row?;
+                let (d, page, block) = k.value();
+                let (anchor, kind) = v.value();
+                out.push(BlockRef {
+                    page: PageId(page),
+                    block: block.to_string(),
+                    def: d.to_string(),
+                    anchor: anchor.to_string(),
+                    kind: BlockRefKind::from_u8(kind).unwrap_or(BlockRefKind::Static),
+                });
+            }
+            Ok(out)
+        };
+        run().map_err(self.err())
+    }
+
+    fn block_refs_from(&self, page: PageId) -> Result<Vec<BlockRef>> {
+        let run = || -> R<Vec<BlockRef>> {
+            let txn = self.db.begin_read()?;
+            let t = txn.open_table(PAGE_REFS)?;
+            match t.get(page.0)? {
+                Some(v) => serde_json::from_slice(v.value())
+                    .map_err(|e| redb::Error::Corrupted(format!("refs of page {}: {e}", page.0))),
+                None => Ok(Vec::new()),
+            }
+        };
+        run().map_err(self.err())
     }
 
     fn stats(&self) -> Result<StoreStats> {

@@ -1,7 +1,7 @@
 //! The store's integration tests: the conformance suite on every backend, the model-based
 //! test against `MemStore` and a rebuild, and crash safety under `kill -9`.
 
-use inlink_model::{LinkKind, PageId, PageRecord, Title};
+use inlink_model::{BlockRefKind, LinkKind, PageId, PageRecord, Title};
 use inlink_store::conformance::{self, assert_same_answers};
 use inlink_store::{Batch, LinkStore, MemStore, Op, PageUpdate, RedbStore, RedirectRow};
 use proptest::prelude::*;
@@ -89,6 +89,19 @@ fn arb_op() -> impl Strategy<Value = Op> {
             redirect: t.map(|t| RedirectRow { target: t, fragment: "f".into(), interwiki: String::new() }),
         }),
         1 => (1u32..12).prop_map(|id| Op::Delete(PageId(id))),
+        2 => (1u32..6, prop::collection::vec((0usize..6, prop::option::of(0usize..6)), 0..5), prop::collection::vec((0usize..6, 0usize..6, 0u8..3), 0..5)).prop_map(
+            |(page, blocks, refs)| {
+                let id = |i: usize| format!("b{i}");
+                Op::SetBlocks {
+                    page: PageId(page),
+                    blocks: blocks.into_iter().map(|(i, parent)| conformance::block(&id(i), page, parent.map(id).as_deref())).collect(),
+                    refs: refs
+                        .into_iter()
+                        .map(|(from, def, kind)| conformance::block_ref(page, &id(from), &id(def), BlockRefKind::from_u8(kind).unwrap()))
+                        .collect(),
+                }
+            }
+        ),
     ]
 }
 
@@ -131,6 +144,9 @@ proptest! {
         }
         let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
         assert_same_answers(&redb, &model, &probe);
+        let pages: Vec<PageId> = (0..13).map(PageId).collect();
+        let ids: Vec<String> = (0..6).map(|i| format!("b{i}")).collect();
+        conformance::assert_same_blocks(&redb, &model, &pages, &ids);
         let d2 = tempfile::tempdir().unwrap();
         let rebuilt = RedbStore::open(d2.path()).unwrap();
         rebuild_into(&model, &rebuilt);
