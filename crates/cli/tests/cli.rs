@@ -95,7 +95,7 @@ fn import_then_query() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid title"));
     let out = inlink(
         &data,
-        &["import", "--format", "siyuan", dump.to_str().unwrap()],
+        &["import", "--format", "markdown", dump.to_str().unwrap()],
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));

@@ -8,6 +8,7 @@ mod error;
 mod mediawiki_sql;
 mod mediawiki_xml;
 mod progress;
+mod siyuan;
 pub mod sql;
 mod summary;
 mod temp;
@@ -100,10 +101,17 @@ pub fn import(
     format: Format,
     opts: &Options,
 ) -> Result<Vec<Summary>, ImportError> {
-    match format {
-        Format::Siyuan => return Err(ImportError::NotSupported("SiYuan")),
-        Format::Markdown => return Err(ImportError::NotSupported("Markdown")),
-        _ => {}
+    if format == Format::Markdown {
+        return Err(ImportError::NotSupported("Markdown"));
+    }
+    // SiYuan notebooks are folders.
+    if format == Format::Siyuan
+        || (format == Format::Auto
+            && sources
+                .iter()
+                .all(|p| p.is_dir() && !siyuan::notebooks(p).is_empty()))
+    {
+        return sources.iter().map(|p| siyuan::import(store, p)).collect();
     }
     let mut xml = Vec::new();
     let mut sql = Vec::new();

@@ -18,6 +18,9 @@ pub struct Summary {
     pub deferred: u64,
     /// Pages with parser functions or Lua calls left unexpanded.
     pub pages_with_unexpanded: u64,
+    /// Blocks and block references of notes.
+    pub blocks: u64,
+    pub block_refs: u64,
     pub input_bytes: u64,
     pub elapsed: Duration,
     /// Time spent writing to the index (on the writer thread while parsing goes on).
@@ -60,6 +63,13 @@ impl fmt::Display for Summary {
         )?;
         if self.format == "mediawiki-xml" {
             writeln!(f, "  deferred (templates later in the dump) {}  pages with unexpanded parser functions {}", self.deferred, self.pages_with_unexpanded)?;
+        }
+        if self.blocks > 0 {
+            writeln!(
+                f,
+                "  blocks {}  block references {}",
+                self.blocks, self.block_refs
+            )?;
         }
         write!(f, "  skipped records {}", self.skipped)?;
         for s in &self.skipped_examples {

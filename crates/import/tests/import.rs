@@ -392,3 +392,63 @@ fn golden_mediawiki_link_tables() {
         "differences from MediaWiki 1.39:\n{report}"
     );
 }
+
+#[test]
+fn siyuan_guide_workspace() {
+    let Some(dir) = data("siyuan-guide") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(d.path()).unwrap();
+    let s = import(
+        &store,
+        std::slice::from_ref(&dir),
+        Format::Auto,
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        (s[0].pages, s[0].blocks, s[0].block_refs, s[0].skipped),
+        (294, 13_450, 782, 0),
+        "{}",
+        s[0]
+    );
+    assert_eq!(store.stats().unwrap().pages, 294);
+    // The worked example of expected-backlinks.json: the "Template snippet" document is
+    // referenced from seven documents, once each.
+    let def = "20201204184532-3qm9l8n";
+    let refs = store.block_refs_to(def).unwrap();
+    let docs: BTreeSet<u32> = refs.iter().map(|r| r.page.0).collect();
+    assert_eq!((refs.len(), docs.len()), (7, 7));
+    let page = store.block(def).unwrap().unwrap().page;
+    let title = store.page(page).unwrap().unwrap().title;
+    assert!(
+        title.dbkey.starts_with("SiYuan_User_Guide/") && title.dbkey.ends_with("/Template_snippet"),
+        "notebook name and hPath: {}",
+        title.dbkey
+    );
+    // At page level (for the MediaWiki dialect) a document links to every other document
+    // one of whose blocks it references.
+    let mut linking = BTreeSet::new();
+    for b in store.blocks_of(page).unwrap() {
+        linking.extend(
+            store
+                .block_refs_to(&b.id)
+                .unwrap()
+                .iter()
+                .map(|r| r.page.0)
+                .filter(|&p| p != page.0),
+        );
+    }
+    assert!(linking.len() >= 7);
+    assert_eq!(
+        store.count_backlinks(LinkKind::Page, &title).unwrap(),
+        linking.len() as u64
+    );
+    // Importing again keeps page ids and replaces, not duplicates.
+    import(&store, &[dir], Format::Siyuan, &Options::default()).unwrap();
+    assert_eq!(store.stats().unwrap().pages, 294);
+    assert_eq!(store.block(def).unwrap().unwrap().page, page);
+    assert_eq!(store.block_refs_to(def).unwrap().len(), 7);
+}
