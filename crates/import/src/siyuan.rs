@@ -143,11 +143,7 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         .iter()
         .map(|d| (d.doc.id.as_str(), d.doc.title.as_str()))
         .collect();
-    let mut next_id = store
-        .pages(PageId(0), usize::MAX)?
-        .last()
-        .map(|p| p.id.0 + 1)
-        .unwrap_or(1);
+    let mut next_id = store.last_page_id()?.map(|p| p.0 + 1).unwrap_or(1);
     // Document → (page id, title): the page of a document imported before is kept.
     let mut pages: HashMap<String, (PageId, Title)> = HashMap::new();
     for d in &docs {

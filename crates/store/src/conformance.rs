@@ -466,6 +466,7 @@ pub fn redirects_and_outgoing(s: &impl LinkStore) {
     );
     let all = s.pages(PageId(0), 100).unwrap();
     assert_eq!(all.len(), 16);
+    assert_eq!(s.last_page_id().unwrap(), Some(PageId(41)));
     assert_eq!(ids(&s.pages(PageId(40), 100).unwrap()), [40, 41]);
 }
 
@@ -496,6 +497,7 @@ pub fn templates_are_a_separate_table(s: &impl LinkStore) {
 
 pub fn site_info_round_trip(s: &impl LinkStore) {
     assert!(s.site_info().unwrap().is_none());
+    assert_eq!(s.last_page_id().unwrap(), None);
     let site = SiteInfo::mediawiki_default("Testwiki");
     s.apply(&batch(vec![Op::SetSiteInfo(Box::new(site.clone()))]))
         .unwrap();

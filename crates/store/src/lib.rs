@@ -51,6 +51,9 @@ pub trait LinkStore: Send + Sync {
     /// All pages in page-id order from `start`, at most `limit` (for rebuilds and checks).
     fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>>;
 
+    /// The highest page id in use, if any (importers allocate ids after it).
+    fn last_page_id(&self) -> Result<Option<PageId>>;
+
     fn site_info(&self) -> Result<Option<SiteInfo>>;
 
     /// A block by id.

@@ -217,6 +217,17 @@ impl LinkStore for MemStore {
             .collect())
     }
 
+    fn last_page_id(&self) -> Result<Option<PageId>> {
+        Ok(self
+            .state
+            .read()
+            .expect("lock")
+            .pages
+            .keys()
+            .next_back()
+            .copied())
+    }
+
     fn site_info(&self) -> Result<Option<SiteInfo>> {
         Ok(self.state.read().expect("lock").site.clone())
     }

@@ -800,6 +800,16 @@ impl LinkStore for RedbStore {
         run().map_err(self.err())
     }
 
+    fn last_page_id(&self) -> Result<Option<PageId>> {
+        let run = || -> R<Option<PageId>> {
+            let txn = self.db.begin_read()?;
+            let pages = txn.open_table(PAGES)?;
+            let last = pages.last()?.map(|(k, _)| PageId(k.value()));
+            Ok(last)
+        };
+        run().map_err(self.err())
+    }
+
     fn site_info(&self) -> Result<Option<SiteInfo>> {
         let txn = self.read()?;
         let meta = txn.open_table(META).map_err(self.err())?;
