@@ -6,11 +6,8 @@
 use crate::summary::Summary;
 use crate::xml::Skipped;
 use crate::ImportError;
-use inlink_model::{
-    BlockRecord, BlockRef, BlockRefKind, CaseRule, LinkKind, PageId, PageRecord, SiteInfo, Title,
-    TitleCodec,
-};
-use inlink_parse::siyuan::{parse_document, Document, RefKind};
+use inlink_model::{CaseRule, LinkKind, PageId, PageRecord, SiteInfo, Title, TitleCodec};
+use inlink_parse::siyuan::{parse_document, Document};
 use inlink_store::{Batch, LinkStore, Op, PageUpdate};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -197,40 +194,8 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         summary.links[LinkKind::Page as usize] += links.len() as u64;
         summary.blocks += d.doc.blocks.len() as u64;
         summary.block_refs += d.doc.refs.len() as u64;
-        let blocks = d
-            .doc
-            .blocks
-            .iter()
-            .map(|b| BlockRecord {
-                id: b.id.clone(),
-                page,
-                parent: b.parent.clone(),
-                kind: b.kind.clone(),
-                subtype: b.subtype.clone(),
-                content: b.content.clone(),
-                name: b.name.clone(),
-                aliases: b.aliases.clone(),
-                memo: b.memo.clone(),
-                created: b.created.clone(),
-                updated: b.updated.clone(),
-            })
-            .collect();
-        let refs = d
-            .doc
-            .refs
-            .iter()
-            .map(|r| BlockRef {
-                page,
-                block: r.block.clone(),
-                def: r.def.clone(),
-                anchor: r.anchor.clone(),
-                kind: match r.kind {
-                    RefKind::Static => BlockRefKind::Static,
-                    RefKind::Dynamic => BlockRefKind::Dynamic,
-                    RefKind::Embed => BlockRefKind::Embed,
-                },
-            })
-            .collect();
+        // The store files the parsed blocks and references under `page`.
+        let (blocks, refs) = (d.doc.blocks.clone(), d.doc.refs.clone());
         batch.push(Op::Upsert(PageUpdate {
             page: PageRecord {
                 id: page,

@@ -3,50 +3,16 @@
 //! derived as SiYuan's kernel derives its `blocks` and `refs` tables
 //! (`../shared/spec/siyuan-backlinks.md` §2).
 
+use inlink_model::PageId;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// One block of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    pub id: String,
-    /// The kernel's `parent_id`: the structural parent, or the nearest preceding sibling
-    /// heading of a lower level; `None` for the document block.
-    pub parent: Option<String>,
-    /// The kernel's `type` abbreviation (`d`, `h`, `p`, `i`, `l`, …).
-    pub kind: String,
-    /// `h1`…`h6` for headings, `u`/`o`/`t` for lists and list items, else empty.
-    pub subtype: String,
-    /// Plain text: a leaf's inline text, a container's descendants' text, a document's title.
-    pub content: String,
-    pub name: String,
-    pub aliases: Vec<String>,
-    pub memo: String,
-    /// 14-digit creation time (from the id) and last update (`updated` attribute).
-    pub created: String,
-    pub updated: String,
-}
+/// Blocks and references come out in the model's types. Their `page` is `PageId(0)`: a
+/// document learns its page id when it is stored, and the store files blocks and references
+/// under the page they are set on.
+pub use inlink_model::{BlockRecord as Block, BlockRef, BlockRefKind as RefKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RefKind {
-    /// `((id "text"))`: anchor text typed by the user.
-    Static,
-    /// `((id 'text'))`: anchor text that follows the definition block.
-    Dynamic,
-    /// `{{select * from blocks where id='…'}}`.
-    Embed,
-}
-
-/// One row of the kernel's `refs` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockRef {
-    /// The nearest enclosing block of the reference (the embed block for an embed).
-    pub block: String,
-    /// The referenced (definition) block.
-    pub def: String,
-    pub anchor: String,
-    pub kind: RefKind,
-}
+const UNSTORED: PageId = PageId(0);
 
 /// A parsed document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +136,7 @@ impl Walker {
     fn add_ref(&mut self, block: &str, def: &str, anchor: String, kind: RefKind) {
         if self.seen.insert((def.to_string(), block.to_string())) {
             self.refs.push(BlockRef {
+                page: UNSTORED,
                 block: block.to_string(),
                 def: def.to_string(),
                 anchor,
@@ -294,6 +261,7 @@ impl Walker {
         let index = self.blocks.len();
         self.blocks.push(Block {
             id: id.to_string(),
+            page: UNSTORED,
             parent: parent.map(str::to_string),
             kind: kind.to_string(),
             subtype,
