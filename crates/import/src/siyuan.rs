@@ -57,6 +57,10 @@ fn sy_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 struct Doc {
     notebook: String,
+    /// The notebook's folder name (its id).
+    box_id: String,
+    /// The `.sy` file inside the notebook, `/`-separated with a leading `/`.
+    path: String,
     /// Document ids of the ancestors, from the path.
     ancestors: Vec<String>,
     doc: Document,
@@ -103,8 +107,18 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
                         .flat_map(|p| p.iter())
                         .map(|s| s.to_string_lossy().into_owned())
                         .collect();
+                    let path = rel
+                        .iter()
+                        .map(|s| s.to_string_lossy())
+                        .fold(String::new(), |acc, s| acc + "/" + &s);
                     docs.push(Doc {
                         notebook: name.clone(),
+                        box_id: book
+                            .file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned(),
+                        path,
                         ancestors,
                         doc,
                     });
@@ -143,6 +157,7 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
     let mut next_id = store.last_page_id()?.map(|p| p.0 + 1).unwrap_or(1);
     // Document → (page id, title): the page of a document imported before is kept.
     let mut pages: HashMap<String, (PageId, Title)> = HashMap::new();
+    let mut hpaths: HashMap<String, String> = HashMap::new();
     for d in &docs {
         let hpath: Vec<&str> = d
             .ancestors
@@ -151,6 +166,7 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
             .chain(std::iter::once(d.doc.title.as_str()))
             .collect();
         let text = format!("{}/{}", d.notebook, hpath.join("/"));
+        hpaths.insert(d.doc.id.clone(), format!("/{}", hpath.join("/")));
         let title = codec
             .parse_local(&text, 0)
             .filter(|t| t.ns == 0)
@@ -195,7 +211,12 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         summary.blocks += d.doc.blocks.len() as u64;
         summary.block_refs += d.doc.refs.len() as u64;
         // The store files the parsed blocks and references under `page`.
-        let (blocks, refs) = (d.doc.blocks.clone(), d.doc.refs.clone());
+        let (mut blocks, refs) = (d.doc.blocks.clone(), d.doc.refs.clone());
+        let doc_block = &mut blocks[0];
+        doc_block.set_attr("box", d.box_id.as_str());
+        doc_block.set_attr("notebook", d.notebook.as_str());
+        doc_block.set_attr("path", d.path.as_str());
+        doc_block.set_attr("hpath", hpaths[&d.doc.id].as_str());
         batch.push(Op::Upsert(PageUpdate {
             page: PageRecord {
                 id: page,

@@ -21,6 +21,29 @@ pub struct BlockRecord {
     /// 14-digit timestamps.
     pub created: String,
     pub updated: String,
+    /// Other attributes, sorted by key: on documents the importer's `box` (notebook id),
+    /// `notebook` (its name), `path` (the source file inside the notebook), `hpath` and
+    /// `tags`; on any block what the source's attribute list carries that matters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<(String, String)>,
+}
+
+impl BlockRecord {
+    /// The value of attribute `key`, `""` when absent.
+    pub fn attr(&self, key: &str) -> &str {
+        self.attrs
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .map(|i| self.attrs[i].1.as_str())
+            .unwrap_or("")
+    }
+
+    /// Sets attribute `key`, keeping the list sorted.
+    pub fn set_attr(&mut self, key: &str, value: impl Into<String>) {
+        match self.attrs.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(i) => self.attrs[i].1 = value.into(),
+            Err(i) => self.attrs.insert(i, (key.to_string(), value.into())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

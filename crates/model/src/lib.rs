@@ -9,6 +9,7 @@ mod ip;
 mod namespace;
 mod page;
 mod siteinfo;
+pub mod text;
 mod title;
 
 pub use block::{BlockRecord, BlockRef, BlockRefKind};

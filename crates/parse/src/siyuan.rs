@@ -276,6 +276,7 @@ impl Walker {
             memo: unescape(prop(node, "memo")),
             created: id[..14].to_string(),
             updated: prop(node, "updated").to_string(),
+            attrs: Vec::new(),
         });
         if ty == "NodeBlockQueryEmbed" {
             let script = node
@@ -351,7 +352,7 @@ pub fn parse_document(json: &str) -> Result<Document, SyError> {
         .ok_or_else(|| SyError("the document has no valid ID".into()))?
         .to_string();
     let title = unescape(prop(&root, "title"));
-    let tags = unescape(prop(&root, "tags"))
+    let tags: Vec<String> = unescape(prop(&root, "tags"))
         .split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -365,6 +366,9 @@ pub fn parse_document(json: &str) -> Result<Document, SyError> {
     w.walk_block(&root, "NodeDocument", "d", &id, None);
     // A document's content is its title.
     w.blocks[0].content = title.clone();
+    if !tags.is_empty() {
+        w.blocks[0].set_attr("tags", tags.join(","));
+    }
     Ok(Document {
         id,
         title,

@@ -88,6 +88,7 @@ pub fn run_all<S: LinkStore>(make: impl Fn() -> S) {
     site_info_round_trip(&make());
     stats(&make());
     blocks_and_block_refs(&make());
+    mention_index(&make());
 }
 
 pub fn block(id: &str, page: u32, parent: Option<&str>) -> BlockRecord {
@@ -107,6 +108,7 @@ pub fn block(id: &str, page: u32, parent: Option<&str>) -> BlockRecord {
         memo: String::new(),
         created: "20240101000000".into(),
         updated: "20240102000000".into(),
+        attrs: vec![],
     }
 }
 
@@ -202,6 +204,54 @@ pub fn blocks_and_block_refs(s: &impl LinkStore) {
     assert_eq!(s.block("a").unwrap(), None);
 }
 
+/// The mention index follows every change of a page's blocks.
+pub fn mention_index(s: &impl LinkStore) {
+    let with = |page: u32, id: &str, text: &str| {
+        let mut b = block(id, page, Some("doc"));
+        b.content = text.into();
+        b
+    };
+    let set = |page: u32, blocks: Vec<BlockRecord>| {
+        batch(vec![Op::SetBlocks {
+            page: PageId(page),
+            blocks,
+            refs: vec![],
+        }])
+    };
+    let find = |phrase: &str| -> Vec<u32> {
+        s.pages_with_tokens(&inlink_model::text::query_tokens(phrase))
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect()
+    };
+    s.apply(&set(1, vec![with(1, "a1", "The Content Block is here")]))
+        .unwrap();
+    s.apply(&set(2, vec![with(2, "b1", "content blocks, 内容块说明")]))
+        .unwrap();
+    let mut named = with(3, "c1", "nothing");
+    named.name = "Content".into();
+    named.aliases = vec!["Block".into()];
+    s.apply(&set(3, vec![named])).unwrap();
+    assert_eq!(find("content block"), [1, 3], "words, name and aliases");
+    assert_eq!(find("CONTENT"), [1, 2, 3], "case-insensitive");
+    assert_eq!(find("内容块"), [2], "CJK pairs");
+    assert_eq!(find("容"), [2], "one CJK character");
+    assert_eq!(find("块说明"), [2]);
+    assert!(find("missing words").is_empty());
+    assert!(find("...").is_empty(), "no tokens, no pages");
+    // Replacing blocks, moving a block to another page and deleting pages.
+    s.apply(&set(1, vec![with(1, "a1", "other words")])).unwrap();
+    assert_eq!(find("content block"), [3]);
+    s.apply(&set(4, vec![with(4, "b1", "moved away")])).unwrap();
+    assert_eq!(find("内容块"), Vec::<u32>::new(), "the block left page 2");
+    assert_eq!(find("moved"), [4]);
+    s.apply(&batch(vec![Op::Delete(PageId(3)), Op::Delete(PageId(4))]))
+        .unwrap();
+    assert!(find("content").is_empty());
+    assert_eq!(find("other"), [1]);
+}
+
 /// Compares the block facts of two stores on the given pages and block ids.
 pub fn assert_same_blocks(
     a: &impl LinkStore,
@@ -221,7 +271,18 @@ pub fn assert_same_blocks(
             "refs from {p:?}"
         );
     }
+    let tok = |t: &str| inlink_model::text::query_tokens(t);
+    assert_eq!(
+        a.pages_with_tokens(&tok("text of")).unwrap(),
+        b.pages_with_tokens(&tok("text of")).unwrap(),
+        "pages with tokens"
+    );
     for id in ids {
+        assert_eq!(
+            a.pages_with_tokens(&tok(id)).unwrap(),
+            b.pages_with_tokens(&tok(id)).unwrap(),
+            "pages with the tokens of {id}"
+        );
         assert_eq!(a.block(id).unwrap(), b.block(id).unwrap(), "block {id}");
         assert_eq!(
             a.block_refs_to(id).unwrap(),

@@ -68,5 +68,10 @@ pub trait LinkStore: Send + Sync {
     /// Block references made from a page, in the order they were given.
     fn block_refs_from(&self, page: PageId) -> Result<Vec<BlockRef>>;
 
+    /// Pages whose blocks hold every one of `tokens` (as [`inlink_model::text::block_tokens`]
+    /// makes them), by page id; no tokens, no pages. The mention index: callers check the
+    /// candidates' text themselves.
+    fn pages_with_tokens(&self, tokens: &[String]) -> Result<Vec<PageId>>;
+
     fn stats(&self) -> Result<StoreStats>;
 }

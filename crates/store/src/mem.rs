@@ -272,6 +272,28 @@ impl LinkStore for MemStore {
             .unwrap_or_default())
     }
 
+    fn pages_with_tokens(&self, tokens: &[String]) -> Result<Vec<PageId>> {
+        if tokens.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The reference model tokenises every page on every query.
+        let st = self.state.read().expect("lock");
+        Ok(st
+            .blocks
+            .iter()
+            .filter(|(_, blocks)| {
+                let mut have = BTreeSet::new();
+                for b in blocks.iter() {
+                    inlink_model::text::block_tokens(b, |t| {
+                        have.insert(t.to_string());
+                    });
+                }
+                tokens.iter().all(|t| have.contains(t))
+            })
+            .map(|(p, _)| *p)
+            .collect())
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         let st = self.state.read().expect("lock");
         let mut links = [0u64; 4];

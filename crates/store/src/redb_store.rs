@@ -49,6 +49,10 @@ const BLOCK_PAGE: TableDefinition<&str, u32> = TableDefinition::new("block_page"
 /// page id → JSON array of the `BlockRef`s made from the page
 const PAGE_REFS: TableDefinition<u32, &[u8]> = TableDefinition::new("page_refs");
 /// (def block id, referencing page, referencing block) → (anchor, kind)
+/// Mention index: token → ascending page ids, delta + LEB128 (`docs/format.md`).
+const TERMS: TableDefinition<&str, &[u8]> = TableDefinition::new("terms");
+/// Set once `terms` covers every page's blocks (indexes made before it get it built).
+const TERMS_READY_KEY: &str = "terms_ready";
 const REFS_BY_DEF: TableDefinition<(&str, u32, &str), (&str, u8)> =
     TableDefinition::new("refs_by_def");
 
@@ -132,9 +136,41 @@ impl RedbStore {
             txn.open_table(BLOCK_PAGE).map_err(self.err())?;
             txn.open_table(PAGE_REFS).map_err(self.err())?;
             txn.open_table(REFS_BY_DEF).map_err(self.err())?;
+            txn.open_table(TERMS).map_err(self.err())?;
         }
         txn.commit().map_err(self.err())?;
-        Ok(())
+        self.build_terms_if_missing()
+    }
+
+    /// Files every page's blocks in `terms` when the index predates that table.
+    fn build_terms_if_missing(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        let ready = txn
+            .open_table(META)
+            .and_then(|m| Ok(m.get(TERMS_READY_KEY)?.is_some()))
+            .map_err(self.err())?;
+        if ready {
+            return Ok(());
+        }
+        {
+            let mut w = Writer::open(&txn).map_err(self.err())?;
+            let pages: Vec<u32> = w
+                .page_blocks
+                .iter()
+                .map_err(self.err())?
+                .map(|r| r.map(|(k, _)| k.value()))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(self.err())?;
+            for p in pages {
+                let blocks = w.blocks_of(p).map_err(self.err())?;
+                w.retoken(p, &[], &blocks);
+            }
+            w.meta
+                .insert(TERMS_READY_KEY, [1u8].as_slice())
+                .map_err(self.err())?;
+            w.finish().map_err(self.err())?;
+        }
+        txn.commit().map_err(self.err())
     }
 
     fn read(&self) -> Result<ReadTransaction> {
@@ -163,10 +199,13 @@ struct Writer<'t> {
     block_page: redb::Table<'t, &'static str, u32>,
     page_refs: redb::Table<'t, u32, &'static [u8]>,
     refs_by_def: redb::Table<'t, (&'static str, u32, &'static str), (&'static str, u8)>,
+    terms: redb::Table<'t, &'static str, &'static [u8]>,
     next_target: u32,
     /// Reverse rows filed in this batch, not yet in `rev` / `rev_ns`.
     new_rev: BTreeMap<(u8, u32, u32), i32>,
     new_rev_ns: BTreeSet<(u8, u32, i32, u32)>,
+    /// (token, page) → whether the page holds the token now; written to `terms` at the end.
+    term_changes: BTreeMap<String, BTreeMap<u32, bool>>,
 }
 
 type R<T> = std::result::Result<T, redb::Error>;
@@ -193,9 +232,11 @@ impl<'t> Writer<'t> {
             block_page: txn.open_table(BLOCK_PAGE)?,
             page_refs: txn.open_table(PAGE_REFS)?,
             refs_by_def: txn.open_table(REFS_BY_DEF)?,
+            terms: txn.open_table(TERMS)?,
             next_target,
             new_rev: BTreeMap::new(),
             new_rev_ns: BTreeSet::new(),
+            term_changes: BTreeMap::new(),
         })
     }
 
@@ -208,7 +249,57 @@ impl<'t> Writer<'t> {
         }
         self.meta
             .insert(NEXT_TARGET_KEY, self.next_target.to_le_bytes().as_slice())?;
+        for (token, changes) in std::mem::take(&mut self.term_changes) {
+            let mut pages: BTreeSet<u32> = match self.terms.get(token.as_str())? {
+                Some(v) => decode_postings(v.value())
+                    .ok_or_else(|| redb::Error::Corrupted(format!("postings of {token:?}")))?
+                    .into_iter()
+                    .collect(),
+                None => BTreeSet::new(),
+            };
+            for (page, present) in changes {
+                if present {
+                    pages.insert(page);
+                } else {
+                    pages.remove(&page);
+                }
+            }
+            if pages.is_empty() {
+                self.terms.remove(token.as_str())?;
+            } else {
+                self.terms
+                    .insert(token.as_str(), encode_postings(&pages).as_slice())?;
+            }
+        }
         Ok(())
+    }
+
+    /// Records the token changes of `page` going from blocks `old` to `new`.
+    fn retoken(&mut self, page: u32, old: &[BlockRecord], new: &[BlockRecord]) {
+        let tokens = |blocks: &[BlockRecord]| {
+            let mut set = BTreeSet::new();
+            for b in blocks {
+                inlink_model::text::block_tokens(b, |t| {
+                    if !set.contains(t) {
+                        set.insert(t.to_string());
+                    }
+                });
+            }
+            set
+        };
+        let (old, new) = (tokens(old), tokens(new));
+        for t in old.difference(&new) {
+            self.term_changes
+                .entry(t.clone())
+                .or_default()
+                .insert(page, false);
+        }
+        for t in new.difference(&old) {
+            self.term_changes
+                .entry(t.clone())
+                .or_default()
+                .insert(page, true);
+        }
     }
 
     fn target_id(&mut self, t: &Title) -> R<u32> {
@@ -347,6 +438,8 @@ impl<'t> Writer<'t> {
     }
 
     fn put_blocks(&mut self, page: u32, blocks: &[BlockRecord]) -> R<()> {
+        let old = self.blocks_of(page)?;
+        self.retoken(page, &old, blocks);
         if blocks.is_empty() {
             self.page_blocks.remove(page)?;
         } else {
@@ -359,7 +452,9 @@ impl<'t> Writer<'t> {
 
     /// Removes a page's blocks and the references made from it.
     fn clear_blocks(&mut self, page: u32) -> R<()> {
-        for b in self.blocks_of(page)? {
+        let old = self.blocks_of(page)?;
+        self.retoken(page, &old, &[]);
+        for b in old {
             if self.block_page.get(b.id.as_str())?.map(|v| v.value()) == Some(page) {
                 self.block_page.remove(b.id.as_str())?;
             }
@@ -875,6 +970,37 @@ impl LinkStore for RedbStore {
         run().map_err(self.err())
     }
 
+    fn pages_with_tokens(&self, tokens: &[String]) -> Result<Vec<PageId>> {
+        let run = || -> R<Vec<PageId>> {
+            if tokens.is_empty() {
+                return Ok(Vec::new());
+            }
+            let txn = self.db.begin_read()?;
+            let t = txn.open_table(TERMS)?;
+            let mut lists = Vec::with_capacity(tokens.len());
+            for token in tokens {
+                match t.get(token.as_str())? {
+                    Some(v) => lists.push(v.value().to_vec()),
+                    None => return Ok(Vec::new()),
+                }
+            }
+            // Shortest list first; the others are only probed.
+            lists.sort_by_key(Vec::len);
+            let mut acc = decode_postings(&lists[0])
+                .ok_or_else(|| redb::Error::Corrupted("postings".into()))?;
+            for l in &lists[1..] {
+                let other = decode_postings(l)
+                    .ok_or_else(|| redb::Error::Corrupted("postings".into()))?;
+                acc = intersect(&acc, &other);
+                if acc.is_empty() {
+                    break;
+                }
+            }
+            Ok(acc.into_iter().map(PageId).collect())
+        };
+        run().map_err(self.err())
+    }
+
     fn stats(&self) -> Result<StoreStats> {
         let run = || -> R<StoreStats> {
             let txn = self.db.begin_read()?;
@@ -894,5 +1020,78 @@ impl LinkStore for RedbStore {
             })
         };
         run().map_err(self.err())
+    }
+}
+
+/// Ascending page ids as LEB128 deltas (the first from 0).
+fn encode_postings(pages: &BTreeSet<u32>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pages.len() * 2);
+    let mut prev = 0u32;
+    for &p in pages {
+        let mut d = p - prev;
+        prev = p;
+        loop {
+            let byte = (d & 0x7f) as u8;
+            d >>= 7;
+            if d == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    out
+}
+
+/// `None` when the bytes are not a well-formed ascending list.
+fn decode_postings(bytes: &[u8]) -> Option<Vec<u32>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut cur, mut shift, mut prev) = (0u32, 0u32, 0u32);
+    for (i, &b) in bytes.iter().enumerate() {
+        if shift > 28 {
+            return None;
+        }
+        cur |= u32::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            if i > 0 && cur == 0 && !out.is_empty() {
+                return None;
+            }
+            prev = prev.checked_add(cur)?;
+            out.push(prev);
+            cur = 0;
+            shift = 0;
+        } else {
+            shift += 7;
+        }
+    }
+    (shift == 0).then_some(out)
+}
+
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    small
+        .iter()
+        .copied()
+        .filter(|x| large.binary_search(x).is_ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod postings_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn postings_round_trip(pages in proptest::collection::btree_set(any::<u32>(), 0..200)) {
+            let bytes = encode_postings(&pages);
+            let back = decode_postings(&bytes).unwrap();
+            prop_assert_eq!(back, pages.into_iter().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn decoding_garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_postings(&bytes);
+        }
     }
 }
