@@ -132,6 +132,102 @@ fn http_post(addr: &str, path: &str, content_type: &str, body: &str) -> Option<S
     Some(r)
 }
 
+/// One request with extra header lines; the whole reply.
+fn http_raw(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let host = if headers.contains("Host:") {
+        String::new()
+    } else {
+        format!("Host: {addr}\r\n")
+    };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\n{host}{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    r
+}
+
+fn body_of(reply: &str) -> &str {
+    reply.split("\r\n\r\n").nth(1).unwrap_or("")
+}
+
+/// Starts `inlink serve --demo` with extra arguments; returns the child and its address.
+fn serve_demo(d: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .arg("--data")
+        .arg(d)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("INLINK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.rsplit("http://").next().unwrap().trim().to_string();
+    (child, addr)
+}
+
+#[test]
+fn siyuan_endpoints_need_the_token_or_a_loopback_client() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serve_demo(d.path(), &["--token", "s3cret"]);
+    let ask = r#"{"id":"20200101000000-aaaaaaa","k":"","mk":""}"#;
+    let path = "/api/ref/getBacklink2";
+    let denied = r#"{"code":-1,"msg":"Auth failed [header: Authorization]"}"#;
+    let r = http_raw(&addr, "POST", path, "", ask);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    assert_eq!(body_of(&r), denied);
+    let r = http_raw(&addr, "POST", path, "Authorization: Token nope\r\n", ask);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    assert_eq!(body_of(&r), denied);
+    let ok = r#"{"code":0,"msg":"","data":{"backlinks":[],"linkRefsCount":0,"backmentions":[],"mentionsCount":0,"k":"","mk":"","box":""}}"#;
+    for auth in ["Authorization: Token s3cret\r\n", "Authorization: Bearer s3cret\r\n"] {
+        let r = http_raw(&addr, "POST", path, auth, ask);
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        assert_eq!(body_of(&r), ok);
+    }
+    let r = http_raw(&addr, "POST", &format!("{path}?token=s3cret"), "", ask);
+    assert_eq!(body_of(&r), ok);
+    let r = http_raw(&addr, "POST", &format!("{path}?token=bad"), "", ask);
+    assert_eq!(body_of(&r), r#"{"code":-1,"msg":"Auth failed [query: token]"}"#);
+    // Arguments and bodies are answered in the envelope, never with a 5xx.
+    let auth = "Authorization: Token s3cret\r\n";
+    let r = http_raw(&addr, "POST", path, auth, "{}");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(
+        body_of(&r),
+        r#"{"code":-1,"msg":"JSON arg [id] is required","data":null}"#
+    );
+    let r = http_raw(&addr, "POST", path, auth, "not json");
+    assert!(body_of(&r).starts_with(r#"{"code":-1,"msg":"Parses request [/api/ref/getBacklink2] failed: "#), "{r}");
+    let r = http_raw(&addr, "GET", path, auth, "");
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    let r = http_raw(&addr, "POST", "/api/ref/getNothing", auth, "{}");
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Without a token: loopback clients only, judged by address and by Host/Origin.
+    let d = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serve_demo(d.path(), &[]);
+    let r = http_raw(&addr, "POST", path, "", ask);
+    assert_eq!(body_of(&r), ok, "{r}");
+    let r = http_raw(&addr, "POST", path, "Host: notes.example.com\r\n", ask);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    let r = http_raw(&addr, "POST", path, "Origin: https://evil.example\r\n", ask);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    let r = http_raw(&addr, "POST", path, "Origin: http://localhost:6806\r\n", ask);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn serve_demo_answers_healthz_and_stops_on_sigterm() {
     let d = tempfile::tempdir().unwrap();

@@ -172,10 +172,16 @@ mod tests {
 
     #[test]
     fn phrases_respect_word_boundaries() {
-        assert!(contains_phrase("See the Content block here", "content Block"));
+        assert!(contains_phrase(
+            "See the Content block here",
+            "content Block"
+        ));
         assert!(!contains_phrase("Content Blocks", "Content Block"));
         assert!(!contains_phrase("MyContent Block", "Content Block"));
-        assert!(contains_phrase("Content Blocks and Content Block.", "Content Block"));
+        assert!(contains_phrase(
+            "Content Blocks and Content Block.",
+            "Content Block"
+        ));
         assert!(contains_phrase("这是内容块的说明", "内容块"));
         assert!(contains_phrase("(.NET)", ".net"));
         assert!(!contains_phrase("anything", ""));

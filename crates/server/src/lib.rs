@@ -2,12 +2,13 @@
 //! issues) plug their routes in here and reach the index only through [`LinkStore`].
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use inlink_api::mediawiki::{Caller, MediaWiki};
+use inlink_api::siyuan::{self, SiYuan};
 use inlink_store::LinkStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,26 @@ pub struct AppState {
     pub store: Arc<dyn LinkStore>,
     pub config: Arc<Config>,
     pub mediawiki: Arc<MediaWiki>,
+    pub siyuan: Arc<SiYuan>,
+}
+
+impl AppState {
+    /// The dialects over `store`; `base_url` is where the server is reached (MediaWiki's
+    /// `server` in siteinfo).
+    pub fn new(
+        store: Arc<dyn LinkStore>,
+        config: Config,
+        base_url: &str,
+    ) -> Result<Self, ServerError> {
+        let mediawiki = MediaWiki::new(store.clone(), base_url.to_string())
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
+        Ok(AppState {
+            mediawiki: Arc::new(mediawiki),
+            siyuan: Arc::new(SiYuan::new(store.clone())),
+            store,
+            config: Arc::new(config),
+        })
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -43,7 +64,129 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/w/api.php", get(api_php).post(api_php))
         .route("/api.php", get(api_php).post(api_php))
+        .route(
+            "/api/ref/{endpoint}",
+            // Other methods get the kernel router's plain 404.
+            axum::routing::post(siyuan_ref).fallback(not_found),
+        )
         .with_state(state)
+}
+
+fn dialect_response(r: inlink_api::Response) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+        r.body,
+    )
+        .into_response();
+    for (k, v) in r.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    resp
+}
+
+/// Whether a host name or `host:port` names this machine.
+fn local_host(h: &str) -> bool {
+    let host = h
+        .strip_prefix('[')
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_else(|| h.rsplit_once(':').map_or(h, |(a, _)| a));
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// SiYuan's `CheckAuth`: with a token configured, `Authorization: Token <t>` (or `Bearer`)
+/// or `?token=<t>`; without one, loopback clients only (address, `Host`, `Origin` and
+/// `X-Forwarded-Host` all local), which keeps a browser page elsewhere from reading notes.
+fn siyuan_auth(
+    config: &Config,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), &'static str> {
+    let Some(token) = &config.token else {
+        let header_local = |name: HeaderName| {
+            headers.get(name).is_none_or(|v| {
+                v.to_str().is_ok_and(|s| {
+                    let s = s.split("://").nth(1).unwrap_or(s);
+                    local_host(s.split('/').next().unwrap_or(s))
+                })
+            })
+        };
+        let ok = peer.is_some_and(|p| p.ip().is_loopback())
+            && header_local(header::HOST)
+            && header_local(header::ORIGIN)
+            && header_local(HeaderName::from_static("x-forwarded-host"));
+        return if ok {
+            Ok(())
+        } else {
+            Err("loopback only: start the server with --token to serve other hosts")
+        };
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            ["Token ", "token ", "Bearer ", "bearer "]
+                .iter()
+                .find_map(|p| v.strip_prefix(p))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(t) = given {
+        return if t.as_bytes() == token.as_bytes() {
+            Ok(())
+        } else {
+            Err("header: Authorization")
+        };
+    }
+    let from_query = query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    match from_query {
+        Some(t) if t.as_bytes() == token.as_bytes() => Ok(()),
+        Some(_) => Err("query: token"),
+        None => Err("header: Authorization"),
+    }
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "404 page not found")
+}
+
+/// `POST /api/ref/<endpoint>`: the SiYuan dialect.
+async fn siyuan_ref(
+    State(state): State<AppState>,
+    Path(endpoint): Path<String>,
+    RawQuery(query): RawQuery,
+    req: Request,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if let Err(what) = siyuan_auth(&state.config, peer, req.headers(), query.as_deref()) {
+        return dialect_response(siyuan::auth_failed(what));
+    }
+    // The kernel reads the body as JSON whatever its type; bodies are small.
+    let body = match axum::body::to_bytes(req.into_body(), 1 << 20).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
+        }
+    };
+    match state.siyuan.handle(&endpoint, &body) {
+        Some(r) => dialect_response(r),
+        None => not_found().await.into_response(),
+    }
 }
 
 /// Whether the request carries the configured secret (`Authorization: Bearer <token>`).
@@ -141,21 +284,7 @@ async fn api_php(
     let caller = Caller {
         high_limits: authorised(&state.config, &headers),
     };
-    let r = state.mediawiki.handle_bytes(params, caller);
-    let mut resp = (
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
-        r.body,
-    )
-        .into_response();
-    for (k, v) in r.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().insert(name, value);
-        }
-    }
-    resp
+    dialect_response(state.mediawiki.handle_bytes(params, caller))
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
@@ -181,18 +310,15 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr()?;
-    let mediawiki = MediaWiki::new(store.clone(), format!("http://{addr}"))
-        .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
-    let app = router(AppState {
-        mediawiki: Arc::new(mediawiki),
-        store,
-        config: Arc::new(config),
-    });
+    let app = router(AppState::new(store, config, &format!("http://{addr}"))?);
     ready(addr);
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 

@@ -2,7 +2,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use inlink_api::mediawiki::MediaWiki;
 use inlink_model::SiteInfo;
 use inlink_server::{router, AppState, Config};
 use inlink_store::{Batch, LinkStore, MemStore, Op};
@@ -18,15 +17,17 @@ fn app() -> axum::Router {
     b.push(inlink_store::conformance::upsert(2, 0, "A", &[(0, "Hub")]));
     store.apply(&b).unwrap();
     let store: Arc<dyn LinkStore> = Arc::new(store);
-    let mediawiki = Arc::new(MediaWiki::new(store.clone(), "http://test").unwrap());
-    router(AppState {
-        store,
-        config: Arc::new(Config {
-            listen: "127.0.0.1:0".into(),
-            token: Some("s3cret".into()),
-        }),
-        mediawiki,
-    })
+    router(
+        AppState::new(
+            store,
+            Config {
+                listen: "127.0.0.1:0".into(),
+                token: Some("s3cret".into()),
+            },
+            "http://test",
+        )
+        .unwrap(),
+    )
 }
 
 fn param() -> impl Strategy<Value = String> {

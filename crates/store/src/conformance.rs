@@ -241,7 +241,8 @@ pub fn mention_index(s: &impl LinkStore) {
     assert!(find("missing words").is_empty());
     assert!(find("...").is_empty(), "no tokens, no pages");
     // Replacing blocks, moving a block to another page and deleting pages.
-    s.apply(&set(1, vec![with(1, "a1", "other words")])).unwrap();
+    s.apply(&set(1, vec![with(1, "a1", "other words")]))
+        .unwrap();
     assert_eq!(find("content block"), [3]);
     s.apply(&set(4, vec![with(4, "b1", "moved away")])).unwrap();
     assert_eq!(find("内容块"), Vec::<u32>::new(), "the block left page 2");

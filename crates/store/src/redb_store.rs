@@ -989,8 +989,8 @@ impl LinkStore for RedbStore {
             let mut acc = decode_postings(&lists[0])
                 .ok_or_else(|| redb::Error::Corrupted("postings".into()))?;
             for l in &lists[1..] {
-                let other = decode_postings(l)
-                    .ok_or_else(|| redb::Error::Corrupted("postings".into()))?;
+                let other =
+                    decode_postings(l).ok_or_else(|| redb::Error::Corrupted("postings".into()))?;
                 acc = intersect(&acc, &other);
                 if acc.is_empty() {
                     break;

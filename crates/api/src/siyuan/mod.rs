@@ -1,0 +1,767 @@
+//! The SiYuan kernel API dialect: `/api/ref/*` (`docs/api-siyuan.md`). Answers have the
+//! users' contract shape (`../shared/spec/siyuan-backlinks.md` §9) inside the kernel's
+//! `{code, msg, data}` envelope; the kernel's request forms are accepted too.
+
+mod mentions;
+mod refs;
+mod sort;
+
+use crate::json::{Json, Obj};
+use crate::Response;
+use inlink_model::{BlockRecord, PageId};
+use inlink_store::{LinkStore, StoreError};
+use refs::{Context, Def, LinkRefs, PageData, Pages};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+/// The endpoints under `/api/ref/`.
+pub const ENDPOINTS: [&str; 5] = [
+    "getBacklinkDoc",
+    "getBacklink2",
+    "getBacklink",
+    "getBackmentionDoc",
+    "refreshBacklink",
+];
+
+/// The dialect over one store.
+pub struct SiYuan {
+    store: Arc<dyn LinkStore>,
+}
+
+/// A request's failure, answered with `code: -1`.
+struct Failure(String);
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure(format!("index error: {e}"))
+    }
+}
+
+type Out = Result<Json, Failure>;
+
+fn envelope(code: i64, msg: &str, data: Json) -> Response {
+    let mut o = Obj::new();
+    o.push("code", Json::Int(code))
+        .push("msg", Json::str(msg))
+        .push("data", data);
+    Response {
+        status: 200,
+        headers: vec![("Content-Type", "application/json; charset=utf-8".into())],
+        body: Json::Obj(o).to_string(false),
+    }
+}
+
+/// HTTP 401 with the kernel's body (no `data` key); `what` names the credential that failed
+/// (`header: Authorization`, `query: token`).
+pub fn auth_failed(what: &str) -> Response {
+    let mut o = Obj::new();
+    o.push("code", Json::Int(-1))
+        .push("msg", Json::str(format!("Auth failed [{what}]")));
+    Response {
+        status: 401,
+        headers: vec![("Content-Type", "application/json; charset=utf-8".into())],
+        body: Json::Obj(o).to_string(false),
+    }
+}
+
+/// The JSON arguments of one request.
+struct Args<'a> {
+    obj: &'a serde_json::Map<String, Value>,
+}
+
+impl Args<'_> {
+    fn required_str(&self, key: &str) -> Result<String, Failure> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Err(Failure(format!("JSON arg [{key}] is required"))),
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::String(_)) => Err(Failure(format!(
+                "JSON arg [{key}] is required: an empty string was given"
+            ))),
+            Some(v) => Err(Failure(format!(
+                "JSON arg [{key}] is required: a string, not {}",
+                type_name(v)
+            ))),
+        }
+    }
+
+    fn str(&self, key: &str) -> Result<Option<String>, Failure> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(Failure(format!(
+                "JSON arg [{key}] is required: a string, not {}",
+                type_name(v)
+            ))),
+        }
+    }
+
+    fn bool(&self, key: &str, default: bool) -> Result<bool, Failure> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(Failure(format!(
+                "JSON arg [{key}] is required: a boolean, not {}",
+                type_name(v)
+            ))),
+        }
+    }
+
+    /// A sort mode: the kernel's string (`"3"`), or a number as in-process callers send it.
+    /// A string that is not a number means 0, as the kernel's `Atoi` leaves it.
+    fn sort(&self, key: &str) -> Result<i64, Failure> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(3),
+            Some(Value::String(s)) => Ok(s.trim().parse().unwrap_or(0)),
+            Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
+                Failure(format!(
+                    "JSON arg [{key}] is required: an integer sort mode"
+                ))
+            }),
+            Some(v) => Err(Failure(format!(
+                "JSON arg [{key}] is required: a string, not {}",
+                type_name(v)
+            ))),
+        }
+    }
+
+    /// A non-negative count (pagination).
+    fn count(&self, key: &str) -> Result<Option<usize>, Failure> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|v| Some(v as usize))
+                .ok_or_else(|| Failure(format!("JSON arg [{key}] must be a whole number ≥ 0"))),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Failure(format!("JSON arg [{key}] must be a whole number ≥ 0"))),
+            Some(v) => Err(Failure(format!(
+                "JSON arg [{key}] must be a whole number ≥ 0, not {}",
+                type_name(v)
+            ))),
+        }
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `&`, `<`, `>`, `'` and `"` escaped as the kernel escapes names and paths.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\'' => out.push_str("&#39;"),
+            '"' => out.push_str("&#34;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// SiYuan's `Node…` type name of a block-type abbreviation.
+pub fn node_type(kind: &str) -> &'static str {
+    match kind {
+        "d" => "NodeDocument",
+        "h" => "NodeHeading",
+        "l" => "NodeList",
+        "i" => "NodeListItem",
+        "c" => "NodeCodeBlock",
+        "m" => "NodeMathBlock",
+        "t" => "NodeTable",
+        "b" => "NodeBlockquote",
+        "s" => "NodeSuperBlock",
+        "p" => "NodeParagraph",
+        "html" => "NodeHTMLBlock",
+        "query_embed" => "NodeBlockQueryEmbed",
+        "av" => "NodeAttributeView",
+        "iframe" => "NodeIFrame",
+        "widget" => "NodeWidget",
+        "tb" => "NodeThematicBreak",
+        "video" => "NodeVideo",
+        "audio" => "NodeAudio",
+        "callout" => "NodeCallout",
+        "custom" => "NodeCustomBlock",
+        "git_conflict" => "NodeGitConflict",
+        _ => "NodeParagraph",
+    }
+}
+
+/// A document as the answers describe it.
+struct DocInfo {
+    id: String,
+    box_id: String,
+    title: String,
+    /// `/`-separated titles from the notebook root, with a leading `/`.
+    hpath: String,
+    notebook: String,
+    path: String,
+    updated: String,
+    created: String,
+}
+
+impl DocInfo {
+    fn of(page: &PageData) -> Option<DocInfo> {
+        let d = page.doc()?;
+        let hpath = match d.attr("hpath") {
+            "" => format!("/{}", d.content),
+            h => h.to_string(),
+        };
+        Some(DocInfo {
+            id: d.id.clone(),
+            box_id: d.attr("box").to_string(),
+            title: d.content.clone(),
+            hpath,
+            notebook: d.attr("notebook").to_string(),
+            path: d.attr("path").to_string(),
+            updated: d.updated.clone(),
+            created: d.created.clone(),
+        })
+    }
+
+    /// `name`: the title, HTML-escaped.
+    fn name(&self) -> String {
+        escape_html(&self.title)
+    }
+
+    /// `hPath`: the notebook name and the escaped path, without a leading `/`.
+    fn full_hpath(&self) -> String {
+        let path = escape_html(&self.hpath);
+        match self.notebook.as_str() {
+            "" => path,
+            nb => format!("{nb}{path}"),
+        }
+    }
+}
+
+/// A document item of getBacklink2 (`Path`, plus the users' contract's fields).
+struct Item {
+    page: PageId,
+    doc: DocInfo,
+    count: usize,
+    /// A snippet of the first block shown for this document.
+    content: String,
+    /// The blocks shown for this document, in document order.
+    blocks: Vec<String>,
+}
+
+impl sort::Sortable for Item {
+    fn id(&self) -> &str {
+        &self.doc.id
+    }
+    fn name(&self) -> &str {
+        &self.doc.title
+    }
+    fn updated(&self) -> &str {
+        &self.doc.updated
+    }
+    fn created(&self) -> &str {
+        &self.doc.created
+    }
+}
+
+impl Item {
+    fn json(&self) -> Json {
+        let mut o = Obj::new();
+        o.push("id", Json::str(&self.doc.id))
+            .push("box", Json::str(&self.doc.box_id))
+            .push("name", Json::str(self.doc.name()))
+            .push("hPath", Json::str(self.doc.full_hpath()))
+            .push("content", Json::str(&self.content))
+            .push("type", Json::str("backlink"))
+            .push("nodeType", Json::str("NodeDocument"))
+            .push("subType", Json::str(""))
+            .push("depth", Json::Int(0))
+            .push("count", Json::Int(self.count as i64))
+            .push("folded", Json::Bool(false))
+            .push("updated", Json::str(&self.doc.updated))
+            .push("created", Json::str(&self.doc.created));
+        Json::Obj(o)
+    }
+}
+
+/// Snippets are cut to this many characters.
+const SNIPPET_CHARS: usize = 256;
+
+fn snippet(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(SNIPPET_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Groups (page, block) pairs by document into items, sorted by `mode`.
+fn group(
+    pages: &mut Pages,
+    shown: impl IntoIterator<Item = (PageId, String)>,
+    mode: i64,
+) -> Result<Vec<Item>, Failure> {
+    let mut by_page: BTreeMap<PageId, Vec<String>> = BTreeMap::new();
+    for (p, id) in shown {
+        by_page.entry(p).or_default().push(id);
+    }
+    let mut items = Vec::new();
+    for (p, mut ids) in by_page {
+        let page = pages.get(p)?;
+        let Some(doc) = DocInfo::of(&page) else {
+            continue;
+        };
+        ids.sort_by_key(|id| page.position(id));
+        let content = ids
+            .first()
+            .and_then(|id| page.get(id))
+            .map(|b| snippet(&b.content))
+            .unwrap_or_default();
+        items.push(Item {
+            page: p,
+            doc,
+            count: ids.len(),
+            content,
+            blocks: ids,
+        });
+    }
+    sort::sort_items(&mut items, mode);
+    Ok(items)
+}
+
+/// Backlinks of `def` with the request's options.
+fn backlinks_of(
+    pages: &mut Pages,
+    def: &Def,
+    contain_children: bool,
+    only: Option<PageId>,
+    keywords: &[String],
+) -> Result<LinkRefs, Failure> {
+    let ids = refs::def_ids(def, contain_children);
+    let rows = refs::ref_rows(pages, &ids, only)?;
+    Ok(refs::link_refs(pages, rows, keywords)?)
+}
+
+impl SiYuan {
+    pub fn new(store: Arc<dyn LinkStore>) -> Self {
+        SiYuan { store }
+    }
+
+    /// Answers `POST /api/ref/<endpoint>` with body `body`; `None` for an unknown endpoint
+    /// (the server answers 404 as the kernel's router does).
+    pub fn handle(&self, endpoint: &str, body: &[u8]) -> Option<Response> {
+        if !ENDPOINTS.contains(&endpoint) {
+            return None;
+        }
+        let parsed: Result<Value, String> = if body.iter().all(u8::is_ascii_whitespace) {
+            Err("the request body is empty or truncated (EOF)".into())
+        } else {
+            serde_json::from_slice(body).map_err(|e| e.to_string())
+        };
+        let obj = match parsed {
+            Ok(Value::Object(o)) => o,
+            Ok(other) => {
+                return Some(envelope(
+                    -1,
+                    &format!(
+                        "Parses request [/api/ref/{endpoint}] failed: the body is {}, not a JSON object",
+                        type_name(&other)
+                    ),
+                    Json::Null,
+                ))
+            }
+            Err(e) => {
+                return Some(envelope(
+                    -1,
+                    &format!("Parses request [/api/ref/{endpoint}] failed: {e}"),
+                    Json::Null,
+                ))
+            }
+        };
+        let args = Args { obj: &obj };
+        let mut pages = Pages::new(self.store.as_ref());
+        let out = match endpoint {
+            "getBacklinkDoc" => self.backlink_doc(&mut pages, &args),
+            "getBacklink2" => self.backlink2(&mut pages, &args),
+            "getBacklink" => self.backlink_legacy(&mut pages, &args),
+            "getBackmentionDoc" => self.backmention_doc(&mut pages, &args),
+            // The index is current when a write is acknowledged: nothing to refresh.
+            _ => args.required_str("id").map(|_| Json::Null),
+        };
+        Some(match out {
+            Ok(data) => envelope(0, "", data),
+            Err(Failure(msg)) => envelope(-1, &msg, Json::Null),
+        })
+    }
+
+    /// The page of document `id` (a document id, not any block's).
+    fn doc_page(&self, id: &str) -> Result<Option<PageId>, Failure> {
+        Ok(self
+            .store
+            .block(id)?
+            .filter(|b| b.parent.is_none())
+            .map(|b| b.page))
+    }
+
+    /// getBacklinkDoc, users' contract: the documents referencing `defID` (or its block
+    /// `refID`), each with its referencing blocks.
+    fn backlink_doc(&self, pages: &mut Pages, args: &Args) -> Out {
+        let def_id = args.required_str("defID")?;
+        let ref_id = args.str("refID")?.filter(|s| !s.is_empty());
+        let ref_tree = args.str("refTreeID")?.filter(|s| !s.is_empty());
+        let keyword = args.str("keyword")?.unwrap_or_default();
+        let contain_children = args.bool("containChildren", true)?;
+        args.bool("highlight", true)?;
+        let mode = args.sort("sort")?;
+        let kw = refs::keywords(&keyword);
+        let mut data = Obj::new();
+        let empty = |data: &mut Obj, kw: &[String]| {
+            data.push("backlinks", Json::Arr(vec![]))
+                .push("refCount", Json::Int(0))
+                .push("docCount", Json::Int(0))
+                .push("keywords", keywords_json(kw));
+        };
+        let Some(def) = refs::load_def(pages, &def_id)? else {
+            empty(&mut data, &kw);
+            return Ok(Json::Obj(data));
+        };
+        let (def, contain_children) = match ref_id {
+            Some(r) => {
+                if !def.page.index.contains_key(&r) {
+                    return Err(Failure(format!(
+                        "JSON arg [refID] is not a block of [{def_id}]: {r}"
+                    )));
+                }
+                let block = def.page.get(&r).cloned().expect("checked");
+                (
+                    Def {
+                        block,
+                        page: def.page.clone(),
+                    },
+                    false,
+                )
+            }
+            None => (def, contain_children),
+        };
+        let only = match &ref_tree {
+            Some(t) => match self.doc_page(t)? {
+                Some(p) => Some(p),
+                None => {
+                    empty(&mut data, &kw);
+                    return Ok(Json::Obj(data));
+                }
+            },
+            None => None,
+        };
+        let links = backlinks_of(pages, &def, contain_children, only, &kw)?;
+        let shown: Vec<(PageId, String)> = links
+            .contexts
+            .iter()
+            .map(|c| (c.page, c.id.clone()))
+            .collect();
+        let items = group(pages, shown, mode)?;
+        let mut list = Vec::new();
+        let mut ref_count = 0;
+        for item in &items {
+            let page = pages.get(item.page)?;
+            let mine: Vec<&Context> = links
+                .contexts
+                .iter()
+                .filter(|c| c.page == item.page)
+                .collect();
+            let mut block_ids: Vec<String> = mine.iter().flat_map(|c| c.refs.clone()).collect();
+            block_ids.sort_by_key(|id| page.position(id));
+            block_ids.dedup();
+            ref_count += block_ids.len();
+            let mut contexts: Vec<&Context> = mine.clone();
+            contexts.sort_by_key(|c| page.position(&c.id));
+            let mut o = Obj::new();
+            o.push("id", Json::str(&item.doc.id))
+                .push("rootID", Json::str(&item.doc.id))
+                .push("title", Json::str(&item.doc.title))
+                .push("path", Json::str(&item.doc.path))
+                .push("box", Json::str(&item.doc.box_id))
+                .push("hPath", Json::str(item.doc.full_hpath()))
+                .push(
+                    "blockIDs",
+                    Json::Arr(block_ids.iter().map(Json::str).collect()),
+                )
+                .push(
+                    "contexts",
+                    Json::Arr(
+                        contexts
+                            .iter()
+                            .map(|c| {
+                                let b = page.get(&c.id).expect("filtered");
+                                let mut o = Obj::new();
+                                o.push("id", Json::str(&c.id))
+                                    .push("type", Json::str(node_type(&b.kind)))
+                                    .push("subType", Json::str(&b.subtype))
+                                    .push("content", Json::str(snippet(&b.content)))
+                                    .push(
+                                        "refBlockIDs",
+                                        Json::Arr(c.refs.iter().map(Json::str).collect()),
+                                    )
+                                    .push(
+                                        "expand",
+                                        Json::Bool(refs::expand(&page, &c.id, &links.original)),
+                                    );
+                                Json::Obj(o)
+                            })
+                            .collect(),
+                    ),
+                );
+            list.push(Json::Obj(o));
+        }
+        data.push("backlinks", Json::Arr(list))
+            .push("refCount", Json::Int(ref_count as i64))
+            .push("docCount", Json::Int(items.len() as i64))
+            .push("keywords", keywords_json(&kw));
+        Ok(Json::Obj(data))
+    }
+
+    /// getBacklink2: documents with backlinks and documents with mentions.
+    fn backlink2(&self, pages: &mut Pages, args: &Args) -> Out {
+        let id = args.required_str("id")?;
+        let k = args.str("k")?.unwrap_or_default();
+        let mk = args.str("mk")?.unwrap_or_default();
+        let sort = args.sort("sort")?;
+        let msort = args.sort("mSort")?;
+        let contain_children = args.bool("containChildren", true)?;
+        let m_page = args.count("mPage")?.unwrap_or(1).max(1);
+        let m_page_size = args.count("mPageSize")?.filter(|&n| n > 0);
+        let mut data = Obj::new();
+        let Some(def) = refs::load_def(pages, &id)? else {
+            data.push("backlinks", Json::Arr(vec![]))
+                .push("linkRefsCount", Json::Int(0))
+                .push("backmentions", Json::Arr(vec![]))
+                .push("mentionsCount", Json::Int(0))
+                .push("k", Json::str(k))
+                .push("mk", Json::str(mk))
+                .push("box", Json::str(""));
+            return Ok(Json::Obj(data));
+        };
+        let kw = refs::keywords(&k);
+        let links = backlinks_of(pages, &def, contain_children, None, &kw)?;
+        let shown: Vec<(PageId, String)> = links
+            .contexts
+            .iter()
+            .map(|c| (c.page, c.id.clone()))
+            .collect();
+        let items = group(pages, shown, sort)?;
+        let terms = mentions::terms(pages, &def, &links)?;
+        let found = mentions::search(pages, &def, &links, &terms, &mk)?;
+        let mentions_count = found.len();
+        let mitems = group(pages, found.into_iter().map(|m| (m.page, m.id)), msort)?;
+        let mitems: Vec<&Item> = match m_page_size {
+            Some(n) => mitems
+                .iter()
+                .skip((m_page - 1).saturating_mul(n))
+                .take(n)
+                .collect(),
+            None => mitems.iter().collect(),
+        };
+        let doc = DocInfo::of(&def.page);
+        data.push(
+            "backlinks",
+            Json::Arr(items.iter().map(Item::json).collect()),
+        )
+        .push("linkRefsCount", Json::Int(links.count))
+        .push(
+            "backmentions",
+            Json::Arr(mitems.iter().map(|i| i.json()).collect()),
+        )
+        .push("mentionsCount", Json::Int(mentions_count as i64))
+        .push("k", Json::str(k))
+        .push("mk", Json::str(mk))
+        .push("box", Json::str(doc.map(|d| d.box_id).unwrap_or_default()));
+        Ok(Json::Obj(data))
+    }
+
+    /// getBackmentionDoc: the mention blocks of one document (or of all, without
+    /// `refTreeID`), in document order.
+    fn backmention_doc(&self, pages: &mut Pages, args: &Args) -> Out {
+        let def_id = args.required_str("defID")?;
+        let ref_tree = args.str("refTreeID")?.filter(|s| !s.is_empty());
+        let keyword = args.str("keyword")?.unwrap_or_default();
+        let contain_children = args.bool("containChildren", true)?;
+        args.bool("highlight", true)?;
+        let mut data = Obj::new();
+        let kw = refs::keywords(&keyword);
+        let Some(def) = refs::load_def(pages, &def_id)? else {
+            data.push("backmentions", Json::Arr(vec![]))
+                .push("mentionsCount", Json::Int(0))
+                .push("keywords", keywords_json(&kw));
+            return Ok(Json::Obj(data));
+        };
+        let links = backlinks_of(pages, &def, contain_children, None, &[])?;
+        let terms = mentions::terms(pages, &def, &links)?;
+        let only = match &ref_tree {
+            Some(t) => Some(self.doc_page(t)?.unwrap_or(PageId(u32::MAX))),
+            None => None,
+        };
+        let mut found: Vec<mentions::Mention> =
+            mentions::search(pages, &def, &links, &terms, &keyword)?
+                .into_iter()
+                .filter(|m| only.is_none_or(|p| m.page == p))
+                .collect();
+        let mut positions = Vec::with_capacity(found.len());
+        for m in &found {
+            positions.push((m.page, pages.get(m.page)?.position(&m.id)));
+        }
+        let mut order: Vec<usize> = (0..found.len()).collect();
+        order.sort_by_key(|&i| positions[i]);
+        found = order.into_iter().map(|i| found[i].clone()).collect();
+        let mut list = Vec::new();
+        for m in &found {
+            let page = pages.get(m.page)?;
+            let b = page.get(&m.id).expect("a mention exists");
+            let mut o = Obj::new();
+            o.push("id", Json::str(&b.id))
+                .push(
+                    "rootID",
+                    Json::str(page.doc().map(|d| d.id.as_str()).unwrap_or("")),
+                )
+                .push("type", Json::str(node_type(&b.kind)))
+                .push("subType", Json::str(&b.subtype))
+                .push("content", Json::str(snippet(&b.content)));
+            list.push(Json::Obj(o));
+        }
+        let mut all: Vec<String> = kw.clone();
+        for t in terms {
+            if !all.contains(&t) {
+                all.push(t);
+            }
+        }
+        data.push("backmentions", Json::Arr(list))
+            .push("mentionsCount", Json::Int(found.len() as i64))
+            .push("keywords", keywords_json(&all));
+        Ok(Json::Obj(data))
+    }
+
+    /// getBacklink (legacy, mobile): documents by id descending with their blocks.
+    fn backlink_legacy(&self, pages: &mut Pages, args: &Args) -> Out {
+        let id = args.required_str("id")?;
+        let k = args.str("k")?.unwrap_or_default();
+        let mk = args.str("mk")?.unwrap_or_default();
+        let contain_children = args.bool("containChildren", true)?;
+        if let Some(v) = args.obj.get("beforeLen") {
+            if !v.is_number() && !v.is_null() {
+                return Err(Failure(format!(
+                    "JSON arg [beforeLen] is required: a number, not {}",
+                    type_name(v)
+                )));
+            }
+        }
+        let mut data = Obj::new();
+        let Some(def) = refs::load_def(pages, &id)? else {
+            data.push("backlinks", Json::Arr(vec![]))
+                .push("linkRefsCount", Json::Int(0))
+                .push("backmentions", Json::Arr(vec![]))
+                .push("mentionsCount", Json::Int(0))
+                .push("k", Json::str(k))
+                .push("mk", Json::str(mk))
+                .push("box", Json::str(""));
+            return Ok(Json::Obj(data));
+        };
+        let ids = refs::def_ids(&def, contain_children);
+        let rows = refs::ref_rows(pages, &ids, None)?;
+        let count = rows.len();
+        // The legacy context: a paragraph under a list item or a heading shows that parent.
+        let mut shown: Vec<(PageId, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        let kw = refs::keywords(&k);
+        for r in &rows {
+            let page = pages.get(r.page)?;
+            let b = page.get(&r.block).expect("existing");
+            let ctx = match b.parent.as_deref().and_then(|p| page.get(p)) {
+                Some(p) if b.kind == "p" && matches!(p.kind.as_str(), "i" | "h") => p,
+                _ => b,
+            };
+            let title = page.doc().map(|d| d.content.as_str()).unwrap_or("");
+            if !refs::matches(ctx, title, &kw) {
+                continue;
+            }
+            if seen.insert(ctx.id.clone()) {
+                shown.push((r.page, ctx.id.clone()));
+            }
+        }
+        let links = refs::link_refs(pages, rows, &[])?;
+        let items = group(pages, shown, -1)?;
+        let terms = mentions::terms(pages, &def, &links)?;
+        let found = mentions::search(pages, &def, &links, &terms, &mk)?;
+        let mentions_count = found.len();
+        let mitems = group(pages, found.into_iter().map(|m| (m.page, m.id)), -1)?;
+        let render =
+            |pages: &mut Pages, items: &[Item], with_notebook: bool| -> Result<Json, Failure> {
+                let mut list = Vec::new();
+                for item in items {
+                    let page = pages.get(item.page)?;
+                    let mut o = match item.json() {
+                        Json::Obj(o) => o,
+                        _ => unreachable!("items are objects"),
+                    };
+                    if !with_notebook {
+                        if let Some(v) = o.get_mut("hPath") {
+                            *v = Json::str(escape_html(&item.doc.hpath));
+                        }
+                    }
+                    let blocks = item
+                        .blocks
+                        .iter()
+                        .filter_map(|id| page.get(id))
+                        .map(|b| block_json(b, &item.doc))
+                        .collect();
+                    o.push("blocks", Json::Arr(blocks));
+                    list.push(Json::Obj(o));
+                }
+                Ok(Json::Arr(list))
+            };
+        let backlinks = render(pages, &items, true)?;
+        let backmentions = render(pages, &mitems, false)?;
+        let doc = DocInfo::of(&def.page);
+        data.push("backlinks", backlinks)
+            .push("linkRefsCount", Json::Int(count as i64))
+            .push("backmentions", backmentions)
+            .push("mentionsCount", Json::Int(mentions_count as i64))
+            .push("k", Json::str(k))
+            .push("mk", Json::str(mk))
+            .push("box", Json::str(doc.map(|d| d.box_id).unwrap_or_default()));
+        Ok(Json::Obj(data))
+    }
+}
+
+fn keywords_json(kw: &[String]) -> Json {
+    Json::Arr(kw.iter().map(Json::str).collect())
+}
+
+/// The kernel's `Block` object (getBacklink's `blocks`).
+fn block_json(b: &BlockRecord, doc: &DocInfo) -> Json {
+    let mut o = Obj::new();
+    o.push("box", Json::str(&doc.box_id))
+        .push("path", Json::str(&doc.path))
+        .push("hPath", Json::str(""))
+        .push("id", Json::str(&b.id))
+        .push("rootID", Json::str(&doc.id))
+        .push("parentID", Json::str(b.parent.clone().unwrap_or_default()))
+        .push("name", Json::str(&b.name))
+        .push("alias", Json::str(b.aliases.join(",")))
+        .push("memo", Json::str(&b.memo))
+        .push("tag", Json::str(b.attr("tags")))
+        .push("content", Json::str(&b.content))
+        .push("type", Json::str(node_type(&b.kind)))
+        .push("subType", Json::str(&b.subtype))
+        .push("created", Json::str(&b.created))
+        .push("updated", Json::str(&b.updated));
+    Json::Obj(o)
+}
