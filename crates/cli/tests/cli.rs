@@ -98,7 +98,7 @@ fn import_then_query() {
         &["import", "--format", "markdown", dump.to_str().unwrap()],
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a Markdown vault is a folder"));
 }
 
 fn http_get(addr: &str, path: &str) -> Option<String> {
@@ -187,7 +187,10 @@ fn siyuan_endpoints_need_the_token_or_a_loopback_client() {
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
     assert_eq!(body_of(&r), denied);
     let ok = r#"{"code":0,"msg":"","data":{"backlinks":[],"linkRefsCount":0,"backmentions":[],"mentionsCount":0,"k":"","mk":"","box":""}}"#;
-    for auth in ["Authorization: Token s3cret\r\n", "Authorization: Bearer s3cret\r\n"] {
+    for auth in [
+        "Authorization: Token s3cret\r\n",
+        "Authorization: Bearer s3cret\r\n",
+    ] {
         let r = http_raw(&addr, "POST", path, auth, ask);
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         assert_eq!(body_of(&r), ok);
@@ -195,7 +198,10 @@ fn siyuan_endpoints_need_the_token_or_a_loopback_client() {
     let r = http_raw(&addr, "POST", &format!("{path}?token=s3cret"), "", ask);
     assert_eq!(body_of(&r), ok);
     let r = http_raw(&addr, "POST", &format!("{path}?token=bad"), "", ask);
-    assert_eq!(body_of(&r), r#"{"code":-1,"msg":"Auth failed [query: token]"}"#);
+    assert_eq!(
+        body_of(&r),
+        r#"{"code":-1,"msg":"Auth failed [query: token]"}"#
+    );
     // Arguments and bodies are answered in the envelope, never with a 5xx.
     let auth = "Authorization: Token s3cret\r\n";
     let r = http_raw(&addr, "POST", path, auth, "{}");
@@ -205,7 +211,11 @@ fn siyuan_endpoints_need_the_token_or_a_loopback_client() {
         r#"{"code":-1,"msg":"JSON arg [id] is required","data":null}"#
     );
     let r = http_raw(&addr, "POST", path, auth, "not json");
-    assert!(body_of(&r).starts_with(r#"{"code":-1,"msg":"Parses request [/api/ref/getBacklink2] failed: "#), "{r}");
+    assert!(
+        body_of(&r)
+            .starts_with(r#"{"code":-1,"msg":"Parses request [/api/ref/getBacklink2] failed: "#),
+        "{r}"
+    );
     let r = http_raw(&addr, "GET", path, auth, "");
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
     let r = http_raw(&addr, "POST", "/api/ref/getNothing", auth, "{}");
@@ -222,7 +232,13 @@ fn siyuan_endpoints_need_the_token_or_a_loopback_client() {
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
     let r = http_raw(&addr, "POST", path, "Origin: https://evil.example\r\n", ask);
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
-    let r = http_raw(&addr, "POST", path, "Origin: http://localhost:6806\r\n", ask);
+    let r = http_raw(
+        &addr,
+        "POST",
+        path,
+        "Origin: http://localhost:6806\r\n",
+        ask,
+    );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     child.kill().unwrap();
     child.wait().unwrap();

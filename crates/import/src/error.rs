@@ -13,8 +13,6 @@ pub enum ImportError {
     Store(#[from] inlink_store::StoreError),
     #[error("{path}: not a format inlink can import ({why})")]
     UnknownFormat { path: String, why: String },
-    #[error("{0} import is not supported yet")]
-    NotSupported(&'static str),
     #[error("{path} at byte {position}: {message}")]
     Malformed {
         path: String,

@@ -5,6 +5,7 @@
 mod decompress;
 pub mod demo;
 mod error;
+mod markdown;
 mod mediawiki_sql;
 mod mediawiki_xml;
 mod progress;
@@ -101,8 +102,13 @@ pub fn import(
     format: Format,
     opts: &Options,
 ) -> Result<Vec<Summary>, ImportError> {
-    if format == Format::Markdown {
-        return Err(ImportError::NotSupported("Markdown"));
+    if format == Format::Markdown
+        || (format == Format::Auto
+            && sources
+                .iter()
+                .all(|p| p.is_dir() && siyuan::notebooks(p).is_empty() && markdown::is_vault(p)))
+    {
+        return sources.iter().map(|p| markdown::import(store, p)).collect();
     }
     // SiYuan notebooks are folders.
     if format == Format::Siyuan

@@ -13,6 +13,27 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The index's site, or for a new index of notes one whose titles keep their case.
+pub(crate) fn notes_site(store: &dyn LinkStore) -> Result<SiteInfo, ImportError> {
+    Ok(match store.site_info()? {
+        Some(s) => s,
+        None => {
+            let mut s = SiteInfo::mediawiki_default("Notes");
+            s.case = CaseRule::CaseSensitive;
+            let list = s
+                .namespaces
+                .iter()
+                .map(|n| inlink_model::Namespace {
+                    case: CaseRule::CaseSensitive,
+                    ..n.clone()
+                })
+                .collect();
+            s.namespaces = inlink_model::Namespaces::new(list, s.namespaces.aliases().to_vec());
+            s
+        }
+    })
+}
+
 /// A folder is a notebook when it has `.siyuan/conf.json`.
 pub(crate) fn is_notebook(dir: &Path) -> bool {
     dir.join(".siyuan").join("conf.json").is_file()
@@ -131,24 +152,7 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         }
     }
 
-    // Notes keep the case of their titles.
-    let site = match store.site_info()? {
-        Some(s) => s,
-        None => {
-            let mut s = SiteInfo::mediawiki_default("Notes");
-            s.case = CaseRule::CaseSensitive;
-            let list = s
-                .namespaces
-                .iter()
-                .map(|n| inlink_model::Namespace {
-                    case: CaseRule::CaseSensitive,
-                    ..n.clone()
-                })
-                .collect();
-            s.namespaces = inlink_model::Namespaces::new(list, s.namespaces.aliases().to_vec());
-            s
-        }
-    };
+    let site = notes_site(store)?;
     let codec = TitleCodec::new(site.clone());
     let titles: HashMap<&str, &str> = docs
         .iter()
@@ -201,7 +205,7 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         for r in &d.doc.refs {
             let target_doc = block_doc.get(r.def.as_str()).copied();
             if let Some((_, t)) = target_doc.and_then(|td| pages.get(td)) {
-                if *t != title && !links.iter().any(|(_, x)| x == t) {
+                if !links.iter().any(|(_, x)| x == t) {
                     links.push((LinkKind::Page, t.clone()));
                 }
             }

@@ -315,8 +315,19 @@ fn unsupported_formats_say_so() {
         &Options::default(),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("not supported yet"), "{err}");
+    assert!(
+        err.to_string().contains("a Markdown vault is a folder"),
+        "{err}"
+    );
     let d = tempfile::tempdir().unwrap();
+    let err = import(
+        &store,
+        &[d.path().to_path_buf()],
+        Format::Markdown,
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no Markdown notes"), "{err}");
     let junk = d.path().join("junk.txt");
     std::fs::write(&junk, "hello").unwrap();
     let err = import(&store, &[junk], Format::Auto, &Options::default()).unwrap_err();
@@ -428,18 +439,11 @@ fn siyuan_guide_workspace() {
         "notebook name and hPath: {}",
         title.dbkey
     );
-    // At page level (for the MediaWiki dialect) a document links to every other document
-    // one of whose blocks it references.
+    // At page level (for the MediaWiki dialect) a document links to every document one of
+    // whose blocks it references, itself included (as MediaWiki files self-links).
     let mut linking = BTreeSet::new();
     for b in store.blocks_of(page).unwrap() {
-        linking.extend(
-            store
-                .block_refs_to(&b.id)
-                .unwrap()
-                .iter()
-                .map(|r| r.page.0)
-                .filter(|&p| p != page.0),
-        );
+        linking.extend(store.block_refs_to(&b.id).unwrap().iter().map(|r| r.page.0));
     }
     assert!(linking.len() >= 7);
     assert_eq!(
@@ -451,4 +455,381 @@ fn siyuan_guide_workspace() {
     assert_eq!(store.stats().unwrap().pages, 294);
     assert_eq!(store.block(def).unwrap().unwrap().page, page);
     assert_eq!(store.block_refs_to(def).unwrap().len(), 7);
+}
+
+/// How a test reads a vault: which files, how notes are named, how `[[a|b]]` splits.
+#[derive(Clone, Copy, PartialEq)]
+enum Vault {
+    Obsidian,
+    Dendron,
+    Logseq,
+}
+
+fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Text without front matter, HTML comments, fenced code and inline code. Comments go
+/// first: a comment opened at the start of a line runs to its `-->` (a CommonMark HTML
+/// block), fences inside it included.
+fn visible_text(text: &str) -> String {
+    let mut body = text;
+    if let Some(rest) = body.strip_prefix("---\n") {
+        if let Some(end) = rest.find("\n---") {
+            body = &rest[end + 4..];
+        }
+    }
+    let mut no_comments = String::new();
+    let mut rest = body;
+    while let Some(s) = rest.find("<!--") {
+        no_comments.push_str(&rest[..s]);
+        rest = rest[s..].find("-->").map_or("", |e| &rest[s + e + 3..]);
+    }
+    no_comments.push_str(rest);
+    let mut out = String::new();
+    // An open fence: its character and length; it closes with at least as many.
+    let mut fence: Option<(char, usize)> = None;
+    for line in no_comments.lines() {
+        let t = line.trim_start();
+        // A fence may open a list item's text: `- ```clojure`.
+        let t = t.strip_prefix("- ").unwrap_or(t);
+        let marker = ['`', '~'].into_iter().find_map(|c| {
+            let n = t.chars().take_while(|&x| x == c).count();
+            (n >= 3).then_some((c, n))
+        });
+        match (fence, marker) {
+            (None, Some(m)) => fence = Some(m),
+            (Some((c, n)), Some((mc, mn))) if c == mc && mn >= n && t.trim_end().len() == mn => {
+                fence = None
+            }
+            (None, None) => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    // Inline code spans on one line.
+    out.lines()
+        .map(|l| {
+            let parts: Vec<&str> = l.split('`').collect();
+            if parts.len() < 3 {
+                return l.to_string();
+            }
+            let mut s = String::new();
+            for (i, p) in parts.iter().enumerate() {
+                // Odd parts are code, unless the last backtick has no partner.
+                if i % 2 == 0 || (i == parts.len() - 1 && parts.len().is_multiple_of(2)) {
+                    s.push_str(p);
+                }
+                s.push(' ');
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Link targets named in a note, by the vault's rules.
+fn brute_targets(text: &str, vault: Vault) -> Vec<String> {
+    let text = visible_text(text);
+    let mut out = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(s) = rest.find("[[") {
+        let after = &rest[s + 2..];
+        let Some(e) = after.find("]]") else { break };
+        let inner = &after[..e];
+        if inner.contains('\n') || inner.contains("[[") {
+            // Not a wikilink (`[[Bug] text](url)`): look again after this `[[`.
+            rest = after;
+            continue;
+        }
+        {
+            let target = match (inner.split_once('|'), vault) {
+                (Some((_, b)), Vault::Dendron) => b,
+                (Some((a, _)), _) => a,
+                (None, _) => inner,
+            };
+            let target = match target.strip_prefix("dendron://") {
+                Some(r) => r.split_once('/').map_or(r, |(_, t)| t),
+                None => target,
+            };
+            out.push(target.split('#').next().unwrap().trim().to_string());
+        }
+        rest = &after[e + 2..];
+    }
+    if vault == Vault::Logseq {
+        for line in text.lines() {
+            let chars: Vec<char> = line.chars().collect();
+            for (i, &c) in chars.iter().enumerate() {
+                if c != '#' || (i > 0 && !chars[i - 1].is_whitespace()) {
+                    continue;
+                }
+                let tag: String = chars[i + 1..]
+                    .iter()
+                    .take_while(|c| !c.is_whitespace() && !",;!?()[]{}\"'`".contains(**c))
+                    .collect();
+                let tag = tag.trim_end_matches(['.', ':']);
+                if !tag.is_empty()
+                    && !tag.starts_with('#')
+                    && !tag.chars().all(|c| c.is_ascii_digit())
+                {
+                    out.push(tag.to_string());
+                }
+            }
+            let l = line.trim_start().trim_start_matches("- ");
+            if let Some(v) = l.strip_prefix("tags:: ") {
+                for t in v.split(',').map(str::trim) {
+                    if !t.is_empty() && !t.starts_with("[[") && !t.starts_with('#') {
+                        out.push(t.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter().filter(|t| !t.is_empty()).collect()
+}
+
+/// (note name, aliases) by the vault's rules.
+fn brute_name(rel: &str, text: &str, vault: Vault) -> (String, Vec<String>) {
+    let stem_path = rel.strip_suffix(".md").unwrap_or(rel);
+    let stem = stem_path.rsplit('/').next().unwrap();
+    let mut aliases = Vec::new();
+    match vault {
+        Vault::Logseq => {
+            let mut name = None;
+            for line in text.lines() {
+                let l = line.trim_start_matches("- ").trim();
+                let Some((k, v)) = l.split_once(":: ") else {
+                    break;
+                };
+                match k {
+                    "title" => name = Some(v.trim().to_string()),
+                    "alias" => aliases.extend(v.split(',').map(|a| {
+                        a.trim()
+                            .trim_start_matches("[[")
+                            .trim_end_matches("]]")
+                            .to_string()
+                    })),
+                    _ => {}
+                }
+            }
+            // Logseq reads YAML front matter too.
+            if let Some(fm) = text
+                .strip_prefix("---\n")
+                .and_then(|r| r.split("\n---").next())
+            {
+                for line in fm.lines() {
+                    if let Some(v) = line.strip_prefix("title:") {
+                        name = Some(v.trim().trim_matches(['"', '\'']).to_string());
+                    }
+                }
+            }
+            let decoded = stem
+                .replace("___", "/")
+                .replace("%2F", "/")
+                .replace("%3F", "?");
+            (name.unwrap_or(decoded), aliases)
+        }
+        Vault::Obsidian | Vault::Dendron => {
+            if let Some(fm) = text
+                .strip_prefix("---\n")
+                .and_then(|r| r.split("\n---").next())
+            {
+                let mut in_list = false;
+                for line in fm.lines() {
+                    if let Some(v) = line
+                        .strip_prefix("aliases:")
+                        .or(line.strip_prefix("alias:"))
+                    {
+                        let v = v.trim();
+                        in_list = v.is_empty();
+                        aliases.extend(
+                            v.trim_matches(['[', ']'])
+                                .split(',')
+                                .map(|a| a.trim().trim_matches('"').to_string())
+                                .filter(|a| !a.is_empty()),
+                        );
+                    } else if in_list && line.trim_start().starts_with("- ") {
+                        aliases.push(line.trim_start()[2..].trim().trim_matches('"').to_string());
+                    } else {
+                        in_list = false;
+                    }
+                }
+            }
+            let name = if vault == Vault::Dendron {
+                stem
+            } else {
+                stem_path
+            };
+            (name.to_string(), aliases)
+        }
+    }
+}
+
+/// For every note of a vault (by path inside it): the notes linking to it.
+fn brute_backlinks(root: &Path, vault: Vault) -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    let dirs: Vec<PathBuf> = match vault {
+        Vault::Logseq => vec![root.join("pages"), root.join("journals")],
+        _ => vec![root.to_path_buf()],
+    };
+    for d in dirs {
+        let mut stack = vec![d];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "md") {
+                    let rel = p
+                        .strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    files.push((rel, std::fs::read_to_string(&p).unwrap()));
+                }
+            }
+        }
+    }
+    let names: Vec<(String, Vec<String>)> =
+        files.iter().map(|(r, t)| brute_name(r, t, vault)).collect();
+    let resolve = |t: &str| -> Option<usize> {
+        let t = lower(t.trim_start_matches('/').trim_end_matches(".md"));
+        if let Some(i) = names.iter().position(|(n, _)| lower(n) == t) {
+            return Some(i);
+        }
+        if vault == Vault::Obsidian {
+            let mut best: Option<usize> = None;
+            for (i, (n, _)) in names.iter().enumerate() {
+                let n = lower(n);
+                let hit = if t.contains('/') {
+                    n.ends_with(&format!("/{t}"))
+                } else {
+                    n.rsplit('/').next() == Some(t.as_str())
+                };
+                if hit && best.is_none_or(|b| names[b].0.len() > n.len()) {
+                    best = Some(i);
+                }
+            }
+            if best.is_some() {
+                return best;
+            }
+        }
+        names
+            .iter()
+            .position(|(_, aliases)| aliases.iter().any(|a| lower(a) == t))
+    };
+    let mut out: BTreeMap<String, BTreeSet<String>> = files
+        .iter()
+        .map(|(r, _)| (r.clone(), BTreeSet::new()))
+        .collect();
+    // Logseq block ids (`id:: <uuid>`) and the files holding them: `((uuid))` links there.
+    let mut block_ids: BTreeMap<String, usize> = BTreeMap::new();
+    if vault == Vault::Logseq {
+        for (i, (_, text)) in files.iter().enumerate() {
+            for line in text.lines() {
+                let l = line.trim().trim_start_matches("- ");
+                if let Some(id) = l.strip_prefix("id:: ") {
+                    block_ids.entry(id.trim().to_string()).or_insert(i);
+                }
+            }
+        }
+    }
+    for (rel, text) in &files {
+        for t in brute_targets(text, vault) {
+            if let Some(i) = resolve(&t) {
+                out.get_mut(&files[i].0).unwrap().insert(rel.clone());
+            }
+        }
+        let visible = visible_text(text);
+        for (id, &i) in &block_ids {
+            if visible.contains(&format!("(({id}))")) {
+                out.get_mut(&files[i].0).unwrap().insert(rel.clone());
+            }
+        }
+    }
+    out
+}
+
+fn check_vault(rel: &str, vault: Vault, min_linked: usize) {
+    let Some(root) = data(rel) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(d.path()).unwrap();
+    let s = import(
+        &store,
+        std::slice::from_ref(&root),
+        Format::Auto,
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(s[0].skipped, 0, "{}", s[0]);
+    let want = brute_backlinks(&root, vault);
+    assert_eq!(s[0].pages, want.len() as u64, "every note is a page");
+    let path_of = |page: PageId| -> String {
+        store.blocks_of(page).unwrap()[0]
+            .attr("path")
+            .trim_start_matches('/')
+            .to_string()
+    };
+    let mut linked = 0;
+    let mut pages = store.pages(PageId(0), usize::MAX).unwrap();
+    pages.retain(|p| !store.blocks_of(p.id).unwrap().is_empty());
+    assert_eq!(pages.len(), want.len());
+    for p in pages {
+        let rel = path_of(p.id);
+        let got: BTreeSet<String> = store
+            .backlinks(&BacklinkQuery::new(LinkKind::Page, p.title.clone()))
+            .unwrap()
+            .iter()
+            .map(|b| path_of(b.id))
+            .collect();
+        assert_eq!(&got, &want[&rel], "notes linking to {rel}");
+        assert_eq!(
+            store.count_backlinks(LinkKind::Page, &p.title).unwrap(),
+            want[&rel].len() as u64
+        );
+        linked += usize::from(!got.is_empty());
+    }
+    assert!(linked >= min_linked, "{linked} notes have backlinks");
+}
+
+#[test]
+fn silverbullet_vault_backlinks_equal_a_brute_force_count() {
+    check_vault("silverbullet-docs/docs", Vault::Obsidian, 190);
+    // And the ten most linked notes of PROVENANCE.md, counted there by another program.
+    let Some(root) = data("silverbullet-docs") else {
+        return;
+    };
+    let prov = std::fs::read_to_string(root.join("PROVENANCE.md")).unwrap();
+    let want = brute_backlinks(&root.join("docs"), Vault::Obsidian);
+    let mut checked = 0;
+    for line in prov.lines() {
+        // "  1. `Space Lua` — 39 / 53"
+        let t = line.trim_start();
+        if !(t.starts_with(|c: char| c.is_ascii_digit()) && t.contains(". `")) {
+            continue;
+        }
+        let Some((name, counts)) = line.split_once('`').and_then(|(_, r)| r.split_once("` — "))
+        else {
+            continue;
+        };
+        let distinct: usize = counts.split(" / ").next().unwrap().trim().parse().unwrap();
+        assert_eq!(want[&format!("{name}.md")].len(), distinct, "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 10);
+}
+
+#[test]
+fn dendron_vault_backlinks_equal_a_brute_force_count() {
+    check_vault("dendron-site-vault/vault", Vault::Dendron, 500);
+}
+
+#[test]
+fn logseq_graph_backlinks_equal_a_brute_force_count() {
+    check_vault("logseq-docs-graph", Vault::Logseq, 150);
 }

@@ -3,6 +3,7 @@
 //! to `pagelinks`, `templatelinks`, `imagelinks`, `categorylinks` and `redirect`, expanding
 //! templates found through a [`TemplateSource`].
 
+pub mod markdown;
 pub mod siyuan;
 pub mod wikitext;
 
