@@ -258,3 +258,107 @@ proptest! {
         let _ = inlink_parse::siyuan::parse_document(&junk);
     }
 }
+
+mod markdown {
+    use inlink_parse::markdown::{parse_note, split_wikilink, Flavour, Target};
+    use proptest::prelude::*;
+
+    fn targets(src: &str, f: Flavour) -> Vec<(String, Option<String>, bool)> {
+        parse_note(src, f)
+            .links
+            .into_iter()
+            .map(|l| match l.target {
+                Target::Note { name, fragment } => (name, fragment, l.embed),
+                Target::Block(id) => (format!("(({id}))"), None, l.embed),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wikilink_forms() {
+        let t = targets(
+            "[[Note]] [[Note|label]] [[Note#Heading]] [[Note#^blk]] ![[Embed]] [[#Local]]",
+            Flavour::Obsidian,
+        );
+        assert_eq!(
+            t,
+            [
+                ("Note".into(), None, false),
+                ("Note".into(), None, false),
+                ("Note".into(), Some("Heading".into()), false),
+                ("Note".into(), Some("^blk".into()), false),
+                ("Embed".into(), None, true),
+                ("".into(), Some("Local".into()), false),
+            ]
+        );
+        assert_eq!(
+            split_wikilink("label|note.path", Flavour::Dendron),
+            ("note.path".into(), "label".into())
+        );
+        assert_eq!(
+            split_wikilink("x|dendron://vault/a.b#c", Flavour::Dendron).0,
+            "a.b#c"
+        );
+        assert_eq!(
+            split_wikilink("Note|label", Flavour::Obsidian),
+            ("Note".into(), "label".into())
+        );
+    }
+
+    #[test]
+    fn code_is_not_scanned_and_html_is() {
+        let t = targets(
+            "```\n[[A]]\n```\n\n    [[B]] indented code\n\nx `[[C]]` y\n\n<details>\n[[D]]\n<!-- [[E]] -->\n</details>\n",
+            Flavour::Obsidian,
+        );
+        assert_eq!(t, [("D".into(), None, false)]);
+    }
+
+    #[test]
+    fn blocks_ids_and_properties() {
+        let n = parse_note(
+            "---\ntitle: T\naliases:\n  - One\n  - Two\n---\n# H\n\npara ^p1\n\n- item\n  - sub\n\n> quote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nx\n{: id=\"20240101000000-abcdefg\"}\n",
+            Flavour::Obsidian,
+        );
+        assert_eq!(n.title.as_deref(), Some("T"));
+        assert_eq!(n.aliases, ["One", "Two"]);
+        let kinds: Vec<&str> = n.blocks.iter().map(|b| b.kind).collect();
+        assert_eq!(
+            kinds,
+            ["h", "p", "l", "i", "p", "l", "i", "p", "b", "p", "t", "p"]
+        );
+        assert_eq!(n.blocks[1].id.as_deref(), Some("^p1"));
+        assert_eq!(n.blocks[1].text, "para");
+        assert_eq!(n.blocks[1].parent, Some(0), "under the heading");
+        assert_eq!(n.blocks[11].id.as_deref(), Some("20240101000000-abcdefg"));
+        assert_eq!(n.blocks[10].text, "a b 1 2");
+        let l = parse_note(
+            "- a\n  id:: 11111111-2222\n  - b ((11111111-2222))\n",
+            Flavour::Logseq,
+        );
+        assert_eq!(l.blocks[0].id.as_deref(), Some("11111111-2222"), "the item");
+        assert_eq!(l.links.len(), 1);
+        assert_eq!(l.links[0].target, Target::Block("11111111-2222".into()));
+        let s = parse_note(
+            "see ((20240101000000-abcdefg 'dyn')) now",
+            Flavour::Obsidian,
+        );
+        assert_eq!(s.links[0].label, "dyn");
+    }
+
+    proptest! {
+        #[test]
+        fn markdown_parsing_never_panics(
+            src in "(\\PC|\\n|\\t|\\[\\[|\\]\\]|\\(\\(|\\)\\)|```|- |#|\\^|::|\\{: id=\"|<!--|-->|\\|){0,80}",
+            flavour in prop::sample::select(vec![Flavour::Obsidian, Flavour::Dendron, Flavour::Logseq]),
+        ) {
+            let n = parse_note(&src, flavour);
+            for l in &n.links {
+                prop_assert!(l.block < n.blocks.len());
+            }
+            for (i, b) in n.blocks.iter().enumerate() {
+                prop_assert!(b.parent.is_none_or(|p| p < i), "parents come first");
+            }
+        }
+    }
+}
