@@ -40,6 +40,25 @@ pub enum BenchCommand {
         #[arg(long)]
         mediawiki: Option<String>,
     },
+    /// A generated Markdown vault: import time, then in-process `getBacklink2` and mention
+    /// latencies (p50/p99) against an exhaustive scan of the same files for the same title
+    /// (and `rg -F -i -l` when ripgrep is installed), measured in the same run.
+    Notes {
+        /// Generated notes.
+        #[arg(long, default_value_t = 100_000)]
+        notes: usize,
+        /// Approximate bytes of Markdown per note.
+        #[arg(long, default_value_t = 1_000)]
+        note_bytes: usize,
+        /// Notes asked about (chosen uniformly).
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        /// Titles searched by the exhaustive scan (each reads every file).
+        #[arg(long, default_value_t = 20)]
+        scans: usize,
+        #[arg(long, default_value_t = 3)]
+        seed: u64,
+    },
     /// Write a generated wiki as a MediaWiki XML export.
     Generate {
         /// Generated articles.
@@ -77,6 +96,13 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             connections,
             mediawiki,
         } => http(seconds, connections, mediawiki),
+        BenchCommand::Notes {
+            notes,
+            note_bytes,
+            samples,
+            scans,
+            seed,
+        } => notes_bench(notes, note_bytes, samples, scans, seed),
         BenchCommand::Generate {
             articles,
             seed,
@@ -347,5 +373,207 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>) -> Result<(
     }
     let _ = stop_tx.send(());
     server.join().expect("server thread")?;
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn notes_bench(
+    notes: usize,
+    note_bytes: usize,
+    samples: usize,
+    scans: usize,
+    seed: u64,
+) -> Result<()> {
+    use inlink_api::siyuan::SiYuan;
+    use inlink_store::LinkStore;
+    let dir = tempfile::tempdir()?;
+    let vault = dir.path().join("vault");
+    let t = Instant::now();
+    let g = inlink_import::demo_notes::write_vault(&vault, notes, note_bytes, seed)?;
+    println!(
+        "vault: {} notes, {:.1} MB, {} links, {} plain-text mentions (generated in {:.1} s)",
+        g.titles.len(),
+        g.bytes as f64 / 1e6,
+        g.links,
+        g.mentions,
+        t.elapsed().as_secs_f64()
+    );
+    let index = dir.path().join("index");
+    let mut store = RedbStore::open(&index)?;
+    let t = Instant::now();
+    let s = inlink_import::import(
+        &store,
+        std::slice::from_ref(&vault),
+        Format::Markdown,
+        &Options::default(),
+    )?;
+    let import_s = t.elapsed().as_secs_f64();
+    let before = dir_bytes(&index);
+    let t = Instant::now();
+    store.compact()?;
+    println!(
+        "compaction: {:.0} MB → {:.0} MB in {:.1} s",
+        before as f64 / 1e6,
+        dir_bytes(&index) as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let sizes: Vec<String> = store
+        .table_sizes()?
+        .into_iter()
+        .map(|(t, b)| format!("{t} {:.1}", b as f64 / 1e6))
+        .collect();
+    println!("tables (MB): {}", sizes.join(", "));
+    let store = std::sync::Arc::new(store);
+    println!(
+        "import: {:.1} s ({:.0} notes/s, {:.1} MB/s), {} blocks, {} block references, index {:.0} MB, peak RSS {:.0} MiB",
+        import_s,
+        notes as f64 / import_s,
+        g.bytes as f64 / 1e6 / import_s,
+        s[0].blocks,
+        s[0].block_refs,
+        dir_bytes(&index) as f64 / 1e6,
+        crate::peak_rss_mib().unwrap_or(0.0)
+    );
+    let site = store.site_info()?.context("the import wrote a site")?;
+    let codec = TitleCodec::new(site);
+    let mut rng = demo::Rng::new(seed ^ 0x5eed);
+    let picks: Vec<usize> = (0..samples)
+        .map(|_| rng.below(g.titles.len() as u64) as usize)
+        .collect();
+    let mut ids = Vec::new();
+    for &i in &picks {
+        let title = codec
+            .parse_local(&g.titles[i], 0)
+            .context("generated titles are valid")?;
+        let page = store
+            .page_by_title(&title)?
+            .context("every note is a page")?;
+        ids.push((i, store.blocks_of(page.id)?[0].id.clone()));
+    }
+    let api = SiYuan::new(store.clone());
+    let ask = |endpoint: &str, body: String| -> Result<(f64, serde_json::Value)> {
+        let t = Instant::now();
+        let r = api
+            .handle(endpoint, body.as_bytes())
+            .context("known endpoint")?;
+        let secs = t.elapsed().as_secs_f64();
+        Ok((secs, serde_json::from_str(&r.body)?))
+    };
+    // Warm the page cache once, as a server that has been up a while.
+    for (_, id) in ids.iter().take(20) {
+        ask("getBacklink2", format!(r#"{{"id":"{id}"}}"#))?;
+    }
+    let (mut bl2, mut men) = (Vec::new(), Vec::new());
+    let (mut total_mentions, mut total_backlinks) = (0u64, 0u64);
+    let mut slowest: Vec<(f64, f64, usize, u64, u64)> = Vec::new();
+    for (i, id) in &ids {
+        let (b_secs, v) = ask("getBacklink2", format!(r#"{{"id":"{id}","k":"","mk":""}}"#))?;
+        bl2.push(b_secs);
+        let refs = v["data"]["linkRefsCount"].as_u64().unwrap_or(0);
+        total_backlinks += refs;
+        let (m_secs, v) = ask("getBackmentionDoc", format!(r#"{{"defID":"{id}"}}"#))?;
+        men.push(m_secs);
+        let mentions = v["data"]["mentionsCount"].as_u64().unwrap_or(0);
+        total_mentions += mentions;
+        slowest.push((b_secs, m_secs, *i, refs, mentions));
+    }
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (b, m, i, refs, mentions) in slowest.iter().take(3) {
+        println!(
+            "  slow: {:?} (popularity rank {i}): getBacklink2 {:.1} ms, mentions {:.1} ms; {refs} backlinks, {mentions} mentions",
+            g.titles[*i],
+            b * 1e3,
+            m * 1e3
+        );
+    }
+    bl2.sort_by(f64::total_cmp);
+    men.sort_by(f64::total_cmp);
+    let ms = |x: f64| x * 1e3;
+    println!(
+        "getBacklink2 (backlinks + mentions), {} notes: p50 {:.2} ms, p99 {:.2} ms; {:.1} backlinks per note",
+        ids.len(),
+        ms(percentile(&bl2, 0.5)),
+        ms(percentile(&bl2, 0.99)),
+        total_backlinks as f64 / ids.len().max(1) as f64
+    );
+    println!(
+        "mentions (getBackmentionDoc): p50 {:.2} ms, p99 {:.2} ms; {:.1} mention blocks per note",
+        ms(percentile(&men, 0.5)),
+        ms(percentile(&men, 0.99)),
+        total_mentions as f64 / ids.len().max(1) as f64
+    );
+    // The baseline: every file read and searched for the title, case-insensitively.
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&vault)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let mut scan = Vec::new();
+    let mut rg = Vec::new();
+    let have_rg = Command::new("rg").arg("--version").output().is_ok();
+    for &(i, _) in ids.iter().take(scans) {
+        let needle = g.titles[i].to_lowercase();
+        let t = Instant::now();
+        let mut hits = 0;
+        for f in &files {
+            let text = std::fs::read_to_string(f)?;
+            hits += usize::from(text.to_lowercase().contains(&needle));
+        }
+        scan.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(hits);
+        if have_rg {
+            let t = Instant::now();
+            Command::new("rg")
+                .args(["-F", "-i", "-l", "--", &g.titles[i]])
+                .arg(&vault)
+                .stdout(Stdio::null())
+                .status()?;
+            rg.push(t.elapsed().as_secs_f64());
+        }
+    }
+    scan.sort_by(f64::total_cmp);
+    rg.sort_by(f64::total_cmp);
+    let base = percentile(&scan, 0.5);
+    println!(
+        "exhaustive scan of the vault for a title ({} titles): p50 {:.1} ms",
+        scan.len(),
+        ms(base)
+    );
+    println!(
+        "ratio scan / mentions: {:.0}× at p50, {:.0}× scan p50 / mentions p99",
+        base / percentile(&men, 0.5).max(1e-9),
+        base / percentile(&men, 0.99).max(1e-9)
+    );
+    if have_rg {
+        let r = percentile(&rg, 0.5);
+        println!(
+            "rg -F -i -l ({} titles): p50 {:.1} ms; ratio rg / mentions: {:.0}× at p50, {:.0}× rg p50 / mentions p99",
+            rg.len(),
+            ms(r),
+            r / percentile(&men, 0.5).max(1e-9),
+            r / percentile(&men, 0.99).max(1e-9)
+        );
+    } else {
+        println!("rg: not installed (apt install ripgrep), the in-process scan is the baseline");
+    }
     Ok(())
 }

@@ -154,13 +154,15 @@ pub(crate) fn peak_rss_mib() -> Option<f64> {
 }
 
 fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -> Result<()> {
-    let store = open_store(data)?;
+    let mut store = open_store(data)?;
     let opts = Options {
         memory_budget: memory_mib << 20,
         progress: std::io::stderr().is_terminal(),
         ..Options::default()
     };
     let summaries = inlink_import::import(&store, sources, format, &opts)?;
+    // Rewritten postings leave free pages behind; give them back once, at the end.
+    store.compact()?;
     for s in &summaries {
         println!("{s}");
     }

@@ -374,7 +374,20 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 /// The benchmarks run at a smoke size: they work and print their ratios.
 #[test]
 fn bench_commands_run_at_smoke_size() {
-    let runs: [(&[&str], &str); 3] = [
+    let runs: [(&[&str], &str); 4] = [
+        (
+            &[
+                "bench",
+                "notes",
+                "--notes",
+                "300",
+                "--samples",
+                "20",
+                "--scans",
+                "2",
+            ],
+            "ratio scan / mentions",
+        ),
         (
             &["bench", "extract", "--articles", "300", "--passes", "1"],
             "ratio extraction / scan",

@@ -7,19 +7,29 @@ use serde::{Deserialize, Serialize};
 pub struct BlockRecord {
     /// The source's block id (`20240101000000-abcdefg` in SiYuan).
     pub id: String,
+    /// Not stored with the block: a store files blocks under their page.
+    #[serde(skip)]
     pub page: PageId,
     /// The parent block (heading sections count as parents); `None` for the document block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// SiYuan's type abbreviation (`d`, `h`, `p`, `i`, `l`, …).
     pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subtype: String,
     /// Plain text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub memo: String,
     /// 14-digit timestamps.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub updated: String,
     /// Other attributes, sorted by key: on documents the importer's `box` (notebook id),
     /// `notebook` (its name), `path` (the source file inside the notebook), `hpath` and

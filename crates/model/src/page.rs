@@ -2,7 +2,9 @@ use crate::namespace::NamespaceId;
 use serde::{Deserialize, Serialize};
 
 /// A page id as MediaWiki assigns it (`page_id`, an unsigned 32-bit integer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct PageId(pub u32);
 
 /// A local title: namespace and database key (underscores, first letter folded per the

@@ -7,7 +7,8 @@
 //!   Cyrillic and Greek words have boundaries, and `block` is not found inside `blocks`.
 //! - Chinese, Japanese and Korean have no word boundaries: every character of a CJK run is
 //!   a token, and so is every pair of neighbouring characters. A phrase of two or more CJK
-//!   characters is looked up by its pairs, a single character by itself.
+//!   characters is looked up by its pairs, a single character by itself. (Triples would
+//!   make longer phrases exact but multiply the distinct tokens of CJK text.)
 //! - Everything else (spaces, punctuation, symbols) separates tokens and is not indexed; a
 //!   phrase made only of such characters has no tokens and cannot be searched.
 
@@ -70,12 +71,10 @@ pub fn index_tokens(text: &str, mut each: impl FnMut(&str)) {
         match run {
             Run::Word(w) => each(&w),
             Run::Cjk(cs) => {
-                for (i, c) in cs.iter().enumerate() {
+                for i in 0..cs.len() {
                     buf.clear();
-                    buf.push(*c);
-                    each(&buf);
-                    if let Some(next) = cs.get(i + 1) {
-                        buf.push(*next);
+                    for c in cs.iter().skip(i).take(2) {
+                        buf.push(*c);
                         each(&buf);
                     }
                 }
@@ -84,14 +83,62 @@ pub fn index_tokens(text: &str, mut each: impl FnMut(&str)) {
     }
 }
 
-/// Every token of a block: of its content, name, aliases and memo.
-pub fn block_tokens(b: &crate::BlockRecord, mut each: impl FnMut(&str)) {
-    index_tokens(&b.content, &mut each);
-    index_tokens(&b.name, &mut each);
-    for a in &b.aliases {
-        index_tokens(a, &mut each);
+/// Blocks whose text can mention something: headings, paragraphs and tables (SiYuan's
+/// `h`, `p`, `t`). Containers repeat their children's text; code is not prose.
+pub fn is_text_block(kind: &str) -> bool {
+    matches!(kind, "h" | "p" | "t")
+}
+
+/// A block's own words: its text without the anchor texts of the references it makes
+/// (each anchor taken out once, where it first occurs).
+pub fn own_text<'a>(content: &str, anchors: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = content.to_string();
+    for a in anchors {
+        if a.is_empty() {
+            continue;
+        }
+        if let Some(i) = text.find(a) {
+            text.replace_range(i..i + a.len(), " ");
+        }
     }
-    index_tokens(&b.memo, &mut each);
+    text
+}
+
+/// Marks the tokens of a block's name, aliases and memo, kept apart from its text's.
+pub const NAME_MARK: char = '\u{1}';
+
+/// Every token the mention index files a block under: for a text block, the tokens of its
+/// own words, and of its name, aliases and memo marked with [`NAME_MARK`]; other blocks
+/// have none. `anchors` are the anchor texts of the references the block makes.
+pub fn block_tokens<'a>(
+    b: &crate::BlockRecord,
+    anchors: impl IntoIterator<Item = &'a str>,
+    mut each: impl FnMut(&str),
+) {
+    if !is_text_block(&b.kind) {
+        return;
+    }
+    index_tokens(&own_text(&b.content, anchors), &mut each);
+    let mut marked = String::new();
+    let mut named = |t: &str| {
+        marked.clear();
+        marked.push(NAME_MARK);
+        marked.push_str(t);
+        each(&marked);
+    };
+    index_tokens(&b.name, &mut named);
+    for a in &b.aliases {
+        index_tokens(a, &mut named);
+    }
+    index_tokens(&b.memo, &mut named);
+}
+
+/// Whether the blocks holding every token of `phrase` are exactly the blocks whose own words
+/// contain it ([`contains_phrase`]), with no check of the text needed: one word, or one or
+/// two CJK characters.
+pub fn tokens_are_exact(phrase: &str) -> bool {
+    let t = query_tokens(phrase);
+    t.len() == 1 && t[0] == fold(phrase)
 }
 
 /// The tokens a page must hold to contain `phrase`, deduplicated, in phrase order.
@@ -105,7 +152,7 @@ pub fn query_tokens(phrase: &str) -> Vec<String> {
     for run in runs(phrase) {
         match run {
             Run::Word(w) => push(w),
-            Run::Cjk(cs) if cs.len() == 1 => push(cs[0].to_string()),
+            Run::Cjk(cs) if cs.len() <= 2 => push(cs.iter().collect()),
             Run::Cjk(cs) => {
                 for pair in cs.windows(2) {
                     push(pair.iter().collect());
@@ -165,6 +212,8 @@ mod tests {
         assert_eq!(tokens("内容块"), ["内", "内容", "容", "容块", "块"]);
         assert_eq!(tokens("SiYuan笔记"), ["siyuan", "笔", "笔记", "记"]);
         assert_eq!(query_tokens("内容块"), ["内容", "容块"]);
+        assert!(tokens_are_exact("内容") && tokens_are_exact("Word"));
+        assert!(!tokens_are_exact("内容块") && !tokens_are_exact("two words"));
         assert_eq!(query_tokens("块"), ["块"]);
         assert_eq!(query_tokens("Über uns über"), ["über", "uns"]);
         assert!(query_tokens("++ --").is_empty());

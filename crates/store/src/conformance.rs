@@ -153,6 +153,8 @@ pub fn blocks_and_block_refs(s: &impl LinkStore) {
         [block("a", 1, None), block("b", 1, Some("a"))],
         "document order"
     );
+    assert_eq!(s.first_block(PageId(1)).unwrap(), Some(block("a", 1, None)));
+    assert_eq!(s.first_block(PageId(99)).unwrap(), None);
     let to_x = s.block_refs_to("x").unwrap();
     assert_eq!(
         to_x.iter()
@@ -211,46 +213,87 @@ pub fn mention_index(s: &impl LinkStore) {
         b.content = text.into();
         b
     };
-    let set = |page: u32, blocks: Vec<BlockRecord>| {
+    let set = |page: u32, blocks: Vec<BlockRecord>, refs: Vec<BlockRef>| {
         batch(vec![Op::SetBlocks {
             page: PageId(page),
             blocks,
-            refs: vec![],
+            refs,
         }])
     };
-    let find = |phrase: &str| -> Vec<u32> {
-        s.pages_with_tokens(&inlink_model::text::query_tokens(phrase))
+    let find = |phrase: &str| -> Vec<(u32, u32)> {
+        s.blocks_with_tokens(&inlink_model::text::query_tokens(phrase))
             .unwrap()
             .into_iter()
-            .map(|p| p.0)
+            .map(|(p, i)| (p.0, i))
             .collect()
     };
-    s.apply(&set(1, vec![with(1, "a1", "The Content Block is here")]))
-        .unwrap();
-    s.apply(&set(2, vec![with(2, "b1", "content blocks, 内容块说明")]))
-        .unwrap();
+    let generation = s.generation();
+    s.apply(&set(
+        1,
+        vec![
+            block("d1", 1, None),
+            with(1, "a1", "The Content Block is here"),
+            with(1, "a2", "Content elsewhere"),
+        ],
+        vec![],
+    ))
+    .unwrap();
+    assert_ne!(s.generation(), generation, "a write changes the generation");
+    s.apply(&set(
+        2,
+        vec![with(2, "b1", "content blocks, 内容块说明")],
+        vec![],
+    ))
+    .unwrap();
     let mut named = with(3, "c1", "nothing");
     named.name = "Content".into();
     named.aliases = vec!["Block".into()];
-    s.apply(&set(3, vec![named])).unwrap();
-    assert_eq!(find("content block"), [1, 3], "words, name and aliases");
-    assert_eq!(find("CONTENT"), [1, 2, 3], "case-insensitive");
-    assert_eq!(find("内容块"), [2], "CJK pairs");
-    assert_eq!(find("容"), [2], "one CJK character");
-    assert_eq!(find("块说明"), [2]);
+    let mut code = with(3, "c2", "content block in code");
+    code.kind = "c".into();
+    s.apply(&set(3, vec![named, code], vec![])).unwrap();
+    assert_eq!(find("content block"), [(1, 1)], "words of one block");
+    assert_eq!(
+        find("CONTENT"),
+        [(1, 1), (1, 2), (2, 0)],
+        "case-insensitive"
+    );
+    assert_eq!(find("内容块"), [(2, 0)], "CJK pairs");
+    assert_eq!(find("容"), [(2, 0)], "one CJK character");
     assert!(find("missing words").is_empty());
-    assert!(find("...").is_empty(), "no tokens, no pages");
+    assert!(find("...").is_empty(), "no tokens, no blocks");
+    assert!(find("code").is_empty(), "code blocks are not text");
+    let mark = |w: &str| format!("{}{w}", inlink_model::text::NAME_MARK);
+    let by_name = s
+        .blocks_with_tokens(&[mark("content"), mark("block")])
+        .unwrap();
+    assert_eq!(
+        by_name,
+        [(PageId(3), 0)],
+        "names and aliases are filed apart"
+    );
+    // The anchor texts of a block's references are not its own words.
+    let mut r = block_ref(4, "r1", "a1", BlockRefKind::Static);
+    r.anchor = "Content Block".into();
+    s.apply(&set(
+        4,
+        vec![with(4, "r1", "see Content Block today")],
+        vec![r],
+    ))
+    .unwrap();
+    assert_eq!(find("content block"), [(1, 1)]);
+    assert_eq!(find("today"), [(4, 0)]);
     // Replacing blocks, moving a block to another page and deleting pages.
-    s.apply(&set(1, vec![with(1, "a1", "other words")]))
+    s.apply(&set(1, vec![with(1, "a1", "other words")], vec![]))
         .unwrap();
-    assert_eq!(find("content block"), [3]);
-    s.apply(&set(4, vec![with(4, "b1", "moved away")])).unwrap();
-    assert_eq!(find("内容块"), Vec::<u32>::new(), "the block left page 2");
-    assert_eq!(find("moved"), [4]);
-    s.apply(&batch(vec![Op::Delete(PageId(3)), Op::Delete(PageId(4))]))
+    assert!(find("content block").is_empty());
+    s.apply(&set(5, vec![with(5, "b1", "moved away")], vec![]))
         .unwrap();
-    assert!(find("content").is_empty());
-    assert_eq!(find("other"), [1]);
+    assert!(find("内容块").is_empty(), "the block left page 2");
+    assert_eq!(find("moved"), [(5, 0)]);
+    s.apply(&batch(vec![Op::Delete(PageId(3)), Op::Delete(PageId(5))]))
+        .unwrap();
+    assert!(s.blocks_with_tokens(&[mark("content")]).unwrap().is_empty());
+    assert_eq!(find("other"), [(1, 0)]);
 }
 
 /// Compares the block facts of two stores on the given pages and block ids.
@@ -266,6 +309,7 @@ pub fn assert_same_blocks(
             b.blocks_of(*p).unwrap(),
             "blocks of {p:?}"
         );
+        assert_eq!(a.first_block(*p).unwrap(), b.first_block(*p).unwrap());
         assert_eq!(
             a.block_refs_from(*p).unwrap(),
             b.block_refs_from(*p).unwrap(),
@@ -274,15 +318,15 @@ pub fn assert_same_blocks(
     }
     let tok = |t: &str| inlink_model::text::query_tokens(t);
     assert_eq!(
-        a.pages_with_tokens(&tok("text of")).unwrap(),
-        b.pages_with_tokens(&tok("text of")).unwrap(),
-        "pages with tokens"
+        a.blocks_with_tokens(&tok("text of")).unwrap(),
+        b.blocks_with_tokens(&tok("text of")).unwrap(),
+        "blocks with tokens"
     );
     for id in ids {
         assert_eq!(
-            a.pages_with_tokens(&tok(id)).unwrap(),
-            b.pages_with_tokens(&tok(id)).unwrap(),
-            "pages with the tokens of {id}"
+            a.blocks_with_tokens(&tok(id)).unwrap(),
+            b.blocks_with_tokens(&tok(id)).unwrap(),
+            "blocks with the tokens of {id}"
         );
         assert_eq!(a.block(id).unwrap(), b.block(id).unwrap(), "block {id}");
         assert_eq!(

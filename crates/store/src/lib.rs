@@ -62,16 +62,23 @@ pub trait LinkStore: Send + Sync {
     /// The blocks of a page, in document order.
     fn blocks_of(&self, page: PageId) -> Result<Vec<BlockRecord>>;
 
+    /// The first block of a page (a note's document block), read without the others.
+    fn first_block(&self, page: PageId) -> Result<Option<BlockRecord>>;
+
     /// Block references to block `def`, ordered by referencing page, then block id.
     fn block_refs_to(&self, def: &str) -> Result<Vec<BlockRef>>;
 
     /// Block references made from a page, in the order they were given.
     fn block_refs_from(&self, page: PageId) -> Result<Vec<BlockRef>>;
 
-    /// Pages whose blocks hold every one of `tokens` (as [`inlink_model::text::block_tokens`]
-    /// makes them), by page id; no tokens, no pages. The mention index: callers check the
-    /// candidates' text themselves.
-    fn pages_with_tokens(&self, tokens: &[String]) -> Result<Vec<PageId>>;
+    /// Blocks filed under every one of `tokens` (as [`inlink_model::text::block_tokens`]
+    /// makes them: the own words of headings, paragraphs and tables), as (page, position in
+    /// [`LinkStore::blocks_of`]), ascending; no tokens, no blocks. The mention index.
+    fn blocks_with_tokens(&self, tokens: &[String]) -> Result<Vec<(PageId, u32)>>;
+
+    /// A number that changes whenever a batch is applied (in this process), so callers can
+    /// cache what they derive from the index.
+    fn generation(&self) -> u64;
 
     fn stats(&self) -> Result<StoreStats>;
 }

@@ -20,6 +20,7 @@ struct State {
 #[derive(Debug, Default)]
 pub struct MemStore {
     state: RwLock<State>,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl MemStore {
@@ -133,6 +134,8 @@ impl LinkStore for MemStore {
             next.apply(op);
         }
         *st = next;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(())
     }
 
@@ -248,6 +251,11 @@ impl LinkStore for MemStore {
             .unwrap_or_default())
     }
 
+    fn first_block(&self, page: PageId) -> Result<Option<BlockRecord>> {
+        let st = self.state.read().expect("lock");
+        Ok(st.blocks.get(&page).and_then(|b| b.first().cloned()))
+    }
+
     fn block_refs_to(&self, def: &str) -> Result<Vec<BlockRef>> {
         let st = self.state.read().expect("lock");
         let mut rows: Vec<BlockRef> = st
@@ -272,26 +280,34 @@ impl LinkStore for MemStore {
             .unwrap_or_default())
     }
 
-    fn pages_with_tokens(&self, tokens: &[String]) -> Result<Vec<PageId>> {
+    fn blocks_with_tokens(&self, tokens: &[String]) -> Result<Vec<(PageId, u32)>> {
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
-        // The reference model tokenises every page on every query.
+        // The reference model tokenises every block on every query.
         let st = self.state.read().expect("lock");
-        Ok(st
-            .blocks
-            .iter()
-            .filter(|(_, blocks)| {
+        let mut out = Vec::new();
+        for (page, blocks) in &st.blocks {
+            let refs = st.block_refs.get(page).cloned().unwrap_or_default();
+            for (i, b) in blocks.iter().enumerate() {
                 let mut have = BTreeSet::new();
-                for b in blocks.iter() {
-                    inlink_model::text::block_tokens(b, |t| {
-                        have.insert(t.to_string());
-                    });
+                let anchors = refs
+                    .iter()
+                    .filter(|r| r.block == b.id)
+                    .map(|r| r.anchor.as_str());
+                inlink_model::text::block_tokens(b, anchors, |t| {
+                    have.insert(t.to_string());
+                });
+                if tokens.iter().all(|t| have.contains(t)) {
+                    out.push((*page, i as u32));
                 }
-                tokens.iter().all(|t| have.contains(t))
-            })
-            .map(|(p, _)| *p)
-            .collect())
+            }
+        }
+        Ok(out)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn stats(&self) -> Result<StoreStats> {

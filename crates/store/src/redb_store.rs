@@ -49,10 +49,15 @@ const BLOCK_PAGE: TableDefinition<&str, u32> = TableDefinition::new("block_page"
 /// page id → JSON array of the `BlockRef`s made from the page
 const PAGE_REFS: TableDefinition<u32, &[u8]> = TableDefinition::new("page_refs");
 /// (def block id, referencing page, referencing block) → (anchor, kind)
-/// Mention index: token → ascending page ids, delta + LEB128 (`docs/format.md`).
-const TERMS: TableDefinition<&str, &[u8]> = TableDefinition::new("terms");
-/// Set once `terms` covers every page's blocks (indexes made before it get it built).
-const TERMS_READY_KEY: &str = "terms_ready";
+/// Mention index: token → ascending block positions `page << 24 | position`, delta +
+/// LEB128 (`docs/format.md`).
+const TERMS: TableDefinition<&str, &[u8]> = TableDefinition::new("block_terms");
+/// A page-level index of an earlier build, dropped when found.
+const OLD_TERMS: TableDefinition<&str, &[u8]> = TableDefinition::new("terms");
+/// Set once `block_terms` covers every page's blocks (indexes made before it get it built).
+const TERMS_READY_KEY: &str = "block_terms_ready";
+/// Positions inside a page take the low 24 bits of a posting.
+const POS_BITS: u32 = 24;
 const REFS_BY_DEF: TableDefinition<(&str, u32, &str), (&str, u8)> =
     TableDefinition::new("refs_by_def");
 
@@ -60,6 +65,7 @@ const REFS_BY_DEF: TableDefinition<(&str, u32, &str), (&str, u8)> =
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 fn engine<E: Into<redb::Error>>(path: &Path) -> impl Fn(E) -> StoreError + '_ {
@@ -87,7 +93,11 @@ impl RedbStore {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("index.redb");
         let db = Database::builder().create(&path).map_err(engine(&path))?;
-        let store = RedbStore { db, path };
+        let store = RedbStore {
+            db,
+            path,
+            generation: Default::default(),
+        };
         store.init()?;
         Ok(store)
     }
@@ -152,6 +162,7 @@ impl RedbStore {
         if ready {
             return Ok(());
         }
+        txn.delete_table(OLD_TERMS).map_err(self.err())?;
         {
             let mut w = Writer::open(&txn).map_err(self.err())?;
             let pages: Vec<u32> = w
@@ -163,7 +174,9 @@ impl RedbStore {
                 .map_err(self.err())?;
             for p in pages {
                 let blocks = w.blocks_of(p).map_err(self.err())?;
-                w.retoken(p, &[], &blocks);
+                let refs = w.refs_of(p).map_err(self.err())?;
+                let new = page_terms(&blocks, &refs);
+                w.retoken(p, &BTreeSet::new(), &new);
             }
             w.meta
                 .insert(TERMS_READY_KEY, [1u8].as_slice())
@@ -175,6 +188,35 @@ impl RedbStore {
 
     fn read(&self) -> Result<ReadTransaction> {
         self.db.begin_read().map_err(self.err())
+    }
+
+    /// Gives the file's free pages back (after a bulk import, whose rewritten postings leave
+    /// many behind). Returns whether anything was compacted.
+    pub fn compact(&mut self) -> Result<bool> {
+        self.db.compact().map_err(self.err())
+    }
+
+    /// Bytes stored per table (keys, values and their B-tree pages), for benchmarks.
+    pub fn table_sizes(&self) -> Result<Vec<(String, u64)>> {
+        use redb::{ReadableTableMetadata, TableHandle};
+        let run = || -> R<Vec<(String, u64)>> {
+            let txn = self.db.begin_read()?;
+            let mut out = Vec::new();
+            for handle in txn.list_tables()? {
+                let name = handle.name().to_string();
+                let stats = match txn.open_untyped_table(handle) {
+                    Ok(t) => t.stats()?,
+                    Err(_) => continue,
+                };
+                out.push((
+                    name,
+                    stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes(),
+                ));
+            }
+            out.sort_by_key(|t| std::cmp::Reverse(t.1));
+            Ok(out)
+        };
+        run().map_err(self.err())
     }
 
     /// Verifies the file's checksums and structure (redb's integrity check).
@@ -204,8 +246,9 @@ struct Writer<'t> {
     /// Reverse rows filed in this batch, not yet in `rev` / `rev_ns`.
     new_rev: BTreeMap<(u8, u32, u32), i32>,
     new_rev_ns: BTreeSet<(u8, u32, i32, u32)>,
-    /// (token, page) → whether the page holds the token now; written to `terms` at the end.
-    term_changes: BTreeMap<String, BTreeMap<u32, bool>>,
+    /// (token, block position) → whether the block holds the token now; written to
+    /// `block_terms` at the end.
+    term_changes: BTreeMap<String, BTreeMap<u64, bool>>,
 }
 
 type R<T> = std::result::Result<T, redb::Error>;
@@ -250,7 +293,7 @@ impl<'t> Writer<'t> {
         self.meta
             .insert(NEXT_TARGET_KEY, self.next_target.to_le_bytes().as_slice())?;
         for (token, changes) in std::mem::take(&mut self.term_changes) {
-            let mut pages: BTreeSet<u32> = match self.terms.get(token.as_str())? {
+            let mut pages: BTreeSet<u64> = match self.terms.get(token.as_str())? {
                 Some(v) => decode_postings(v.value())
                     .ok_or_else(|| redb::Error::Corrupted(format!("postings of {token:?}")))?
                     .into_iter()
@@ -274,31 +317,21 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Records the token changes of `page` going from blocks `old` to `new`.
-    fn retoken(&mut self, page: u32, old: &[BlockRecord], new: &[BlockRecord]) {
-        let tokens = |blocks: &[BlockRecord]| {
-            let mut set = BTreeSet::new();
-            for b in blocks {
-                inlink_model::text::block_tokens(b, |t| {
-                    if !set.contains(t) {
-                        set.insert(t.to_string());
-                    }
-                });
-            }
-            set
-        };
-        let (old, new) = (tokens(old), tokens(new));
-        for t in old.difference(&new) {
+    /// Records the token changes of `page` going from the (token, position) set `old` to
+    /// `new`.
+    fn retoken(&mut self, page: u32, old: &BTreeSet<(String, u32)>, new: &BTreeSet<(String, u32)>) {
+        let key = |pos: u32| (u64::from(page) << POS_BITS) | u64::from(pos);
+        for (t, pos) in old.difference(new) {
             self.term_changes
                 .entry(t.clone())
                 .or_default()
-                .insert(page, false);
+                .insert(key(*pos), false);
         }
-        for t in new.difference(&old) {
+        for (t, pos) in new.difference(old) {
             self.term_changes
                 .entry(t.clone())
                 .or_default()
-                .insert(page, true);
+                .insert(key(*pos), true);
         }
     }
 
@@ -423,8 +456,7 @@ impl<'t> Writer<'t> {
 
     fn blocks_of(&self, page: u32) -> R<Vec<BlockRecord>> {
         match self.page_blocks.get(page)? {
-            Some(v) => serde_json::from_slice(v.value())
-                .map_err(|e| redb::Error::Corrupted(format!("blocks of page {page}: {e}"))),
+            Some(v) => decode_blocks(v.value(), page),
             None => Ok(Vec::new()),
         }
     }
@@ -438,8 +470,6 @@ impl<'t> Writer<'t> {
     }
 
     fn put_blocks(&mut self, page: u32, blocks: &[BlockRecord]) -> R<()> {
-        let old = self.blocks_of(page)?;
-        self.retoken(page, &old, blocks);
         if blocks.is_empty() {
             self.page_blocks.remove(page)?;
         } else {
@@ -453,7 +483,8 @@ impl<'t> Writer<'t> {
     /// Removes a page's blocks and the references made from it.
     fn clear_blocks(&mut self, page: u32) -> R<()> {
         let old = self.blocks_of(page)?;
-        self.retoken(page, &old, &[]);
+        let terms = page_terms(&old, &self.refs_of(page)?);
+        self.retoken(page, &terms, &BTreeSet::new());
         for b in old {
             if self.block_page.get(b.id.as_str())?.map(|v| v.value()) == Some(page) {
                 self.block_page.remove(b.id.as_str())?;
@@ -482,11 +513,12 @@ impl<'t> Writer<'t> {
             // A block id belongs to one page: take it from its previous page.
             let owner = self.block_page.get(b.id.as_str())?.map(|v| v.value());
             if let Some(q) = owner.filter(|&q| q != p) {
-                let rest: Vec<BlockRecord> = self
-                    .blocks_of(q)?
-                    .into_iter()
-                    .filter(|x| x.id != b.id)
-                    .collect();
+                let before = self.blocks_of(q)?;
+                let rest: Vec<BlockRecord> =
+                    before.iter().filter(|x| x.id != b.id).cloned().collect();
+                let q_refs = self.refs_of(q)?;
+                let (old, new) = (page_terms(&before, &q_refs), page_terms(&rest, &q_refs));
+                self.retoken(q, &old, &new);
                 self.put_blocks(q, &rest)?;
             }
             self.block_page.insert(b.id.as_str(), p)?;
@@ -509,6 +541,8 @@ impl<'t> Writer<'t> {
                 serde_json::to_vec(&rows).map_err(|e| redb::Error::Corrupted(e.to_string()))?;
             self.page_refs.insert(p, json.as_slice())?;
         }
+        let terms = page_terms(&mine, &rows);
+        self.retoken(p, &BTreeSet::new(), &terms);
         Ok(())
     }
 
@@ -628,10 +662,42 @@ fn decode_links(b: &[u8]) -> Vec<(u8, u32, i32)> {
 fn read_blocks(txn: &ReadTransaction, page: u32) -> R<Vec<BlockRecord>> {
     let t = txn.open_table(PAGE_BLOCKS)?;
     match t.get(page)? {
-        Some(v) => serde_json::from_slice(v.value())
-            .map_err(|e| redb::Error::Corrupted(format!("blocks of page {page}: {e}"))),
+        Some(v) => decode_blocks(v.value(), page),
         None => Ok(Vec::new()),
     }
+}
+
+/// A page's blocks; the page is the row's key, not part of each record.
+fn decode_blocks(bytes: &[u8], page: u32) -> R<Vec<BlockRecord>> {
+    let mut blocks: Vec<BlockRecord> = serde_json::from_slice(bytes)
+        .map_err(|e| redb::Error::Corrupted(format!("blocks of page {page}: {e}")))?;
+    for b in &mut blocks {
+        b.page = PageId(page);
+    }
+    Ok(blocks)
+}
+
+/// The first element of a JSON array, the rest skipped without being built.
+fn first_of_array<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<Option<T>> {
+    struct First<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for First<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let first = seq.next_element()?;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(first)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = serde::Deserializer::deserialize_seq(&mut de, First(std::marker::PhantomData))?;
+    de.end()?;
+    Ok(v)
 }
 
 /// Read-side helpers over one read transaction.
@@ -769,7 +835,10 @@ impl LinkStore for RedbStore {
             }
             w.finish().map_err(self.err())?;
         }
-        txn.commit().map_err(self.err())
+        txn.commit().map_err(self.err())?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(())
     }
 
     fn page(&self, id: PageId) -> Result<Option<PageRecord>> {
@@ -935,6 +1004,25 @@ impl LinkStore for RedbStore {
         run().map_err(self.err())
     }
 
+    fn first_block(&self, page: PageId) -> Result<Option<BlockRecord>> {
+        let run = || -> R<Option<BlockRecord>> {
+            let txn = self.db.begin_read()?;
+            let t = txn.open_table(PAGE_BLOCKS)?;
+            match t.get(page.0)? {
+                Some(v) => first_of_array::<BlockRecord>(v.value())
+                    .map(|b| {
+                        b.map(|mut b| {
+                            b.page = page;
+                            b
+                        })
+                    })
+                    .map_err(|e| redb::Error::Corrupted(format!("blocks of page {}: {e}", page.0))),
+                None => Ok(None),
+            }
+        };
+        run().map_err(self.err())
+    }
+
     fn block_refs_to(&self, def: &str) -> Result<Vec<BlockRef>> {
         let run = || -> R<Vec<BlockRef>> {
             let txn = self.db.begin_read()?;
@@ -970,8 +1058,8 @@ impl LinkStore for RedbStore {
         run().map_err(self.err())
     }
 
-    fn pages_with_tokens(&self, tokens: &[String]) -> Result<Vec<PageId>> {
-        let run = || -> R<Vec<PageId>> {
+    fn blocks_with_tokens(&self, tokens: &[String]) -> Result<Vec<(PageId, u32)>> {
+        let run = || -> R<Vec<(PageId, u32)>> {
             if tokens.is_empty() {
                 return Ok(Vec::new());
             }
@@ -996,9 +1084,17 @@ impl LinkStore for RedbStore {
                     break;
                 }
             }
-            Ok(acc.into_iter().map(PageId).collect())
+            let mask = (1u64 << POS_BITS) - 1;
+            Ok(acc
+                .into_iter()
+                .map(|k| (PageId((k >> POS_BITS) as u32), (k & mask) as u32))
+                .collect())
         };
         run().map_err(self.err())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn stats(&self) -> Result<StoreStats> {
@@ -1023,10 +1119,25 @@ impl LinkStore for RedbStore {
     }
 }
 
-/// Ascending page ids as LEB128 deltas (the first from 0).
-fn encode_postings(pages: &BTreeSet<u32>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(pages.len() * 2);
-    let mut prev = 0u32;
+/// The (token, position) pairs the mention index files a page's blocks under.
+fn page_terms(blocks: &[BlockRecord], refs: &[BlockRef]) -> BTreeSet<(String, u32)> {
+    let mut set = BTreeSet::new();
+    for (pos, b) in blocks.iter().enumerate() {
+        let anchors = refs
+            .iter()
+            .filter(|r| r.block == b.id)
+            .map(|r| r.anchor.as_str());
+        inlink_model::text::block_tokens(b, anchors, |t| {
+            set.insert((t.to_string(), pos as u32));
+        });
+    }
+    set
+}
+
+/// Ascending postings as LEB128 deltas (the first from 0).
+fn encode_postings(pages: &BTreeSet<u64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pages.len() * 3);
+    let mut prev = 0u64;
     for &p in pages {
         let mut d = p - prev;
         prev = p;
@@ -1044,14 +1155,18 @@ fn encode_postings(pages: &BTreeSet<u32>) -> Vec<u8> {
 }
 
 /// `None` when the bytes are not a well-formed ascending list.
-fn decode_postings(bytes: &[u8]) -> Option<Vec<u32>> {
+fn decode_postings(bytes: &[u8]) -> Option<Vec<u64>> {
     let mut out = Vec::with_capacity(bytes.len());
-    let (mut cur, mut shift, mut prev) = (0u32, 0u32, 0u32);
+    let (mut cur, mut shift, mut prev) = (0u64, 0u32, 0u64);
     for (i, &b) in bytes.iter().enumerate() {
-        if shift > 28 {
+        if shift > 63 {
             return None;
         }
-        cur |= u32::from(b & 0x7f).checked_shl(shift)?;
+        let bits = u64::from(b & 0x7f);
+        if shift > 0 && bits.leading_zeros() < shift {
+            return None;
+        }
+        cur |= bits << shift;
         if b & 0x80 == 0 {
             if i > 0 && cur == 0 && !out.is_empty() {
                 return None;
@@ -1067,7 +1182,7 @@ fn decode_postings(bytes: &[u8]) -> Option<Vec<u32>> {
     (shift == 0).then_some(out)
 }
 
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
     let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     small
         .iter()
@@ -1083,7 +1198,7 @@ mod postings_tests {
 
     proptest! {
         #[test]
-        fn postings_round_trip(pages in proptest::collection::btree_set(any::<u32>(), 0..200)) {
+        fn postings_round_trip(pages in proptest::collection::btree_set(any::<u64>(), 0..200)) {
             let bytes = encode_postings(&pages);
             let back = decode_postings(&bytes).unwrap();
             prop_assert_eq!(back, pages.into_iter().collect::<Vec<_>>());

@@ -1,17 +1,14 @@
-//! Unlinked mentions (spec §4.5, with our differences in `docs/api-siyuan.md`): blocks that
-//! name the def in their own text without referencing it. Candidates come from the store's
-//! mention index (pages holding every token of a term); each candidate block is then checked
-//! on its own words: case-insensitive, word boundaries for words, none inside CJK text.
+//! Unlinked mentions (spec §4.5, with our differences in `docs/api-siyuan.md`): text blocks
+//! that name the def in their own words without referencing it. The store's mention index
+//! files every heading, paragraph and table under the tokens of its own words; a term of one
+//! word (or one or two CJK characters) is answered by its posting list alone, longer terms
+//! by the blocks holding all their tokens, each checked on its text.
 
 use super::refs::{Def, LinkRefs, Pages};
-use inlink_model::text::{contains_folded, fold, query_tokens};
+use inlink_model::text::{contains_folded, fold, query_tokens, tokens_are_exact, NAME_MARK};
 use inlink_model::PageId;
 use inlink_store::Result;
-use std::collections::BTreeSet;
-
-/// Block types that can be mentions: headings, paragraphs and tables (the kernel also
-/// searches documents, whose Markdown is empty, so they never qualify).
-const MENTION_KINDS: [&str; 3] = ["h", "p", "t"];
+use std::collections::{BTreeSet, HashSet};
 
 /// The terms that name `def`, longest first.
 pub(crate) fn terms(pages: &mut Pages, def: &Def, links: &LinkRefs) -> Result<Vec<String>> {
@@ -56,14 +53,10 @@ pub(crate) fn terms(pages: &mut Pages, def: &Def, links: &LinkRefs) -> Result<Ve
     Ok(set)
 }
 
-/// A mention block.
-#[derive(Debug, Clone)]
-pub(crate) struct Mention {
-    pub page: PageId,
-    pub id: String,
-}
+/// A mention block: its page and its position in the page's blocks.
+pub(crate) type Mention = (PageId, u32);
 
-/// Mention blocks outside the def's document, filtered by `mk`, by block id descending.
+/// Mention blocks outside the def's document, filtered by `mk`, in (page, position) order.
 pub(crate) fn search(
     pages: &mut Pages,
     def: &Def,
@@ -71,45 +64,70 @@ pub(crate) fn search(
     terms: &[String],
     mk: &str,
 ) -> Result<Vec<Mention>> {
-    let folded: Vec<String> = terms.iter().map(|t| fold(t)).collect();
-    let mk = fold(mk.trim());
-    let mut candidates: BTreeSet<PageId> = BTreeSet::new();
+    let store = pages.store();
+    let mut found: BTreeSet<Mention> = BTreeSet::new();
     for t in terms {
         let tokens = query_tokens(t);
         if tokens.is_empty() {
             continue;
         }
-        candidates.extend(pages.store().pages_with_tokens(&tokens)?);
-    }
-    candidates.remove(&def.block.page);
-    let mut out = Vec::new();
-    for page_id in candidates {
-        let page = pages.get(page_id)?;
-        for b in &page.blocks {
-            if !MENTION_KINDS.contains(&b.kind.as_str()) || links.exclude.contains(&b.id) {
+        let folded = fold(t);
+        let exact = tokens_are_exact(t);
+        for (page, pos) in store.blocks_with_tokens(&tokens)? {
+            if page == def.block.page || found.contains(&(page, pos)) {
                 continue;
             }
-            let content = fold(&b.content);
-            if !mk.is_empty() && !content.contains(&mk) {
+            let hit = exact || {
+                let data = pages.get(page)?;
+                data.blocks
+                    .get(pos as usize)
+                    .is_some_and(|b| contains_folded(&fold(&data.own_text(b)), &folded))
+            };
+            if hit {
+                found.insert((page, pos));
+            }
+        }
+        // A block whose name, alias or memo is the term (siyuan#7639).
+        let marked: Vec<String> = tokens.iter().map(|x| format!("{NAME_MARK}{x}")).collect();
+        for (page, pos) in store.blocks_with_tokens(&marked)? {
+            if page == def.block.page || found.contains(&(page, pos)) {
                 continue;
             }
-            let hit = folded.iter().any(|t| contains_folded(&content, t)) && {
-                // Confirm on the block's own words (anchor texts of its references are not).
-                let own = fold(&page.own_text(b));
-                folded.iter().any(|t| contains_folded(&own, t))
+            let data = pages.get(page)?;
+            let Some(b) = data.blocks.get(pos as usize) else {
+                continue;
             };
-            let named = || {
-                let eq = |s: &str| folded.iter().any(|t| fold(s) == *t);
-                eq(&b.name) || b.aliases.iter().any(|a| eq(a)) || eq(&b.memo)
-            };
-            if hit || named() {
-                out.push(Mention {
-                    page: page_id,
-                    id: b.id.clone(),
-                });
+            let eq = |s: &str| fold(s.trim()) == folded;
+            if eq(&b.name) || b.aliases.iter().any(|a| eq(a)) || eq(&b.memo) {
+                found.insert((page, pos));
             }
         }
     }
-    out.sort_by(|a, b| b.id.cmp(&a.id));
+    // Referencing blocks are backlinks, not mentions.
+    let mut excluded: HashSet<Mention> = HashSet::new();
+    for r in &links.rows {
+        let data = pages.get(r.page)?;
+        if let Some(&i) = data.index.get(&r.block) {
+            excluded.insert((r.page, i as u32));
+        }
+    }
+    let mk = fold(mk.trim());
+    let mut out = Vec::with_capacity(found.len());
+    for m in found {
+        if excluded.contains(&m) {
+            continue;
+        }
+        if !mk.is_empty() {
+            let data = pages.get(m.0)?;
+            let keep = data
+                .blocks
+                .get(m.1 as usize)
+                .is_some_and(|b| fold(&b.content).contains(&mk));
+            if !keep {
+                continue;
+            }
+        }
+        out.push(m);
+    }
     Ok(out)
 }

@@ -12,8 +12,8 @@ use inlink_model::{BlockRecord, PageId};
 use inlink_store::{LinkStore, StoreError};
 use refs::{Context, Def, LinkRefs, PageData, Pages};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// The endpoints under `/api/ref/`.
 pub const ENDPOINTS: [&str; 5] = [
@@ -27,7 +27,11 @@ pub const ENDPOINTS: [&str; 5] = [
 /// The dialect over one store.
 pub struct SiYuan {
     store: Arc<dyn LinkStore>,
+    /// Documents' descriptions by page, for the store generation they were read at.
+    docs: Mutex<(u64, DocCache)>,
 }
+
+type DocCache = HashMap<PageId, Option<Arc<DocInfo>>>;
 
 /// A request's failure, answered with `code: -1`.
 struct Failure(String);
@@ -216,7 +220,13 @@ struct DocInfo {
 
 impl DocInfo {
     fn of(page: &PageData) -> Option<DocInfo> {
-        let d = page.doc()?;
+        DocInfo::from_block(page.doc()?)
+    }
+
+    fn from_block(d: &BlockRecord) -> Option<DocInfo> {
+        if d.parent.is_some() {
+            return None;
+        }
         let hpath = match d.attr("hpath") {
             "" => format!("/{}", d.content),
             h => h.to_string(),
@@ -251,7 +261,7 @@ impl DocInfo {
 /// A document item of getBacklink2 (`Path`, plus the users' contract's fields).
 struct Item {
     page: PageId,
-    doc: DocInfo,
+    doc: Arc<DocInfo>,
     count: usize,
     /// A snippet of the first block shown for this document.
     content: String,
@@ -305,38 +315,107 @@ fn snippet(s: &str) -> String {
     }
 }
 
-/// Groups (page, block) pairs by document into items, sorted by `mode`.
-fn group(
-    pages: &mut Pages,
-    shown: impl IntoIterator<Item = (PageId, String)>,
-    mode: i64,
-) -> Result<Vec<Item>, Failure> {
-    let mut by_page: BTreeMap<PageId, Vec<String>> = BTreeMap::new();
-    for (p, id) in shown {
-        by_page.entry(p).or_default().push(id);
+/// A block shown for a document: by id (backlink contexts) or by position (mentions).
+enum Shown {
+    Id(String),
+    Pos(u32),
+}
+
+/// Which documents of a sorted list to answer with: page `page` (from 1) of `size`.
+#[derive(Clone, Copy)]
+struct Paging {
+    page: usize,
+    size: Option<usize>,
+}
+
+const ALL: Paging = Paging {
+    page: 1,
+    size: None,
+};
+
+/// Mention documents per answer unless `mPageSize` says otherwise.
+const MENTION_PAGE: usize = 100;
+
+impl SiYuan {
+    /// A document's description, cached until the index changes: sorting thousands of
+    /// mention documents needs their titles and times, not their blocks.
+    fn doc_info(&self, page: PageId) -> Result<Option<Arc<DocInfo>>, Failure> {
+        let generation = self.store.generation();
+        {
+            let mut cache = self.docs.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.0 != generation {
+                *cache = (generation, HashMap::new());
+            }
+            if let Some(d) = cache.1.get(&page) {
+                return Ok(d.clone());
+            }
+        }
+        let info = self
+            .store
+            .first_block(page)?
+            .and_then(|b| DocInfo::from_block(&b))
+            .map(Arc::new);
+        let mut cache = self.docs.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 == generation {
+            cache.1.insert(page, info.clone());
+        }
+        Ok(info)
     }
-    let mut items = Vec::new();
-    for (p, mut ids) in by_page {
-        let page = pages.get(p)?;
-        let Some(doc) = DocInfo::of(&page) else {
-            continue;
-        };
-        ids.sort_by_key(|id| page.position(id));
-        let content = ids
-            .first()
-            .and_then(|id| page.get(id))
-            .map(|b| snippet(&b.content))
-            .unwrap_or_default();
-        items.push(Item {
-            page: p,
-            doc,
-            count: ids.len(),
-            content,
-            blocks: ids,
-        });
+
+    /// Groups shown blocks by document into items sorted by `mode`; only the items of
+    /// `paging` get their blocks read (for `content` and `blocks`).
+    fn group(
+        &self,
+        pages: &mut Pages,
+        shown: impl IntoIterator<Item = (PageId, Shown)>,
+        mode: i64,
+        paging: Paging,
+    ) -> Result<Vec<Item>, Failure> {
+        let mut by_page: BTreeMap<PageId, Vec<Shown>> = BTreeMap::new();
+        for (p, b) in shown {
+            by_page.entry(p).or_default().push(b);
+        }
+        let mut items = Vec::with_capacity(by_page.len());
+        let mut held: HashMap<PageId, Vec<Shown>> = HashMap::with_capacity(by_page.len());
+        for (p, list) in by_page {
+            let Some(doc) = self.doc_info(p)? else {
+                continue;
+            };
+            items.push(Item {
+                page: p,
+                doc,
+                count: list.len(),
+                content: String::new(),
+                blocks: Vec::new(),
+            });
+            held.insert(p, list);
+        }
+        sort::sort_items(&mut items, mode);
+        if let Some(size) = paging.size {
+            let skip = (paging.page.max(1) - 1).saturating_mul(size);
+            items = items.into_iter().skip(skip).take(size).collect();
+        }
+        for item in &mut items {
+            let page = pages.get(item.page)?;
+            let mut ids: Vec<String> = held
+                .remove(&item.page)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|b| match b {
+                    Shown::Id(id) => Some(id),
+                    Shown::Pos(i) => page.blocks.get(i as usize).map(|b| b.id.clone()),
+                })
+                .collect();
+            ids.sort_by_key(|id| page.position(id));
+            item.content = ids
+                .first()
+                .and_then(|id| page.get(id))
+                .map(|b| snippet(&b.content))
+                .unwrap_or_default();
+            item.blocks = ids;
+        }
+        Ok(items)
     }
-    sort::sort_items(&mut items, mode);
-    Ok(items)
 }
 
 /// Backlinks of `def` with the request's options.
@@ -354,7 +433,10 @@ fn backlinks_of(
 
 impl SiYuan {
     pub fn new(store: Arc<dyn LinkStore>) -> Self {
-        SiYuan { store }
+        SiYuan {
+            store,
+            docs: Mutex::new((u64::MAX, HashMap::new())),
+        }
     }
 
     /// Answers `POST /api/ref/<endpoint>` with body `body`; `None` for an unknown endpoint
@@ -464,12 +546,11 @@ impl SiYuan {
             None => None,
         };
         let links = backlinks_of(pages, &def, contain_children, only, &kw)?;
-        let shown: Vec<(PageId, String)> = links
+        let shown = links
             .contexts
             .iter()
-            .map(|c| (c.page, c.id.clone()))
-            .collect();
-        let items = group(pages, shown, mode)?;
+            .map(|c| (c.page, Shown::Id(c.id.clone())));
+        let items = self.group(pages, shown, mode, ALL)?;
         let mut list = Vec::new();
         let mut ref_count = 0;
         for item in &items {
@@ -538,8 +619,7 @@ impl SiYuan {
         let sort = args.sort("sort")?;
         let msort = args.sort("mSort")?;
         let contain_children = args.bool("containChildren", true)?;
-        let m_page = args.count("mPage")?.unwrap_or(1).max(1);
-        let m_page_size = args.count("mPageSize")?.filter(|&n| n > 0);
+        let m_paging = mention_paging(args)?;
         let mut data = Obj::new();
         let Some(def) = refs::load_def(pages, &id)? else {
             data.push("backlinks", Json::Arr(vec![]))
@@ -553,24 +633,16 @@ impl SiYuan {
         };
         let kw = refs::keywords(&k);
         let links = backlinks_of(pages, &def, contain_children, None, &kw)?;
-        let shown: Vec<(PageId, String)> = links
+        let shown = links
             .contexts
             .iter()
-            .map(|c| (c.page, c.id.clone()))
-            .collect();
-        let items = group(pages, shown, sort)?;
+            .map(|c| (c.page, Shown::Id(c.id.clone())));
+        let items = self.group(pages, shown, sort, ALL)?;
         let terms = mentions::terms(pages, &def, &links)?;
         let found = mentions::search(pages, &def, &links, &terms, &mk)?;
         let mentions_count = found.len();
-        let mitems = group(pages, found.into_iter().map(|m| (m.page, m.id)), msort)?;
-        let mitems: Vec<&Item> = match m_page_size {
-            Some(n) => mitems
-                .iter()
-                .skip((m_page - 1).saturating_mul(n))
-                .take(n)
-                .collect(),
-            None => mitems.iter().collect(),
-        };
+        let shown = found.into_iter().map(|(p, i)| (p, Shown::Pos(i)));
+        let mitems = self.group(pages, shown, msort, m_paging)?;
         let doc = DocInfo::of(&def.page);
         data.push(
             "backlinks",
@@ -610,22 +682,29 @@ impl SiYuan {
             Some(t) => Some(self.doc_page(t)?.unwrap_or(PageId(u32::MAX))),
             None => None,
         };
-        let mut found: Vec<mentions::Mention> =
+        let found: Vec<mentions::Mention> =
             mentions::search(pages, &def, &links, &terms, &keyword)?
                 .into_iter()
-                .filter(|m| only.is_none_or(|p| m.page == p))
+                .filter(|m| only.is_none_or(|p| m.0 == p))
                 .collect();
-        let mut positions = Vec::with_capacity(found.len());
-        for m in &found {
-            positions.push((m.page, pages.get(m.page)?.position(&m.id)));
-        }
-        let mut order: Vec<usize> = (0..found.len()).collect();
-        order.sort_by_key(|&i| positions[i]);
-        found = order.into_iter().map(|i| found[i].clone()).collect();
+        // Blocks in document order, a page of them.
+        let size = args.count("pageSize")?.unwrap_or(MENTION_PAGE);
+        let page_no = args.count("page")?.unwrap_or(1).max(1);
+        let shown: Vec<&mentions::Mention> = if size == 0 {
+            found.iter().collect()
+        } else {
+            found
+                .iter()
+                .skip((page_no - 1).saturating_mul(size))
+                .take(size)
+                .collect()
+        };
         let mut list = Vec::new();
-        for m in &found {
-            let page = pages.get(m.page)?;
-            let b = page.get(&m.id).expect("a mention exists");
+        for &&(p, pos) in &shown {
+            let page = pages.get(p)?;
+            let Some(b) = page.blocks.get(pos as usize) else {
+                continue;
+            };
             let mut o = Obj::new();
             o.push("id", Json::str(&b.id))
                 .push(
@@ -697,11 +776,13 @@ impl SiYuan {
             }
         }
         let links = refs::link_refs(pages, rows, &[])?;
-        let items = group(pages, shown, -1)?;
+        let shown = shown.into_iter().map(|(p, id)| (p, Shown::Id(id)));
+        let items = self.group(pages, shown, -1, ALL)?;
         let terms = mentions::terms(pages, &def, &links)?;
         let found = mentions::search(pages, &def, &links, &terms, &mk)?;
         let mentions_count = found.len();
-        let mitems = group(pages, found.into_iter().map(|m| (m.page, m.id)), -1)?;
+        let shown = found.into_iter().map(|(p, i)| (p, Shown::Pos(i)));
+        let mitems = self.group(pages, shown, -1, mention_paging(args)?)?;
         let render =
             |pages: &mut Pages, items: &[Item], with_notebook: bool| -> Result<Json, Failure> {
                 let mut list = Vec::new();
@@ -739,6 +820,15 @@ impl SiYuan {
             .push("box", Json::str(doc.map(|d| d.box_id).unwrap_or_default()));
         Ok(Json::Obj(data))
     }
+}
+
+/// `mPage` (from 1) and `mPageSize` (documents; 0 = all; 100 by default).
+fn mention_paging(args: &Args) -> Result<Paging, Failure> {
+    let size = args.count("mPageSize")?.unwrap_or(MENTION_PAGE);
+    Ok(Paging {
+        page: args.count("mPage")?.unwrap_or(1).max(1),
+        size: (size > 0).then_some(size),
+    })
 }
 
 fn keywords_json(kw: &[String]) -> Json {

@@ -30,18 +30,15 @@ impl PageData {
         self.index.get(id).copied().unwrap_or(usize::MAX)
     }
 
-    /// The block's text without the anchor text of the references it makes: what it says
-    /// in its own words.
+    /// The block's own words: its text without the anchor texts of its references.
     pub fn own_text(&self, b: &BlockRecord) -> String {
-        let mut text = b.content.clone();
-        for r in self.refs.iter().filter(|r| r.block == b.id) {
-            if !r.anchor.is_empty() {
-                if let Some(i) = text.find(&r.anchor) {
-                    text.replace_range(i..i + r.anchor.len(), " ");
-                }
-            }
-        }
-        text
+        inlink_model::text::own_text(
+            &b.content,
+            self.refs
+                .iter()
+                .filter(|r| r.block == b.id)
+                .map(|r| r.anchor.as_str()),
+        )
     }
 
     /// Ids of `id` and every block under it (by the parent rule, so a heading's section).
@@ -144,8 +141,6 @@ pub(crate) struct LinkRefs {
     pub count: i64,
     /// Ref rows (one per ref block) that point at existing blocks.
     pub rows: Vec<BlockRef>,
-    /// Ref blocks and their documents' ids: never mentions.
-    pub exclude: HashSet<String>,
     /// For a container context: the ref paragraph that decided it.
     pub original: HashMap<String, String>,
 }
@@ -236,7 +231,6 @@ pub(crate) fn link_refs(
     rows: Vec<BlockRef>,
     keywords: &[String],
 ) -> Result<LinkRefs> {
-    let mut exclude = HashSet::new();
     let mut count = rows.len() as i64;
     // Paragraph ref blocks by parent: the last one decides for its parent.
     let mut para_parent: BTreeMap<(PageId, String), String> = BTreeMap::new();
@@ -244,10 +238,6 @@ pub(crate) fn link_refs(
     let mut paragraphs = 0i64;
     for r in &rows {
         let page = pages.get(r.page)?;
-        exclude.insert(r.block.clone());
-        if let Some(doc) = page.doc() {
-            exclude.insert(doc.id.clone());
-        }
         let b = page.get(&r.block).expect("ref_rows keeps existing blocks");
         if b.kind == "p" {
             if let Some(parent) = &b.parent {
@@ -357,7 +347,6 @@ pub(crate) fn link_refs(
         contexts,
         count,
         rows,
-        exclude,
         original,
     })
 }
