@@ -200,7 +200,33 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
                 s.pages, s.redirects
             );
         }
+        // Notes too, for the SiYuan dialect (and the MediaWiki one over notes).
+        let vault = dir.path().join("Demo Notes");
+        let g = inlink_import::demo_notes::write_vault(&vault, 1_000, 800, 42)?;
+        inlink_import::import(&store, &[vault], Format::Markdown, &Options::default())?;
+        eprintln!("demo notes generated: {} notes", g.titles.len());
     }
+    // A well-referenced note for the example requests.
+    let demo_note = if demo {
+        let codec = TitleCodec::new(
+            store
+                .site_info()?
+                .unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki")),
+        );
+        let mut best: Option<(usize, String, String)> = None;
+        for p in store.pages(inlink_model::PageId(0), usize::MAX)? {
+            let Some(doc) = store.first_block(p.id)?.filter(|b| b.parent.is_none()) else {
+                continue;
+            };
+            let n = store.block_refs_to(&doc.id)?.len();
+            if best.as_ref().is_none_or(|b| n > b.0) {
+                best = Some((n, doc.id, codec.full_text(&p.title)));
+            }
+        }
+        best.map(|(_, id, title)| (id, title))
+    } else {
+        None
+    };
     let store: Arc<dyn LinkStore> = Arc::new(store);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -220,6 +246,16 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
                 say(format!("  try: curl '{api}&bltitle=River_science_0&bllimit=5'"));
                 say(format!("  try: curl '{api}&bltitle=River_science_0&blredirect&blnamespace=0|1&bllimit=3'"));
                 say(format!("  try: curl '{api}&bltitle=Geography&blfilterredir=nonredirects&bldir=descending'"));
+            }
+            if let Some((id, title)) = &demo_note {
+                say(format!(
+                    "  try: curl -X POST http://{addr}/api/ref/getBacklink2 -d '{{\"id\":\"{id}\",\"k\":\"\",\"mk\":\"\"}}'"
+                ));
+                say(format!(
+                    "  try: curl -X POST http://{addr}/api/ref/getBacklinkDoc -d '{{\"defID\":\"{id}\"}}'"
+                ));
+                let api = format!("http://{addr}/w/api.php?action=query&list=backlinks&format=json&formatversion=2");
+                say(format!("  try: curl '{api}&bltitle={}'", title.replace(' ', "_")));
             }
         },
         inlink_server::shutdown_signal(),
