@@ -52,8 +52,8 @@ pub fn write_vault(
     std::fs::create_dir_all(dir)?;
     let mut rng = Rng::new(seed);
     let han: Vec<char> = HAN.chars().collect();
-    // A vocabulary whose first words are the most frequent in text; titles avoid the 300
-    // commonest, as real titles avoid stop words.
+    // A vocabulary whose first words are the most frequent in text; titles take their words
+    // from below the 2,000 commonest, as real titles avoid stop words.
     let vocab: Vec<String> = (0..20_000).map(|_| latin_word(&mut rng)).collect();
     let mut titles: Vec<String> = Vec::with_capacity(notes);
     let mut seen = std::collections::HashSet::new();
@@ -67,7 +67,7 @@ pub fn write_vault(
             let words = 1 + rng.below(3) as usize;
             (0..words)
                 .map(|_| {
-                    let w = &vocab[300 + rng.below(vocab.len() as u64 - 300) as usize];
+                    let w = &vocab[2_000 + rng.below(vocab.len() as u64 - 2_000) as usize];
                     let mut c = w.chars();
                     c.next()
                         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())

@@ -386,8 +386,9 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
                 name: String::new(),
                 aliases: Vec::new(),
                 memo: String::new(),
-                created: n.time.clone(),
-                updated: n.time.clone(),
+                // Blocks share their document's times; the document carries them.
+                created: String::new(),
+                updated: String::new(),
                 attrs: Vec::new(),
             });
         }

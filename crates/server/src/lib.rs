@@ -310,7 +310,13 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr()?;
-    let app = router(AppState::new(store, config, &format!("http://{addr}"))?);
+    let state = AppState::new(store, config, &format!("http://{addr}"))?;
+    let siyuan = state.siyuan.clone();
+    tokio::task::spawn_blocking(move || match siyuan.warm() {
+        Ok(n) => tracing::info!(documents = n, "note documents described"),
+        Err(e) => tracing::warn!(error = %e, "describing note documents failed"),
+    });
+    let app = router(state);
     ready(addr);
     tracing::info!(%addr, "listening");
     axum::serve(

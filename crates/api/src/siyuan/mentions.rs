@@ -8,14 +8,15 @@ use super::refs::{Def, LinkRefs, Pages};
 use inlink_model::text::{contains_folded, fold, query_tokens, tokens_are_exact, NAME_MARK};
 use inlink_model::PageId;
 use inlink_store::Result;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 /// The terms that name `def`, longest first.
 pub(crate) fn terms(pages: &mut Pages, def: &Def, links: &LinkRefs) -> Result<Vec<String>> {
+    // Matching folds case, so terms that differ only in case are one term.
     let mut set: Vec<String> = Vec::new();
     let mut add = |s: &str| {
         let s = s.trim();
-        if !s.is_empty() && s != "*" && !set.iter().any(|x| x == s) {
+        if !s.is_empty() && s != "*" && !set.iter().any(|x| fold(x) == fold(s)) {
             set.push(s.to_string());
         }
     };
@@ -65,7 +66,7 @@ pub(crate) fn search(
     mk: &str,
 ) -> Result<Vec<Mention>> {
     let store = pages.store();
-    let mut found: BTreeSet<Mention> = BTreeSet::new();
+    let mut found: Vec<Mention> = Vec::new();
     for t in terms {
         let tokens = query_tokens(t);
         if tokens.is_empty() {
@@ -73,24 +74,29 @@ pub(crate) fn search(
         }
         let folded = fold(t);
         let exact = tokens_are_exact(t);
-        for (page, pos) in store.blocks_with_tokens(&tokens)? {
-            if page == def.block.page || found.contains(&(page, pos)) {
+        let hits = store.blocks_with_tokens(&tokens)?;
+        if exact {
+            found.extend(hits.into_iter().filter(|&(p, _)| p != def.block.page));
+            continue;
+        }
+        for (page, pos) in hits {
+            if page == def.block.page {
                 continue;
             }
-            let hit = exact || {
+            let hit = {
                 let data = pages.get(page)?;
                 data.blocks
                     .get(pos as usize)
                     .is_some_and(|b| contains_folded(&fold(&data.own_text(b)), &folded))
             };
             if hit {
-                found.insert((page, pos));
+                found.push((page, pos));
             }
         }
         // A block whose name, alias or memo is the term (siyuan#7639).
         let marked: Vec<String> = tokens.iter().map(|x| format!("{NAME_MARK}{x}")).collect();
         for (page, pos) in store.blocks_with_tokens(&marked)? {
-            if page == def.block.page || found.contains(&(page, pos)) {
+            if page == def.block.page {
                 continue;
             }
             let data = pages.get(page)?;
@@ -99,10 +105,12 @@ pub(crate) fn search(
             };
             let eq = |s: &str| fold(s.trim()) == folded;
             if eq(&b.name) || b.aliases.iter().any(|a| eq(a)) || eq(&b.memo) {
-                found.insert((page, pos));
+                found.push((page, pos));
             }
         }
     }
+    found.sort_unstable();
+    found.dedup();
     // Referencing blocks are backlinks, not mentions.
     let mut excluded: HashSet<Mention> = HashSet::new();
     for r in &links.rows {

@@ -362,6 +362,41 @@ impl SiYuan {
         Ok(info)
     }
 
+    /// Describes every document of the index ahead of requests (a server calls it when it
+    /// starts): a mention list spanning thousands of documents is then sorted from memory.
+    /// Returns how many documents there are.
+    pub fn warm(&self) -> Result<usize, StoreError> {
+        let generation = self.store.generation();
+        let mut docs = DocCache::new();
+        let mut start = PageId(0);
+        loop {
+            let batch = self.store.pages(start, 10_000)?;
+            let Some(last) = batch.last().map(|p| p.id) else {
+                break;
+            };
+            for p in &batch {
+                let info = self
+                    .store
+                    .first_block(p.id)?
+                    .and_then(|b| DocInfo::from_block(&b))
+                    .map(Arc::new);
+                if info.is_some() {
+                    docs.insert(p.id, info);
+                }
+            }
+            match last.0.checked_add(1) {
+                Some(n) => start = PageId(n),
+                None => break,
+            }
+        }
+        let n = docs.len();
+        let mut cache = self.docs.lock().unwrap_or_else(|e| e.into_inner());
+        if self.store.generation() == generation {
+            *cache = (generation, docs);
+        }
+        Ok(n)
+    }
+
     /// Groups shown blocks by document into items sorted by `mode`; only the items of
     /// `paging` get their blocks read (for `content` and `blocks`).
     fn group(
