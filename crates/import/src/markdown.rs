@@ -8,11 +8,10 @@ use crate::summary::Summary;
 use crate::xml::Skipped;
 use crate::ImportError;
 use inlink_model::{
-    text::fold, BlockRecord, BlockRef, BlockRefKind, LinkKind, PageId, PageRecord, Title,
-    TitleCodec,
+    text::fold, BlockRecord, BlockRef, BlockRefKind, LinkKind, PageId, Title, TitleCodec,
 };
 use inlink_parse::markdown::{parse_note, Flavour, Note, Target};
-use inlink_store::{Batch, LinkStore, Op, PageUpdate};
+use inlink_store::{Batch, LinkStore, Op};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -461,23 +460,18 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
                 kind,
             });
         }
-        summary.pages += 1;
-        summary.links[LinkKind::Page as usize] += links.len() as u64;
-        summary.blocks += blocks.len() as u64;
-        summary.block_refs += refs.len() as u64;
-        batch.push(Op::Upsert(PageUpdate {
-            page: PageRecord {
-                id: page,
+        crate::siyuan::write_note(
+            store,
+            &mut batch,
+            &mut summary,
+            crate::siyuan::Note {
+                page,
                 title: titles[i].clone(),
-                is_redirect: false,
+                links,
+                blocks,
+                refs,
             },
-            links,
-            redirect: None,
-        }));
-        batch.push(Op::SetBlocks { page, blocks, refs });
-        if batch.len() >= 2_000 {
-            store.apply(&std::mem::take(&mut batch))?;
-        }
+        )?;
     }
     store.apply(&batch)?;
     summary.elapsed = started.elapsed();

@@ -210,10 +210,6 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
                 }
             }
         }
-        summary.pages += 1;
-        summary.links[LinkKind::Page as usize] += links.len() as u64;
-        summary.blocks += d.doc.blocks.len() as u64;
-        summary.block_refs += d.doc.refs.len() as u64;
         // The store files the parsed blocks and references under `page`.
         let (mut blocks, refs) = (d.doc.blocks.clone(), d.doc.refs.clone());
         let doc_block = &mut blocks[0];
@@ -221,21 +217,60 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         doc_block.set_attr("notebook", d.notebook.as_str());
         doc_block.set_attr("path", d.path.as_str());
         doc_block.set_attr("hpath", hpaths[&d.doc.id].as_str());
-        batch.push(Op::Upsert(PageUpdate {
-            page: PageRecord {
-                id: page,
+        write_note(
+            store,
+            &mut batch,
+            &mut summary,
+            Note {
+                page,
                 title,
-                is_redirect: false,
+                links,
+                blocks,
+                refs,
             },
-            links,
-            redirect: None,
-        }));
-        batch.push(Op::SetBlocks { page, blocks, refs });
-        if batch.len() >= 2_000 {
-            store.apply(&std::mem::take(&mut batch))?;
-        }
+        )?;
     }
     store.apply(&batch)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// One note as the index takes it: a page with its page links, blocks and references.
+pub(crate) struct Note {
+    pub page: PageId,
+    pub title: Title,
+    pub links: Vec<(LinkKind, Title)>,
+    pub blocks: Vec<inlink_model::BlockRecord>,
+    pub refs: Vec<inlink_model::BlockRef>,
+}
+
+/// Adds a note to `batch` (counted in `summary`), applying the batch when it is full.
+pub(crate) fn write_note(
+    store: &dyn LinkStore,
+    batch: &mut Batch,
+    summary: &mut Summary,
+    n: Note,
+) -> Result<(), ImportError> {
+    summary.pages += 1;
+    summary.links[LinkKind::Page as usize] += n.links.len() as u64;
+    summary.blocks += n.blocks.len() as u64;
+    summary.block_refs += n.refs.len() as u64;
+    batch.push(Op::Upsert(PageUpdate {
+        page: PageRecord {
+            id: n.page,
+            title: n.title,
+            is_redirect: false,
+        },
+        links: n.links,
+        redirect: None,
+    }));
+    batch.push(Op::SetBlocks {
+        page: n.page,
+        blocks: n.blocks,
+        refs: n.refs,
+    });
+    if batch.len() >= 2_000 {
+        store.apply(&std::mem::take(batch))?;
+    }
+    Ok(())
 }

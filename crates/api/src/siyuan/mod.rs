@@ -75,79 +75,70 @@ struct Args<'a> {
 }
 
 impl Args<'_> {
+    /// The argument, unless absent or `null`.
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.obj.get(key).filter(|v| !v.is_null())
+    }
+
     fn required_str(&self, key: &str) -> Result<String, Failure> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Err(Failure(format!("JSON arg [{key}] is required"))),
+        match self.get(key) {
+            None => Err(Failure(format!("JSON arg [{key}] is required"))),
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
             Some(Value::String(_)) => Err(Failure(format!(
                 "JSON arg [{key}] is required: an empty string was given"
             ))),
-            Some(v) => Err(Failure(format!(
-                "JSON arg [{key}] is required: a string, not {}",
-                type_name(v)
-            ))),
+            Some(v) => Err(mistyped(key, "a string", v)),
         }
     }
 
     fn str(&self, key: &str) -> Result<Option<String>, Failure> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
+        match self.get(key) {
+            None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(Failure(format!(
-                "JSON arg [{key}] is required: a string, not {}",
-                type_name(v)
-            ))),
+            Some(v) => Err(mistyped(key, "a string", v)),
         }
     }
 
     fn bool(&self, key: &str, default: bool) -> Result<bool, Failure> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(default),
+        match self.get(key) {
+            None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(v) => Err(Failure(format!(
-                "JSON arg [{key}] is required: a boolean, not {}",
-                type_name(v)
-            ))),
+            Some(v) => Err(mistyped(key, "a boolean", v)),
         }
     }
 
     /// A sort mode: the kernel's string (`"3"`), or a number as in-process callers send it.
     /// A string that is not a number means 0, as the kernel's `Atoi` leaves it.
     fn sort(&self, key: &str) -> Result<i64, Failure> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(3),
+        match self.get(key) {
+            None => Ok(3),
             Some(Value::String(s)) => Ok(s.trim().parse().unwrap_or(0)),
-            Some(Value::Number(n)) => n.as_i64().ok_or_else(|| {
-                Failure(format!(
-                    "JSON arg [{key}] is required: an integer sort mode"
-                ))
-            }),
-            Some(v) => Err(Failure(format!(
-                "JSON arg [{key}] is required: a string, not {}",
-                type_name(v)
-            ))),
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| mistyped(key, "a sort mode like \"3\"", v)),
         }
     }
 
-    /// A non-negative count (pagination).
+    /// A non-negative count (pagination), as a number or a numeric string.
     fn count(&self, key: &str) -> Result<Option<usize>, Failure> {
-        match self.obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(|v| Some(v as usize))
-                .ok_or_else(|| Failure(format!("JSON arg [{key}] must be a whole number ≥ 0"))),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| Failure(format!("JSON arg [{key}] must be a whole number ≥ 0"))),
-            Some(v) => Err(Failure(format!(
-                "JSON arg [{key}] must be a whole number ≥ 0, not {}",
-                type_name(v)
-            ))),
-        }
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = match v {
+            Value::String(s) => s.trim().parse().ok(),
+            v => v.as_u64(),
+        };
+        n.map(|n| Some(n as usize))
+            .ok_or_else(|| mistyped(key, "a whole number ≥ 0", v))
     }
+}
+
+/// The contract's message for a missing argument, with what was wrong.
+fn mistyped(key: &str, want: &str, got: &Value) -> Failure {
+    Failure(format!(
+        "JSON arg [{key}] is required: {want}, not {}",
+        type_name(got)
+    ))
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -769,13 +760,8 @@ impl SiYuan {
         let k = args.str("k")?.unwrap_or_default();
         let mk = args.str("mk")?.unwrap_or_default();
         let contain_children = args.bool("containChildren", true)?;
-        if let Some(v) = args.obj.get("beforeLen") {
-            if !v.is_number() && !v.is_null() {
-                return Err(Failure(format!(
-                    "JSON arg [beforeLen] is required: a number, not {}",
-                    type_name(v)
-                )));
-            }
+        if let Some(v) = args.get("beforeLen").filter(|v| !v.is_number()) {
+            return Err(mistyped("beforeLen", "a number", v));
         }
         let mut data = Obj::new();
         let Some(def) = refs::load_def(pages, &id)? else {
