@@ -26,7 +26,7 @@ const SYLLABLES: [&str; 40] = [
 const HAN: &str = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研质";
 
 fn latin_word(rng: &mut Rng) -> String {
-    let n = 2 + rng.below(2) as usize;
+    let n = 2 + rng.below(3) as usize;
     (0..n)
         .map(|_| SYLLABLES[rng.below(SYLLABLES.len() as u64) as usize])
         .collect()
@@ -54,7 +54,14 @@ pub fn write_vault(
     let han: Vec<char> = HAN.chars().collect();
     // A vocabulary whose first words are the most frequent in text; titles take their words
     // from below the 2,000 commonest, as real titles avoid stop words.
-    let vocab: Vec<String> = (0..20_000).map(|_| latin_word(&mut rng)).collect();
+    let mut vocab: Vec<String> = Vec::with_capacity(20_000);
+    let mut words = std::collections::HashSet::new();
+    while vocab.len() < 20_000 {
+        let w = latin_word(&mut rng);
+        if words.insert(w.clone()) {
+            vocab.push(w);
+        }
+    }
     let mut titles: Vec<String> = Vec::with_capacity(notes);
     let mut seen = std::collections::HashSet::new();
     let mut cjk = Vec::with_capacity(notes);
@@ -115,10 +122,11 @@ pub fn write_vault(
                         let t = pick(&mut rng);
                         if t != i {
                             if rng.below(4) == 0 {
+                                // A label, as people write one: the title in lower case.
                                 text.push_str(&format!(
                                     "[[{}|{}]]",
                                     titles[t],
-                                    latin_word(&mut rng)
+                                    titles[t].to_lowercase()
                                 ));
                             } else {
                                 text.push_str(&format!("[[{}]]", titles[t]));

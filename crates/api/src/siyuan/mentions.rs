@@ -4,14 +4,16 @@
 //! word (or one or two CJK characters) is answered by its posting list alone, longer terms
 //! by the blocks holding all their tokens, each checked on its text.
 
-use super::refs::{Def, LinkRefs, Pages};
+use super::refs::{Def, Pages};
 use inlink_model::text::{contains_folded, fold, query_tokens, tokens_are_exact, NAME_MARK};
+use inlink_model::BlockRef;
 use inlink_model::PageId;
 use inlink_store::Result;
 use std::collections::HashSet;
 
-/// The terms that name `def`, longest first.
-pub(crate) fn terms(pages: &mut Pages, def: &Def, links: &LinkRefs) -> Result<Vec<String>> {
+/// The terms that name `def`, longest first; `rows` are the references to it (their anchor
+/// texts name it too).
+pub(crate) fn terms(def: &Def, rows: &[BlockRef]) -> Vec<String> {
     // Matching folds case, so terms that differ only in case are one term.
     let mut set: Vec<String> = Vec::new();
     let mut add = |s: &str| {
@@ -35,23 +37,11 @@ pub(crate) fn terms(pages: &mut Pages, def: &Def, links: &LinkRefs) -> Result<Ve
             add(a);
         }
     }
-    // The anchor texts others use for it, from the contexts that are ref blocks.
-    for c in &links.contexts {
-        if c.refs.len() == 1 && c.refs[0] == c.id {
-            let page = pages.get(c.page)?;
-            for r in page.refs.iter().filter(|r| r.block == c.id) {
-                if links
-                    .rows
-                    .iter()
-                    .any(|x| x.block == r.block && x.def == r.def)
-                {
-                    add(&r.anchor);
-                }
-            }
-        }
+    for r in rows {
+        add(&r.anchor);
     }
     set.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    Ok(set)
+    set
 }
 
 /// A mention block: its page and its position in the page's blocks.
@@ -61,7 +51,7 @@ pub(crate) type Mention = (PageId, u32);
 pub(crate) fn search(
     pages: &mut Pages,
     def: &Def,
-    links: &LinkRefs,
+    rows: &[BlockRef],
     terms: &[String],
     mk: &str,
 ) -> Result<Vec<Mention>> {
@@ -111,12 +101,18 @@ pub(crate) fn search(
     }
     found.sort_unstable();
     found.dedup();
-    // Referencing blocks are backlinks, not mentions.
+    // Referencing blocks are backlinks, not mentions: only pages that hold both are read.
+    let ref_pages: HashSet<PageId> = rows.iter().map(|r| r.page).collect();
     let mut excluded: HashSet<Mention> = HashSet::new();
-    for r in &links.rows {
-        let data = pages.get(r.page)?;
-        if let Some(&i) = data.index.get(&r.block) {
-            excluded.insert((r.page, i as u32));
+    let mut checked: HashSet<PageId> = HashSet::new();
+    for &(p, _) in &found {
+        if ref_pages.contains(&p) && checked.insert(p) {
+            let data = pages.get(p)?;
+            for r in rows.iter().filter(|r| r.page == p) {
+                if let Some(&i) = data.index.get(&r.block) {
+                    excluded.insert((p, i as u32));
+                }
+            }
         }
     }
     let mk = fold(mk.trim());

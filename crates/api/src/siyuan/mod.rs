@@ -664,8 +664,8 @@ impl SiYuan {
             .iter()
             .map(|c| (c.page, Shown::Id(c.id.clone())));
         let items = self.group(pages, shown, sort, ALL)?;
-        let terms = mentions::terms(pages, &def, &links)?;
-        let found = mentions::search(pages, &def, &links, &terms, &mk)?;
+        let terms = mentions::terms(&def, &links.rows);
+        let found = mentions::search(pages, &def, &links.rows, &terms, &mk)?;
         let mentions_count = found.len();
         let shown = found.into_iter().map(|(p, i)| (p, Shown::Pos(i)));
         let mitems = self.group(pages, shown, msort, m_paging)?;
@@ -702,17 +702,18 @@ impl SiYuan {
                 .push("keywords", keywords_json(&kw));
             return Ok(Json::Obj(data));
         };
-        let links = backlinks_of(pages, &def, contain_children, None, &[])?;
-        let terms = mentions::terms(pages, &def, &links)?;
+        // Mentions need the references (to leave them out, and for their anchor texts), not
+        // the backlink panel's contexts.
+        let rows = refs::raw_ref_rows(pages, &refs::def_ids(&def, contain_children), None)?;
+        let terms = mentions::terms(&def, &rows);
         let only = match &ref_tree {
             Some(t) => Some(self.doc_page(t)?.unwrap_or(PageId(u32::MAX))),
             None => None,
         };
-        let found: Vec<mentions::Mention> =
-            mentions::search(pages, &def, &links, &terms, &keyword)?
-                .into_iter()
-                .filter(|m| only.is_none_or(|p| m.0 == p))
-                .collect();
+        let found: Vec<mentions::Mention> = mentions::search(pages, &def, &rows, &terms, &keyword)?
+            .into_iter()
+            .filter(|m| only.is_none_or(|p| m.0 == p))
+            .collect();
         // Blocks in document order, a page of them.
         let size = args.count("pageSize")?.unwrap_or(MENTION_PAGE);
         let page_no = args.count("page")?.unwrap_or(1).max(1);
@@ -799,8 +800,8 @@ impl SiYuan {
         let links = refs::link_refs(pages, rows, &[])?;
         let shown = shown.into_iter().map(|(p, id)| (p, Shown::Id(id)));
         let items = self.group(pages, shown, -1, ALL)?;
-        let terms = mentions::terms(pages, &def, &links)?;
-        let found = mentions::search(pages, &def, &links, &terms, &mk)?;
+        let terms = mentions::terms(&def, &links.rows);
+        let found = mentions::search(pages, &def, &links.rows, &terms, &mk)?;
         let mentions_count = found.len();
         let shown = found.into_iter().map(|(p, i)| (p, Shown::Pos(i)));
         let mitems = self.group(pages, shown, -1, mention_paging(args)?)?;

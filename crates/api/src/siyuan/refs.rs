@@ -197,6 +197,21 @@ pub(crate) fn ref_rows(
     defs: &[String],
     only: Option<PageId>,
 ) -> Result<Vec<BlockRef>> {
+    let mut out = Vec::new();
+    for r in raw_ref_rows(pages, defs, only)? {
+        if pages.get(r.page)?.get(&r.block).is_some() {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Ref rows to any of `defs`, one per ref block (the first), read from the index alone.
+pub(crate) fn raw_ref_rows(
+    pages: &mut Pages,
+    defs: &[String],
+    only: Option<PageId>,
+) -> Result<Vec<BlockRef>> {
     let mut rows: Vec<BlockRef> = Vec::new();
     for d in defs {
         rows.extend(
@@ -209,16 +224,8 @@ pub(crate) fn ref_rows(
     }
     rows.sort_by(|a, b| (a.page, &a.block).cmp(&(b.page, &b.block)));
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for r in rows {
-        if !seen.insert(r.block.clone()) {
-            continue;
-        }
-        if pages.get(r.page)?.get(&r.block).is_some() {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    rows.retain(|r| seen.insert(r.block.clone()));
+    Ok(rows)
 }
 
 fn title_of(p: &PageData) -> &str {
