@@ -608,8 +608,8 @@ impl SiYuan {
                     Json::Arr(
                         contexts
                             .iter()
-                            .map(|c| {
-                                let b = page.get(&c.id).expect("filtered");
+                            .filter_map(|c| page.get(&c.id).map(|b| (c, b)))
+                            .map(|(c, b)| {
                                 let mut o = Obj::new();
                                 o.push("id", Json::str(&c.id))
                                     .push("type", Json::str(node_type(&b.kind)))
