@@ -4,6 +4,7 @@
 
 mod decompress;
 pub mod demo;
+pub mod demo_enwiki;
 pub mod demo_notes;
 mod error;
 mod markdown;

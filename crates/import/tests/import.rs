@@ -833,3 +833,22 @@ fn dendron_vault_backlinks_equal_a_brute_force_count() {
 fn logseq_graph_backlinks_equal_a_brute_force_count() {
     check_vault("logseq-docs-graph", Vault::Logseq, 150);
 }
+
+#[test]
+fn enwiki_shaped_sql_dumps_import_exactly() {
+    let d = tempfile::tempdir().unwrap();
+    let g = inlink_import::demo_enwiki::write_sql(d.path(), "gen", 4_000, 11).unwrap();
+    let store = RedbStore::open(d.path().join("index")).unwrap();
+    import(&store, &g.files, Format::Auto, &Options::default()).unwrap();
+    let st = store.stats().unwrap();
+    assert_eq!(st.pages, g.pages);
+    assert_eq!(st.redirects, g.redirects);
+    assert_eq!(st.links[LinkKind::Page as usize], g.pagelinks);
+    assert_eq!(st.links[LinkKind::Template as usize], g.templatelinks);
+    let top = store.page(PageId(g.top_target.0 as u32)).unwrap().unwrap();
+    assert_eq!(
+        store.count_backlinks(LinkKind::Page, &top.title).unwrap(),
+        g.top_target.1,
+        "the most linked page"
+    );
+}
