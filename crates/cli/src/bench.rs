@@ -59,6 +59,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         seed: u64,
     },
+    /// An enwiki-shaped graph as Wikimedia SQL dumps: import against `zcat` of the same
+    /// files, index size per link, and in-process `list=backlinks` latencies (default limit,
+    /// 500 rows, a cursor resumed halfway into the most linked page).
+    Scale {
+        /// Generated pages.
+        #[arg(long, default_value_t = 200_000)]
+        pages: u64,
+        /// Targets asked about (chosen as links choose them: Zipf).
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+        #[arg(long, default_value_t = 5)]
+        seed: u64,
+        /// Keep the dumps and the index here instead of a temporary folder.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Write a generated wiki as a MediaWiki XML export.
     Generate {
         /// Generated articles.
@@ -103,6 +119,12 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             scans,
             seed,
         } => notes_bench(notes, note_bytes, samples, scans, seed),
+        BenchCommand::Scale {
+            pages,
+            samples,
+            seed,
+            dir,
+        } => scale_bench(pages, samples, seed, dir),
         BenchCommand::Generate {
             articles,
             seed,
@@ -581,5 +603,152 @@ fn notes_bench(
     } else {
         println!("rg: not installed (apt install ripgrep), the in-process scan is the baseline");
     }
+    Ok(())
+}
+
+fn scale_bench(
+    pages: u64,
+    samples: usize,
+    seed: u64,
+    keep: Option<std::path::PathBuf>,
+) -> Result<()> {
+    use inlink_api::mediawiki::{Caller, MediaWiki};
+    use inlink_store::LinkStore;
+    let tmp = tempfile::tempdir()?;
+    let dir = keep.unwrap_or_else(|| tmp.path().to_path_buf());
+    let dumps = dir.join("dumps");
+    let t = Instant::now();
+    let g = inlink_import::demo_enwiki::write_sql(&dumps, "enwiki-shaped", pages, seed)?;
+    let links = g.pagelinks + g.templatelinks;
+    println!(
+        "graph: {} pages ({} redirects), {} pagelinks ({} red), {} templatelinks; dumps {:.1} MB gzip (generated in {:.1} s)",
+        g.pages,
+        g.redirects,
+        g.pagelinks,
+        g.red_links,
+        g.templatelinks,
+        g.bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let gz: Vec<&std::path::PathBuf> = g
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "gz"))
+        .collect();
+    let t = Instant::now();
+    let status = Command::new("gzip")
+        .arg("-dc")
+        .args(&gz)
+        .stdout(Stdio::null())
+        .status()
+        .context("running gzip -dc (zcat)")?;
+    anyhow::ensure!(status.success(), "gzip -dc failed");
+    let zcat = t.elapsed().as_secs_f64();
+    let index = dir.join("index");
+    let mut store = RedbStore::open(&index)?;
+    let t = Instant::now();
+    inlink_import::import(&store, &g.files, Format::Auto, &Options::default())?;
+    store.compact()?;
+    let import_s = t.elapsed().as_secs_f64();
+    println!(
+        "SQL import: {import_s:.1} s vs zcat of the same files {zcat:.2} s: ratio {:.1}; peak RSS {:.0} MiB",
+        import_s / zcat.max(1e-9),
+        crate::peak_rss_mib().unwrap_or(0.0)
+    );
+    let sizes = store.table_sizes()?;
+    let table = |name: &str| sizes.iter().find(|(t, _)| t == name).map_or(0, |(_, b)| *b);
+    let total = dir_bytes(&index);
+    println!(
+        "index: {:.1} MB = {:.1} bytes per link; reverse rows (rev + rev_ns) {:.1} bits per link",
+        total as f64 / 1e6,
+        total as f64 / links.max(1) as f64,
+        (table("rev") + table("rev_ns")) as f64 * 8.0 / links.max(1) as f64
+    );
+    let store: std::sync::Arc<dyn LinkStore> = std::sync::Arc::new(store);
+    let api = MediaWiki::new(store.clone(), "http://bench".to_string())?;
+    let site = store.site_info()?.context("the import wrote a site")?;
+    let codec = TitleCodec::new(site);
+    let title = |id: u64| -> Result<String> {
+        let p = store
+            .page(inlink_model::PageId(id as u32))?
+            .context("a generated page")?;
+        Ok(codec.full_text(&p.title))
+    };
+    let ask = |query: &str| -> (f64, String) {
+        let params = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let t = Instant::now();
+        let r = api.handle(params, Caller { high_limits: true });
+        (t.elapsed().as_secs_f64(), r.body)
+    };
+    // Targets as links choose them: by popularity.
+    let n = pages.max(1);
+    let mut rng = demo::Rng::new(seed ^ 0xA5);
+    let mut mult = (n / 2 + 1) | 1;
+    while (2..=mult).any(|d| mult % d == 0 && n % d == 0) {
+        mult += 2;
+    }
+    let mut titles = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let id = (rng.skewed(n).wrapping_mul(mult) % n) + 1;
+        titles.push(title(id)?);
+    }
+    let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    for (label, limit) in [("limit 10", 10), ("limit 500", 500)] {
+        let mut times: Vec<f64> = titles
+            .iter()
+            .map(|t| {
+                ask(&format!(
+                    "action=query&list=backlinks&format=json&formatversion=2&bllimit={limit}&bltitle={}",
+                    enc(t)
+                ))
+                .0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!(
+            "list=backlinks {label}: p50 {:.3} ms, p99 {:.3} ms ({} targets)",
+            percentile(&times, 0.5) * 1e3,
+            percentile(&times, 0.99) * 1e3,
+            times.len()
+        );
+    }
+    // A cursor halfway into the most linked page: walk there, then resume it.
+    let top = title(g.top_target.0)?;
+    let mut cont = String::new();
+    let mut seen = 0u64;
+    while seen < g.top_target.1 / 2 {
+        let q = format!(
+            "action=query&list=backlinks&format=json&formatversion=2&bllimit=5000&bltitle={}{}",
+            enc(&top),
+            cont
+        );
+        let (_, body) = ask(&q);
+        let v: serde_json::Value = serde_json::from_str(&body)?;
+        seen += v["query"]["backlinks"]
+            .as_array()
+            .map_or(0, |a| a.len() as u64);
+        match v["continue"]["blcontinue"].as_str() {
+            Some(c) => cont = format!("&blcontinue={}", enc(c)),
+            None => break,
+        }
+    }
+    let q = format!(
+        "action=query&list=backlinks&format=json&formatversion=2&bllimit=10&bltitle={}{}",
+        enc(&top),
+        cont
+    );
+    let cold = ask(&q).0;
+    let mut warm: Vec<f64> = (0..50).map(|_| ask(&q).0).collect();
+    warm.sort_by(f64::total_cmp);
+    println!(
+        "cursor resumed at row {seen} of {} ({}): first {:.3} ms, then p50 {:.3} ms, p99 {:.3} ms",
+        g.top_target.1,
+        top,
+        cold * 1e3,
+        percentile(&warm, 0.5) * 1e3,
+        percentile(&warm, 0.99) * 1e3
+    );
     Ok(())
 }

@@ -374,7 +374,11 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 /// The benchmarks run at a smoke size: they work and print their ratios.
 #[test]
 fn bench_commands_run_at_smoke_size() {
-    let runs: [(&[&str], &str); 4] = [
+    let runs: [(&[&str], &str); 5] = [
+        (
+            &["bench", "scale", "--pages", "3000", "--samples", "20"],
+            "cursor resumed at row",
+        ),
         (
             &[
                 "bench",
