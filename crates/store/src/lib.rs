@@ -6,6 +6,7 @@
 pub mod conformance;
 mod error;
 mod mem;
+pub mod postings;
 mod query;
 mod redb_store;
 

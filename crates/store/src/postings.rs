@@ -1,0 +1,314 @@
+//! Compressed posting lists: ascending `u32` page ids in blocks of 128, each block's gaps
+//! bit-packed at the block's own width, with a skip table so that a reader starts at any id
+//! in O(log n) without decoding what comes before (a `blcontinue` cursor deep into a
+//! million-row target). Format `inlink-postings 1`, specified in `docs/format.md`; the
+//! building block of the compressed reverse index (the scale issue).
+//!
+//! ```text
+//! list   := varint(count) varint(blocks) skip[blocks] block[blocks]
+//! skip   := u32le(first id of the block) u32le(byte offset of the block from the first block)
+//! block  := u8(width) packed((n-1) gaps - 1, width bits each, LSB first)   n = ids in block
+//! ```
+//! A block's first id is in the skip table; gaps are at least 1 (ids are distinct), stored
+//! minus 1, so a run of consecutive ids costs 0 bits each.
+
+/// Ids per block.
+pub const BLOCK: usize = 128;
+
+/// Bytes that are not a well-formed posting list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos).ok_or(Malformed("truncated varint"))?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(Malformed("varint too long"))
+}
+
+/// Encodes ascending, distinct ids. Panics in debug builds if they are not.
+pub fn encode(ids: &[u32]) -> Vec<u8> {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
+    let blocks = ids.len().div_ceil(BLOCK);
+    let mut out = Vec::with_capacity(16 + blocks * 8 + ids.len() * 2);
+    put_varint(&mut out, ids.len() as u64);
+    put_varint(&mut out, blocks as u64);
+    let skip_at = out.len();
+    out.resize(skip_at + blocks * 8, 0);
+    let body_at = out.len();
+    for (b, chunk) in ids.chunks(BLOCK).enumerate() {
+        let offset = (out.len() - body_at) as u32;
+        let s = skip_at + b * 8;
+        out[s..s + 4].copy_from_slice(&chunk[0].to_le_bytes());
+        out[s + 4..s + 8].copy_from_slice(&offset.to_le_bytes());
+        let max_gap = chunk.windows(2).map(|w| w[1] - w[0] - 1).max().unwrap_or(0);
+        let width = 32 - max_gap.leading_zeros();
+        out.push(width as u8);
+        let mut acc = 0u64;
+        let mut bits = 0u32;
+        for w in chunk.windows(2) {
+            acc |= u64::from(w[1] - w[0] - 1) << bits;
+            bits += width;
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+        if bits > 0 {
+            out.push(acc as u8);
+        }
+    }
+    out
+}
+
+/// A posting list read in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Postings<'a> {
+    bytes: &'a [u8],
+    count: usize,
+    blocks: usize,
+    skip_at: usize,
+    body_at: usize,
+}
+
+impl<'a> Postings<'a> {
+    /// Checks the header and the skip table (not every block: those are checked as read).
+    pub fn new(bytes: &'a [u8]) -> Result<Self, Malformed> {
+        let mut pos = 0;
+        let count = get_varint(bytes, &mut pos)?;
+        let blocks = get_varint(bytes, &mut pos)?;
+        let count = usize::try_from(count).map_err(|_| Malformed("count"))?;
+        let blocks = usize::try_from(blocks).map_err(|_| Malformed("blocks"))?;
+        if blocks != count.div_ceil(BLOCK) {
+            return Err(Malformed("block count does not match the id count"));
+        }
+        let skip_at = pos;
+        let body_at = blocks
+            .checked_mul(8)
+            .and_then(|n| n.checked_add(skip_at))
+            .filter(|&end| end <= bytes.len())
+            .ok_or(Malformed("skip table past the end"))?;
+        let p = Postings {
+            bytes,
+            count,
+            blocks,
+            skip_at,
+            body_at,
+        };
+        for b in 0..blocks {
+            let (first, offset) = p.skip(b);
+            if body_at + offset as usize >= bytes.len() {
+                return Err(Malformed("block offset past the end"));
+            }
+            if b > 0 && p.skip(b - 1).0 >= first {
+                return Err(Malformed("blocks out of order"));
+            }
+        }
+        Ok(p)
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn skip(&self, b: usize) -> (u32, u32) {
+        let s = self.skip_at + b * 8;
+        let word = |i: usize| u32::from_le_bytes(self.bytes[i..i + 4].try_into().expect("4 bytes"));
+        (word(s), word(s + 4))
+    }
+
+    /// The ids of block `b`.
+    pub fn block(&self, b: usize, out: &mut Vec<u32>) -> Result<(), Malformed> {
+        out.clear();
+        let (first, offset) = self.skip(b);
+        let n = if b + 1 == self.blocks {
+            self.count - b * BLOCK
+        } else {
+            BLOCK
+        };
+        let mut pos = self.body_at + offset as usize;
+        let width = u32::from(*self.bytes.get(pos).ok_or(Malformed("block past the end"))?);
+        if width > 32 {
+            return Err(Malformed("gap width over 32 bits"));
+        }
+        pos += 1;
+        out.push(first);
+        let mut cur = first;
+        let (mut acc, mut bits) = (0u64, 0u32);
+        let mask = if width == 32 {
+            u64::from(u32::MAX)
+        } else {
+            (1u64 << width) - 1
+        };
+        for _ in 1..n {
+            while bits < width {
+                let byte = *self.bytes.get(pos).ok_or(Malformed("block cut short"))?;
+                acc |= u64::from(byte) << bits;
+                bits += 8;
+                pos += 1;
+            }
+            let gap = (acc & mask) as u32;
+            acc >>= width;
+            bits -= width;
+            cur = cur
+                .checked_add(gap)
+                .and_then(|c| c.checked_add(1))
+                .ok_or(Malformed("ids overflow"))?;
+            out.push(cur);
+        }
+        Ok(())
+    }
+
+    /// The index of the first block that may hold an id ≥ `start`: a binary search of the
+    /// skip table.
+    pub fn seek_block(&self, start: u32) -> usize {
+        let (mut lo, mut hi) = (0, self.blocks);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.skip(mid).0 <= start {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo.saturating_sub(1)
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Up to `limit` ids ≥ `start`, decoding only the blocks they lie in.
+    pub fn from(&self, start: u32, limit: usize) -> Result<Vec<u32>, Malformed> {
+        let mut out = Vec::new();
+        let mut buf = Vec::with_capacity(BLOCK);
+        let mut b = self.seek_block(start);
+        while b < self.blocks && out.len() < limit {
+            self.block(b, &mut buf)?;
+            out.extend(
+                buf.iter()
+                    .copied()
+                    .filter(|&id| id >= start)
+                    .take(limit - out.len()),
+            );
+            b += 1;
+        }
+        Ok(out)
+    }
+
+    /// Every id.
+    pub fn all(&self) -> Result<Vec<u32>, Malformed> {
+        self.from(0, usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sorted(v: Vec<u32>) -> Vec<u32> {
+        let mut v = v;
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn small_cases() {
+        for ids in [
+            vec![],
+            vec![0],
+            vec![u32::MAX],
+            vec![1, 2, 3],
+            vec![0, u32::MAX],
+        ] {
+            let bytes = encode(&ids);
+            assert_eq!(Postings::new(&bytes).unwrap().all().unwrap(), ids);
+        }
+        // Consecutive ids cost no bits past the block header.
+        let run: Vec<u32> = (1000..1000 + BLOCK as u32 * 8).collect();
+        let bytes = encode(&run);
+        assert!(bytes.len() < 8 * (8 + 1) + 8, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn deep_starts_read_one_block() {
+        let ids: Vec<u32> = (0..1_000_000).map(|i| i * 3 + 7).collect();
+        let bytes = encode(&ids);
+        let p = Postings::new(&bytes).unwrap();
+        assert_eq!(
+            p.from(1_500_000, 3).unwrap(),
+            [1_500_001, 1_500_004, 1_500_007]
+        );
+        let bits = bytes.len() as f64 * 8.0 / ids.len() as f64;
+        // 2 bits per gap, plus 8 skip bytes and a width byte per 128 ids.
+        assert!(bits < 2.6, "{bits} bits per id for gaps of 3");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_and_starts(ids in proptest::collection::vec(any::<u32>(), 0..2000).prop_map(sorted),
+                                 start in any::<u32>(), limit in 0usize..300) {
+            let bytes = encode(&ids);
+            let p = Postings::new(&bytes).unwrap();
+            prop_assert_eq!(p.len(), ids.len());
+            prop_assert_eq!(p.all().unwrap(), ids.clone());
+            let want: Vec<u32> = ids.iter().copied().filter(|&i| i >= start).take(limit).collect();
+            prop_assert_eq!(p.from(start, limit).unwrap(), want);
+        }
+
+        #[test]
+        fn dense_lists(base in any::<u32>(), n in 0usize..3000, step in 1u32..64) {
+            let ids: Vec<u32> = (0..n as u64)
+                .map(|i| base as u64 + i * step as u64)
+                .take_while(|&v| v <= u32::MAX as u64)
+                .map(|v| v as u32)
+                .collect();
+            let p_bytes = encode(&ids);
+            prop_assert_eq!(Postings::new(&p_bytes).unwrap().all().unwrap(), ids);
+        }
+
+        #[test]
+        fn garbage_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(p) = Postings::new(&bytes) {
+                let _ = p.all();
+                let _ = p.from(12345, 10);
+            }
+        }
+
+        #[test]
+        fn flipped_bytes_never_panic(ids in proptest::collection::vec(any::<u32>(), 1..600).prop_map(sorted),
+                                     at in any::<usize>(), flip in 1u8..=255) {
+            let mut bytes = encode(&ids);
+            let i = at % bytes.len();
+            bytes[i] ^= flip;
+            if let Ok(p) = Postings::new(&bytes) {
+                let _ = p.all();
+            }
+        }
+    }
+}
