@@ -714,13 +714,10 @@ fn scale_bench(
     // Targets as links choose them: by popularity.
     let n = pages.max(1);
     let mut rng = demo::Rng::new(seed ^ 0xA5);
-    let mut mult = (n / 2 + 1) | 1;
-    while (2..=mult).any(|d| mult % d == 0 && n % d == 0) {
-        mult += 2;
-    }
+    let popularity = inlink_import::demo_enwiki::Popularity::new(pages);
     let mut titles = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let id = (rng.skewed(n).wrapping_mul(mult) % n) + 1;
+        let id = popularity.page(rng.skewed(n));
         titles.push(title(id)?);
     }
     let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();

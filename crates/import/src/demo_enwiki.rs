@@ -186,17 +186,9 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
         ..GeneratedGraph::default()
     };
     let red_titles = (pages / 10).max(1);
-    // Popularity ranks spread over ids by a fixed permutation (an odd multiplier mod n).
     let n = pages.max(1);
-    let mult = {
-        let mut m = (n / 2 + 1) | 1;
-        while gcd(m, n) != 1 {
-            m += 2;
-        }
-        m
-    };
-    let by_rank = |r: u64| (r.wrapping_mul(mult) % n) + 1;
-
+    let popularity = Popularity::new(pages);
+    let by_rank = |r: u64| popularity.page(r);
     let mut page_t = TableWriter::create(dir, prefix, "page", PAGE_SQL)?;
     for id in 1..=pages {
         let ns = namespace_of(seed, id);
@@ -321,6 +313,30 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
     Ok(g)
+}
+
+/// Page ids by popularity rank (0 = the most linked): ranks are spread over ids by a fixed
+/// permutation, an odd multiplier coprime with the page count.
+#[derive(Debug, Clone, Copy)]
+pub struct Popularity {
+    n: u64,
+    mult: u64,
+}
+
+impl Popularity {
+    pub fn new(pages: u64) -> Self {
+        let n = pages.max(1);
+        let mut mult = (n / 2 + 1) | 1;
+        while gcd(mult, n) != 1 {
+            mult += 2;
+        }
+        Popularity { n, mult }
+    }
+
+    /// The page id of popularity rank `rank`.
+    pub fn page(&self, rank: u64) -> u64 {
+        (rank.wrapping_mul(self.mult) % self.n) + 1
+    }
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
