@@ -5,12 +5,15 @@
 //! building block of the compressed reverse index (the scale issue).
 //!
 //! ```text
-//! list   := varint(count) varint(blocks) skip[blocks] block[blocks]
+//! list   := varint(count) (short | long)
+//! short  := varint(first id) block                          when count <= 128
+//! long   := skip[blocks] block[blocks]                      blocks = ceil(count / 128)
 //! skip   := u32le(first id of the block) u32le(byte offset of the block from the first block)
 //! block  := u8(width) packed((n-1) gaps - 1, width bits each, LSB first)   n = ids in block
 //! ```
-//! A block's first id is in the skip table; gaps are at least 1 (ids are distinct), stored
-//! minus 1, so a run of consecutive ids costs 0 bits each.
+//! A block's first id is in the skip table (or, for a short list, before its only block);
+//! gaps are at least 1 (ids are distinct), stored minus 1, so a run of consecutive ids costs
+//! 0 bits each. Most targets have few links: a short list has no skip table.
 
 /// Ids per block.
 pub const BLOCK: usize = 128;
@@ -50,7 +53,14 @@ pub fn encode(ids: &[u32]) -> Vec<u8> {
     let blocks = ids.len().div_ceil(BLOCK);
     let mut out = Vec::with_capacity(16 + blocks * 8 + ids.len() * 2);
     put_varint(&mut out, ids.len() as u64);
-    put_varint(&mut out, blocks as u64);
+    if ids.is_empty() {
+        return out;
+    }
+    if blocks == 1 {
+        put_varint(&mut out, u64::from(ids[0]));
+        pack_block(ids, &mut out);
+        return out;
+    }
     let skip_at = out.len();
     out.resize(skip_at + blocks * 8, 0);
     let body_at = out.len();
@@ -59,25 +69,30 @@ pub fn encode(ids: &[u32]) -> Vec<u8> {
         let s = skip_at + b * 8;
         out[s..s + 4].copy_from_slice(&chunk[0].to_le_bytes());
         out[s + 4..s + 8].copy_from_slice(&offset.to_le_bytes());
-        let max_gap = chunk.windows(2).map(|w| w[1] - w[0] - 1).max().unwrap_or(0);
-        let width = 32 - max_gap.leading_zeros();
-        out.push(width as u8);
-        let mut acc = 0u64;
-        let mut bits = 0u32;
-        for w in chunk.windows(2) {
-            acc |= u64::from(w[1] - w[0] - 1) << bits;
-            bits += width;
-            while bits >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                bits -= 8;
-            }
-        }
-        if bits > 0 {
-            out.push(acc as u8);
-        }
+        pack_block(chunk, &mut out);
     }
     out
+}
+
+/// A block's width byte and packed gaps (its first id is stored elsewhere).
+fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
+    let max_gap = chunk.windows(2).map(|w| w[1] - w[0] - 1).max().unwrap_or(0);
+    let width = 32 - max_gap.leading_zeros();
+    out.push(width as u8);
+    let mut acc = 0u64;
+    let mut bits = 0u32;
+    for w in chunk.windows(2) {
+        acc |= u64::from(w[1] - w[0] - 1) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
 }
 
 /// A posting list read in place.
@@ -88,6 +103,8 @@ pub struct Postings<'a> {
     blocks: usize,
     skip_at: usize,
     body_at: usize,
+    /// A short list's first id (it has no skip table).
+    short_first: Option<u32>,
 }
 
 impl<'a> Postings<'a> {
@@ -95,11 +112,25 @@ impl<'a> Postings<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, Malformed> {
         let mut pos = 0;
         let count = get_varint(bytes, &mut pos)?;
-        let blocks = get_varint(bytes, &mut pos)?;
-        let count = usize::try_from(count).map_err(|_| Malformed("count"))?;
-        let blocks = usize::try_from(blocks).map_err(|_| Malformed("blocks"))?;
-        if blocks != count.div_ceil(BLOCK) {
-            return Err(Malformed("block count does not match the id count"));
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&c| c <= bytes.len().saturating_mul(BLOCK))
+            .ok_or(Malformed("count larger than the bytes can hold"))?;
+        let blocks = count.div_ceil(BLOCK);
+        if blocks == 1 {
+            let first = get_varint(bytes, &mut pos)?;
+            let first = u32::try_from(first).map_err(|_| Malformed("id past u32"))?;
+            if pos >= bytes.len() {
+                return Err(Malformed("block past the end"));
+            }
+            return Ok(Postings {
+                bytes,
+                count,
+                blocks,
+                skip_at: pos,
+                body_at: pos,
+                short_first: Some(first),
+            });
         }
         let skip_at = pos;
         let body_at = blocks
@@ -113,6 +144,7 @@ impl<'a> Postings<'a> {
             blocks,
             skip_at,
             body_at,
+            short_first: None,
         };
         for b in 0..blocks {
             let (first, offset) = p.skip(b);
@@ -135,6 +167,9 @@ impl<'a> Postings<'a> {
     }
 
     fn skip(&self, b: usize) -> (u32, u32) {
+        if let Some(first) = self.short_first {
+            return (first, 0);
+        }
         let s = self.skip_at + b * 8;
         let word = |i: usize| u32::from_le_bytes(self.bytes[i..i + 4].try_into().expect("4 bytes"));
         (word(s), word(s + 4))
@@ -253,6 +288,8 @@ mod tests {
         let run: Vec<u32> = (1000..1000 + BLOCK as u32 * 8).collect();
         let bytes = encode(&run);
         assert!(bytes.len() < 8 * (8 + 1) + 8, "{} bytes", bytes.len());
+        // A short list: count, first id, width, gaps.
+        assert_eq!(encode(&[5, 9]), [2, 5, 2, 3]);
     }
 
     #[test]
