@@ -277,6 +277,10 @@ impl sort::Sortable for Item {
 
 impl Item {
     fn json(&self) -> Json {
+        Json::Obj(self.obj())
+    }
+
+    fn obj(&self) -> Obj {
         let mut o = Obj::new();
         o.push("id", Json::str(&self.doc.id))
             .push("box", Json::str(&self.doc.box_id))
@@ -291,7 +295,7 @@ impl Item {
             .push("folded", Json::Bool(false))
             .push("updated", Json::str(&self.doc.updated))
             .push("created", Json::str(&self.doc.created));
-        Json::Obj(o)
+        o
     }
 }
 
@@ -646,16 +650,8 @@ impl SiYuan {
         let msort = args.sort("mSort")?;
         let contain_children = args.bool("containChildren", true)?;
         let m_paging = mention_paging(args)?;
-        let mut data = Obj::new();
         let Some(def) = refs::load_def(pages, &id)? else {
-            data.push("backlinks", Json::Arr(vec![]))
-                .push("linkRefsCount", Json::Int(0))
-                .push("backmentions", Json::Arr(vec![]))
-                .push("mentionsCount", Json::Int(0))
-                .push("k", Json::str(k))
-                .push("mk", Json::str(mk))
-                .push("box", Json::str(""));
-            return Ok(Json::Obj(data));
+            return Ok(panel(Panel::default(), k, mk));
         };
         let kw = refs::keywords(&k);
         let links = backlinks_of(pages, &def, contain_children, None, &kw)?;
@@ -670,20 +666,17 @@ impl SiYuan {
         let shown = found.into_iter().map(|(p, i)| (p, Shown::Pos(i)));
         let mitems = self.group(pages, shown, msort, m_paging)?;
         let doc = DocInfo::of(&def.page);
-        data.push(
-            "backlinks",
-            Json::Arr(items.iter().map(Item::json).collect()),
-        )
-        .push("linkRefsCount", Json::Int(links.count))
-        .push(
-            "backmentions",
-            Json::Arr(mitems.iter().map(|i| i.json()).collect()),
-        )
-        .push("mentionsCount", Json::Int(mentions_count as i64))
-        .push("k", Json::str(k))
-        .push("mk", Json::str(mk))
-        .push("box", Json::str(doc.map(|d| d.box_id).unwrap_or_default()));
-        Ok(Json::Obj(data))
+        Ok(panel(
+            Panel {
+                backlinks: items.iter().map(Item::json).collect(),
+                link_refs: links.count,
+                backmentions: mitems.iter().map(Item::json).collect(),
+                mentions: mentions_count,
+                box_id: doc.map(|d| d.box_id).unwrap_or_default(),
+            },
+            k,
+            mk,
+        ))
     }
 
     /// getBackmentionDoc: the mention blocks of one document (or of all, without
@@ -764,16 +757,8 @@ impl SiYuan {
         if let Some(v) = args.get("beforeLen").filter(|v| !v.is_number()) {
             return Err(mistyped("beforeLen", "a number", v));
         }
-        let mut data = Obj::new();
         let Some(def) = refs::load_def(pages, &id)? else {
-            data.push("backlinks", Json::Arr(vec![]))
-                .push("linkRefsCount", Json::Int(0))
-                .push("backmentions", Json::Arr(vec![]))
-                .push("mentionsCount", Json::Int(0))
-                .push("k", Json::str(k))
-                .push("mk", Json::str(mk))
-                .push("box", Json::str(""));
-            return Ok(Json::Obj(data));
+            return Ok(panel(Panel::default(), k, mk));
         };
         let ids = refs::def_ids(&def, contain_children);
         let rows = refs::ref_rows(pages, &ids, None)?;
@@ -805,43 +790,69 @@ impl SiYuan {
         let mentions_count = found.len();
         let shown = found.into_iter().map(|(p, i)| (p, Shown::Pos(i)));
         let mitems = self.group(pages, shown, -1, mention_paging(args)?)?;
-        let render =
-            |pages: &mut Pages, items: &[Item], with_notebook: bool| -> Result<Json, Failure> {
-                let mut list = Vec::new();
-                for item in items {
-                    let page = pages.get(item.page)?;
-                    let mut o = match item.json() {
-                        Json::Obj(o) => o,
-                        _ => unreachable!("items are objects"),
-                    };
-                    if !with_notebook {
-                        if let Some(v) = o.get_mut("hPath") {
-                            *v = Json::str(escape_html(&item.doc.hpath));
-                        }
+        let render = |pages: &mut Pages,
+                      items: &[Item],
+                      with_notebook: bool|
+         -> Result<Vec<Json>, Failure> {
+            let mut list = Vec::new();
+            for item in items {
+                let page = pages.get(item.page)?;
+                let mut o = item.obj();
+                if !with_notebook {
+                    if let Some(v) = o.get_mut("hPath") {
+                        *v = Json::str(escape_html(&item.doc.hpath));
                     }
-                    let blocks = item
-                        .blocks
-                        .iter()
-                        .filter_map(|id| page.get(id))
-                        .map(|b| block_json(b, &item.doc))
-                        .collect();
-                    o.push("blocks", Json::Arr(blocks));
-                    list.push(Json::Obj(o));
                 }
-                Ok(Json::Arr(list))
-            };
+                let blocks = item
+                    .blocks
+                    .iter()
+                    .filter_map(|id| page.get(id))
+                    .map(|b| block_json(b, &item.doc))
+                    .collect();
+                o.push("blocks", Json::Arr(blocks));
+                list.push(Json::Obj(o));
+            }
+            Ok(list)
+        };
         let backlinks = render(pages, &items, true)?;
         let backmentions = render(pages, &mitems, false)?;
         let doc = DocInfo::of(&def.page);
-        data.push("backlinks", backlinks)
-            .push("linkRefsCount", Json::Int(count as i64))
-            .push("backmentions", backmentions)
-            .push("mentionsCount", Json::Int(mentions_count as i64))
-            .push("k", Json::str(k))
-            .push("mk", Json::str(mk))
-            .push("box", Json::str(doc.map(|d| d.box_id).unwrap_or_default()));
-        Ok(Json::Obj(data))
+        let box_id = doc.map(|d| d.box_id).unwrap_or_default();
+        Ok(panel(
+            Panel {
+                backlinks,
+                link_refs: count as i64,
+                backmentions,
+                mentions: mentions_count,
+                box_id,
+            },
+            k,
+            mk,
+        ))
     }
+}
+
+/// What the backlinks-and-mentions answers (getBacklink2, getBacklink) hold.
+#[derive(Default)]
+struct Panel {
+    backlinks: Vec<Json>,
+    link_refs: i64,
+    backmentions: Vec<Json>,
+    mentions: usize,
+    box_id: String,
+}
+
+/// `{backlinks, linkRefsCount, backmentions, mentionsCount, k, mk, box}`, `k` and `mk` as sent.
+fn panel(p: Panel, k: String, mk: String) -> Json {
+    let mut o = Obj::new();
+    o.push("backlinks", Json::Arr(p.backlinks))
+        .push("linkRefsCount", Json::Int(p.link_refs))
+        .push("backmentions", Json::Arr(p.backmentions))
+        .push("mentionsCount", Json::Int(p.mentions as i64))
+        .push("k", Json::str(k))
+        .push("mk", Json::str(mk))
+        .push("box", Json::str(p.box_id));
+    Json::Obj(o)
 }
 
 /// `mPage` (from 1) and `mPageSize` (documents; 0 = all; 100 by default).
