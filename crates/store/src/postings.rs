@@ -10,6 +10,8 @@
 //! long   := skip[blocks] block[blocks]                      blocks = ceil(count / 128)
 //! skip   := u32le(first id of the block) u32le(byte offset of the block from the first block)
 //! block  := u8(width) packed((n-1) gaps - 1, width bits each, LSB first)   n = ids in block
+//!         | u8(0x80 | k) rice((n-1) gaps - 1, parameter k)                 when smaller
+//! rice   := per value v: (v >> k) one bits, a zero bit, then the k low bits of v, LSB first
 //! ```
 //! A block's first id is in the skip table (or, for a short list, before its only block);
 //! gaps are at least 1 (ids are distinct), stored minus 1, so a run of consecutive ids costs
@@ -74,24 +76,115 @@ pub fn encode(ids: &[u32]) -> Vec<u8> {
     out
 }
 
-/// A block's width byte and packed gaps (its first id is stored elsewhere).
-fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
-    let max_gap = chunk.windows(2).map(|w| w[1] - w[0] - 1).max().unwrap_or(0);
-    let width = 32 - max_gap.leading_zeros();
-    out.push(width as u8);
-    let mut acc = 0u64;
-    let mut bits = 0u32;
-    for w in chunk.windows(2) {
-        acc |= u64::from(w[1] - w[0] - 1) << bits;
-        bits += width;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
+/// Marks a Rice-coded block in the header byte.
+const RICE: u8 = 0x80;
+
+/// Appends bits LSB first.
+struct BitWriter<'o> {
+    out: &'o mut Vec<u8>,
+    acc: u64,
+    bits: u32,
+}
+
+impl BitWriter<'_> {
+    fn put(&mut self, value: u64, width: u32) {
+        // Callers keep `width` ≤ 32, so the accumulator never overflows.
+        self.acc |= value << self.bits;
+        self.bits += width;
+        while self.bits >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.bits -= 8;
         }
     }
-    if bits > 0 {
-        out.push(acc as u8);
+
+    fn finish(self) {
+        if self.bits > 0 {
+            self.out.push(self.acc as u8);
+        }
+    }
+}
+
+/// A block's header byte and coded gaps (its first id is stored elsewhere): bit-packed at the
+/// widest gap's width, or Rice-coded when that is smaller (gaps of random-looking lists are
+/// about geometric, where Rice codes come within a bit of the entropy).
+fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
+    let gaps: Vec<u32> = chunk.windows(2).map(|w| w[1] - w[0] - 1).collect();
+    let max_gap = gaps.iter().copied().max().unwrap_or(0);
+    let width = 32 - max_gap.leading_zeros();
+    let packed_bits = u64::from(width) * gaps.len() as u64;
+    let rice_bits = |k: u32| -> u64 {
+        gaps.iter()
+            .map(|&g| u64::from(g >> k) + 1 + u64::from(k))
+            .sum()
+    };
+    let mean = gaps.iter().map(|&g| u64::from(g)).sum::<u64>() / gaps.len().max(1) as u64;
+    let k0 = 63 - (mean.max(1)).leading_zeros();
+    // Unary runs are capped (q < 64) so a decoder never reads unbounded ones.
+    let best = [k0.saturating_sub(1), k0, k0 + 1, k0 + 2]
+        .into_iter()
+        .filter(|&k| k <= 31 && max_gap >> k < 64)
+        .map(|k| (rice_bits(k), k))
+        .min();
+    let mut w = BitWriter {
+        out,
+        acc: 0,
+        bits: 0,
+    };
+    match best {
+        Some((bits, k)) if bits < packed_bits => {
+            w.out.push(RICE | k as u8);
+            for &g in &gaps {
+                let q = g >> k;
+                // q ones (q < 64), then a zero.
+                let mut ones = q;
+                while ones > 0 {
+                    let m = ones.min(32);
+                    w.put((1u64 << m) - 1, m);
+                    ones -= m;
+                }
+                w.put(0, 1);
+                w.put(u64::from(g) & ((1u64 << k) - 1), k);
+            }
+        }
+        _ => {
+            w.out.push(width as u8);
+            for &g in &gaps {
+                w.put(u64::from(g), width);
+            }
+        }
+    }
+    w.finish();
+}
+
+/// Reads bits LSB first.
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    acc: u64,
+    bits: u32,
+}
+
+impl BitReader<'_> {
+    /// The next `width` (≤ 32) bits.
+    fn get(&mut self, width: u32) -> Result<u64, Malformed> {
+        while self.bits < width {
+            let byte = *self
+                .bytes
+                .get(self.pos)
+                .ok_or(Malformed("block cut short"))?;
+            self.acc |= u64::from(byte) << self.bits;
+            self.bits += 8;
+            self.pos += 1;
+        }
+        let v = if width == 0 {
+            0
+        } else {
+            self.acc & (u64::MAX >> (64 - width))
+        };
+        self.acc = if width == 64 { 0 } else { self.acc >> width };
+        self.bits -= width;
+        Ok(v)
     }
 }
 
@@ -185,29 +278,36 @@ impl<'a> Postings<'a> {
             BLOCK
         };
         let mut pos = self.body_at + offset as usize;
-        let width = u32::from(*self.bytes.get(pos).ok_or(Malformed("block past the end"))?);
-        if width > 32 {
-            return Err(Malformed("gap width over 32 bits"));
-        }
+        let header = *self.bytes.get(pos).ok_or(Malformed("block past the end"))?;
         pos += 1;
+        let mut r = BitReader {
+            bytes: self.bytes,
+            pos,
+            acc: 0,
+            bits: 0,
+        };
         out.push(first);
         let mut cur = first;
-        let (mut acc, mut bits) = (0u64, 0u32);
-        let mask = if width == 32 {
-            u64::from(u32::MAX)
-        } else {
-            (1u64 << width) - 1
-        };
+        let rice = header & RICE != 0;
+        let width = u32::from(header & !RICE);
+        if width > 32 || (rice && width > 31) {
+            return Err(Malformed("gap width over 32 bits"));
+        }
         for _ in 1..n {
-            while bits < width {
-                let byte = *self.bytes.get(pos).ok_or(Malformed("block cut short"))?;
-                acc |= u64::from(byte) << bits;
-                bits += 8;
-                pos += 1;
-            }
-            let gap = (acc & mask) as u32;
-            acc >>= width;
-            bits -= width;
+            let gap = if rice {
+                let mut q = 0u32;
+                while r.get(1)? == 1 {
+                    q += 1;
+                    if q >= 64 {
+                        return Err(Malformed("unary run too long"));
+                    }
+                }
+                let low = r.get(width)?;
+                u32::try_from((u64::from(q) << width) | low)
+                    .map_err(|_| Malformed("gap past u32"))?
+            } else {
+                r.get(width)? as u32
+            };
             cur = cur
                 .checked_add(gap)
                 .and_then(|c| c.checked_add(1))
@@ -290,6 +390,13 @@ mod tests {
         assert!(bytes.len() < 8 * (8 + 1) + 8, "{} bytes", bytes.len());
         // A short list: count, first id, width, gaps.
         assert_eq!(encode(&[5, 9]), [2, 5, 2, 3]);
+        // Mostly consecutive ids with a few long jumps: Rice-coded, long unary runs.
+        let mut ids: Vec<u32> = (0..120).collect();
+        ids.extend([170, 171, 240, 241, 242, 300, 301, 302]);
+        let bytes = encode(&ids);
+        // count (2 bytes), first id, then the header.
+        assert_eq!(bytes[3] & RICE, RICE, "{bytes:?}");
+        assert_eq!(Postings::new(&bytes).unwrap().all().unwrap(), ids);
     }
 
     #[test]
@@ -327,6 +434,21 @@ mod tests {
                 .collect();
             let p_bytes = encode(&ids);
             prop_assert_eq!(Postings::new(&p_bytes).unwrap().all().unwrap(), ids);
+        }
+
+        #[test]
+        fn skewed_gaps(gaps in proptest::collection::vec((0u32..8, 0u32..2000, 0u8..10), 0..1500)) {
+            // Mostly small gaps, sometimes a long one: Rice blocks with long unary runs.
+            let mut ids = Vec::new();
+            let mut cur = 0u32;
+            for (small, big, pick) in gaps {
+                cur = cur.saturating_add(1 + if pick == 0 { big } else { small });
+                if ids.last() != Some(&cur) {
+                    ids.push(cur);
+                }
+            }
+            let bytes = encode(&ids);
+            prop_assert_eq!(Postings::new(&bytes).unwrap().all().unwrap(), ids);
         }
 
         #[test]
