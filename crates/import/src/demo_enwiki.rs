@@ -185,10 +185,7 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
         pages,
         ..GeneratedGraph::default()
     };
-    let red_titles = (pages / 10).max(1);
-    let n = pages.max(1);
-    let popularity = Popularity::new(pages);
-    let by_rank = |r: u64| popularity.page(r);
+    let graph = Graph::new(pages, seed);
     let mut page_t = TableWriter::create(dir, prefix, "page", PAGE_SQL)?;
     for id in 1..=pages {
         let ns = namespace_of(seed, id);
@@ -209,12 +206,8 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
 
     // Targets: every page's title has lt_id = page id; red titles follow.
     let mut lt = TableWriter::create(dir, prefix, "linktarget", LINKTARGET_SQL)?;
-    for id in 1..=pages + red_titles {
-        let (ns, title) = if id <= pages {
-            (namespace_of(seed, id), title_of(seed, id))
-        } else {
-            (0, format!("Red_{}", title_of(seed ^ 0xBAD, id)))
-        };
+    for id in 1..=pages + graph.red_titles() {
+        let (ns, title) = graph.title(id);
         write!(lt.row, "{id},{ns},")?;
         sql_quote(&title, &mut lt.row);
         lt.push_row()?;
@@ -224,81 +217,29 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
     let mut pl = TableWriter::create(dir, prefix, "pagelinks", PAGELINKS_SQL)?;
     let mut tl = TableWriter::create(dir, prefix, "templatelinks", TEMPLATELINKS_SQL)?;
     let mut rd = TableWriter::create(dir, prefix, "redirect", REDIRECT_SQL)?;
+    let top = graph.popularity.page(0);
     let mut indegree_of_top = 0u64;
-    let top = by_rank(0);
-    let mut targets: Vec<u64> = Vec::new();
+    let mut p = PageLinks::default();
     for from in 1..=pages {
-        let ns = namespace_of(seed, from);
-        let mut r = Rng::new(seed ^ 0x1111 ^ from.wrapping_mul(0x9FB2_1C65_1E98_DF25));
-        if is_redirect(seed, from, ns) {
-            let to = by_rank(r.skewed(n));
+        graph.page(from, &mut p);
+        if let Some(to) = p.redirect {
             write!(rd.row, "{from},{},", namespace_of(seed, to))?;
             sql_quote(&title_of(seed, to), &mut rd.row);
             rd.row.extend_from_slice(b",'',''");
             rd.push_row()?;
-            write!(pl.row, "{from},{ns},{to}")?;
-            pl.push_row()?;
-            g.pagelinks += 1;
-            indegree_of_top += u64::from(to == top);
-            continue;
         }
-        // Heavy-tailed out-degree: log-uniform up to a cap, more for articles.
-        let cap = match ns {
-            0 => 300,
-            1 | 4 => 120,
-            _ => 40,
-        };
-        let degree = r.skewed(cap) + r.below(if ns == 0 { 12 } else { 3 });
-        targets.clear();
-        for _ in 0..degree {
-            let roll = r.below(100);
-            let t = if roll < 5 {
-                pages + 1 + r.below(red_titles)
-            } else if roll < 38 {
-                // Nearby: pages made together link each other.
-                let d = 1 + r.skewed(1000);
-                if r.below(2) == 0 {
-                    from.saturating_sub(d).max(1)
-                } else {
-                    (from + d).min(pages)
-                }
-            } else {
-                by_rank(r.skewed(n))
-            };
-            targets.push(t);
-        }
-        targets.sort_unstable();
-        targets.dedup();
-        for &t in &targets {
-            write!(pl.row, "{from},{ns},{t}")?;
+        for &t in &p.links {
+            write!(pl.row, "{from},{},{t}", p.ns)?;
             pl.push_row()?;
             g.red_links += u64::from(t > pages);
             indegree_of_top += u64::from(t == top);
         }
-        g.pagelinks += targets.len() as u64;
-        // Templates: articles use a few, Zipf over the templates.
-        if ns == 0 {
-            targets.clear();
-            for _ in 0..r.below(6) {
-                // The first template at or after a Zipf-chosen page.
-                let mut t = by_rank(r.skewed(n));
-                let mut tries = 0;
-                while namespace_of(seed, t) != 10 && tries < 200 {
-                    t = t % pages + 1;
-                    tries += 1;
-                }
-                if namespace_of(seed, t) == 10 {
-                    targets.push(t);
-                }
-            }
-            targets.sort_unstable();
-            targets.dedup();
-            for &t in &targets {
-                write!(tl.row, "{from},{ns},{t}")?;
-                tl.push_row()?;
-            }
-            g.templatelinks += targets.len() as u64;
+        g.pagelinks += p.links.len() as u64;
+        for &t in &p.templates {
+            write!(tl.row, "{from},{},{t}", p.ns)?;
+            tl.push_row()?;
         }
+        g.templatelinks += p.templates.len() as u64;
     }
     g.top_target = (top, indegree_of_top);
     g.files.push(pl.finish()?);
@@ -313,6 +254,225 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
     Ok(g)
+}
+
+/// Namespace names as the XML export and the wikitext write them.
+fn namespace_name(ns: i32) -> &'static str {
+    match ns {
+        1 => "Talk",
+        2 => "User",
+        4 => "Wikipedia",
+        6 => "File",
+        10 => "Template",
+        14 => "Category",
+        _ => "",
+    }
+}
+
+/// A title as text: namespace prefix, spaces.
+fn full_text(ns: i32, dbkey: &str) -> String {
+    let text = dbkey.replace('_', " ");
+    match namespace_name(ns) {
+        "" => text,
+        name => format!("{name}:{text}"),
+    }
+}
+
+/// Writes the same graph as a MediaWiki XML export with wikitext, bzip2-compressed in
+/// streams of 100 pages as Wikimedia's multistream dumps are: `[[:Ns:Title]]` links (the
+/// colon makes file and category links plain page links), `{{Template}}` uses, `#REDIRECT`
+/// pages; a template's own links sit in `<noinclude>`, so they do not spread to its users.
+/// Returns the file and its size.
+pub fn write_xml_bz2(
+    dir: &Path,
+    prefix: &str,
+    pages: u64,
+    seed: u64,
+) -> io::Result<(PathBuf, u64)> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{prefix}-pages-articles-multistream.xml.bz2"));
+    let mut out = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let graph = Graph::new(pages, seed);
+    let mut chunk: Vec<u8> = Vec::with_capacity(1 << 20);
+    crate::demo::write_xml(&mut chunk, "Wikipedia", &[])?;
+    // The header alone: cut before the closing tag, which comes last.
+    let close = b"</mediawiki>\n";
+    chunk.truncate(chunk.len() - close.len());
+    let flush = |chunk: &mut Vec<u8>, out: &mut io::BufWriter<std::fs::File>| -> io::Result<()> {
+        let mut e = bzip2::write::BzEncoder::new(&mut *out, bzip2::Compression::best());
+        e.write_all(chunk)?;
+        e.finish()?;
+        chunk.clear();
+        Ok(())
+    };
+    flush(&mut chunk, &mut out)?;
+    let mut p = PageLinks::default();
+    let mut text = String::new();
+    for id in 1..=pages {
+        graph.page(id, &mut p);
+        let (ns, dbkey) = graph.title(id);
+        text.clear();
+        let link = |t: u64, text: &mut String| {
+            let (tns, tkey) = graph.title(t);
+            text.push_str("[[:");
+            text.push_str(&full_text(tns, &tkey));
+            text.push_str("]]");
+        };
+        let redirect = p.redirect.map(|to| {
+            let (tns, tkey) = graph.title(to);
+            full_text(tns, &tkey)
+        });
+        if let Some(r) = &redirect {
+            text.push_str("#REDIRECT [[:");
+            text.push_str(r);
+            text.push_str("]]");
+        } else {
+            if ns == 10 {
+                text.push_str("<noinclude>");
+            }
+            for (i, &t) in p.links.iter().enumerate() {
+                text.push_str(if i % 7 == 0 { "\n\nSee " } else { ", then " });
+                link(t, &mut text);
+            }
+            if ns == 10 {
+                text.push_str("</noinclude>");
+            }
+            for &t in &p.templates {
+                let (_, tkey) = graph.title(t);
+                text.push_str("\n{{");
+                text.push_str(&tkey.replace('_', " "));
+                text.push_str("}}");
+            }
+        }
+        crate::demo::write_page(
+            &mut chunk,
+            &crate::demo::DemoPage {
+                id: id as u32,
+                ns,
+                title: full_text(ns, &dbkey),
+                text: text.clone(),
+                redirect,
+            },
+        )?;
+        if id % 100 == 0 {
+            flush(&mut chunk, &mut out)?;
+        }
+    }
+    chunk.extend_from_slice(close);
+    flush(&mut chunk, &mut out)?;
+    out.flush()?;
+    drop(out);
+    let size = std::fs::metadata(&path)?.len();
+    Ok((path, size))
+}
+
+/// One page's outgoing rows.
+#[derive(Debug, Clone, Default)]
+pub struct PageLinks {
+    pub ns: i32,
+    /// The target of a redirect page (also its only link).
+    pub redirect: Option<u64>,
+    /// Link targets, ascending: page ids, or ids past the page count for red titles.
+    pub links: Vec<u64>,
+    /// Templates used, ascending page ids.
+    pub templates: Vec<u64>,
+}
+
+/// The graph: every page's links derive from the seed and the page id alone, so the SQL
+/// and XML writers (and tests) see the same graph without holding it.
+pub struct Graph {
+    pages: u64,
+    seed: u64,
+    red_titles: u64,
+    popularity: Popularity,
+}
+
+impl Graph {
+    pub fn new(pages: u64, seed: u64) -> Self {
+        Graph {
+            pages,
+            seed,
+            red_titles: (pages / 10).max(1),
+            popularity: Popularity::new(pages),
+        }
+    }
+
+    /// The title (namespace, dbkey) of a page id or red-title id.
+    pub fn title(&self, id: u64) -> (i32, String) {
+        if id <= self.pages {
+            (namespace_of(self.seed, id), title_of(self.seed, id))
+        } else {
+            (0, format!("Red_{}", title_of(self.seed ^ 0xBAD, id)))
+        }
+    }
+
+    pub fn red_titles(&self) -> u64 {
+        self.red_titles
+    }
+
+    /// Page `from`'s rows, into `out`.
+    pub fn page(&self, from: u64, out: &mut PageLinks) {
+        let (pages, seed, n) = (self.pages, self.seed, self.pages.max(1));
+        let by_rank = |r: u64| self.popularity.page(r);
+        out.ns = namespace_of(seed, from);
+        out.redirect = None;
+        out.links.clear();
+        out.templates.clear();
+        let mut r = Rng::new(seed ^ 0x1111 ^ from.wrapping_mul(0x9FB2_1C65_1E98_DF25));
+        if is_redirect(seed, from, out.ns) {
+            let to = by_rank(r.skewed(n));
+            out.redirect = Some(to);
+            out.links.push(to);
+            return;
+        }
+        // Heavy-tailed out-degree: log-uniform up to a cap, more for articles.
+        let cap = match out.ns {
+            0 => 300,
+            1 | 4 => 120,
+            _ => 40,
+        };
+        let degree = r.skewed(cap) + r.below(if out.ns == 0 { 12 } else { 3 });
+        for _ in 0..degree {
+            let roll = r.below(100);
+            let t = if roll < 5 {
+                pages + 1 + r.below(self.red_titles)
+            } else if roll < 38 {
+                // Nearby: pages made together link each other.
+                let d = 1 + r.skewed(1000);
+                if r.below(2) == 0 {
+                    from.saturating_sub(d).max(1)
+                } else {
+                    (from + d).min(pages)
+                }
+            } else {
+                by_rank(r.skewed(n))
+            };
+            out.links.push(t);
+        }
+        // MediaWiki files no self-links.
+        out.links.retain(|&t| t != from);
+        out.links.sort_unstable();
+        out.links.dedup();
+        // Templates: articles use a few, Zipf over the templates.
+        if out.ns == 0 {
+            for _ in 0..r.below(6) {
+                // The first template at or after a Zipf-chosen page (not a redirect: a
+                // redirecting template would add its target's row in MediaWiki).
+                let is_template = |t: u64| namespace_of(seed, t) == 10 && !is_redirect(seed, t, 10);
+                let mut t = by_rank(r.skewed(n));
+                let mut tries = 0;
+                while !is_template(t) && tries < 200 {
+                    t = t % pages + 1;
+                    tries += 1;
+                }
+                if is_template(t) {
+                    out.templates.push(t);
+                }
+            }
+            out.templates.sort_unstable();
+            out.templates.dedup();
+        }
+    }
 }
 
 /// Page ids by popularity rank (0 = the most linked): ranks are spread over ids by a fixed
@@ -376,6 +536,8 @@ mod tests {
         assert!(a.red_links > 0 && a.templatelinks > 0);
         assert!(a.top_target.1 > 100, "a Zipf head: {:?}", a.top_target);
         assert_eq!(title_of(7, 36), title_of(7, 36));
+        let (xml, size) = write_xml_bz2(d.path(), "x", 300, 7).unwrap();
+        assert!(size > 0 && xml.exists());
         assert!(title_of(7, 36).ends_with("_10"));
     }
 }

@@ -393,8 +393,8 @@ pub(crate) fn import(store: &dyn LinkStore, root: &Path) -> Result<Summary, Impo
         }
         let mut links: Vec<(LinkKind, Title)> = Vec::new();
         let mut refs: Vec<BlockRef> = Vec::new();
-        // A note's links to itself are kept: MediaWiki files self-links in `pagelinks`,
-        // and SiYuan lists a document's references to itself as backlinks.
+        // A note's links to itself are kept: Obsidian and SilverBullet count a note among
+        // its own backlinks, and SiYuan lists a document's references to itself.
         let mut link_to = |t: Title| {
             if !links.iter().any(|(_, x)| *x == t) {
                 links.push((LinkKind::Page, t));

@@ -440,7 +440,8 @@ fn siyuan_guide_workspace() {
         title.dbkey
     );
     // At page level (for the MediaWiki dialect) a document links to every document one of
-    // whose blocks it references, itself included (as MediaWiki files self-links).
+    // whose blocks it references, itself included (SiYuan lists references to the same
+    // document as backlinks).
     let mut linking = BTreeSet::new();
     for b in store.blocks_of(page).unwrap() {
         linking.extend(store.block_refs_to(&b.id).unwrap().iter().map(|r| r.page.0));
@@ -850,5 +851,21 @@ fn enwiki_shaped_sql_dumps_import_exactly() {
         store.count_backlinks(LinkKind::Page, &top.title).unwrap(),
         g.top_target.1,
         "the most linked page"
+    );
+    // The same graph as a multistream XML dump with wikitext gives the same rows.
+    let (xml, _) = inlink_import::demo_enwiki::write_xml_bz2(d.path(), "gen", 4_000, 11).unwrap();
+    let from_xml = RedbStore::open(d.path().join("index-xml")).unwrap();
+    import(&from_xml, &[xml], Format::Auto, &Options::default()).unwrap();
+    let sx = from_xml.stats().unwrap();
+    assert_eq!(
+        (sx.pages, sx.redirects, sx.links),
+        (st.pages, st.redirects, st.links),
+        "XML and SQL of one graph"
+    );
+    assert_eq!(
+        from_xml
+            .count_backlinks(LinkKind::Page, &top.title)
+            .unwrap(),
+        g.top_target.1
     );
 }
