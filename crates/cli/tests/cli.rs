@@ -376,7 +376,15 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 fn bench_commands_run_at_smoke_size() {
     let runs: [(&[&str], &str); 5] = [
         (
-            &["bench", "scale", "--pages", "3000", "--samples", "20"],
+            &[
+                "bench",
+                "scale",
+                "--pages",
+                "3000",
+                "--samples",
+                "20",
+                "--xml",
+            ],
             "cursor resumed at row",
         ),
         (
