@@ -673,9 +673,11 @@ fn scale_bench(
         total as f64 / links.max(1) as f64,
         (table("rev") + table("rev_ns")) as f64 * 8.0 / links.max(1) as f64
     );
-    // The same reverse lists in the compressed postings format (page-id order).
+    // The same reverse lists in the compressed postings format (page-id order), and the
+    // page titles in the dictionary format.
     let t = Instant::now();
     let (mut packed, mut rows) = (0u64, 0u64);
+    let mut entries: Vec<(i32, String, u64)> = Vec::new();
     for kind in [
         inlink_model::LinkKind::Page,
         inlink_model::LinkKind::Template,
@@ -687,6 +689,9 @@ fn scale_bench(
                 break;
             };
             for p in &batch {
+                if kind == inlink_model::LinkKind::Page {
+                    entries.push((p.title.ns, p.title.dbkey.clone(), u64::from(p.id.0)));
+                }
                 let q = inlink_store::BacklinkQuery::new(kind, p.title.clone());
                 let ids: Vec<u32> = store.backlinks(&q)?.iter().map(|b| b.id.0).collect();
                 if !ids.is_empty() {
@@ -701,6 +706,16 @@ fn scale_bench(
         "the same lists as inlink-postings 1 (existing targets, {rows} rows): {:.2} bits per link (encoded in {:.1} s)",
         packed as f64 * 8.0 / rows.max(1) as f64,
         t.elapsed().as_secs_f64()
+    );
+    let titles = entries.len();
+    let targets = inlink_store::LinkStore::stats(&store)?.targets;
+    let title_bytes: usize = entries.iter().map(|(_, t, _)| t.len()).sum();
+    let dict = inlink_store::dictionary::build(entries).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    println!(
+        "title dictionary (fst): {titles} titles, {:.1} bytes each ({:.1} bytes of title text each); redb's targets + target_names: {:.1} bytes per target",
+        dict.len() as f64 / titles.max(1) as f64,
+        title_bytes as f64 / titles.max(1) as f64,
+        (table("targets") + table("target_names")) as f64 / targets.max(1) as f64
     );
     let store: std::sync::Arc<dyn LinkStore> = std::sync::Arc::new(store);
     let api = MediaWiki::new(store.clone(), "http://bench".to_string())?;

@@ -4,6 +4,7 @@
 //! default backend (`docs/format.md`).
 
 pub mod conformance;
+pub mod dictionary;
 mod error;
 mod mem;
 pub mod postings;
