@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         query: QueryCommand,
     },
+    /// Verify the index: redb's checksums and structure, then the invariants between
+    /// tables (`docs/format.md`). Exits with 1 when anything is wrong.
+    Check,
+    /// What the index holds: pages, links, targets, and the bytes of each table.
+    Stats,
     /// Benchmarks with their own generated data; they print ratios measured in one run.
     Bench {
         #[command(subcommand)]
@@ -137,8 +142,50 @@ fn main() -> Result<()> {
                     json,
                 },
         } => backlinks(&cli.data, &title, namespaces, limit, json),
+        Command::Check => check(&cli.data),
+        Command::Stats => stats(&cli.data),
         Command::Bench { bench } => bench::run(bench),
     }
+}
+
+fn check(data: &Path) -> Result<()> {
+    let mut store = open_store(data)?;
+    if !store.check()? {
+        bail!("{}: redb found damaged pages (the index was repaired in memory; rebuild it with `inlink import`)", data.display());
+    }
+    let problems = store.verify(50)?;
+    if problems.is_empty() {
+        println!("{}: checksums and invariants are sound", data.display());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    bail!(
+        "{}: {} problem(s) found; rebuild the index with `inlink import`",
+        data.display(),
+        problems.len()
+    )
+}
+
+fn stats(data: &Path) -> Result<()> {
+    let store = open_store(data)?;
+    let st = store.stats()?;
+    println!(
+        "{}: {} pages, {} redirects, {} targets; pagelinks {}, templatelinks {}, imagelinks {}, categorylinks {}",
+        data.display(),
+        st.pages,
+        st.redirects,
+        st.targets,
+        st.links[0],
+        st.links[1],
+        st.links[2],
+        st.links[3]
+    );
+    for (table, bytes) in store.table_sizes()? {
+        println!("  {table:<14} {:>12.1} MB", bytes as f64 / 1e6);
+    }
+    Ok(())
 }
 
 fn open_store(data: &Path) -> Result<RedbStore> {

@@ -90,6 +90,16 @@ fn import_then_query() {
         [2, 4, 3],
         "namespace first when two namespaces are asked for"
     );
+    let out = inlink(&data, &["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("checksums and invariants are sound"));
+    let out = inlink(&data, &["stats"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" pages, "));
     let out = inlink(&data, &["query", "backlinks", "Foo[bar"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid title"));

@@ -219,6 +219,119 @@ impl RedbStore {
         run().map_err(self.err())
     }
 
+    /// Checks the invariants of `docs/format.md` across tables: the link rows of `fwd`,
+    /// `rev` and `rev_ns` agree, `titles` and `pages` agree, every block is in `block_page`,
+    /// and `block_terms` holds exactly what the blocks make. Returns the problems found
+    /// (at most `max`), empty when the index is sound.
+    pub fn verify(&self, max: usize) -> Result<Vec<String>> {
+        let run = || -> R<Vec<String>> {
+            let txn = self.db.begin_read()?;
+            let mut problems = Vec::new();
+            let mut say = |p: String| {
+                if problems.len() < max {
+                    problems.push(p);
+                }
+            };
+            // Link rows: every forward row is in both reverse tables, and as many rows.
+            let (rev, rev_ns) = (txn.open_table(REV)?, txn.open_table(REV_NS)?);
+            let mut forward = 0u64;
+            for row in txn.open_table(FWD)?.iter()? {
+                let (from, v) = row?;
+                let from = from.value();
+                for (kind, tid, ns) in decode_links(v.value()) {
+                    forward += 1;
+                    if rev.get((kind, tid, from))?.map(|v| v.value()) != Some(ns) {
+                        say(format!(
+                            "link {from} → target {tid} (kind {kind}) missing from rev"
+                        ));
+                    }
+                    if rev_ns.get((kind, tid, ns, from))?.is_none() {
+                        say(format!(
+                            "link {from} → target {tid} (kind {kind}) missing from rev_ns"
+                        ));
+                    }
+                }
+            }
+            let (nrev, nrev_ns) = (rev.len()?, rev_ns.len()?);
+            if nrev != forward || nrev_ns != forward {
+                say(format!(
+                    "{forward} forward link rows, {nrev} in rev, {nrev_ns} in rev_ns"
+                ));
+            }
+            // Titles and pages.
+            let titles = txn.open_table(TITLES)?;
+            let pages = txn.open_table(PAGES)?;
+            for row in pages.iter()? {
+                let (id, v) = row?;
+                let (ns, _, dbkey) = v.value();
+                if titles.get((ns, dbkey))?.map(|v| v.value()) != Some(id.value()) {
+                    say(format!("page {} has no titles row", id.value()));
+                }
+            }
+            if titles.len()? != pages.len()? {
+                say(format!(
+                    "{} titles rows for {} pages",
+                    titles.len()?,
+                    pages.len()?
+                ));
+            }
+            // Blocks and the mention index.
+            let block_page = txn.open_table(BLOCK_PAGE)?;
+            let page_refs = txn.open_table(PAGE_REFS)?;
+            let mut want: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+            for row in txn.open_table(PAGE_BLOCKS)?.iter()? {
+                let (page, v) = row?;
+                let page = page.value();
+                let blocks = decode_blocks(v.value(), page)?;
+                for b in &blocks {
+                    if block_page.get(b.id.as_str())?.map(|v| v.value()) != Some(page) {
+                        say(format!(
+                            "block {} of page {page} is not in block_page",
+                            b.id
+                        ));
+                    }
+                }
+                let refs: Vec<BlockRef> = match page_refs.get(page)? {
+                    Some(v) => serde_json::from_slice(v.value())
+                        .map_err(|e| redb::Error::Corrupted(format!("refs of page {page}: {e}")))?,
+                    None => Vec::new(),
+                };
+                for (token, pos) in page_terms(&blocks, &refs) {
+                    want.entry(token)
+                        .or_default()
+                        .insert((u64::from(page) << POS_BITS) | u64::from(pos));
+                }
+            }
+            let terms = txn.open_table(TERMS)?;
+            let mut stored = 0u64;
+            for row in terms.iter()? {
+                let (token, v) = row?;
+                stored += 1;
+                let got = decode_postings(v.value()).ok_or_else(|| {
+                    redb::Error::Corrupted(format!("postings of {:?}", token.value()))
+                })?;
+                let expected: Vec<u64> = want
+                    .get(token.value())
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default();
+                if got != expected {
+                    say(format!(
+                        "mention postings of {:?} differ from the blocks",
+                        token.value()
+                    ));
+                }
+            }
+            if stored != want.len() as u64 {
+                say(format!(
+                    "{stored} tokens in block_terms, the blocks make {}",
+                    want.len()
+                ));
+            }
+            Ok(problems)
+        };
+        run().map_err(self.err())
+    }
+
     /// Verifies the file's checksums and structure (redb's integrity check).
     pub fn check(&mut self) -> Result<bool> {
         self.db.check_integrity().map_err(self.err())

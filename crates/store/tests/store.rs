@@ -147,6 +147,8 @@ proptest! {
         let pages: Vec<PageId> = (0..13).map(PageId).collect();
         let ids: Vec<String> = (0..6).map(|i| format!("b{i}")).collect();
         conformance::assert_same_blocks(&redb, &model, &pages, &ids);
+        let problems = redb.verify(10).unwrap();
+        prop_assert!(problems.is_empty(), "{problems:?}");
         let d2 = tempfile::tempdir().unwrap();
         let rebuilt = RedbStore::open(d2.path()).unwrap();
         rebuild_into(&model, &rebuilt);
@@ -243,6 +245,11 @@ fn crash_safety_under_kill_9() {
         assert!(seen > 0, "trial {trial}: the child acknowledged nothing");
 
         let store = RedbStore::open(d.path()).expect("reopens after kill -9");
+        assert_eq!(
+            store.verify(10).unwrap(),
+            Vec::<String>::new(),
+            "invariants after kill -9"
+        );
         let pages = store.pages(PageId(0), usize::MAX).unwrap();
         let low: Vec<u32> = pages
             .iter()
