@@ -24,7 +24,8 @@ pub const BLOCK: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Malformed(pub &'static str);
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// LEB128, as every varint of the store's formats.
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;

@@ -1252,17 +1252,8 @@ fn encode_postings(pages: &BTreeSet<u64>) -> Vec<u8> {
     let mut out = Vec::with_capacity(pages.len() * 3);
     let mut prev = 0u64;
     for &p in pages {
-        let mut d = p - prev;
+        crate::postings::put_varint(&mut out, p - prev);
         prev = p;
-        loop {
-            let byte = (d & 0x7f) as u8;
-            d >>= 7;
-            if d == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
     }
     out
 }
