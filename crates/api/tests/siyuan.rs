@@ -7,22 +7,11 @@ use inlink_import::{import, Format, Options};
 use inlink_store::{LinkStore, RedbStore};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-fn data(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("test data {} is missing (CI=true)", p.display());
-    }
-    eprintln!("skipping: test data {} is not there", p.display());
-    None
-}
+#[path = "../../../tests/support/shared_data.rs"]
+mod shared_data;
+use shared_data::data;
 
 /// What this test knows of the guide from the JSON alone.
 #[derive(Default)]

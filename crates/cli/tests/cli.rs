@@ -257,17 +257,7 @@ fn siyuan_endpoints_need_the_token_or_a_loopback_client() {
 #[test]
 fn serve_demo_answers_healthz_and_stops_on_sigterm() {
     let d = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--data")
-        .arg(d.path())
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .env("INLINK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first.rsplit("http://").next().unwrap().trim().to_string();
+    let (mut child, addr) = serve_demo(d.path(), &[]);
     let reply = http_get(&addr, "/healthz").expect("server answers");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     let api = http_get(&addr, "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&bllimit=2&format=json&formatversion=2").unwrap();

@@ -8,20 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// A corpus from `../shared/data`. Missing data fails under CI and is skipped elsewhere.
-fn data(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("test data {} is missing (CI=true)", p.display());
-    }
-    eprintln!("skipping: test data {} is not there", p.display());
-    None
-}
+#[path = "../../../tests/support/shared_data.rs"]
+mod shared_data;
+use shared_data::data;
 
 fn read_all(p: &Path) -> String {
     let mut raw = Vec::new();

@@ -139,20 +139,9 @@ fn extraction_is_linear() {
     );
 }
 
-/// A corpus from `../shared/data`. Missing data fails under CI and is skipped elsewhere.
-fn data(rel: &str) -> Option<std::path::PathBuf> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("test data {} is missing (CI=true)", p.display());
-    }
-    eprintln!("skipping: test data {} is not there", p.display());
-    None
-}
+#[path = "../../../tests/support/shared_data.rs"]
+mod shared_data;
+use shared_data::data;
 
 fn sy_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
