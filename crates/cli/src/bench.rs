@@ -448,12 +448,14 @@ fn notes_bench(
     let index = dir.path().join("index");
     let mut store = RedbStore::open(&index)?;
     let t = Instant::now();
+    store.set_bulk(true)?;
     let s = inlink_import::import(
         &store,
         std::slice::from_ref(&vault),
         Format::Markdown,
         &Options::default(),
     )?;
+    store.set_bulk(false)?;
     let import_s = t.elapsed().as_secs_f64();
     let before = dir_bytes(&index);
     let t = Instant::now();
@@ -653,7 +655,9 @@ fn scale_bench(
     let index = dir.join("index");
     let mut store = RedbStore::open(&index)?;
     let t = Instant::now();
+    store.set_bulk(true)?;
     inlink_import::import(&store, &g.files, Format::Auto, &Options::default())?;
+    store.set_bulk(false)?;
     store.compact()?;
     let import_s = t.elapsed().as_secs_f64();
     println!(
@@ -668,45 +672,27 @@ fn scale_bench(
     let table = |name: &str| sizes.iter().find(|(t, _)| t == name).map_or(0, |(_, b)| *b);
     let total = dir_bytes(&index);
     println!(
-        "index: {:.1} MB = {:.1} bytes per link; reverse rows (rev + rev_ns) {:.1} bits per link",
+        "index: {:.1} MB = {:.1} bytes per link; reverse index (links segment) {:.2} bits per link; forward rows (fwd) {:.2} bytes per link",
         total as f64 / 1e6,
         total as f64 / links.max(1) as f64,
-        (table("rev") + table("rev_ns")) as f64 * 8.0 / links.max(1) as f64
+        table("links segment") as f64 * 8.0 / links.max(1) as f64,
+        table("fwd") as f64 / links.max(1) as f64
     );
-    // The same reverse lists in the compressed postings format (page-id order), and the
-    // page titles in the dictionary format.
-    let t = Instant::now();
-    let (mut packed, mut rows) = (0u64, 0u64);
+    // The page titles in the dictionary format, against redb's title tables.
     let mut entries: Vec<(i32, String, u64)> = Vec::new();
-    for kind in [
-        inlink_model::LinkKind::Page,
-        inlink_model::LinkKind::Template,
-    ] {
-        let mut start = inlink_model::PageId(0);
-        loop {
-            let batch = store.pages(start, 10_000)?;
-            let Some(last) = batch.last().map(|p| p.id) else {
-                break;
-            };
-            for p in &batch {
-                if kind == inlink_model::LinkKind::Page {
-                    entries.push((p.title.ns, p.title.dbkey.clone(), u64::from(p.id.0)));
-                }
-                let q = inlink_store::BacklinkQuery::new(kind, p.title.clone());
-                let ids: Vec<u32> = store.backlinks(&q)?.iter().map(|b| b.id.0).collect();
-                if !ids.is_empty() {
-                    packed += inlink_store::postings::encode(&ids).len() as u64;
-                    rows += ids.len() as u64;
-                }
-            }
-            start = inlink_model::PageId(last.0 + 1);
-        }
+    let mut start = inlink_model::PageId(0);
+    loop {
+        let batch = store.pages(start, 10_000)?;
+        let Some(last) = batch.last().map(|p| p.id) else {
+            break;
+        };
+        entries.extend(
+            batch
+                .iter()
+                .map(|p| (p.title.ns, p.title.dbkey.clone(), u64::from(p.id.0))),
+        );
+        start = inlink_model::PageId(last.0 + 1);
     }
-    println!(
-        "the same lists as inlink-postings 1 (existing targets, {rows} rows): {:.2} bits per link (encoded in {:.1} s)",
-        packed as f64 * 8.0 / rows.max(1) as f64,
-        t.elapsed().as_secs_f64()
-    );
     let titles = entries.len();
     let targets = inlink_store::LinkStore::stats(&store)?.targets;
     let title_bytes: usize = entries.iter().map(|(_, t, _)| t.len()).sum();
@@ -839,7 +825,9 @@ fn xml_scale(
     let base = t.elapsed().as_secs_f64();
     let store = RedbStore::open(dir.join("index-xml"))?;
     let t = Instant::now();
+    store.set_bulk(true)?;
     inlink_import::import(&store, &[bz], Format::MediaWikiXml, &Options::default())?;
+    store.set_bulk(false)?;
     let ours = t.elapsed().as_secs_f64();
     let st = inlink_store::LinkStore::stats(&store)?;
     anyhow::ensure!(

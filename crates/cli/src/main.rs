@@ -207,7 +207,10 @@ fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -
         progress: std::io::stderr().is_terminal(),
         ..Options::default()
     };
+    // Links are filed once, by the segment build at the end, not row by row.
+    store.set_bulk(true)?;
     let summaries = inlink_import::import(&store, sources, format, &opts)?;
+    store.set_bulk(false)?;
     // Rewritten postings leave free pages behind; give them back once, at the end.
     store.compact()?;
     for s in &summaries {

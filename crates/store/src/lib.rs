@@ -1,7 +1,8 @@
 //! The link index. [`LinkStore`] is the contract every backend meets, written in terms of
 //! the queries the API dialects need (never bytes); [`conformance`] checks a backend against
 //! it, [`MemStore`] is the naive reference model, and [`RedbStore`] the embedded, durable
-//! default backend (`docs/format.md`).
+//! default backend (`docs/format.md`), whose reverse index lives in link segments
+//! ([`segment`]).
 
 pub mod conformance;
 pub mod dictionary;
@@ -10,6 +11,8 @@ mod mem;
 pub mod postings;
 mod query;
 mod redb_store;
+pub mod segment;
+mod sorter;
 
 pub use error::StoreError;
 pub use mem::MemStore;

@@ -37,7 +37,7 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
+pub(crate) fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *bytes.get(*pos).ok_or(Malformed("truncated varint"))?;

@@ -131,17 +131,35 @@ fn rebuild_into(s: &impl LinkStore, fresh: &impl LinkStore) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     /// Random sequences of batches answer exactly like the naive model, and like a store
-    /// rebuilt from scratch out of the final state.
+    /// rebuilt from scratch out of the final state. Batches go through the delta, through bulk mode (then the segment is rebuilt), and
+    /// folds happen between them, in the background too.
     #[test]
-    fn redb_matches_model_and_rebuild(batches in prop::collection::vec(prop::collection::vec(arb_op(), 1..5), 1..12)) {
+    fn redb_matches_model_and_rebuild(batches in prop::collection::vec((prop::collection::vec(arb_op(), 1..5), 0u8..5), 1..12),
+                                      threshold in prop::sample::select(vec![0u64, 1, 4])) {
         let d = tempfile::tempdir().unwrap();
-        let redb = RedbStore::open(d.path()).unwrap();
+        let mut redb = RedbStore::open(d.path()).unwrap();
+        redb.set_fold_threshold(threshold);
         let model = MemStore::new();
-        for ops in &batches {
+        for (ops, how) in &batches {
             let b = Batch { ops: ops.clone() };
+            match how {
+                0 => redb.set_bulk(true).unwrap(),
+                1 => { redb.fold().unwrap(); }
+                _ => {}
+            }
             redb.apply(&b).unwrap();
+            if *how == 0 {
+                redb.set_bulk(false).unwrap();
+            }
             model.apply(&b).unwrap();
+            if *how == 4 {
+                // Reopening maps the segment again and lays the delta over it.
+                drop(redb);
+                redb = RedbStore::open(d.path()).unwrap();
+                redb.set_fold_threshold(threshold);
+            }
         }
+        prop_assert_eq!(redb.join_fold(), None);
         let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
         assert_same_answers(&redb, &model, &probe);
         let pages: Vec<PageId> = (0..13).map(PageId).collect();
@@ -183,6 +201,9 @@ fn crash_batch(i: u32) -> Batch {
 fn crash_child() {
     let dir = std::env::var(CHILD_ENV).expect("spawned by crash_safety");
     let store = RedbStore::open(&dir).unwrap();
+    // Folds in the background, and now and then a batch in bulk mode (its segment rebuilt
+    // at once), so that kills land in those too.
+    store.set_fold_threshold(100);
     let start = store
         .pages(PageId(0), usize::MAX)
         .unwrap()
@@ -191,7 +212,10 @@ fn crash_child() {
         .count() as u32;
     let mut out = std::io::stdout().lock();
     for i in start + 1.. {
+        let bulk = i % 7 == 0;
+        store.set_bulk(bulk).unwrap();
         store.apply(&crash_batch(i)).unwrap();
+        store.set_bulk(false).unwrap();
         writeln!(out, "ACK {i}").unwrap();
         out.flush().unwrap();
     }

@@ -1,0 +1,568 @@
+//! Link segments, format `inlink-segment 1` (`docs/format.md`): the reverse link index of
+//! a whole snapshot in one immutable, memory-mapped, checksummed file. For every (kind,
+//! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
+//! pages, so that both MediaWiki orders (page id; namespace then page id) and namespace
+//! filters read only the lists they need, and a cursor resumes in O(log n) by the lists'
+//! skip tables.
+//!
+//! ```text
+//! file    := group* table[4] trailer
+//! group   := varint(len)[128] entry*       one per 128 consecutive target ids; len = bytes of
+//!                                          the target's entry, 0 when it has none
+//! entry   := varint(lists) list+           namespaces ascending
+//! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
+//! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
+//! trailer := (u64le table offset, u32le groups, u64le links)[4 kinds]
+//!            u64le seq  u32le version  u32le crc32(every byte before it)  "inlnkSEG"
+//! ```
+
+use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+pub const VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"inlnkSEG";
+pub const KINDS: usize = 4;
+const GROUP: u32 = 128;
+const EMPTY: u64 = u64::MAX;
+const TRAILER: usize = KINDS * 20 + 8 + 4 + 4 + 8;
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// Writes a segment from link rows given in (kind, target, ns, from) order.
+pub struct SegmentWriter {
+    w: BufWriter<File>,
+    crc: crc32fast::Hasher,
+    pos: u64,
+    tables: [Vec<u64>; KINDS],
+    links: [u64; KINDS],
+    /// The open group: (kind, group number), its entries' lengths and bytes.
+    group: Option<(u8, u32)>,
+    lens: [u64; GROUP as usize],
+    body: Vec<u8>,
+    /// The open target and its lists so far.
+    target: Option<(u8, u32)>,
+    lists: Vec<(i32, Vec<u32>)>,
+    last: Option<(u8, u32, i32, u32)>,
+}
+
+impl SegmentWriter {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        Ok(SegmentWriter {
+            w: BufWriter::with_capacity(1 << 20, File::create(path)?),
+            crc: crc32fast::Hasher::new(),
+            pos: 0,
+            tables: Default::default(),
+            links: [0; KINDS],
+            group: None,
+            lens: [0; GROUP as usize],
+            body: Vec::new(),
+            target: None,
+            lists: Vec::new(),
+            last: None,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.crc.update(bytes);
+        self.pos += bytes.len() as u64;
+        self.w.write_all(bytes)
+    }
+
+    /// Adds one link row; rows must come strictly ascending.
+    pub fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> io::Result<()> {
+        let row = (kind, tid, ns, from);
+        if usize::from(kind) >= KINDS || self.last.is_some_and(|l| l >= row) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("link rows out of order at {row:?}"),
+            ));
+        }
+        self.last = Some(row);
+        if self.target != Some((kind, tid)) {
+            self.end_target()?;
+            self.target = Some((kind, tid));
+        }
+        match self.lists.last_mut() {
+            Some((n, ids)) if *n == ns => ids.push(from),
+            _ => self.lists.push((ns, vec![from])),
+        }
+        self.links[usize::from(kind)] += 1;
+        Ok(())
+    }
+
+    fn end_target(&mut self) -> io::Result<()> {
+        let Some((kind, tid)) = self.target.take() else {
+            return Ok(());
+        };
+        let g = (kind, tid / GROUP);
+        if self.group != Some(g) {
+            self.end_group()?;
+            self.group = Some(g);
+        }
+        let start = self.body.len();
+        put_varint(&mut self.body, self.lists.len() as u64);
+        let mut prev = 0i64;
+        for (ns, ids) in self.lists.drain(..) {
+            put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
+            prev = i64::from(ns);
+            let bytes = postings::encode(&ids);
+            put_varint(&mut self.body, bytes.len() as u64);
+            self.body.extend_from_slice(&bytes);
+        }
+        self.lens[(tid % GROUP) as usize] = (self.body.len() - start) as u64;
+        Ok(())
+    }
+
+    fn end_group(&mut self) -> io::Result<()> {
+        let Some((kind, g)) = self.group.take() else {
+            return Ok(());
+        };
+        let table = &mut self.tables[usize::from(kind)];
+        table.resize(g as usize, EMPTY);
+        table.push(self.pos);
+        let mut head = Vec::with_capacity(GROUP as usize);
+        for l in std::mem::replace(&mut self.lens, [0; GROUP as usize]) {
+            put_varint(&mut head, l);
+        }
+        self.write(&head)?;
+        let body = std::mem::take(&mut self.body);
+        self.write(&body)?;
+        self.body = body;
+        self.body.clear();
+        Ok(())
+    }
+
+    /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
+    pub fn finish(mut self, seq: u64) -> io::Result<[u64; KINDS]> {
+        self.end_target()?;
+        self.end_group()?;
+        let mut trailer = Vec::with_capacity(TRAILER);
+        let tables = std::mem::take(&mut self.tables);
+        let mut placed = Vec::new();
+        for table in &tables {
+            let at = self.pos;
+            let mut bytes = Vec::with_capacity(table.len() * 8);
+            for &o in table {
+                bytes.extend_from_slice(&o.to_le_bytes());
+            }
+            self.write(&bytes)?;
+            placed.push((at, table.len() as u32));
+        }
+        for (k, (at, groups)) in placed.into_iter().enumerate() {
+            trailer.extend_from_slice(&at.to_le_bytes());
+            trailer.extend_from_slice(&groups.to_le_bytes());
+            trailer.extend_from_slice(&self.links[k].to_le_bytes());
+        }
+        trailer.extend_from_slice(&seq.to_le_bytes());
+        trailer.extend_from_slice(&VERSION.to_le_bytes());
+        self.write(&trailer)?;
+        let crc = self.crc.clone().finalize();
+        self.w.write_all(&crc.to_le_bytes())?;
+        self.w.write_all(MAGIC)?;
+        let file = self.w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(self.links)
+    }
+}
+
+/// Why a segment file cannot be used.
+#[derive(Debug)]
+pub enum SegmentError {
+    Io(io::Error),
+    /// Written by another format version.
+    Version(u32),
+    Corrupted(String),
+}
+
+impl From<io::Error> for SegmentError {
+    fn from(e: io::Error) -> Self {
+        SegmentError::Io(e)
+    }
+}
+
+impl From<Malformed> for SegmentError {
+    fn from(m: Malformed) -> Self {
+        SegmentError::Corrupted(m.0.to_string())
+    }
+}
+
+/// An open segment.
+pub struct Segment {
+    id: u64,
+    map: memmap2::Mmap,
+    tables: [(usize, u32); KINDS],
+    links: [u64; KINDS],
+    seq: u64,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("id", &self.id)
+            .field("bytes", &self.map.len())
+            .field("links", &self.links)
+            .finish()
+    }
+}
+
+impl Segment {
+    /// Maps a segment file and checks its trailer, version and checksum.
+    pub fn open(path: &Path, id: u64) -> Result<Self, SegmentError> {
+        let file = File::open(path)?;
+        // SAFETY: segment files are written once, synced, then only read or unlinked; no
+        // one truncates or rewrites a published file while it is mapped.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        let bytes: &[u8] = &map;
+        if bytes.len() < TRAILER || &bytes[bytes.len() - 8..] != MAGIC {
+            return Err(SegmentError::Corrupted("no segment trailer".into()));
+        }
+        let t = &bytes[bytes.len() - TRAILER..];
+        let u64_at = |i: usize| u64::from_le_bytes(t[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(t[i..i + 4].try_into().expect("4 bytes"));
+        let version = u32_at(KINDS * 20 + 8);
+        if version != VERSION {
+            return Err(SegmentError::Version(version));
+        }
+        let crc = u32_at(KINDS * 20 + 12);
+        if crc32fast::hash(&bytes[..bytes.len() - 12]) != crc {
+            return Err(SegmentError::Corrupted("checksum mismatch".into()));
+        }
+        let body_end = bytes.len() - TRAILER;
+        let mut tables = [(0usize, 0u32); KINDS];
+        let mut links = [0u64; KINDS];
+        for (k, table) in tables.iter_mut().enumerate() {
+            let at = u64_at(k * 20);
+            let groups = u32_at(k * 20 + 8);
+            let end = at.checked_add(u64::from(groups) * 8);
+            if end.is_none_or(|e| e > body_end as u64) {
+                return Err(SegmentError::Corrupted("group table past the end".into()));
+            }
+            *table = (at as usize, groups);
+            links[k] = u64_at(k * 20 + 12);
+        }
+        Ok(Segment {
+            id,
+            seq: u64_at(KINDS * 20),
+            map,
+            tables,
+            links,
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The delta sequence number the segment was built at.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Link rows per kind.
+    pub fn links(&self) -> [u64; KINDS] {
+        self.links
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    fn group_offset(&self, kind: u8, g: u32) -> Option<usize> {
+        let (at, groups) = *self.tables.get(usize::from(kind))?;
+        if g >= groups {
+            return None;
+        }
+        let i = at + g as usize * 8;
+        let o = u64::from_le_bytes(self.map[i..i + 8].try_into().expect("8 bytes"));
+        (o != EMPTY).then_some(o as usize)
+    }
+
+    /// The lists of one target, empty when it has no links here.
+    pub fn target(&self, kind: u8, tid: u32) -> Result<TargetLists<'_>, Malformed> {
+        let Some(mut pos) = self.group_offset(kind, tid / GROUP) else {
+            return Ok(TargetLists::default());
+        };
+        let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
+        let slot = (tid % GROUP) as usize;
+        let mut before = 0usize;
+        let mut len = 0usize;
+        for i in 0..GROUP as usize {
+            let l = usize::try_from(get_varint(bytes, &mut pos)?)
+                .map_err(|_| Malformed("entry length"))?;
+            match i.cmp(&slot) {
+                std::cmp::Ordering::Less => before = before.saturating_add(l),
+                std::cmp::Ordering::Equal => len = l,
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        if len == 0 {
+            return Ok(TargetLists::default());
+        }
+        let start = pos.saturating_add(before);
+        let end = start.saturating_add(len);
+        let entry = bytes
+            .get(start..end)
+            .ok_or(Malformed("entry past the end"))?;
+        TargetLists::parse(entry)
+    }
+
+    /// Every (target, lists) of one kind, by target id.
+    pub fn targets(
+        &self,
+        kind: u8,
+    ) -> impl Iterator<Item = Result<(u32, TargetLists<'_>), Malformed>> {
+        let groups = self.tables.get(usize::from(kind)).map_or(0, |t| t.1);
+        (0..groups)
+            .filter_map(move |g| self.group_offset(kind, g).map(|at| (g, at)))
+            .flat_map(move |(g, at)| match self.group(g, at) {
+                Ok(v) => v,
+                Err(e) => vec![Err(e)],
+            })
+    }
+
+    /// The entries of the group at byte `at`, each parsed.
+    fn group(
+        &self,
+        g: u32,
+        mut pos: usize,
+    ) -> Result<Vec<Result<(u32, TargetLists<'_>), Malformed>>, Malformed> {
+        let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
+        let mut lens = [0usize; GROUP as usize];
+        for l in &mut lens {
+            *l = usize::try_from(get_varint(bytes, &mut pos)?)
+                .map_err(|_| Malformed("entry length"))?;
+        }
+        let mut out = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            if len == 0 {
+                continue;
+            }
+            let end = pos.saturating_add(len);
+            let entry = bytes.get(pos..end).ok_or(Malformed("entry past the end"))?;
+            pos = end;
+            out.push(TargetLists::parse(entry).map(|l| (g * GROUP + i as u32, l)));
+        }
+        Ok(out)
+    }
+}
+
+/// One target's posting lists, by namespace of the linking pages.
+#[derive(Debug, Default, Clone)]
+pub struct TargetLists<'a> {
+    pub lists: Vec<(i32, Postings<'a>)>,
+}
+
+impl<'a> TargetLists<'a> {
+    fn parse(entry: &'a [u8]) -> Result<Self, Malformed> {
+        let mut pos = 0;
+        let n = get_varint(entry, &mut pos)?;
+        if n == 0 || n > entry.len() as u64 {
+            return Err(Malformed("list count"));
+        }
+        let mut lists = Vec::with_capacity(n as usize);
+        let mut ns = 0i64;
+        for _ in 0..n {
+            ns += unzigzag(get_varint(entry, &mut pos)?);
+            let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
+            if lists.last().is_some_and(|&(prev, _)| prev >= ns32) {
+                return Err(Malformed("namespaces out of order"));
+            }
+            let len = usize::try_from(get_varint(entry, &mut pos)?)
+                .map_err(|_| Malformed("list length"))?;
+            let bytes = entry
+                .get(pos..pos.saturating_add(len))
+                .ok_or(Malformed("list past the end"))?;
+            pos += len;
+            lists.push((ns32, Postings::new(bytes)?));
+        }
+        Ok(TargetLists { lists })
+    }
+
+    /// Whether `from` is in the list of namespace `ns`.
+    pub fn contains(&self, ns: i32, from: u32) -> Result<bool, Malformed> {
+        match self.lists.iter().find(|(n, _)| *n == ns) {
+            Some((_, p)) => {
+                let mut c = Cursor::new(*p, Some(from), false);
+                Ok(c.next_id()? == Some(from))
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// Reads a posting list forwards or backwards from a start id (inclusive), a block at a
+/// time.
+pub struct Cursor<'a> {
+    p: Postings<'a>,
+    /// The block in `buf`; `None` when done.
+    block: Option<usize>,
+    buf: Vec<u32>,
+    /// Ascending: the next index to yield; descending: one past it.
+    i: usize,
+    desc: bool,
+    primed: Option<u32>,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(p: Postings<'a>, start: Option<u32>, desc: bool) -> Self {
+        let block = if p.is_empty() {
+            None
+        } else {
+            Some(match (start, desc) {
+                (Some(s), _) => p.seek_block(s),
+                (None, false) => 0,
+                (None, true) => p.blocks() - 1,
+            })
+        };
+        Cursor {
+            p,
+            block,
+            buf: Vec::new(),
+            i: usize::MAX,
+            desc,
+            primed: start,
+        }
+    }
+
+    pub fn next_id(&mut self) -> Result<Option<u32>, Malformed> {
+        loop {
+            let Some(b) = self.block else { return Ok(None) };
+            if self.i == usize::MAX {
+                self.p.block(b, &mut self.buf)?;
+                self.i = match (self.primed.take(), self.desc) {
+                    (Some(s), false) => self.buf.partition_point(|&x| x < s),
+                    (Some(s), true) => self.buf.partition_point(|&x| x <= s),
+                    (None, false) => 0,
+                    (None, true) => self.buf.len(),
+                };
+            }
+            if self.desc {
+                if self.i > 0 {
+                    self.i -= 1;
+                    return Ok(Some(self.buf[self.i]));
+                }
+                self.block = b.checked_sub(1);
+            } else {
+                if self.i < self.buf.len() {
+                    self.i += 1;
+                    return Ok(Some(self.buf[self.i - 1]));
+                }
+                self.block = Some(b + 1).filter(|&n| n < self.p.blocks());
+            }
+            self.i = usize::MAX;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn build(rows: &BTreeSet<(u8, u32, i32, u32)>) -> (tempfile::TempDir, Segment) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.seg");
+        let mut w = SegmentWriter::create(&path).unwrap();
+        for &(k, t, n, f) in rows {
+            w.push(k, t, n, f).unwrap();
+        }
+        w.finish(7).unwrap();
+        let s = Segment::open(&path, 1).unwrap();
+        (dir, s)
+    }
+
+    fn rows() -> impl Strategy<Value = BTreeSet<(u8, u32, i32, u32)>> {
+        proptest::collection::btree_set(
+            (
+                0u8..4,
+                prop_oneof![0u32..300, 0u32..100_000],
+                -2i32..4,
+                prop_oneof![0u32..1000, any::<u32>()],
+            ),
+            0..600,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn every_row_comes_back(rows in rows()) {
+            let (_d, s) = build(&rows);
+            prop_assert_eq!(s.seq(), 7);
+            let mut got = BTreeSet::new();
+            for k in 0..4u8 {
+                for t in s.targets(k) {
+                    let (tid, lists) = t.unwrap();
+                    for (ns, p) in &lists.lists {
+                        for f in p.all().unwrap() {
+                            got.insert((k, tid, *ns, f));
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(&got, &rows);
+            for k in 0..4u8 {
+                prop_assert_eq!(s.links()[k as usize], rows.iter().filter(|r| r.0 == k).count() as u64);
+            }
+            // Point lookups, including targets with nothing.
+            for &(k, t, n, f) in rows.iter().take(50) {
+                let lists = s.target(k, t).unwrap();
+                prop_assert!(lists.contains(n, f).unwrap());
+                prop_assert!(s.target(k, t.wrapping_add(1)).unwrap().lists.iter().all(|(_, p)| !p.is_empty()));
+            }
+        }
+
+        #[test]
+        fn cursors_resume_both_ways(ids in proptest::collection::btree_set(0u32..5000, 1..700),
+                                    start in 0u32..5100, desc in any::<bool>()) {
+            let ids: Vec<u32> = ids.into_iter().collect();
+            let bytes = postings::encode(&ids);
+            let p = Postings::new(&bytes).unwrap();
+            let mut c = Cursor::new(p, Some(start), desc);
+            let mut got = Vec::new();
+            while let Some(x) = c.next_id().unwrap() {
+                got.push(x);
+            }
+            let want: Vec<u32> = if desc {
+                ids.iter().rev().copied().filter(|&x| x <= start).collect()
+            } else {
+                ids.iter().copied().filter(|&x| x >= start).collect()
+            };
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn damaged_files_are_refused(rows in rows(), at in any::<usize>(), bit in 0u8..8) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.seg");
+            let mut w = SegmentWriter::create(&path).unwrap();
+            for &(k, t, n, f) in &rows {
+                w.push(k, t, n, f).unwrap();
+            }
+            w.finish(1).unwrap();
+            let mut bytes = std::fs::read(&path).unwrap();
+            let i = at % bytes.len();
+            bytes[i] ^= 1 << bit;
+            std::fs::write(&path, &bytes).unwrap();
+            prop_assert!(Segment::open(&path, 1).is_err());
+        }
+    }
+
+    #[test]
+    fn out_of_order_rows_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(&dir.path().join("s")).unwrap();
+        w.push(0, 5, 0, 9).unwrap();
+        assert!(w.push(0, 5, 0, 9).is_err());
+        assert!(w.push(0, 4, 0, 10).is_err());
+        assert!(w.push(4, 0, 0, 0).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! External sort of `u128` keys under a memory budget: keys gather in memory, each full
+//! buffer is sorted and spilled to a run file (each key the LEB128 varint of its
+//! difference from the previous one, so sorted runs of link rows take a few bytes per key),
+//! and the runs are merged. The segment build swaps link rows from (from page → target)
+//! to (target → from page) with it, as webgraph-rs builds a transpose. Run files are
+//! scratch: written under the index directory and removed when the sorter is dropped.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Bytes of keys held in memory before a run is spilled.
+pub const DEFAULT_BUDGET: usize = 256 << 20;
+
+pub struct Sorter {
+    dir: PathBuf,
+    buf: Vec<u128>,
+    cap: usize,
+    runs: Vec<PathBuf>,
+}
+
+impl Sorter {
+    /// A sorter spilling runs into `dir`, holding at most `budget` bytes of keys.
+    pub fn new(dir: &Path, budget: usize) -> Self {
+        let cap = (budget / std::mem::size_of::<u128>()).max(1024);
+        Sorter {
+            dir: dir.to_path_buf(),
+            buf: Vec::new(),
+            cap,
+            runs: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, key: u128) -> io::Result<()> {
+        if self.buf.len() >= self.cap {
+            self.spill()?;
+        }
+        self.buf.push(key);
+        Ok(())
+    }
+
+    fn spill(&mut self) -> io::Result<()> {
+        self.buf.sort_unstable();
+        self.buf.dedup();
+        let path = self.dir.join(format!(
+            "sort-{}-{}.tmp",
+            std::process::id(),
+            self.runs.len()
+        ));
+        // Registered before writing so that a failed write is still cleaned up.
+        self.runs.push(path.clone());
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+        let mut prev = 0u128;
+        let mut bytes = Vec::with_capacity(19);
+        for &k in &self.buf {
+            bytes.clear();
+            put_varint128(&mut bytes, k - prev);
+            w.write_all(&bytes)?;
+            prev = k;
+        }
+        w.flush()?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Every key pushed, ascending, duplicates removed.
+    pub fn finish(mut self) -> io::Result<Sorted> {
+        if self.runs.is_empty() {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.sort_unstable();
+            buf.dedup();
+            return Ok(Sorted {
+                inner: Inner::Memory(buf.into_iter()),
+                last: None,
+                _sorter: self,
+            });
+        }
+        if !self.buf.is_empty() {
+            self.spill()?;
+        }
+        let mut runs = Vec::with_capacity(self.runs.len());
+        let mut heap = BinaryHeap::new();
+        for (i, path) in self.runs.iter().enumerate() {
+            let mut r = Run {
+                reader: BufReader::with_capacity(1 << 16, File::open(path)?),
+                prev: 0,
+            };
+            if let Some(k) = r.next()? {
+                heap.push(Reverse((k, i)));
+            }
+            runs.push(r);
+        }
+        Ok(Sorted {
+            inner: Inner::Merge { runs, heap },
+            last: None,
+            _sorter: self,
+        })
+    }
+}
+
+impl Drop for Sorter {
+    fn drop(&mut self) {
+        for p in &self.runs {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct Run {
+    reader: BufReader<File>,
+    prev: u128,
+}
+
+impl Run {
+    fn next(&mut self) -> io::Result<Option<u128>> {
+        let mut v = 0u128;
+        let mut shift = 0;
+        let mut byte = [0u8];
+        loop {
+            match self.reader.read(&mut byte)? {
+                0 if shift == 0 => return Ok(None),
+                0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "run cut")),
+                _ => {}
+            }
+            if shift >= 128 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "varint too long",
+                ));
+            }
+            v |= u128::from(byte[0] & 0x7f) << shift;
+            shift += 7;
+            if byte[0] & 0x80 == 0 {
+                break;
+            }
+        }
+        self.prev += v;
+        Ok(Some(self.prev))
+    }
+}
+
+enum Inner {
+    Memory(std::vec::IntoIter<u128>),
+    Merge {
+        runs: Vec<Run>,
+        heap: BinaryHeap<Reverse<(u128, usize)>>,
+    },
+}
+
+/// The sorted keys; holds the run files until dropped.
+pub struct Sorted {
+    inner: Inner,
+    last: Option<u128>,
+    _sorter: Sorter,
+}
+
+impl Iterator for Sorted {
+    type Item = io::Result<u128>;
+
+    fn next(&mut self) -> Option<io::Result<u128>> {
+        loop {
+            let k = match &mut self.inner {
+                Inner::Memory(it) => it.next()?,
+                Inner::Merge { runs, heap } => {
+                    let Reverse((k, i)) = heap.pop()?;
+                    match runs[i].next() {
+                        Ok(Some(n)) => heap.push(Reverse((n, i))),
+                        Ok(None) => {}
+                        Err(e) => return Some(Err(e)),
+                    }
+                    k
+                }
+            };
+            // Runs are deduplicated each; a key in two runs comes out once.
+            if self.last != Some(k) {
+                self.last = Some(k);
+                return Some(Ok(k));
+            }
+        }
+    }
+}
+
+fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sorts_like_a_btree_set(keys in proptest::collection::vec(any::<u128>(), 0..3000),
+                                  small in any::<bool>()) {
+            let dir = tempfile::tempdir().unwrap();
+            // A tiny budget forces several runs and the merge.
+            let mut s = Sorter::new(dir.path(), if small { 0 } else { DEFAULT_BUDGET });
+            for &k in &keys {
+                s.push(k).unwrap();
+            }
+            let got: Vec<u128> = s.finish().unwrap().map(|k| k.unwrap()).collect();
+            let want: Vec<u128> = keys.iter().copied().collect::<std::collections::BTreeSet<_>>()
+                .into_iter().collect();
+            prop_assert_eq!(got, want);
+            // The run files are gone with the sorted stream.
+            prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+    }
+}
