@@ -315,10 +315,7 @@ impl Segment {
     }
 
     /// Every (target, lists) of one kind, by target id.
-    pub fn targets(
-        &self,
-        kind: u8,
-    ) -> impl Iterator<Item = Result<(u32, TargetLists<'_>), Malformed>> {
+    pub fn targets(&self, kind: u8) -> impl Iterator<Item = Entry<'_>> {
         let groups = self.tables.get(usize::from(kind)).map_or(0, |t| t.1);
         (0..groups)
             .filter_map(move |g| self.group_offset(kind, g).map(|at| (g, at)))
@@ -329,11 +326,7 @@ impl Segment {
     }
 
     /// The entries of the group at byte `at`, each parsed.
-    fn group(
-        &self,
-        g: u32,
-        mut pos: usize,
-    ) -> Result<Vec<Result<(u32, TargetLists<'_>), Malformed>>, Malformed> {
+    fn group(&self, g: u32, mut pos: usize) -> Result<Vec<Entry<'_>>, Malformed> {
         let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
         let mut lens = [0usize; GROUP as usize];
         for l in &mut lens {
@@ -353,6 +346,9 @@ impl Segment {
         Ok(out)
     }
 }
+
+/// A target id and its lists, or why they could not be read.
+pub type Entry<'a> = Result<(u32, TargetLists<'a>), Malformed>;
 
 /// One target's posting lists, by namespace of the linking pages.
 #[derive(Debug, Default, Clone)]
