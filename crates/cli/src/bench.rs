@@ -350,23 +350,53 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>) -> Result<(
     });
     let addr = rx.recv()?.to_string();
     let query = "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&format=json";
+    let big_query = format!("{query}&bllimit=500");
     let d = Duration::from_secs(seconds);
-    let health = crate::loadgen::run(&addr, "/healthz", connections, d)?;
-    let default = crate::loadgen::run(&addr, query, connections, d)?;
-    let big = crate::loadgen::run(&addr, &format!("{query}&bllimit=500"), connections, d)?;
-    println!("{connections} connections, {seconds} s each, loopback");
-    println!("/healthz:                     {:>9.0} req/s", health.rps);
+    // wrk when installed (one event-loop thread); else our own closed-loop generator.
+    let load = move |addr: &str, path: &str| -> Result<(f64, &'static str)> {
+        Ok(match crate::loadgen::wrk(addr, path, connections, d)? {
+            Some(rps) => (rps, "wrk"),
+            None => (
+                crate::loadgen::run(addr, path, connections, d)?.rps,
+                "inlink-loadgen",
+            ),
+        })
+    };
+    let default_body = crate::loadgen::fetch(&addr, query)?;
+    let big_body = crate::loadgen::fetch(&addr, &big_query)?;
+    let (health, tool) = load(&addr, "/healthz")?;
+    let (default, _) = load(&addr, query)?;
+    let (big, _) = load(&addr, &big_query)?;
+    println!("{connections} connections, {seconds} s each, loopback, load by {tool}");
+    println!("/healthz:                     {health:>9.0} req/s");
     println!(
-        "list=backlinks (limit 10):    {:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
-        default.rps,
-        default.body_bytes,
-        default.rps / health.rps
+        "list=backlinks (limit 10):    {default:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
+        default_body.len(),
+        default / health
     );
     println!(
-        "list=backlinks&bllimit=500:   {:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
-        big.rps,
-        big.body_bytes,
-        big.rps / health.rps
+        "list=backlinks&bllimit=500:   {big:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
+        big_body.len(),
+        big / health
+    );
+    if let Some(rps) = nginx_rps(&big_body, &big_query, &load)? {
+        println!(
+            "nginx, the same {} B as a static file: {rps:>9.0} req/s  bllimit=500 / nginx {:.2}",
+            big_body.len(),
+            big / rps
+        );
+    } else {
+        println!("nginx: not installed (Debian package nginx), comparison skipped");
+    }
+    let (default, big) = (
+        crate::loadgen::Load {
+            rps: default,
+            body_bytes: default_body.len(),
+        },
+        crate::loadgen::Load {
+            rps: big,
+            body_bytes: big_body.len(),
+        },
     );
     if let Some(mw) = mediawiki {
         let host = mw
@@ -401,6 +431,71 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>) -> Result<(
     let _ = stop_tx.send(());
     server.join().expect("server thread")?;
     Ok(())
+}
+
+/// Measures requests per second of (address, path), naming the load generator.
+type Load = dyn Fn(&str, &str) -> Result<(f64, &'static str)>;
+
+/// Requests per second of nginx (Debian's package, started here on a free loopback port with
+/// a configuration of our own, one worker per core, no access log) serving `body` as a
+/// static file at `path`; `None` when nginx is not installed.
+fn nginx_rps(body: &[u8], path: &str, load: &Load) -> Result<Option<f64>> {
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(nginx) = nginx else { return Ok(None) };
+    let dir = tempfile::tempdir()?;
+    let file_path = path.split('?').next().unwrap_or(path);
+    let file = dir
+        .path()
+        .join("www")
+        .join(file_path.trim_start_matches('/'));
+    std::fs::create_dir_all(file.parent().expect("a parent"))?;
+    std::fs::write(&file, body)?;
+    std::fs::create_dir_all(dir.path().join("tmp"))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let conf = dir.path().join("nginx.conf");
+    let d = dir.path().display();
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; types {{ }} default_type application/json;\n\
+             client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;\n\
+             uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
+             server {{ listen 127.0.0.1:{port}; root {d}/www; }} }}\n"
+        ),
+    )?;
+    let mut child = Command::new(nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting nginx")?;
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let result = loop {
+        match crate::loadgen::fetch(&addr, path) {
+            Ok(got) if got == body => break load(&addr, path).map(|(rps, _)| Some(rps)),
+            Ok(_) => break Err(anyhow::anyhow!("nginx served other bytes")),
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => break Err(e.context("nginx did not come up")),
+        }
+    };
+    // SIGTERM to the master stops its workers too (SIGKILL would orphan them).
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    result
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -653,6 +748,10 @@ fn scale_bench(
     anyhow::ensure!(status.success(), "gzip -dc failed");
     let zcat = t.elapsed().as_secs_f64();
     let index = dir.join("index");
+    // Always a fresh import: an index left by an earlier run would keep its rows.
+    if index.exists() {
+        std::fs::remove_dir_all(&index)?;
+    }
     let mut store = RedbStore::open(&index)?;
     let t = Instant::now();
     store.set_bulk(true)?;
@@ -678,6 +777,15 @@ fn scale_bench(
         table("links segment") as f64 * 8.0 / links.max(1) as f64,
         table("fwd") as f64 / links.max(1) as f64
     );
+    if let Some([targets, lists, ids, posting, headers, groups]) = store.segment_breakdown()? {
+        let bits = |b: u64| b as f64 * 8.0 / ids.max(1) as f64;
+        println!(
+            "links segment: {targets} targets, {lists} lists, {ids} rows; bits per row: posting lists {:.2}, entry headers {:.2}, group headers and tables {:.2}",
+            bits(posting),
+            bits(headers),
+            bits(groups)
+        );
+    }
     // The page titles in the dictionary format, against redb's title tables.
     let mut entries: Vec<(i32, String, u64)> = Vec::new();
     let mut start = inlink_model::PageId(0);
@@ -823,6 +931,9 @@ fn xml_scale(
         .with_context(|| format!("running {tool}"))?;
     anyhow::ensure!(status.success(), "{tool} failed");
     let base = t.elapsed().as_secs_f64();
+    if dir.join("index-xml").exists() {
+        std::fs::remove_dir_all(dir.join("index-xml"))?;
+    }
     let store = RedbStore::open(dir.join("index-xml"))?;
     let t = Instant::now();
     store.set_bulk(true)?;

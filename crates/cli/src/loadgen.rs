@@ -113,3 +113,40 @@ pub fn run(addr: &str, path: &str, connections: usize, duration: Duration) -> Re
         body_bytes,
     })
 }
+
+/// One `GET path`: the answer's body.
+pub fn fetch(addr: &str, path: &str) -> Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: inlink-bench\r\n\r\n");
+    s.write_all(request.as_bytes())?;
+    let mut buf = Vec::new();
+    let (_, len) = read_answer(&mut s, &mut buf)?;
+    Ok(buf.split_off(buf.len() - len))
+}
+
+/// Requests per second by `wrk` (Debian's package: one event-loop thread, so the load
+/// generator takes one core, not one thread per connection), or `None` when it is not
+/// installed.
+pub fn wrk(addr: &str, path: &str, connections: usize, duration: Duration) -> Result<Option<f64>> {
+    let out = match std::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}")])
+        .arg(format!("-d{}s", duration.as_secs().max(1)))
+        .arg(format!("http://{addr}{path}"))
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).context("running wrk"),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || text.contains("Non-2xx") || text.contains("Socket errors") {
+        bail!("wrk against {path}: {text}");
+    }
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no Requests/sec in wrk's output: {text}"))?;
+    Ok(Some(rps))
+}

@@ -256,6 +256,11 @@ impl<'a> Postings<'a> {
         self.count
     }
 
+    /// The list's encoded size.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -9,7 +9,11 @@
 //! file    := group* table[4] trailer
 //! group   := varint(len)[128] entry*       one per 128 consecutive target ids; len = bytes of
 //!                                          the target's entry, 0 when it has none
-//! entry   := varint(lists) list+           namespaces ascending
+//! entry   := varint(lists << 1) list+      namespaces ascending
+//!          | varint(k << 1 | 1) zigzag(ns - previous ns)[k] varint(bytes) postings nsidx
+//!                                          a target with at most 1,024 rows from k >= 2
+//!                                          namespaces: one list, each row's namespace
+//!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
 //! trailer := (u64le table offset, u32le groups, u64le links)[4 kinds]
@@ -24,6 +28,10 @@ use std::path::Path;
 pub const VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"inlnkSEG";
 pub const KINDS: usize = 4;
+/// Targets with at most this many rows keep one list with the rows' namespaces beside it:
+/// a list per namespace costs about 7 bytes before its first id, and reading up to 1,024
+/// rows to filter by namespace costs a few microseconds.
+pub const MIXED_MAX: usize = 1024;
 const GROUP: u32 = 128;
 const EMPTY: u64 = u64::MAX;
 const TRAILER: usize = KINDS * 20 + 8 + 4 + 4 + 8;
@@ -108,7 +116,46 @@ impl SegmentWriter {
             self.group = Some(g);
         }
         let start = self.body.len();
-        put_varint(&mut self.body, self.lists.len() as u64);
+        let total: usize = self.lists.iter().map(|l| l.1.len()).sum();
+        if self.lists.len() > 1 && total <= MIXED_MAX {
+            let mut rows: Vec<(u32, u64)> = Vec::with_capacity(total);
+            for (i, (_, ids)) in self.lists.iter().enumerate() {
+                rows.extend(ids.iter().map(|&id| (id, i as u64)));
+            }
+            rows.sort_unstable();
+            // A page filed under two namespaces of one target cannot happen; keep the
+            // general form if it ever does.
+            if rows.windows(2).all(|w| w[0].0 < w[1].0) {
+                let k = self.lists.len() as u64;
+                put_varint(&mut self.body, (k << 1) | 1);
+                let mut prev = 0i64;
+                for (ns, _) in self.lists.drain(..) {
+                    put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
+                    prev = i64::from(ns);
+                }
+                let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+                let bytes = postings::encode(&ids);
+                put_varint(&mut self.body, bytes.len() as u64);
+                self.body.extend_from_slice(&bytes);
+                let width = index_width(k as usize);
+                let (mut acc, mut bits) = (0u64, 0u32);
+                for &(_, i) in &rows {
+                    acc |= i << bits;
+                    bits += width;
+                    while bits >= 8 {
+                        self.body.push(acc as u8);
+                        acc >>= 8;
+                        bits -= 8;
+                    }
+                }
+                if bits > 0 {
+                    self.body.push(acc as u8);
+                }
+                self.lens[(tid % GROUP) as usize] = (self.body.len() - start) as u64;
+                return Ok(());
+            }
+        }
+        put_varint(&mut self.body, (self.lists.len() as u64) << 1);
         let mut prev = 0i64;
         for (ns, ids) in self.lists.drain(..) {
             put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
@@ -314,6 +361,27 @@ impl Segment {
         TargetLists::parse(entry)
     }
 
+    /// Where the bytes go: (targets, lists, ids, bytes of posting lists, bytes of list
+    /// and entry headers, bytes of group headers and tables).
+    pub fn breakdown(&self) -> Result<[u64; 6], Malformed> {
+        let mut b = [0u64; 6];
+        for kind in 0..KINDS as u8 {
+            for t in self.targets(kind) {
+                let (_, lists) = t?;
+                b[0] += 1;
+                for (_, p) in &lists.lists {
+                    b[1] += 1;
+                    b[2] += p.len() as u64;
+                }
+                b[3] += lists.posting_len as u64;
+                b[4] += lists.entry_len as u64;
+            }
+        }
+        b[4] -= b[3];
+        b[5] = self.bytes() - b[3] - b[4];
+        Ok(b)
+    }
+
     /// Every (target, lists) of one kind, by target id.
     pub fn targets(&self, kind: u8) -> impl Iterator<Item = Entry<'_>> {
         let groups = self.tables.get(usize::from(kind)).map_or(0, |t| t.1);
@@ -347,23 +415,65 @@ impl Segment {
     }
 }
 
+/// Bits of a namespace index among `k` namespaces.
+fn index_width(k: usize) -> u32 {
+    usize::BITS - (k - 1).leading_zeros()
+}
+
+/// One namespace's rows of a target: a posting list read in place, or the rows of a small
+/// target's single list that fall in the namespace.
+#[derive(Debug, Clone)]
+pub enum List<'a> {
+    Packed(Postings<'a>),
+    Ids(Vec<u32>),
+}
+
+impl List<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            List::Packed(p) => p.len(),
+            List::Ids(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every id.
+    pub fn all(&self) -> Result<Vec<u32>, Malformed> {
+        match self {
+            List::Packed(p) => p.all(),
+            List::Ids(v) => Ok(v.clone()),
+        }
+    }
+}
+
 /// A target id and its lists, or why they could not be read.
 pub type Entry<'a> = Result<(u32, TargetLists<'a>), Malformed>;
 
 /// One target's posting lists, by namespace of the linking pages.
 #[derive(Debug, Default, Clone)]
 pub struct TargetLists<'a> {
-    pub lists: Vec<(i32, Postings<'a>)>,
+    pub lists: Vec<(i32, List<'a>)>,
+    /// Bytes of the whole entry, and of its posting lists.
+    pub entry_len: usize,
+    pub posting_len: usize,
 }
 
 impl<'a> TargetLists<'a> {
     fn parse(entry: &'a [u8]) -> Result<Self, Malformed> {
         let mut pos = 0;
-        let n = get_varint(entry, &mut pos)?;
+        let tag = get_varint(entry, &mut pos)?;
+        let n = tag >> 1;
         if n == 0 || n > entry.len() as u64 {
             return Err(Malformed("list count"));
         }
+        if tag & 1 == 1 {
+            return Self::parse_mixed(entry, pos, n as usize);
+        }
         let mut lists = Vec::with_capacity(n as usize);
+        let mut posting_len = 0;
         let mut ns = 0i64;
         for _ in 0..n {
             ns += unzigzag(get_varint(entry, &mut pos)?);
@@ -377,16 +487,84 @@ impl<'a> TargetLists<'a> {
                 .get(pos..pos.saturating_add(len))
                 .ok_or(Malformed("list past the end"))?;
             pos += len;
-            lists.push((ns32, Postings::new(bytes)?));
+            posting_len += len;
+            lists.push((ns32, List::Packed(Postings::new(bytes)?)));
         }
-        Ok(TargetLists { lists })
+        if pos != entry.len() {
+            return Err(Malformed("bytes after the last list"));
+        }
+        Ok(TargetLists {
+            lists,
+            entry_len: entry.len(),
+            posting_len,
+        })
+    }
+
+    /// A small target's single list, split by namespace.
+    fn parse_mixed(entry: &'a [u8], mut pos: usize, k: usize) -> Result<Self, Malformed> {
+        if k < 2 {
+            return Err(Malformed("a single-list entry with one namespace"));
+        }
+        let mut names = Vec::with_capacity(k);
+        let mut ns = 0i64;
+        for _ in 0..k {
+            ns += unzigzag(get_varint(entry, &mut pos)?);
+            let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
+            if names.last().is_some_and(|&prev| prev >= ns32) {
+                return Err(Malformed("namespaces out of order"));
+            }
+            names.push(ns32);
+        }
+        let len =
+            usize::try_from(get_varint(entry, &mut pos)?).map_err(|_| Malformed("list length"))?;
+        let bytes = entry
+            .get(pos..pos.saturating_add(len))
+            .ok_or(Malformed("list past the end"))?;
+        pos += len;
+        let p = Postings::new(bytes)?;
+        if p.len() > MIXED_MAX {
+            return Err(Malformed("single list too long"));
+        }
+        let ids = p.all()?;
+        let width = index_width(k);
+        let need = (ids.len() * width as usize).div_ceil(8);
+        let idx = entry
+            .get(pos..)
+            .filter(|rest| rest.len() == need)
+            .ok_or(Malformed("namespace indexes"))?;
+        let mut split: Vec<Vec<u32>> = vec![Vec::new(); k];
+        let (mut acc, mut bits, mut at) = (0u64, 0u32, 0usize);
+        for id in ids {
+            while bits < width {
+                acc |= u64::from(idx[at]) << bits;
+                at += 1;
+                bits += 8;
+            }
+            let i = (acc & ((1u64 << width) - 1)) as usize;
+            acc >>= width;
+            bits -= width;
+            split
+                .get_mut(i)
+                .ok_or(Malformed("namespace index out of range"))?
+                .push(id);
+        }
+        Ok(TargetLists {
+            lists: names
+                .into_iter()
+                .zip(split)
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(ns, ids)| (ns, List::Ids(ids)))
+                .collect(),
+            entry_len: entry.len(),
+            posting_len: len,
+        })
     }
 
     /// Whether `from` is in the list of namespace `ns`.
     pub fn contains(&self, ns: i32, from: u32) -> Result<bool, Malformed> {
         match self.lists.iter().find(|(n, _)| *n == ns) {
             Some((_, p)) => {
-                let mut c = Cursor::new(*p, Some(from), false);
+                let mut c = Cursor::new(p, Some(from), false);
                 Ok(c.next_id()? == Some(from))
             }
             None => Ok(false),
@@ -397,7 +575,7 @@ impl<'a> TargetLists<'a> {
 /// Reads a posting list forwards or backwards from a start id (inclusive), a block at a
 /// time.
 pub struct Cursor<'a> {
-    p: Postings<'a>,
+    p: &'a List<'a>,
     /// The block in `buf`; `None` when done.
     block: Option<usize>,
     buf: Vec<u32>,
@@ -408,15 +586,15 @@ pub struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub fn new(p: Postings<'a>, start: Option<u32>, desc: bool) -> Self {
-        let block = if p.is_empty() {
-            None
-        } else {
-            Some(match (start, desc) {
+    pub fn new(p: &'a List<'a>, start: Option<u32>, desc: bool) -> Self {
+        let block = match p {
+            _ if p.is_empty() => None,
+            List::Ids(_) => Some(0),
+            List::Packed(p) => Some(match (start, desc) {
                 (Some(s), _) => p.seek_block(s),
                 (None, false) => 0,
                 (None, true) => p.blocks() - 1,
-            })
+            }),
         };
         Cursor {
             p,
@@ -432,7 +610,13 @@ impl<'a> Cursor<'a> {
         loop {
             let Some(b) = self.block else { return Ok(None) };
             if self.i == usize::MAX {
-                self.p.block(b, &mut self.buf)?;
+                match self.p {
+                    List::Packed(p) => p.block(b, &mut self.buf)?,
+                    List::Ids(ids) => {
+                        self.buf.clear();
+                        self.buf.extend_from_slice(ids);
+                    }
+                }
                 self.i = match (self.primed.take(), self.desc) {
                     (Some(s), false) => self.buf.partition_point(|&x| x < s),
                     (Some(s), true) => self.buf.partition_point(|&x| x <= s),
@@ -451,7 +635,11 @@ impl<'a> Cursor<'a> {
                     self.i += 1;
                     return Ok(Some(self.buf[self.i - 1]));
                 }
-                self.block = Some(b + 1).filter(|&n| n < self.p.blocks());
+                let blocks = match self.p {
+                    List::Packed(p) => p.blocks(),
+                    List::Ids(_) => 1,
+                };
+                self.block = Some(b + 1).filter(|&n| n < blocks);
             }
             self.i = usize::MAX;
         }
@@ -521,8 +709,12 @@ mod tests {
                                     start in 0u32..5100, desc in any::<bool>()) {
             let ids: Vec<u32> = ids.into_iter().collect();
             let bytes = postings::encode(&ids);
-            let p = Postings::new(&bytes).unwrap();
-            let mut c = Cursor::new(p, Some(start), desc);
+            let list = if ids.len() <= MIXED_MAX && start % 2 == 0 {
+                List::Ids(ids.clone())
+            } else {
+                List::Packed(Postings::new(&bytes).unwrap())
+            };
+            let mut c = Cursor::new(&list, Some(start), desc);
             let mut got = Vec::new();
             while let Some(x) = c.next_id().unwrap() {
                 got.push(x);
@@ -550,6 +742,38 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
             prop_assert!(Segment::open(&path, 1).is_err());
         }
+    }
+
+    #[test]
+    fn large_and_small_targets_both_forms() {
+        // Target 1 is past MIXED_MAX (a list per namespace), target 2 under it (one list
+        // with namespace indexes), target 3 has one namespace.
+        let mut rows = BTreeSet::new();
+        for from in 0..3000u32 {
+            rows.insert((0u8, 1u32, (from % 3) as i32 - 1, from * 7));
+        }
+        for from in 0..500u32 {
+            rows.insert((0, 2, (from % 5) as i32 * 2, from * 3 + 1));
+        }
+        for from in 0..10u32 {
+            rows.insert((0, 3, 4, from));
+        }
+        let (_d, s) = build(&rows);
+        for tid in 1..=3u32 {
+            let lists = s.target(0, tid).unwrap();
+            let mut got = BTreeSet::new();
+            for (ns, l) in &lists.lists {
+                for from in l.all().unwrap() {
+                    got.insert((0u8, tid, *ns, from));
+                }
+            }
+            let want: BTreeSet<_> = rows.iter().copied().filter(|r| r.1 == tid).collect();
+            assert_eq!(got, want, "target {tid}");
+            let mixed = matches!(lists.lists[0].1, List::Ids(_));
+            assert_eq!(mixed, tid == 2, "target {tid}: the form");
+        }
+        let [targets, lists, ids, ..] = s.breakdown().unwrap();
+        assert_eq!((targets, lists, ids), (3, 9, 3510));
     }
 
     #[test]
