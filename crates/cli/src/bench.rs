@@ -35,10 +35,14 @@ pub enum BenchCommand {
         /// Concurrent connections.
         #[arg(long, default_value_t = 4)]
         connections: usize,
-        /// A MediaWiki `api.php` base (e.g. http://127.0.0.1:8090) serving the golden wiki
-        /// (`inlink bench generate --articles 150 --seed 5 --edge-cases`).
+        /// A MediaWiki `api.php` base (e.g. http://127.0.0.1:8090) serving the same wiki
+        /// (`inlink bench generate --articles N --seed 5 --edge-cases`).
         #[arg(long)]
         mediawiki: Option<String>,
+        /// Articles of the generated wiki (at 1,000 the target has 668 backlinks, so
+        /// `bllimit=500` answers 500 rows; the MediaWiki golden wiki has 150).
+        #[arg(long, default_value_t = 1000)]
+        articles: u64,
     },
     /// A generated Markdown vault: import time, then in-process `getBacklink2` and mention
     /// latencies (p50/p99) against an exhaustive scan of the same files for the same title
@@ -115,7 +119,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             seconds,
             connections,
             mediawiki,
-        } => http(seconds, connections, mediawiki),
+            articles,
+        } => http(seconds, connections, mediawiki, articles),
         BenchCommand::Notes {
             notes,
             note_bytes,
@@ -317,12 +322,12 @@ fn measure_xml_import(xml_path: &std::path::Path, bz_path: &std::path::Path) -> 
     Ok(())
 }
 
-fn http(seconds: u64, connections: usize, mediawiki: Option<String>) -> Result<()> {
+fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u64) -> Result<()> {
     use std::sync::Arc;
     let dir = tempfile::tempdir()?;
     let xml = dir.path().join("golden.xml");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&xml)?);
-    demo::write_xml(&mut f, "TestWiki", &demo::golden_wiki(150, 5))?;
+    demo::write_xml(&mut f, "TestWiki", &demo::golden_wiki(articles, 5))?;
     drop(f);
     let store = RedbStore::open(dir.path().join("index"))?;
     inlink_import::import(&store, &[xml], Format::MediaWikiXml, &Options::default())?;

@@ -88,19 +88,48 @@ impl<'s> SqlImport<'s> {
             input_bytes: opened.total,
             ..Summary::default()
         };
-        let mut handler = Handler {
-            imp: self,
-            cols: None,
-            table: String::new(),
-            batch: Batch::new(),
-            rows: 0,
-            summary: &mut summary,
-            error: None,
-            progress: &progress,
-        };
-        let result = read_dump(opened.reader, &mut handler);
-        let _ = handler.flush();
-        if let Some(e) = handler.error.take() {
+        // Reading (inflate, tokenise) and index writes overlap: batches go to a writer
+        // thread, two at most in flight.
+        let store = self.store;
+        let failed: std::sync::Mutex<Option<inlink_store::StoreError>> = Default::default();
+        let result = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+            let failed = &failed;
+            scope.spawn(move || {
+                for batch in rx {
+                    if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        continue;
+                    }
+                    if let Err(e) = store.apply(&batch) {
+                        if let Ok(mut f) = failed.lock() {
+                            *f = Some(e);
+                        }
+                    }
+                }
+            });
+            let mut handler = Handler {
+                imp: self,
+                cols: None,
+                table: String::new(),
+                batch: Batch::new(),
+                rows: 0,
+                summary: &mut summary,
+                error: None,
+                progress: &progress,
+                writer: Some(tx),
+                failed,
+            };
+            let result = read_dump(opened.reader, &mut handler);
+            let _ = handler.flush();
+            // Closing the channel lets the writer finish; the scope waits for it.
+            handler.writer = None;
+            (result, handler.error.take())
+        });
+        let (result, error) = result;
+        if let Some(e) = failed.into_inner().ok().flatten() {
+            return Err(ImportError::Store(e));
+        }
+        if let Some(e) = error {
             return Err(e);
         }
         result.map_err(|e| ImportError::io(path, e))?;
@@ -121,6 +150,10 @@ struct Handler<'a, 's> {
     /// report row problems, not fatal ones.
     error: Option<ImportError>,
     progress: &'a Progress,
+    /// Where full batches go (the writer thread); `None` once reading is over.
+    writer: Option<std::sync::mpsc::SyncSender<Batch>>,
+    /// The writer's error, if a batch failed.
+    failed: &'a std::sync::Mutex<Option<inlink_store::StoreError>>,
 }
 
 impl Visitor for Handler<'_, '_> {
@@ -154,9 +187,19 @@ impl Handler<'_, '_> {
     }
 
     fn flush(&mut self) -> Result<(), String> {
+        if let Some(e) = self
+            .failed
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|e| e.to_string()))
+        {
+            return Err(e);
+        }
         if self.error.is_none() && !self.batch.is_empty() {
-            if let Err(e) = self.imp.store.apply(&std::mem::take(&mut self.batch)) {
-                self.error = Some(ImportError::Store(e));
+            let batch = std::mem::take(&mut self.batch);
+            let sent = self.writer.as_ref().map(|w| w.send(batch));
+            if !matches!(sent, Some(Ok(()))) {
+                self.error = Some(ImportError::Temp("the index writer stopped".into()));
             }
         }
         match &self.error {

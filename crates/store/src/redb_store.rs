@@ -97,7 +97,12 @@ pub struct Core {
     /// Delta rows past which a batch starts a background fold; 0 = by segment size.
     fold_threshold: AtomicU64,
     fold_error: Mutex<Option<String>>,
+    /// Titles → target ids, committed ones only (`Writer::tids`).
+    tids: Mutex<std::collections::HashMap<Title, u32>>,
 }
+
+/// Titles the target-id cache holds at most (about 100 MB) before it starts over.
+const TID_CACHE_MAX: usize = 1 << 20;
 
 impl std::ops::Deref for RedbStore {
     type Target = Core;
@@ -159,6 +164,7 @@ impl RedbStore {
                 fold_lock: Mutex::new(()),
                 fold_threshold: AtomicU64::new(0),
                 fold_error: Mutex::new(None),
+                tids: Mutex::new(Default::default()),
             }),
             folder: Mutex::new(None),
         };
@@ -489,7 +495,7 @@ impl Core {
         }
         txn.delete_table(OLD_TERMS).map_err(self.err())?;
         {
-            let mut w = Writer::open(&txn, false).map_err(self.err())?;
+            let mut w = Writer::open(&txn, false, Default::default()).map_err(self.err())?;
             let pages: Vec<u32> = w
                 .page_blocks
                 .iter()
@@ -723,10 +729,16 @@ struct Writer<'t> {
     refs_by_def: redb::Table<'t, (&'static str, u32, &'static str), (&'static str, u8)>,
     terms: redb::Table<'t, &'static str, &'static [u8]>,
     next_target: u32,
+    /// Titles → target ids known to this batch: the committed ones from the shared cache
+    /// (`Core::tids`; an id never changes once committed), and those looked up or made
+    /// here, given back to the cache after the commit.
+    tids: std::collections::HashMap<Title, u32>,
     /// Link rows (kind, target, from) filed (`true`) or unfiled in this batch, under a
     /// namespace; written to the delta at the end, in key order.
     changes: BTreeMap<(u8, u32, u32), (i32, bool)>,
     bulk: bool,
+    /// In bulk mode only whether any link row changed is kept.
+    bulk_changed: bool,
     /// (token, block position) → whether the block holds the token now; written to
     /// `block_terms` at the end.
     term_changes: BTreeMap<String, BTreeMap<u64, bool>>,
@@ -735,7 +747,11 @@ struct Writer<'t> {
 type R<T> = std::result::Result<T, redb::Error>;
 
 impl<'t> Writer<'t> {
-    fn open(txn: &'t WriteTransaction, bulk: bool) -> R<Self> {
+    fn open(
+        txn: &'t WriteTransaction,
+        bulk: bool,
+        tids: std::collections::HashMap<Title, u32>,
+    ) -> R<Self> {
         let meta = txn.open_table(META)?;
         let next_target = meta
             .get(NEXT_TARGET_KEY)?
@@ -757,19 +773,22 @@ impl<'t> Writer<'t> {
             refs_by_def: txn.open_table(REFS_BY_DEF)?,
             terms: txn.open_table(TERMS)?,
             next_target,
+            tids,
             changes: BTreeMap::new(),
             bulk,
+            bulk_changed: false,
             term_changes: BTreeMap::new(),
         })
     }
 
-    /// Writes what the batch gathered; returns the rows now in the delta.
-    fn finish(mut self) -> R<u64> {
+    /// Writes what the batch gathered; returns the rows now in the delta and the titles →
+    /// target ids the batch knew.
+    fn finish(mut self) -> R<(u64, std::collections::HashMap<Title, u32>)> {
         let seq = meta_u64(&self.meta, SEQ_KEY)?.unwrap_or(0) + 1;
         self.meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice())?;
         let changes = std::mem::take(&mut self.changes);
         if self.bulk {
-            if !changes.is_empty() {
+            if self.bulk_changed {
                 self.meta.insert(STALE_KEY, seq.to_le_bytes().as_slice())?;
             }
         } else {
@@ -801,7 +820,7 @@ impl<'t> Writer<'t> {
                     .insert(token.as_str(), encode_postings(&pages).as_slice())?;
             }
         }
-        Ok(self.delta.len()?)
+        Ok((self.delta.len()?, std::mem::take(&mut self.tids)))
     }
 
     /// Records the token changes of `page` going from the (token, position) set `old` to
@@ -823,8 +842,13 @@ impl<'t> Writer<'t> {
     }
 
     fn target_id(&mut self, t: &Title) -> R<u32> {
+        if let Some(&id) = self.tids.get(t) {
+            return Ok(id);
+        }
         if let Some(id) = self.targets.get((t.ns, t.dbkey.as_str()))? {
-            return Ok(id.value());
+            let id = id.value();
+            self.tids.insert(t.clone(), id);
+            return Ok(id);
         }
         let id = self.next_target;
         self.next_target = self
@@ -833,6 +857,7 @@ impl<'t> Writer<'t> {
             .ok_or_else(|| redb::Error::Corrupted("target ids exhausted".into()))?;
         self.targets.insert((t.ns, t.dbkey.as_str()), id)?;
         self.target_names.insert(id, (t.ns, t.dbkey.as_str()))?;
+        self.tids.insert(t.clone(), id);
         Ok(id)
     }
 
@@ -865,14 +890,22 @@ impl<'t> Writer<'t> {
     }
 
     fn unfile(&mut self, from: u32, kind: u8, tid: u32, ns: i32) -> R<()> {
-        self.changes.insert((kind, tid, from), (ns, false));
+        if self.bulk {
+            self.bulk_changed = true;
+        } else {
+            self.changes.insert((kind, tid, from), (ns, false));
+        }
         Ok(())
     }
 
     /// Delta rows are written at the end of the batch in key order: far fewer B-tree pages
     /// are touched than by inserting them in arrival order.
     fn file(&mut self, from: u32, kind: u8, tid: u32, ns: i32) -> R<()> {
-        self.changes.insert((kind, tid, from), (ns, true));
+        if self.bulk {
+            self.bulk_changed = true;
+        } else {
+            self.changes.insert((kind, tid, from), (ns, true));
+        }
         Ok(())
     }
 
@@ -1426,15 +1459,22 @@ impl Core {
 impl LinkStore for RedbStore {
     fn apply(&self, batch: &Batch) -> Result<()> {
         let txn = self.db.begin_write().map_err(self.err())?;
-        let delta_rows = {
-            let mut w =
-                Writer::open(&txn, self.bulk.load(AtomicOrdering::SeqCst)).map_err(self.err())?;
+        // Write transactions are serialised, so the cache is this batch's alone until it
+        // is given back; a batch that fails drops it (it may hold ids never committed).
+        let cache = std::mem::take(&mut *self.tids.lock().unwrap_or_else(|e| e.into_inner()));
+        let (delta_rows, mut cache) = {
+            let mut w = Writer::open(&txn, self.bulk.load(AtomicOrdering::SeqCst), cache)
+                .map_err(self.err())?;
             for op in &batch.ops {
                 w.apply(op).map_err(self.err())?;
             }
             w.finish().map_err(self.err())?
         };
         txn.commit().map_err(self.err())?;
+        if cache.len() > TID_CACHE_MAX {
+            cache.clear();
+        }
+        *self.tids.lock().unwrap_or_else(|e| e.into_inner()) = cache;
         self.generation.fetch_add(1, AtomicOrdering::AcqRel);
         self.maybe_fold(delta_rows);
         Ok(())

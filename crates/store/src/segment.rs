@@ -11,7 +11,7 @@
 //!                                          the target's entry, 0 when it has none
 //! entry   := varint(lists << 1) list+      namespaces ascending
 //!          | varint(k << 1 | 1) zigzag(ns - previous ns)[k] varint(bytes) postings nsidx
-//!                                          a target with at most 1,024 rows from k >= 2
+//!                                          a target with at most 128 rows from k >= 2
 //!                                          namespaces: one list, each row's namespace
 //!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
@@ -29,9 +29,9 @@ pub const VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"inlnkSEG";
 pub const KINDS: usize = 4;
 /// Targets with at most this many rows keep one list with the rows' namespaces beside it:
-/// a list per namespace costs about 7 bytes before its first id, and reading up to 1,024
+/// a list per namespace costs about 7 bytes before its first id, and reading one block of
 /// rows to filter by namespace costs a few microseconds.
-pub const MIXED_MAX: usize = 1024;
+pub const MIXED_MAX: usize = 128;
 const GROUP: u32 = 128;
 const EMPTY: u64 = u64::MAX;
 const TRAILER: usize = KINDS * 20 + 8 + 4 + 4 + 8;
@@ -752,7 +752,7 @@ mod tests {
         for from in 0..3000u32 {
             rows.insert((0u8, 1u32, (from % 3) as i32 - 1, from * 7));
         }
-        for from in 0..500u32 {
+        for from in 0..100u32 {
             rows.insert((0, 2, (from % 5) as i32 * 2, from * 3 + 1));
         }
         for from in 0..10u32 {
@@ -773,7 +773,7 @@ mod tests {
             assert_eq!(mixed, tid == 2, "target {tid}: the form");
         }
         let [targets, lists, ids, ..] = s.breakdown().unwrap();
-        assert_eq!((targets, lists, ids), (3, 9, 3510));
+        assert_eq!((targets, lists, ids), (3, 9, 3110));
     }
 
     #[test]
