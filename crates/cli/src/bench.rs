@@ -289,7 +289,7 @@ fn measure_xml_import(xml_path: &std::path::Path, bz_path: &std::path::Path) -> 
         let store_dir = tempfile::tempdir()?;
         let store = RedbStore::open(store_dir.path())?;
         let start = Instant::now();
-        inlink_import::import(
+        crate::import_bulk(
             &store,
             &[path.to_path_buf()],
             Format::MediaWikiXml,
@@ -330,7 +330,7 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     demo::write_xml(&mut f, "TestWiki", &demo::golden_wiki(articles, 5))?;
     drop(f);
     let store = RedbStore::open(dir.path().join("index"))?;
-    inlink_import::import(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
+    crate::import_bulk(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
     let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -548,14 +548,12 @@ fn notes_bench(
     let index = dir.path().join("index");
     let mut store = RedbStore::open(&index)?;
     let t = Instant::now();
-    store.set_bulk(true)?;
-    let s = inlink_import::import(
+    let s = crate::import_bulk(
         &store,
         std::slice::from_ref(&vault),
         Format::Markdown,
         &Options::default(),
     )?;
-    store.set_bulk(false)?;
     let import_s = t.elapsed().as_secs_f64();
     let before = dir_bytes(&index);
     let t = Instant::now();
@@ -759,9 +757,7 @@ fn scale_bench(
     }
     let mut store = RedbStore::open(&index)?;
     let t = Instant::now();
-    store.set_bulk(true)?;
-    inlink_import::import(&store, &g.files, Format::Auto, &Options::default())?;
-    store.set_bulk(false)?;
+    crate::import_bulk(&store, &g.files, Format::Auto, &Options::default())?;
     store.compact()?;
     let import_s = t.elapsed().as_secs_f64();
     println!(
@@ -941,9 +937,7 @@ fn xml_scale(
     }
     let store = RedbStore::open(dir.join("index-xml"))?;
     let t = Instant::now();
-    store.set_bulk(true)?;
-    inlink_import::import(&store, &[bz], Format::MediaWikiXml, &Options::default())?;
-    store.set_bulk(false)?;
+    crate::import_bulk(&store, &[bz], Format::MediaWikiXml, &Options::default())?;
     let ours = t.elapsed().as_secs_f64();
     let st = inlink_store::LinkStore::stats(&store)?;
     anyhow::ensure!(

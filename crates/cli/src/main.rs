@@ -3,6 +3,11 @@
 mod bench;
 mod loadgen;
 
+/// glibc's allocator spends much of a 500-row answer freeing its small strings; mimalloc
+/// does not (measured with `inlink bench http`, docs/benchmarks.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use inlink_import::{Format, Options};
@@ -188,6 +193,21 @@ fn stats(data: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Imports with the index in bulk mode: link rows are filed once, by the segment build at
+/// the end, not row by row (`RedbStore::set_bulk`).
+pub(crate) fn import_bulk(
+    store: &RedbStore,
+    sources: &[PathBuf],
+    format: Format,
+    opts: &Options,
+) -> Result<Vec<inlink_import::Summary>> {
+    store.set_bulk(true)?;
+    let result = inlink_import::import(store, sources, format, opts);
+    // The segment is built even after a failed import: what was imported is answered.
+    store.set_bulk(false)?;
+    Ok(result?)
+}
+
 fn open_store(data: &Path) -> Result<RedbStore> {
     RedbStore::open(data).with_context(|| format!("opening the index in {}", data.display()))
 }
@@ -207,10 +227,7 @@ fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -
         progress: std::io::stderr().is_terminal(),
         ..Options::default()
     };
-    // Links are filed once, by the segment build at the end, not row by row.
-    store.set_bulk(true)?;
-    let summaries = inlink_import::import(&store, sources, format, &opts)?;
-    store.set_bulk(false)?;
+    let summaries = import_bulk(&store, sources, format, &opts)?;
     // Rewritten postings leave free pages behind; give them back once, at the end.
     store.compact()?;
     for s in &summaries {
@@ -242,8 +259,7 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
         inlink_import::demo::write_xml(&mut f, "Demo Wiki", &pages)?;
         drop(f);
-        let summaries =
-            inlink_import::import(&store, &[path], Format::MediaWikiXml, &Options::default())?;
+        let summaries = import_bulk(&store, &[path], Format::MediaWikiXml, &Options::default())?;
         for s in &summaries {
             eprintln!(
                 "demo wiki generated: {} pages, {} redirects",
@@ -253,7 +269,7 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
         // Notes too, for the SiYuan dialect (and the MediaWiki one over notes).
         let vault = dir.path().join("Demo Notes");
         let g = inlink_import::demo_notes::write_vault(&vault, 1_000, 800, 42)?;
-        inlink_import::import(&store, &[vault], Format::Markdown, &Options::default())?;
+        import_bulk(&store, &[vault], Format::Markdown, &Options::default())?;
         eprintln!("demo notes generated: {} notes", g.titles.len());
     }
     // A well-referenced note for the example requests.

@@ -194,7 +194,8 @@ impl RedbStore {
     }
 
     /// Delta rows past which a batch starts a background fold (default: an eighth of the
-    /// segment's rows, at least 50,000).
+    /// segment's rows, at least 10,000: a query reads its target's delta rows from a
+    /// B-tree, so the delta is kept small).
     pub fn set_fold_threshold(&self, rows: u64) {
         self.fold_threshold.store(rows, AtomicOrdering::SeqCst);
     }
@@ -218,7 +219,7 @@ impl RedbStore {
         let threshold = match self.fold_threshold.load(AtomicOrdering::SeqCst) {
             0 => {
                 let links: u64 = self.current_segment().map_or(0, |s| s.links().iter().sum());
-                (links / 8).max(50_000)
+                (links / 8).max(10_000)
             }
             n => n,
         };
