@@ -193,6 +193,8 @@ impl Handler<'_, '_> {
             .ok()
             .and_then(|f| f.as_ref().map(|e| e.to_string()))
         {
+            // Stops the reading too; the writer's own error is what the import returns.
+            self.error = Some(ImportError::Temp(format!("index writes failed: {e}")));
             return Err(e);
         }
         if self.error.is_none() && !self.batch.is_empty() {
