@@ -25,7 +25,12 @@ pub const BLOCK: usize = 128;
 pub struct Malformed(pub &'static str);
 
 /// LEB128, as every varint of the store's formats.
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
+    put_varint128(out, u128::from(v));
+}
+
+/// LEB128 of a 128-bit value (the external sort's key differences).
+pub(crate) fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;

@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::postings::put_varint128;
+
 /// Bytes of keys held in memory before a run is spilled.
 pub const DEFAULT_BUDGET: usize = 256 << 20;
 
@@ -179,18 +181,6 @@ impl Iterator for Sorted {
                 return Some(Ok(k));
             }
         }
-    }
-}
-
-fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
     }
 }
 
