@@ -1726,7 +1726,7 @@ impl LinkStore for RedbStore {
             for row in txn.open_table(DELTA)?.iter()? {
                 let (k, v) = row?;
                 let (kind, tid, from) = k.value();
-                let (ns, present, _) = v.value();
+                let (_, present, _) = v.value();
                 if lists.as_ref().is_none_or(|(key, _)| *key != (kind, tid)) {
                     let l = match &seg {
                         Some(s) => s.target(kind, tid).map_err(corrupt("link segment"))?,
@@ -1739,7 +1739,6 @@ impl LinkStore for RedbStore {
                 for (n, _) in &l.lists {
                     before |= l.contains(*n, from).map_err(corrupt("link segment"))?;
                 }
-                let _ = ns;
                 let slot = &mut links[usize::from(kind).min(3)];
                 match (before, present) {
                     (false, true) => *slot += 1,
