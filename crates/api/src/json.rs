@@ -11,22 +11,25 @@ pub enum Json {
     Obj(Obj),
 }
 
+/// An object key: most are literals, so they are borrowed, not allocated per row.
+pub type Key = std::borrow::Cow<'static, str>;
+
 /// An ordered object.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Obj(pub Vec<(String, Json)>);
+pub struct Obj(pub Vec<(Key, Json)>);
 
 impl Obj {
     pub fn new() -> Self {
         Obj(Vec::new())
     }
 
-    pub fn push(&mut self, key: &str, v: Json) -> &mut Self {
-        self.0.push((key.to_string(), v));
+    pub fn push(&mut self, key: impl Into<Key>, v: Json) -> &mut Self {
+        self.0.push((key.into(), v));
         self
     }
 
-    pub fn prepend(&mut self, key: &str, v: Json) -> &mut Self {
-        self.0.insert(0, (key.to_string(), v));
+    pub fn prepend(&mut self, key: impl Into<Key>, v: Json) -> &mut Self {
+        self.0.insert(0, (key.into(), v));
         self
     }
 
@@ -49,7 +52,7 @@ impl Json {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Int(i) => out.push_str(&i.to_string()),
+            Json::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Json::Str(s) => write_str(out, s, ascii),
             Json::Arr(a) => {
                 out.push('[');
@@ -77,39 +80,72 @@ impl Json {
     }
 
     pub fn to_string(&self, ascii: bool) -> String {
-        let mut s = String::new();
+        let mut s = String::with_capacity(1024);
         self.write(&mut s, ascii);
         s
     }
 }
 
+/// What a byte becomes in a JSON string: 0 = itself, `u` = `\u00XX`, else `\` + that byte.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[8] = b'b';
+    t[12] = b'f';
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_unit(out: &mut String, unit: u16) {
+    let d = |shift: u16| HEX[((unit >> shift) & 0xf) as usize] as char;
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(d(shift));
+    }
+}
+
 fn write_str(out: &mut String, s: &str, ascii: bool) {
-    use std::fmt::Write;
     out.push('"');
-    // Runs of characters written as they are go in one copy.
+    let bytes = s.as_bytes();
+    // Runs of bytes written as they are go in one copy; a byte ≥ 0x80 only matters in
+    // `ascii` mode, where its whole character is escaped.
     let mut plain = 0;
-    for (i, c) in s.char_indices() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{8}' => "\\b",
-            '\u{c}' => "\\f",
-            c if (c as u32) < 0x20 || (ascii && !c.is_ascii()) => "",
-            _ => continue,
-        };
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let esc = ESCAPE[b as usize];
+        if esc == 0 && (b < 0x80 || !ascii) {
+            i += 1;
+            continue;
+        }
         out.push_str(&s[plain..i]);
-        plain = i + c.len_utf8();
-        if escaped.is_empty() {
+        if b >= 0x80 {
+            let c = s[i..].chars().next().expect("a character starts here");
             let mut buf = [0u16; 2];
             for unit in c.encode_utf16(&mut buf) {
-                let _ = write!(out, "\\u{unit:04x}");
+                push_unit(out, *unit);
             }
+            i += c.len_utf8();
         } else {
-            out.push_str(escaped);
+            if esc == b'u' {
+                push_unit(out, b as u16);
+            } else {
+                out.push('\\');
+                out.push(esc as char);
+            }
+            i += 1;
         }
+        plain = i;
     }
     out.push_str(&s[plain..]);
     out.push('"');
@@ -132,5 +168,18 @@ mod tests {
         o.push("b", Json::Int(1))
             .prepend("a", Json::Arr(vec![Json::Bool(true), Json::Null]));
         assert_eq!(Json::Obj(o).to_string(false), r#"{"a":[true,null],"b":1}"#);
+    }
+
+    proptest::proptest! {
+        /// Without `ascii` the bytes are serde_json's (both follow RFC 8259 with lower-case
+        /// hex and unescaped slashes); with it, pure ASCII that reads back as the same text.
+        #[test]
+        fn strings_round_trip(s in "\\PC*|[\\x00-\\x7f]*|.*") {
+            let utf8 = Json::str(s.clone()).to_string(false);
+            proptest::prop_assert_eq!(&utf8, &serde_json::to_string(&s).unwrap());
+            let ascii = Json::str(s.clone()).to_string(true);
+            proptest::prop_assert!(ascii.is_ascii());
+            proptest::prop_assert_eq!(serde_json::from_str::<String>(&ascii).unwrap(), s);
+        }
     }
 }

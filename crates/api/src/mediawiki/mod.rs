@@ -342,7 +342,7 @@ impl MediaWiki {
                         .chain(std::iter::once("csrf".to_string()))
                         .collect::<std::collections::BTreeSet<_>>()
                     {
-                        t.push(&format!("{ty}token"), Json::str("+\\"));
+                        t.push(format!("{ty}token"), Json::str("+\\"));
                     }
                     query.push("tokens", Json::Obj(t));
                 }
@@ -383,7 +383,7 @@ impl MediaWiki {
         let mut limits = Obj::new();
         for (name, _, out) in &prop_outs {
             if let Some(n) = out.limits {
-                limits.push(name, Json::Int(n));
+                limits.push(*name, Json::Int(n));
             }
         }
         if !limits.0.is_empty() {
@@ -403,7 +403,7 @@ impl MediaWiki {
                 .map(|(m, (k, v))| (m.name, k, v));
             for (module, k, v) in continuation.iter().cloned().chain(generator_row) {
                 let mut inner = Obj::new();
-                inner.push(&k, Json::Str(v));
+                inner.push(k, Json::Str(v));
                 qc.push(module, Json::Obj(inner));
             }
             if !qc.0.is_empty() {
@@ -413,11 +413,11 @@ impl MediaWiki {
             if !continuation.is_empty() || gen_cont.is_some() {
                 let mut c = Obj::new();
                 for (_, k, v) in &continuation {
-                    c.push(k, Json::Str(v.clone()));
+                    c.push(k.clone(), Json::Str(v.clone()));
                 }
                 let gen_part = match &gen_cont {
                     Some((k, v)) => {
-                        c.push(k, Json::Str(v.clone()));
+                        c.push(k.clone(), Json::Str(v.clone()));
                         k.clone()
                     }
                     // While a prop module continues, the generator part is not "done".

@@ -284,7 +284,7 @@ impl MediaWiki {
             if let Some(t) = &title {
                 for (name, rows) in extra.iter_mut() {
                     if let Some(rows) = rows.remove(t) {
-                        o.push(name, Json::Arr(rows));
+                        o.push(*name, Json::Arr(rows));
                     }
                 }
             }
@@ -328,7 +328,7 @@ impl MediaWiki {
         } else {
             let mut pages = Obj::new();
             for (k, o) in entries {
-                pages.push(&k.to_string(), Json::Obj(o));
+                pages.push(k.to_string(), Json::Obj(o));
             }
             query.push("pages", Json::Obj(pages));
         }
@@ -416,7 +416,7 @@ impl MediaWiki {
                         Json::Obj(Obj(sizes
                             .iter()
                             .enumerate()
-                            .map(|(i, s)| (i.to_string(), Json::Int(*s)))
+                            .map(|(i, s)| (i.to_string().into(), Json::Int(*s)))
                             .collect()))
                     };
                     g.push(
@@ -437,7 +437,7 @@ impl MediaWiki {
                     {
                         let mut d = Obj::new();
                         d.push("width", Json::Int(*w)).push("height", Json::Int(*h));
-                        im.push(&i.to_string(), Json::Obj(d));
+                        im.push(i.to_string(), Json::Obj(d));
                     }
                     g.push("imagelimits", Json::Obj(im));
                     let mut magic = Obj::new();
@@ -475,7 +475,7 @@ impl MediaWiki {
                         if res.fv2() {
                             o.push("nonincludable", Json::Bool(false));
                         }
-                        ns.push(&n.id.to_string(), Json::Obj(o));
+                        ns.push(n.id.to_string(), Json::Obj(o));
                     }
                     query.push("namespaces", Json::Obj(ns));
                 }

@@ -316,7 +316,7 @@ impl MediaWiki {
                 o.push("type", strs(names));
                 let mut sub = Obj::new();
                 for n in names.iter() {
-                    sub.push(n, Json::Str(format!("{prefix}{n}")));
+                    sub.push(*n, Json::Str(format!("{prefix}{n}")));
                 }
                 o.push("submodules", Json::Obj(sub));
                 if !prefix.is_empty() {

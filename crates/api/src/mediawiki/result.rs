@@ -169,7 +169,7 @@ impl ApiResult {
             ErrorFormat::Bc | ErrorFormat::None => None,
         };
         if let (Some((key, t)), true) = (&member, self.fv2) {
-            o.push(key, Json::str(t.as_str()));
+            o.push(*key, Json::str(t.as_str()));
         }
         if let Some(d) = data {
             o.push("data", d);
@@ -218,16 +218,16 @@ impl ApiResult {
             _ => {
                 let mut entry = Obj::new();
                 entry.push(key, Json::str(text));
-                w.prepend(module, Json::Obj(entry));
+                w.prepend(module.to_string(), Json::Obj(entry));
             }
         }
     }
 
-    pub fn prepend(&mut self, key: &str, v: Json) {
+    pub fn prepend(&mut self, key: impl Into<crate::json::Key>, v: Json) {
         self.top.prepend(key, v);
     }
 
-    pub fn push(&mut self, key: &str, v: Json) {
+    pub fn push(&mut self, key: impl Into<crate::json::Key>, v: Json) {
         self.top.push(key, v);
     }
 
@@ -289,7 +289,7 @@ impl ApiResult {
                 Json::Obj(Obj(e
                     .extra
                     .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .map(|(k, v)| ((*k).into(), v.clone()))
                     .collect()))
             });
             let m = self.message(e.code, &e.info, data, &e.module);
