@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod mediawiki;
+pub mod native;
 pub mod siyuan;
 
 /// A dialect's answer, ready to be sent.

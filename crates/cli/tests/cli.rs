@@ -168,10 +168,15 @@ fn body_of(reply: &str) -> &str {
 
 /// Starts `inlink serve --demo` with extra arguments; returns the child and its address.
 fn serve_demo(d: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    serve(d, &[&["--demo"], extra].concat())
+}
+
+/// Starts `inlink serve` on loopback with extra arguments; returns the child and its address.
+fn serve(d: &Path, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(BIN)
         .arg("--data")
         .arg(d)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("INLINK_LOG", "warn")
         .stdout(Stdio::piped())
@@ -425,4 +430,254 @@ fn bench_commands_run_at_smoke_size() {
             "{args:?}"
         );
     }
+}
+
+/// Kills the server when a test ends, panicking or not (an orphan would hold the test's
+/// output pipe open).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A small deterministic generator (the tests need no `rand`).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn json_of(reply: &str) -> serde_json::Value {
+    serde_json::from_str(body_of(reply)).unwrap_or_else(|e| panic!("{e}: {reply}"))
+}
+
+/// Random batches of upserts, deletions and moves through `POST /v1/batch`, some refused
+/// whole; then every backlinks answer equals that of a fresh import of the pages as they
+/// ended (an XML dump written from the test's own model, with the ids the server gave).
+#[test]
+fn write_api_batches_equal_a_fresh_import() {
+    use std::collections::BTreeMap;
+    let live = tempfile::tempdir().unwrap();
+    let (child, addr) = serve(live.path(), &["--token", "w-token"]);
+    let _child = KillOnDrop(child);
+    let auth = "Authorization: Bearer w-token\r\nContent-Type: application/json\r\n";
+    let mut rng = Lcg(7);
+    // id → (title, wikitext)
+    let mut model: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    let pool = |i: u64| format!("P{i}");
+    let mut refused = 0;
+    for round in 0..120 {
+        // Built against the titles as the batch leaves them; the model follows the answer.
+        let mut titles: std::collections::BTreeSet<String> =
+            model.values().map(|(t, _)| t.clone()).collect();
+        let mut ops = Vec::new();
+        let mut expect_refusal = false;
+        for _ in 0..1 + rng.below(4) {
+            let existing: Vec<String> = titles.iter().cloned().collect();
+            match rng.below(10) {
+                0..=5 => {
+                    let title = pool(rng.below(30));
+                    let mut text = String::new();
+                    if rng.below(8) == 0 {
+                        text.push_str(&format!("#REDIRECT [[{}]]\n", pool(rng.below(30))));
+                    }
+                    for _ in 0..rng.below(6) {
+                        text.push_str(&format!("[[{}|x]] ", pool(rng.below(30))));
+                    }
+                    if rng.below(3) == 0 {
+                        text.push_str(&format!("[[Category:C{}]]", rng.below(3)));
+                    }
+                    titles.insert(title.clone());
+                    ops.push(serde_json::json!({"op": "upsert", "title": title, "wikitext": text}));
+                }
+                6 | 7 if !existing.is_empty() => {
+                    let title = existing[rng.below(existing.len() as u64) as usize].clone();
+                    titles.remove(&title);
+                    ops.push(serde_json::json!({"op": "delete", "title": title}));
+                }
+                8 if !existing.is_empty() => {
+                    let from = existing[rng.below(existing.len() as u64) as usize].clone();
+                    let to = pool(30 + rng.below(10));
+                    if titles.contains(&to) {
+                        continue;
+                    }
+                    let redirect = rng.below(2) == 0;
+                    if !redirect {
+                        titles.remove(&from);
+                    }
+                    titles.insert(to.clone());
+                    ops.push(serde_json::json!({"op": "move", "from": from, "to": to, "redirect": redirect}));
+                }
+                _ => {
+                    // Refused: the whole batch must leave no trace.
+                    ops.push(serde_json::json!({"op": "delete", "title": format!("Absent {round}")}));
+                    expect_refusal = true;
+                }
+            }
+        }
+        if ops.is_empty() {
+            continue;
+        }
+        let body = serde_json::json!({ "ops": ops }).to_string();
+        let r = http_raw(&addr, "POST", "/v1/batch", auth, &body);
+        let v = json_of(&r);
+        if expect_refusal {
+            assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+            assert_eq!(v["error"]["code"], "missingtitle", "{r}");
+            refused += 1;
+            continue;
+        }
+        assert!(r.starts_with("HTTP/1.1 200"), "{body}\n{r}");
+        let results = v["results"].as_array().unwrap();
+        assert_eq!(results.len(), ops.len());
+        for (op, res) in ops.iter().zip(results) {
+            let id = res["pageid"].as_u64().unwrap();
+            let holder = |m: &BTreeMap<u64, (String, String)>, t: &str| {
+                m.iter().find(|(_, (title, _))| title == t).map(|(k, _)| *k)
+            };
+            match op["op"].as_str().unwrap() {
+                "upsert" => {
+                    let title = op["title"].as_str().unwrap().to_string();
+                    if let Some(h) = holder(&model, &title) {
+                        assert_eq!(h, id, "an edit keeps the page id");
+                    }
+                    let text = op["wikitext"].as_str().unwrap().to_string();
+                    model.insert(id, (title, text));
+                }
+                "delete" => {
+                    assert_eq!(model.remove(&id).unwrap().0, op["title"].as_str().unwrap());
+                }
+                _ => {
+                    let (from, to) = (op["from"].as_str().unwrap(), op["to"].as_str().unwrap());
+                    let page = model.get_mut(&id).unwrap();
+                    assert_eq!(page.0, from);
+                    page.0 = to.to_string();
+                    if let Some(r) = res["redirectid"].as_u64() {
+                        model.insert(r, (from.to_string(), format!("#REDIRECT [[{to}]]")));
+                    }
+                }
+            }
+        }
+    }
+    assert!(refused > 3, "some batches were refused ({refused})");
+    assert!(model.len() > 10, "pages left: {}", model.len());
+
+    // The same pages, imported fresh.
+    let fresh = tempfile::tempdir().unwrap();
+    let dump = fresh.path().join("final.xml");
+    let pages: Vec<inlink_import::demo::DemoPage> = model
+        .iter()
+        .map(|(id, (title, text))| inlink_import::demo::DemoPage {
+            id: *id as u32,
+            ns: 0,
+            title: title.clone(),
+            text: text.clone(),
+            redirect: text
+                .strip_prefix("#REDIRECT [[")
+                .and_then(|r| r.split("]]").next())
+                .map(str::to_string),
+        })
+        .collect();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&dump).unwrap());
+    inlink_import::demo::write_xml(&mut f, "Wiki", &pages).unwrap();
+    drop(f);
+    let index = fresh.path().join("index");
+    let out = inlink(&index, &["import", dump.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let (other, fresh_addr) = serve(&index, &[]);
+    let _other = KillOnDrop(other);
+    let mut compared = 0;
+    let targets: Vec<String> = (0..40)
+        .map(pool)
+        .chain((0..3).map(|i| format!("Category:C{i}")))
+        .collect();
+    for t in &targets {
+        for extra in ["", "&blredirect=1", "&blfilterredir=redirects", "&bldir=descending"] {
+            let q = format!(
+                "/w/api.php?action=query&list=backlinks&bltitle={t}&bllimit=max&format=json{extra}"
+            );
+            let a = body_of(&http_get(&addr, &q).unwrap()).to_string();
+            let b = body_of(&http_get(&fresh_addr, &q).unwrap()).to_string();
+            assert_eq!(a, b, "{q}");
+            compared += a.matches("pageid").count();
+        }
+        let q = format!(
+            "/w/api.php?action=query&list=categorymembers&cmtitle={t}&format=json&prop=linkshere&titles={t}&lhlimit=max"
+        );
+        assert_eq!(
+            body_of(&http_get(&addr, &q).unwrap()),
+            body_of(&http_get(&fresh_addr, &q).unwrap()),
+            "{q}"
+        );
+    }
+    assert!(compared > 100, "rows compared: {compared}");
+}
+
+#[test]
+fn write_api_needs_the_token_and_refuses_bad_batches_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let (child, addr) = serve(d.path(), &["--token", "t0k"]);
+    let _child = KillOnDrop(child);
+    let json = "Content-Type: application/json\r\n";
+    let batch = r#"{"ops":[{"op":"upsert","title":"a","links":{"page":["B"],"category":["Category:K"]},"redirect":"B"}]}"#;
+    let r = http_raw(&addr, "POST", "/v1/batch", json, batch);
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    assert_eq!(json_of(&r)["error"]["code"], "unauthorized");
+    let r = http_raw(
+        &addr,
+        "POST",
+        "/v1/batch",
+        &format!("{json}Authorization: Bearer wrong\r\n"),
+        batch,
+    );
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    let auth = format!("{json}Authorization: Bearer t0k\r\n");
+    let r = http_raw(&addr, "POST", "/v1/batch", &auth, batch);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let v = json_of(&r);
+    assert_eq!(v["results"][0]["title"], "A");
+    assert_eq!(v["results"][0]["created"], true);
+    let q = "/w/api.php?action=query&list=backlinks&bltitle=B&format=json&formatversion=2";
+    assert_eq!(
+        body_of(&http_get(&addr, q).unwrap()),
+        r#"{"batchcomplete":true,"query":{"backlinks":[{"pageid":1,"ns":0,"title":"A","redirect":true}]}}"#
+    );
+    for (bad, status, code) in [
+        ("not json", 400, "badjson"),
+        (r#"{"ops":[{"op":"upsert","title":"X","colour":"red"}]}"#, 400, "badjson"),
+        (r#"{"ops":[{"op":"upsert","title":"[bad]","wikitext":""}]}"#, 400, "badtitle"),
+        (r#"{"ops":[{"op":"upsert","title":"X","wikitext":"","links":{}}]}"#, 400, "badparams"),
+        (r#"{"ops":[{"op":"upsert","title":"X","links":{"image":["Category:Not a file"]}}]}"#, 400, "badtitle"),
+        (r#"{"ops":[{"op":"upsert","title":"Y","wikitext":"[[B]]"},{"op":"move","from":"A","to":"Y"}]}"#, 409, "articleexists"),
+        (r#"{"ops":[{"op":"upsert","title":"Z","wikitext":"[[B]]"},{"op":"delete","id":999}]}"#, 404, "missingtitle"),
+        (r#"{"ops":[{"op":"upsert","title":"A","id":2,"wikitext":""}]}"#, 409, "articleexists"),
+    ] {
+        let r = http_raw(&addr, "POST", "/v1/batch", &auth, bad);
+        assert!(r.starts_with(&format!("HTTP/1.1 {status}")), "{bad}: {r}");
+        assert_eq!(json_of(&r)["error"]["code"], code, "{bad}: {r}");
+    }
+    // Nothing of the refused batches was written.
+    assert_eq!(
+        body_of(&http_get(&addr, q).unwrap()),
+        r#"{"batchcomplete":true,"query":{"backlinks":[{"pageid":1,"ns":0,"title":"A","redirect":true}]}}"#
+    );
+    let big = format!(
+        r#"{{"ops":[{{"op":"upsert","title":"Big","wikitext":"{}"}}]}}"#,
+        "x".repeat(3 << 20)
+    );
+    let r = http_raw(&addr, "POST", "/v1/batch", &auth, &big);
+    assert!(r.starts_with("HTTP/1.1 413"), "{}", &r[..200.min(r.len())]);
+    let spec = http_get(&addr, "/v1/openapi.json").unwrap();
+    let spec = json_of(&spec);
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert!(spec["paths"]["/v1/batch"]["post"].is_object());
 }

@@ -132,7 +132,7 @@ fn read_parked(r: &mut impl Read) -> std::io::Result<Option<ParkedPage>> {
 }
 
 /// Builds the store update of one page from its extracted links.
-fn update(
+pub(crate) fn update(
     codec: &TitleCodec,
     id: u32,
     title: Title,

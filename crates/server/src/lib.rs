@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use inlink_api::mediawiki::{Caller, MediaWiki};
+use inlink_api::native::{self, Native};
 use inlink_api::siyuan::{self, SiYuan};
 use inlink_store::LinkStore;
 use std::net::SocketAddr;
@@ -38,6 +39,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub mediawiki: Arc<MediaWiki>,
     pub siyuan: Arc<SiYuan>,
+    pub native: Arc<Native>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
         Ok(AppState {
             mediawiki: Arc::new(mediawiki),
             siyuan: Arc::new(SiYuan::new(store.clone())),
+            native: Arc::new(Native::new(store.clone())),
             store,
             config: Arc::new(config),
         })
@@ -69,7 +72,55 @@ pub fn router(state: AppState) -> Router {
             // Other methods get the kernel router's plain 404.
             axum::routing::post(siyuan_ref).fallback(not_found),
         )
+        .route("/v1/openapi.json", get(openapi))
+        .route(
+            "/v1/batch",
+            axum::routing::post(v1_batch)
+                .layer(axum::extract::DefaultBodyLimit::max(WRITE_BODY_LIMIT)),
+        )
         .with_state(state)
+}
+
+/// The largest write batch body; bigger jobs are imports.
+pub const WRITE_BODY_LIMIT: usize = 64 << 20;
+
+async fn openapi(State(state): State<AppState>) -> Response {
+    dialect_response(state.native.openapi())
+}
+
+/// `POST /v1/batch`: the token, or loopback only when none is configured (as SiYuan's
+/// `CheckAuth`, which also keeps browser pages of other sites out).
+async fn v1_batch(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    req: Request,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if let Err(what) = siyuan_auth(&state.config, peer, req.headers(), query.as_deref()) {
+        return dialect_response(if state.config.token.is_some() {
+            native::error(401, "unauthorized", &format!("a valid token is required ({what})"))
+        } else {
+            native::error(403, "forbidden", what)
+        });
+    }
+    let body = match axum::body::to_bytes(req.into_body(), WRITE_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return dialect_response(native::error(
+                413,
+                "toolarge",
+                &format!("the body is over {WRITE_BODY_LIMIT} bytes"),
+            ))
+        }
+    };
+    let native = state.native.clone();
+    match tokio::task::spawn_blocking(move || native.batch(&body)).await {
+        Ok(r) => dialect_response(r),
+        Err(_) => dialect_response(native::error(500, "internal", "the write failed")),
+    }
 }
 
 fn dialect_response(r: inlink_api::Response) -> Response {
