@@ -340,10 +340,7 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
             .build()?;
         rt.block_on(inlink_server::serve(
             store,
-            inlink_server::Config {
-                listen: "127.0.0.1:0".into(),
-                token: None,
-            },
+            inlink_server::Config::new("127.0.0.1:0", None),
             move |addr| {
                 let _ = tx.send(addr);
             },

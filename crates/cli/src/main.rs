@@ -61,6 +61,15 @@ enum Command {
         /// Fill an empty index with a generated demo wiki first.
         #[arg(long)]
         demo: bool,
+        /// Connections served at once; more are closed when accepted.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Seconds a client gets to send a request head.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds from a request head to its answer, upload included.
+        #[arg(long, default_value_t = 60)]
+        request_timeout: u64,
     },
     /// Ask the index from the shell.
     Query {
@@ -137,7 +146,16 @@ fn main() -> Result<()> {
             listen,
             token,
             demo,
-        } => serve(&cli.data, listen, token, demo),
+            max_connections,
+            header_timeout,
+            request_timeout,
+        } => {
+            let mut config = inlink_server::Config::new(listen, token);
+            config.limits.max_connections = max_connections.max(1);
+            config.limits.header_timeout = std::time::Duration::from_secs(header_timeout.max(1));
+            config.limits.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
+            serve(&cli.data, config, demo)
+        }
         Command::Query {
             query:
                 QueryCommand::Backlinks {
@@ -250,7 +268,7 @@ fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -
     Ok(())
 }
 
-fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Result<()> {
+fn serve(data: &Path, config: inlink_server::Config, demo: bool) -> Result<()> {
     let store = open_store(data)?;
     if demo && store.stats()?.pages == 0 {
         let dir = tempfile::tempdir()?;
@@ -299,7 +317,7 @@ fn serve(data: &Path, listen: String, token: Option<String>, demo: bool) -> Resu
         .build()?;
     rt.block_on(inlink_server::serve(
         store,
-        inlink_server::Config { listen, token },
+        config,
         |addr| {
             // A closed stdout must not stop the server.
             let say = |line: String| {

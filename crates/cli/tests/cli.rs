@@ -519,7 +519,9 @@ fn write_api_batches_equal_a_fresh_import() {
                 }
                 _ => {
                     // Refused: the whole batch must leave no trace.
-                    ops.push(serde_json::json!({"op": "delete", "title": format!("Absent {round}")}));
+                    ops.push(
+                        serde_json::json!({"op": "delete", "title": format!("Absent {round}")}),
+                    );
                     expect_refusal = true;
                 }
             }
@@ -601,7 +603,12 @@ fn write_api_batches_equal_a_fresh_import() {
         .chain((0..3).map(|i| format!("Category:C{i}")))
         .collect();
     for t in &targets {
-        for extra in ["", "&blredirect=1", "&blfilterredir=redirects", "&bldir=descending"] {
+        for extra in [
+            "",
+            "&blredirect=1",
+            "&blfilterredir=redirects",
+            "&bldir=descending",
+        ] {
             let q = format!(
                 "/w/api.php?action=query&list=backlinks&bltitle={t}&bllimit=max&format=json{extra}"
             );
@@ -653,13 +660,41 @@ fn write_api_needs_the_token_and_refuses_bad_batches_whole() {
     );
     for (bad, status, code) in [
         ("not json", 400, "badjson"),
-        (r#"{"ops":[{"op":"upsert","title":"X","colour":"red"}]}"#, 400, "badjson"),
-        (r#"{"ops":[{"op":"upsert","title":"[bad]","wikitext":""}]}"#, 400, "badtitle"),
-        (r#"{"ops":[{"op":"upsert","title":"X","wikitext":"","links":{}}]}"#, 400, "badparams"),
-        (r#"{"ops":[{"op":"upsert","title":"X","links":{"image":["Category:Not a file"]}}]}"#, 400, "badtitle"),
-        (r#"{"ops":[{"op":"upsert","title":"Y","wikitext":"[[B]]"},{"op":"move","from":"A","to":"Y"}]}"#, 409, "articleexists"),
-        (r#"{"ops":[{"op":"upsert","title":"Z","wikitext":"[[B]]"},{"op":"delete","id":999}]}"#, 404, "missingtitle"),
-        (r#"{"ops":[{"op":"upsert","title":"A","id":2,"wikitext":""}]}"#, 409, "articleexists"),
+        (
+            r#"{"ops":[{"op":"upsert","title":"X","colour":"red"}]}"#,
+            400,
+            "badjson",
+        ),
+        (
+            r#"{"ops":[{"op":"upsert","title":"[bad]","wikitext":""}]}"#,
+            400,
+            "badtitle",
+        ),
+        (
+            r#"{"ops":[{"op":"upsert","title":"X","wikitext":"","links":{}}]}"#,
+            400,
+            "badparams",
+        ),
+        (
+            r#"{"ops":[{"op":"upsert","title":"X","links":{"image":["Category:Not a file"]}}]}"#,
+            400,
+            "badtitle",
+        ),
+        (
+            r#"{"ops":[{"op":"upsert","title":"Y","wikitext":"[[B]]"},{"op":"move","from":"A","to":"Y"}]}"#,
+            409,
+            "articleexists",
+        ),
+        (
+            r#"{"ops":[{"op":"upsert","title":"Z","wikitext":"[[B]]"},{"op":"delete","id":999}]}"#,
+            404,
+            "missingtitle",
+        ),
+        (
+            r#"{"ops":[{"op":"upsert","title":"A","id":2,"wikitext":""}]}"#,
+            409,
+            "articleexists",
+        ),
     ] {
         let r = http_raw(&addr, "POST", "/v1/batch", &auth, bad);
         assert!(r.starts_with(&format!("HTTP/1.1 {status}")), "{bad}: {r}");
@@ -680,4 +715,89 @@ fn write_api_needs_the_token_and_refuses_bad_batches_whole() {
     let spec = json_of(&spec);
     assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/v1/batch"]["post"].is_object());
+}
+
+/// Connection and head-time limits, request ids, and `/metrics` counting what was asked.
+#[test]
+fn serve_limits_request_ids_and_metrics() {
+    let d = tempfile::tempdir().unwrap();
+    let (child, addr) = serve_demo(
+        d.path(),
+        &["--max-connections", "2", "--header-timeout", "1"],
+    );
+    let _child = KillOnDrop(child);
+    let q = "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&format=json";
+    for _ in 0..3 {
+        assert!(http_get(&addr, q).unwrap().starts_with("HTTP/1.1 200"));
+    }
+    let r = http_raw(&addr, "GET", q, "X-Request-Id: trace-42\r\n", "");
+    assert!(
+        r.to_ascii_lowercase().contains("x-request-id: trace-42"),
+        "{r}"
+    );
+    let r = http_raw(
+        &addr,
+        "GET",
+        "/w/api.php?action=query&list=nothing&format=json",
+        "",
+        "",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+
+    // A client that never finishes its request head is cut off.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = slow.read(&mut buf).unwrap_or(0);
+    assert!(
+        n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+        "slow head answered: {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "cut off after the header timeout"
+    );
+
+    // Two connections open (one idle in keep-alive): a third is closed at once.
+    let mut a = TcpStream::connect(&addr).unwrap();
+    a.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let _ = a.read(&mut buf).unwrap();
+    let mut b = TcpStream::connect(&addr).unwrap();
+    b.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let _ = b.read(&mut buf).unwrap();
+    let mut c = TcpStream::connect(&addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes());
+    assert_eq!(c.read(&mut buf).unwrap_or(0), 0, "third connection refused");
+    drop((a, b));
+    std::thread::sleep(Duration::from_millis(200));
+
+    let m = http_get(&addr, "/metrics").unwrap();
+    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    let value = |series: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing:\n{m}"))
+    };
+    assert_eq!(
+        value(r#"inlink_http_requests_total{dialect="mediawiki",module="backlinks",status="200"}"#),
+        4.0
+    );
+    assert_eq!(
+        value(r#"inlink_http_requests_total{dialect="mediawiki",module="other",status="200"}"#),
+        1.0
+    );
+    assert!(value("inlink_connections_refused_total") >= 1.0);
+    assert_eq!(
+        value(r#"inlink_http_request_duration_seconds_count{dialect="mediawiki"}"#),
+        5.0
+    );
+    assert!(value("inlink_index_pages") > 1000.0);
+    assert!(value(r#"inlink_index_links{table="pagelinks"}"#) > 1000.0);
+    assert!(value("inlink_index_disk_bytes") > 0.0);
 }

@@ -1,5 +1,7 @@
-//! The HTTP server. It owns the listener, the router and shutdown; the API dialects (next
-//! issues) plug their routes in here and reach the index only through [`LinkStore`].
+//! The HTTP server. It owns the listener, the router, limits, metrics and shutdown; the API
+//! dialects plug their routes in here and reach the index only through [`LinkStore`].
+
+pub mod metrics;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
@@ -12,7 +14,9 @@ use inlink_api::native::{self, Native};
 use inlink_api::siyuan::{self, SiYuan};
 use inlink_store::LinkStore;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -31,6 +35,42 @@ pub struct Config {
     pub listen: String,
     /// The bearer / API token, when one is configured.
     pub token: Option<String>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Listening on `listen` with the default limits.
+    pub fn new(listen: impl Into<String>, token: Option<String>) -> Self {
+        Config {
+            listen: listen.into(),
+            token,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What one client may take of the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Time to send a request's head (slow-loris clients are cut off after it).
+    pub header_timeout: Duration,
+    /// Time from a request's head to its answer, body upload included (`408` after it).
+    pub request_timeout: Duration,
+    /// Time in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -40,6 +80,7 @@ pub struct AppState {
     pub mediawiki: Arc<MediaWiki>,
     pub siyuan: Arc<SiYuan>,
     pub native: Arc<Native>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -56,6 +97,7 @@ impl AppState {
             mediawiki: Arc::new(mediawiki),
             siyuan: Arc::new(SiYuan::new(store.clone())),
             native: Arc::new(Native::new(store.clone())),
+            metrics: Arc::new(metrics::Metrics::new()),
             store,
             config: Arc::new(config),
         })
@@ -65,6 +107,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .route("/w/api.php", get(api_php).post(api_php))
         .route("/api.php", get(api_php).post(api_php))
         .route(
@@ -78,7 +121,142 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(v1_batch)
                 .layer(axum::extract::DefaultBodyLimit::max(WRITE_BODY_LIMIT)),
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// The module a response answered, for metrics (a bounded set of names).
+#[derive(Clone)]
+struct Module(&'static str);
+
+/// MediaWiki modules that get their own metrics label; others count as `other`.
+const MW_MODULES: &[&str] = &[
+    "backlinks",
+    "embeddedin",
+    "imageusage",
+    "linkshere",
+    "links",
+    "info",
+    "siteinfo",
+    "userinfo",
+    "paraminfo",
+    "query",
+    "help",
+];
+
+fn mw_module(params: &[(String, Vec<u8>, bool)]) -> &'static str {
+    let get = |k: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(n, _, _)| n == k)
+            .map(|(_, v, _)| String::from_utf8_lossy(v).into_owned())
+    };
+    let name = match get("action").as_deref() {
+        None => "help".to_string(),
+        Some("query") => ["list", "prop", "meta", "generator"]
+            .iter()
+            .find_map(|k| get(k))
+            .map(|v| v.split('|').next().unwrap_or("").to_string())
+            .unwrap_or_else(|| "query".into()),
+        Some(a) => a.to_string(),
+    };
+    MW_MODULES
+        .iter()
+        .find(|m| **m == name)
+        .copied()
+        .unwrap_or("other")
+}
+
+static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+
+/// Every request: an id (the client's `X-Request-Id` when it is short and printable), a
+/// tracing span carrying it, the request timeout, and its count and latency in `/metrics`.
+async fn observe(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{:016x}", NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)));
+    let path = req.uri().path().to_string();
+    let dialect = match path.as_str() {
+        "/w/api.php" | "/api.php" => "mediawiki",
+        p if p.starts_with("/api/ref/") => "siyuan",
+        p if p.starts_with("/v1/") => "native",
+        "/healthz" | "/metrics" => "ops",
+        _ => "other",
+    };
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %path);
+    let timeout = state.config.limits.request_timeout;
+    let mut resp = {
+        use tracing::Instrument;
+        match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
+            Ok(r) => r,
+            Err(_) => (StatusCode::REQUEST_TIMEOUT, "request timed out\n").into_response(),
+        }
+    };
+    let status = resp.status().as_u16();
+    let module = match resp.extensions().get::<Module>() {
+        Some(m) => m.0,
+        None if path == "/metrics" => "metrics",
+        None if path == "/healthz" => "healthz",
+        None => "other",
+    };
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .requests
+        .get_or_create(&metrics::RequestLabels {
+            dialect,
+            module: module.to_string(),
+            status,
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&metrics::DialectLabel { dialect })
+        .observe(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            module,
+            micros = elapsed.as_micros() as u64,
+            "answered"
+        )
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// The id `observe` gave a request.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let m = state.metrics.clone();
+    match tokio::task::spawn_blocking(move || m.render(store.as_ref())).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// The largest write batch body; bigger jobs are imports.
@@ -101,7 +279,11 @@ async fn v1_batch(
         .map(|c| c.0);
     if let Err(what) = siyuan_auth(&state.config, peer, req.headers(), query.as_deref()) {
         return dialect_response(if state.config.token.is_some() {
-            native::error(401, "unauthorized", &format!("a valid token is required ({what})"))
+            native::error(
+                401,
+                "unauthorized",
+                &format!("a valid token is required ({what})"),
+            )
         } else {
             native::error(403, "forbidden", what)
         });
@@ -117,10 +299,12 @@ async fn v1_batch(
         }
     };
     let native = state.native.clone();
-    match tokio::task::spawn_blocking(move || native.batch(&body)).await {
+    let mut resp = match tokio::task::spawn_blocking(move || native.batch(&body)).await {
         Ok(r) => dialect_response(r),
         Err(_) => dialect_response(native::error(500, "internal", "the write failed")),
-    }
+    };
+    resp.extensions_mut().insert(Module("batch"));
+    resp
 }
 
 fn dialect_response(r: inlink_api::Response) -> Response {
@@ -213,6 +397,14 @@ async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "404 page not found")
 }
 
+const SIYUAN_ENDPOINTS: &[&str] = &[
+    "getBacklinkDoc",
+    "getBacklink2",
+    "getBacklink",
+    "getBackmentionDoc",
+    "refreshBacklink",
+];
+
 /// `POST /api/ref/<endpoint>`: the SiYuan dialect.
 async fn siyuan_ref(
     State(state): State<AppState>,
@@ -234,10 +426,17 @@ async fn siyuan_ref(
             return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n").into_response()
         }
     };
-    match state.siyuan.handle(&endpoint, &body) {
+    let module = SIYUAN_ENDPOINTS
+        .iter()
+        .find(|e| **e == endpoint)
+        .copied()
+        .unwrap_or("other");
+    let mut resp = match state.siyuan.handle(&endpoint, &body) {
         Some(r) => dialect_response(r),
         None => not_found().await.into_response(),
-    }
+    };
+    resp.extensions_mut().insert(Module(module));
+    resp
 }
 
 /// Whether the request carries the configured secret (`Authorization: Bearer <token>`).
@@ -335,7 +534,10 @@ async fn api_php(
     let caller = Caller {
         high_limits: authorised(&state.config, &headers),
     };
-    dialect_response(state.mediawiki.handle_bytes(params, caller))
+    let module = Module(mw_module(&params));
+    let mut resp = dialect_response(state.mediawiki.handle_bytes(params, caller));
+    resp.extensions_mut().insert(module);
+    resp
 }
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
@@ -367,16 +569,75 @@ pub async fn serve(
         Ok(n) => tracing::info!(documents = n, "note documents described"),
         Err(e) => tracing::warn!(error = %e, "describing note documents failed"),
     });
+    let metrics = state.metrics.clone();
+    let limits = state.config.limits.clone();
     let app = router(state);
     ready(addr);
     tracing::info!(%addr, "listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    accept_loop(listener, app, metrics, limits, shutdown).await;
     Ok(())
+}
+
+/// Serves connections until `shutdown`: at most `max_connections` at once (more are closed
+/// when accepted), each cut off if its request head takes longer than `header_timeout`;
+/// then stops accepting and gives in-flight requests `shutdown_grace` to finish.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    metrics: Arc<metrics::Metrics>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.connections_refused.inc();
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let metrics = metrics.clone();
+        metrics.connections_open.inc();
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+            metrics.connections_open.dec();
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("in-flight requests finished"),
+        _ = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("shutdown grace period over; closing the remaining connections")
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -20,10 +20,7 @@ fn app() -> axum::Router {
     router(
         AppState::new(
             store,
-            Config {
-                listen: "127.0.0.1:0".into(),
-                token: Some("s3cret".into()),
-            },
+            Config::new("127.0.0.1:0", Some("s3cret".into())),
             "http://test",
         )
         .unwrap(),
@@ -101,14 +98,14 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
     fn no_request_panics_or_fails(
-        path in prop::sample::select(vec!["/w/api.php", "/api.php", "/healthz", "/nope", "/w/api.php/x"]),
+        path in prop::sample::select(vec!["/w/api.php", "/api.php", "/healthz", "/nope", "/w/api.php/x", "/v1/batch", "/metrics", "/api/ref/getBacklink2"]),
         post in any::<bool>(),
         params in prop::collection::vec(param(), 0..8),
         content_type in prop::sample::select(vec!["application/x-www-form-urlencoded", "multipart/form-data; boundary=b", "text/plain", ""]),
         body in prop::collection::vec(any::<u8>(), 0..64),
         bearer in any::<bool>(),
     ) {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let query = params.join("&");
         let mut req = Request::builder().uri(format!("{path}?{query}")).method(if post { "POST" } else { "GET" });
         if !content_type.is_empty() {

@@ -325,6 +325,7 @@ impl LinkStore for MemStore {
             redirects: st.redirects.len() as u64,
             links,
             targets: targets.len() as u64,
+            ..StoreStats::default()
         })
     }
 }

@@ -201,4 +201,10 @@ pub struct StoreStats {
     /// Link rows per [`LinkKind`], in `LinkKind::ALL` order.
     pub links: [u64; 4],
     pub targets: u64,
+    /// Link changes not yet folded into the compressed index (0 where a backend has none).
+    pub pending_links: u64,
+    /// Folds of those changes into a new compressed index since the store was opened.
+    pub folds: u64,
+    /// Bytes on disk (0 in memory).
+    pub disk_bytes: u64,
 }

@@ -99,6 +99,8 @@ pub struct Core {
     fold_error: Mutex<Option<String>>,
     /// Titles → target ids, committed ones only (`Writer::tids`).
     tids: Mutex<std::collections::HashMap<Title, u32>>,
+    /// Folds completed since the store was opened.
+    folds: AtomicU64,
 }
 
 /// Titles the target-id cache holds at most (about 100 MB) before it starts over.
@@ -165,6 +167,7 @@ impl RedbStore {
                 fold_threshold: AtomicU64::new(0),
                 fold_error: Mutex::new(None),
                 tids: Mutex::new(Default::default()),
+                folds: AtomicU64::new(0),
             }),
             folder: Mutex::new(None),
         };
@@ -481,6 +484,7 @@ impl Core {
             // Mapped copies stay readable after the unlink.
             let _ = std::fs::remove_file(segment_path(&self.dir, old));
         }
+        self.folds.fetch_add(1, AtomicOrdering::Relaxed);
         Ok(true)
     }
 
@@ -1723,7 +1727,8 @@ impl LinkStore for RedbStore {
             let mut links = seg.as_ref().map_or([0u64; 4], |s| s.links());
             // The delta's rows change the segment's counts where they differ from it.
             let mut lists: Option<((u8, u32), TargetLists<'_>)> = None;
-            for row in txn.open_table(DELTA)?.iter()? {
+            let delta = txn.open_table(DELTA)?;
+            for row in delta.iter()? {
                 let (k, v) = row?;
                 let (kind, tid, from) = k.value();
                 let (_, present, _) = v.value();
@@ -1751,6 +1756,10 @@ impl LinkStore for RedbStore {
                 redirects: txn.open_table(REDIR)?.len()?,
                 links,
                 targets: txn.open_table(TARGET_NAMES)?.len()?,
+                pending_links: delta.len()?,
+                folds: self.folds.load(AtomicOrdering::Relaxed),
+                disk_bytes: std::fs::metadata(&self.path).map_or(0, |m| m.len())
+                    + seg.as_ref().map_or(0, |s| s.bytes()),
             })
         };
         run().map_err(self.err())

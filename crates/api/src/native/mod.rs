@@ -204,10 +204,7 @@ impl Plan<'_> {
         let created = self.title_of(id)?.is_none();
         let update = match (wikitext, links) {
             (Some(_), Some(_)) => {
-                return Err(bad(
-                    "badparams",
-                    "give \"wikitext\" or \"links\", not both",
-                ))
+                return Err(bad("badparams", "give \"wikitext\" or \"links\", not both"))
             }
             (Some(text), None) => {
                 if redirect.is_some() {
@@ -231,9 +228,19 @@ impl Plan<'_> {
                 let mut links = Vec::new();
                 for (kind, field, list, ns) in [
                     (LinkKind::Page, "links.page", &rows.page, NS_MAIN),
-                    (LinkKind::Template, "links.template", &rows.template, NS_TEMPLATE),
+                    (
+                        LinkKind::Template,
+                        "links.template",
+                        &rows.template,
+                        NS_TEMPLATE,
+                    ),
                     (LinkKind::Image, "links.image", &rows.image, NS_FILE),
-                    (LinkKind::Category, "links.category", &rows.category, NS_CATEGORY),
+                    (
+                        LinkKind::Category,
+                        "links.category",
+                        &rows.category,
+                        NS_CATEGORY,
+                    ),
                 ] {
                     for t in list {
                         let t = self.title(field, t, ns)?;
