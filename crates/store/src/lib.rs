@@ -20,7 +20,7 @@ pub use query::{
     Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate,
     RedirectFilter, RedirectRow, Start, StoreStats,
 };
-pub use redb_store::RedbStore;
+pub use redb_store::{decoders, RedbStore};
 
 use inlink_model::{BlockRecord, BlockRef, LinkKind, PageId, PageRecord, SiteInfo, Title};
 

@@ -1848,3 +1848,25 @@ mod postings_tests {
         }
     }
 }
+
+/// The decoders of our values inside the redb file, for fuzzing: each must turn any bytes
+/// into a value or an error, never a panic.
+#[doc(hidden)]
+pub mod decoders {
+    /// A `fwd` value (a page's forward link groups).
+    pub fn forward_links(b: &[u8]) -> bool {
+        super::decode_links(b).is_ok()
+    }
+
+    /// A `page_blocks` value (a page's blocks as JSON), and its first block alone.
+    pub fn blocks(b: &[u8]) -> bool {
+        let all = super::decode_blocks(b, 1).is_ok();
+        let first = super::first_of_array::<inlink_model::BlockRecord>(b).is_ok();
+        all || first
+    }
+
+    /// A `block_terms` value (the mention index's postings).
+    pub fn term_postings(b: &[u8]) -> bool {
+        super::decode_postings(b).is_some()
+    }
+}

@@ -1,0 +1,172 @@
+//! Writes starting inputs for every fuzz target into `fuzz/corpus/<target>/`, made by
+//! inlink's own generators and encoders (nothing fetched): `cargo run -p inlink-fuzzing
+//! --bin fuzz-seeds -- fuzz/corpus`.
+
+use std::path::Path;
+
+fn put(root: &Path, target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = root.join(target);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(name), bytes)
+}
+
+fn main() -> std::io::Result<()> {
+    let root = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "fuzz/corpus".to_string());
+    let root = Path::new(&root);
+    let tmp = tempfile::tempdir()?;
+
+    let pages = inlink_import::demo::golden_wiki(6, 3);
+    for (i, p) in pages.iter().take(12).enumerate() {
+        put(root, "wikitext", &format!("page-{i}"), p.text.as_bytes())?;
+        put(root, "title", &format!("title-{i}"), p.title.as_bytes())?;
+    }
+    for t in [
+        "Talk:Foo#bar",
+        "w:en:Main Page",
+        "Category:A/b c",
+        "&amp;x;",
+        "::a",
+        "Ab%41",
+    ] {
+        put(root, "title", &format!("t-{}", t.len()), t.as_bytes())?;
+    }
+    let mut xml = Vec::new();
+    inlink_import::demo::write_xml(&mut xml, "Wiki", &pages[..pages.len().min(8)])?;
+    put(root, "xml_dump", "golden-8", &xml)?;
+
+    let g = tmp.path().join("sql");
+    inlink_import::demo_enwiki::write_sql(&g, "fuzzwiki", 30, 1)?;
+    for e in std::fs::read_dir(&g)? {
+        let path = e?.path();
+        let raw = std::fs::read(&path)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let text = if name.ends_with(".gz") {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)?;
+            out
+        } else {
+            raw
+        };
+        if name.contains(".sql") {
+            // The head and a few rows are enough to start from.
+            let cut = text.len().min(6000);
+            put(root, "sql_dump", &name.replace(".gz", ""), &text[..cut])?;
+        }
+    }
+
+    let vault = tmp.path().join("vault");
+    inlink_import::demo_notes::write_vault(&vault, 8, 600, 2)?;
+    let mut n = 0;
+    for e in std::fs::read_dir(&vault)? {
+        let path = e?.path();
+        if path.extension().is_some_and(|x| x == "md") && n < 8 {
+            put(
+                root,
+                "markdown",
+                &format!("note-{n}"),
+                &std::fs::read(&path)?,
+            )?;
+            n += 1;
+        }
+    }
+    put(
+        root,
+        "markdown",
+        "forms",
+        "---\nalias: [x]\n---\n# H {: id=\"20200101000000-abcdefg\"}\n- a [[B|c]] ((20200101000000-abcdefg)) #[[T]] ^blk\n  id:: 6400aaaa-0000-0000-0000-000000000000\n> [[dendron://v/a.b]] ![[E#^blk]]\n".as_bytes(),
+    )?;
+    put(
+        root,
+        "siyuan_sy",
+        "doc",
+        br#"{"ID":"20200101000000-aaaaaaa","Type":"NodeDocument","Properties":{"id":"20200101000000-aaaaaaa","title":"Doc","updated":"20200101000000"},"Children":[{"ID":"20200101000001-bbbbbbb","Type":"NodeParagraph","Properties":{"id":"20200101000001-bbbbbbb"},"Children":[{"Type":"NodeText","Data":"see "},{"Type":"NodeTextMark","TextMarkType":"block-ref","TextMarkBlockRefID":"20200101000002-ccccccc","TextMarkBlockRefSubtype":"s","TextMarkTextContent":"it"}]},{"ID":"20200101000002-ccccccc","Type":"NodeHeading","HeadingLevel":2,"Properties":{"id":"20200101000002-ccccccc","name":"n","alias":"a,b"},"Children":[{"Type":"NodeText","Data":"Head"}]}]}"#,
+    )?;
+
+    for (i, q) in [
+        "action=query&list=backlinks&bltitle=P1&bllimit=3&blredirect=1&format=json",
+        "action=query&list=backlinks&bltitle=P1&blnamespace=0|1&blcontinue=0|5&bldir=descending",
+        "action=query&generator=backlinks&gbltitle=P1&prop=linkshere|info&lhnamespace=1",
+        "action=query&list=embeddedin&eititle=Template:T&eilimit=max&formatversion=2&errorformat=html",
+        "action=query&prop=links|linkshere&titles=P1|P2|Talk:P5&meta=siteinfo&siprop=general|namespaces|statistics",
+        "action=paraminfo&modules=query+backlinks",
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(root, "mediawiki_params", &format!("q-{i}"), q.as_bytes())?;
+    }
+    for (i, b) in [
+        r#"{"id":"20200101000000-aaaaaaa","k":"","mk":"","sort":3,"mSort":1,"containChildren":true}"#,
+        r#"{"defID":"20200101000000-aaaaaaa","refTreeID":"x","keyword":"a b"}"#,
+        r#"{"id":"20200101000000-aaaaaaa","mPage":2,"mPageSize":5}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        for e in 0u8..5 {
+            let mut v = vec![e];
+            v.extend_from_slice(b.as_bytes());
+            put(root, "siyuan_api", &format!("b-{i}-{e}"), &v)?;
+        }
+    }
+    for (i, b) in [
+        r#"{"ops":[{"op":"upsert","title":"New","wikitext":"[[P1]] {{T}} #REDIRECT [[P2]]"},{"op":"move","from":"P3","to":"Q","redirect":true},{"op":"delete","id":4}]}"#,
+        r#"{"ops":[{"op":"upsert","title":"X","id":7,"links":{"page":["P1"],"template":["T"],"image":["File:A.png"],"category":["Category:C"]},"redirect":"P1"}]}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(root, "native_batch", &format!("b-{i}"), b.as_bytes())?;
+    }
+
+    for (i, ids) in [
+        (1..40u32).collect::<Vec<_>>(),
+        (0..700u32).map(|i| i * 37 + (i % 5)).collect(),
+        vec![4_000_000_000],
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(
+            root,
+            "postings",
+            &format!("p-{i}"),
+            &inlink_store::postings::encode(ids),
+        )?;
+    }
+    let seg = tmp.path().join("links-1.seg");
+    let mut w = inlink_store::segment::SegmentWriter::create(&seg)?;
+    let mut rows = vec![
+        (0u8, 0u32, 0i32, 3u32),
+        (0, 0, 0, 9),
+        (0, 0, 1, 4),
+        (0, 2, 0, 1),
+        (1, 1, 10, 2),
+        (3, 0, 14, 8),
+    ];
+    rows.extend((0..300).map(|from| (0, 5, (from % 3) as i32, from * 2)));
+    rows.sort();
+    for (kind, tid, ns, from) in rows {
+        w.push(kind, tid, ns, from)?;
+    }
+    w.finish(1)?;
+    put(root, "segment", "small", &std::fs::read(&seg)?)?;
+    let dict = inlink_store::dictionary::build([
+        (0, "P1".to_string(), 1),
+        (0, "P2".into(), 2),
+        (10, "T".into(), 3),
+    ])
+    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    put(root, "dictionary", "three", &dict)?;
+    put(root, "store_values", "postings", &[3, 2, 5, 1, 0x81, 1])?;
+    put(
+        root,
+        "store_values",
+        "blocks",
+        br#"[{"id":"b1","page":1,"parent":null,"kind":"d","text":"x"}]"#,
+    )?;
+    println!("seeds written under {}", root.display());
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! One function per fuzz target: untrusted bytes in, no panic out. `fuzz/` wraps each in a
+//! libFuzzer target (`cargo fuzz run <name>`); `tests/corpus.rs` replays the checked-in
+//! corpora (`fuzz/corpus/<name>/`) through the same functions on every `cargo test`.
+
+use inlink_api::mediawiki::{Caller, MediaWiki};
+use inlink_api::native::Native;
+use inlink_api::siyuan::SiYuan;
+use inlink_model::{
+    LinkKind, PageId, PageRecord, SiteInfo, Title, TitleCodec, NS_MAIN, NS_TEMPLATE,
+};
+use inlink_parse::markdown::{parse_note, Flavour};
+use inlink_parse::wikitext::{Extractor, TemplateSource};
+use inlink_store::{Batch, LinkStore, MemStore, Op, PageUpdate};
+use std::sync::{Arc, OnceLock};
+
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name (the folder of its corpus).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("wikitext", wikitext),
+    ("title", title),
+    ("markdown", markdown),
+    ("siyuan_sy", siyuan_sy),
+    ("sql_dump", sql_dump),
+    ("xml_dump", xml_dump),
+    ("mediawiki_params", mediawiki_params),
+    ("siyuan_api", siyuan_api),
+    ("native_batch", native_batch),
+    ("postings", postings),
+    ("segment", segment),
+    ("dictionary", dictionary),
+    ("store_values", store_values),
+];
+
+fn codec() -> &'static TitleCodec {
+    static C: OnceLock<TitleCodec> = OnceLock::new();
+    C.get_or_init(|| TitleCodec::new(SiteInfo::mediawiki_default("Wiki")))
+}
+
+/// Every transclusion finds the input's own text: expansion recurses as deep as it may.
+struct Echo<'a>(&'a str);
+
+impl TemplateSource for Echo<'_> {
+    fn text(&self, _: &Title) -> Option<String> {
+        Some(self.0.to_string())
+    }
+}
+
+pub fn wikitext(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let ex = Extractor::new(codec().clone());
+    let page = Title::new(NS_TEMPLATE, "Fuzz");
+    let _ = ex.extract(&page, &text, &inlink_parse::NoTemplates);
+    // Self-transclusion must stop at MediaWiki's loop check, not overflow the stack.
+    let _ = ex.extract(&page, &text, &Echo(&text));
+}
+
+pub fn title(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for ns in [NS_MAIN, NS_TEMPLATE, -1] {
+        if let Ok(t) = codec().parse(&text, ns) {
+            // A parsed title prints and parses back to itself.
+            let full = codec().full_text(&t.title());
+            if t.is_local() && !t.dbkey.is_empty() {
+                let again = codec().parse(&full, 0).expect("a printed title parses");
+                assert_eq!((again.ns, again.dbkey), (t.ns, t.dbkey.clone()), "{full}");
+            }
+        }
+    }
+}
+
+pub fn markdown(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for f in [Flavour::Obsidian, Flavour::Dendron, Flavour::Logseq] {
+        let _ = parse_note(&text, f);
+    }
+}
+
+pub fn siyuan_sy(data: &[u8]) {
+    let _ = inlink_parse::siyuan::parse_document(&String::from_utf8_lossy(data));
+}
+
+struct Rows(usize);
+
+impl inlink_import::sql::Visitor for Rows {
+    fn table(&mut self, _: &str, _: &[String]) {}
+    fn row(&mut self, row: &[inlink_import::sql::Value<'_>]) -> Result<(), String> {
+        for v in row {
+            let _ = (v.as_i64(), v.as_str());
+        }
+        self.0 += 1;
+        Ok(())
+    }
+    fn bad(&mut self, _: inlink_import::sql::BadRow) {}
+}
+
+pub fn sql_dump(data: &[u8]) {
+    let _ = inlink_import::sql::read_dump(data, &mut Rows(0));
+}
+
+pub fn xml_dump(data: &[u8]) {
+    if let Ok(mut dump) = inlink_import::xml::XmlDump::new(data) {
+        let mut n = 0;
+        while let Some(p) = dump.next_page() {
+            n += 1;
+            if p.is_err() && n > 10_000 {
+                break;
+            }
+        }
+    }
+}
+
+/// A small wiki: pages linking to each other, a redirect, a template.
+fn wiki() -> Arc<dyn LinkStore> {
+    let store = MemStore::new();
+    let mut b = Batch::new();
+    for i in 1..=12u32 {
+        let title = Title::new(if i % 5 == 0 { 1 } else { NS_MAIN }, format!("P{i}"));
+        let mut links = vec![
+            (LinkKind::Page, Title::new(NS_MAIN, "P1")),
+            (
+                LinkKind::Page,
+                Title::new(NS_MAIN, format!("P{}", (i * 7) % 12 + 1)),
+            ),
+            (LinkKind::Template, Title::new(NS_TEMPLATE, "T")),
+        ];
+        links.dedup();
+        let redirect = (i == 12).then(|| inlink_store::RedirectRow {
+            target: Title::new(NS_MAIN, "P1"),
+            fragment: String::new(),
+            interwiki: String::new(),
+        });
+        b.push(Op::Upsert(PageUpdate {
+            page: PageRecord {
+                id: PageId(i),
+                title,
+                is_redirect: redirect.is_some(),
+            },
+            links,
+            redirect,
+        }));
+    }
+    store.apply(&b).expect("memory store");
+    Arc::new(store)
+}
+
+/// Query-string-like pairs: `&`-separated, first `=` splits; values stay bytes.
+fn pairs(data: &[u8]) -> Vec<(String, Vec<u8>, bool)> {
+    data.split(|&b| b == b'&')
+        .map(|p| match p.iter().position(|&b| b == b'=') {
+            Some(e) => (
+                String::from_utf8_lossy(&p[..e]).into_owned(),
+                p[e + 1..].to_vec(),
+                p.len() % 2 == 0,
+            ),
+            None => (String::from_utf8_lossy(p).into_owned(), Vec::new(), true),
+        })
+        .collect()
+}
+
+pub fn mediawiki_params(data: &[u8]) {
+    static MW: OnceLock<MediaWiki> = OnceLock::new();
+    let mw = MW.get_or_init(|| MediaWiki::new(wiki(), "http://fuzz").expect("memory store"));
+    let mut raw = pairs(data);
+    if !raw.iter().any(|(k, _, _)| k == "action") {
+        raw.insert(0, ("action".into(), b"query".to_vec(), true));
+    }
+    let r = mw.handle_bytes(
+        raw,
+        Caller {
+            high_limits: data.len().is_multiple_of(3),
+        },
+    );
+    assert!(r.status < 500, "{}", r.body);
+}
+
+pub fn siyuan_api(data: &[u8]) {
+    static SY: OnceLock<SiYuan> = OnceLock::new();
+    let sy = SY.get_or_init(|| SiYuan::new(wiki()));
+    const ENDPOINTS: &[&str] = &[
+        "getBacklinkDoc",
+        "getBacklink2",
+        "getBacklink",
+        "getBackmentionDoc",
+        "refreshBacklink",
+    ];
+    let (first, body) = data.split_first().unwrap_or((&0, &[]));
+    let endpoint = ENDPOINTS[*first as usize % ENDPOINTS.len()];
+    if let Some(r) = sy.handle(endpoint, body) {
+        assert!(r.status < 500, "{}", r.body);
+    }
+}
+
+pub fn native_batch(data: &[u8]) {
+    let native = Native::new(wiki());
+    let r = native.batch(data);
+    assert!(r.status != 500, "{}", r.body);
+}
+
+pub fn postings(data: &[u8]) {
+    if let Ok(p) = inlink_store::postings::Postings::new(data) {
+        let all = p.all();
+        if let Ok(all) = &all {
+            assert!(all.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+        }
+        let start = data.first().map_or(0, |&b| u32::from(b) * 1000);
+        let _ = p.from(start, 50);
+    }
+}
+
+pub fn segment(data: &[u8]) {
+    let mut bytes = data.to_vec();
+    inlink_store::segment::reseal(&mut bytes);
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let path = dir.path().join("links-1.seg");
+    if std::fs::write(&path, &bytes).is_err() {
+        return;
+    }
+    let Ok(seg) = inlink_store::segment::Segment::open(&path, 1) else {
+        return;
+    };
+    let _ = seg.breakdown();
+    for kind in 0..inlink_store::segment::KINDS as u8 {
+        for (n, entry) in seg.targets(kind).enumerate() {
+            if n > 64 {
+                break;
+            }
+            let _ = entry;
+        }
+        for tid in 0..8 {
+            if let Ok(t) = seg.target(kind, tid) {
+                for (ns, list) in &t.lists {
+                    let _ = t.contains(*ns, 1);
+                    let _ = list.all();
+                    let mut c = inlink_store::segment::Cursor::new(list, Some(3), tid % 2 == 0);
+                    for _ in 0..300 {
+                        match c.next_id() {
+                            Ok(Some(_)) => {}
+                            _ => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn dictionary(data: &[u8]) {
+    if let Ok(d) = inlink_store::dictionary::Dictionary::new(data) {
+        let _ = d.len();
+        let _ = d.get(0, "P1");
+        let _ = d.get(10, &String::from_utf8_lossy(data));
+    }
+}
+
+pub fn store_values(data: &[u8]) {
+    let _ = inlink_store::decoders::forward_links(data);
+    let _ = inlink_store::decoders::blocks(data);
+    let _ = inlink_store::decoders::term_postings(data);
+}
