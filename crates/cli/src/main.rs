@@ -70,6 +70,10 @@ enum Command {
         /// Seconds from a request head to its answer, upload included.
         #[arg(long, default_value_t = 60)]
         request_timeout: u64,
+        /// Keep the index equal to this folder of notes (a Markdown vault or SiYuan
+        /// notebooks) as its files change.
+        #[arg(long, value_name = "DIR")]
+        watch: Option<PathBuf>,
     },
     /// Ask the index from the shell.
     Query {
@@ -149,12 +153,13 @@ fn main() -> Result<()> {
             max_connections,
             header_timeout,
             request_timeout,
+            watch,
         } => {
             let mut config = inlink_server::Config::new(listen, token);
             config.limits.max_connections = max_connections.max(1);
             config.limits.header_timeout = std::time::Duration::from_secs(header_timeout.max(1));
             config.limits.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
-            serve(&cli.data, config, demo)
+            serve(&cli.data, config, demo, watch)
         }
         Command::Query {
             query:
@@ -268,8 +273,17 @@ fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -
     Ok(())
 }
 
-fn serve(data: &Path, config: inlink_server::Config, demo: bool) -> Result<()> {
-    let store = open_store(data)?;
+fn serve(
+    data: &Path,
+    config: inlink_server::Config,
+    demo: bool,
+    watch: Option<PathBuf>,
+) -> Result<()> {
+    let store = Arc::new(open_store(data)?);
+    let _watcher = match &watch {
+        Some(dir) => Some(watch_folder(store.clone(), dir)?),
+        None => None,
+    };
     if demo && store.stats()?.pages == 0 {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("demo.xml");
@@ -311,7 +325,7 @@ fn serve(data: &Path, config: inlink_server::Config, demo: bool) -> Result<()> {
     } else {
         None
     };
-    let store: Arc<dyn LinkStore> = Arc::new(store);
+    let store: Arc<dyn LinkStore> = store;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -401,4 +415,46 @@ fn backlinks(
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
+}
+
+/// Syncs the index with folder `dir` now, then again whenever its files have changed and
+/// been quiet for 200 ms. The watcher stops when the returned value is dropped.
+fn watch_folder(
+    store: Arc<RedbStore>,
+    dir: &Path,
+) -> Result<notify_debouncer_mini::Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>> {
+    use notify_debouncer_mini::notify::RecursiveMode;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("watching {}", dir.display()))?;
+    let sync = {
+        let dir = dir.clone();
+        move |store: &RedbStore| match inlink_import::sync::sync_folder(store, &dir, Format::Auto) {
+            Ok(s) => tracing::info!(
+                notes = s.notes,
+                written = s.written,
+                deleted = s.deleted,
+                "folder synced"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "folder sync failed; the index keeps its last state")
+            }
+        }
+    };
+    sync(&store);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut debouncer =
+        notify_debouncer_mini::new_debouncer(std::time::Duration::from_millis(200), tx)?;
+    debouncer.watcher().watch(&dir, RecursiveMode::Recursive)?;
+    std::thread::spawn(move || {
+        while let Ok(events) = rx.recv() {
+            if events.is_err() {
+                tracing::warn!("file watching reported an error; syncing anyway");
+            }
+            // Changes that came in while syncing are taken in the same pass.
+            while rx.try_recv().is_ok() {}
+            sync(&store);
+        }
+    });
+    Ok(debouncer)
 }

@@ -801,3 +801,53 @@ fn serve_limits_request_ids_and_metrics() {
     assert!(value(r#"inlink_index_links{table="pagelinks"}"#) > 1000.0);
     assert!(value("inlink_index_disk_bytes") > 0.0);
 }
+
+/// `serve --watch`: creations, edits, renames and deletions of notes reach the answers
+/// (note titles keep their case, as the note apps do).
+#[test]
+fn serve_watch_follows_the_folder() {
+    let vault = tempfile::tempdir().unwrap();
+    let v = vault.path();
+    std::fs::write(v.join("a.md"), "Links to [[b]].\n").unwrap();
+    std::fs::write(v.join("b.md"), "# B\nNothing here.\n").unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let (child, addr) = serve(d.path(), &["--watch", v.to_str().unwrap()]);
+    let _child = KillOnDrop(child);
+    let linkers = |title: &str| -> Vec<String> {
+        let q = format!(
+            "/w/api.php?action=query&list=backlinks&bltitle={title}&format=json&formatversion=2"
+        );
+        let v = json_of(&http_get(&addr, &q).unwrap());
+        let mut t: Vec<String> = v["query"]["backlinks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let wait_for = |title: &str, want: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = linkers(title);
+            if got == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{title}: {got:?}, want {want:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("b", &["a"]);
+    std::fs::write(v.join("c.md"), "Also [[b]] and [[a]].\n").unwrap();
+    wait_for("b", &["a", "c"]);
+    wait_for("a", &["c"]);
+    std::fs::write(v.join("a.md"), "No link now.\n").unwrap();
+    wait_for("b", &["c"]);
+    std::fs::create_dir(v.join("sub")).unwrap();
+    std::fs::rename(v.join("c.md"), v.join("sub/c2.md")).unwrap();
+    wait_for("b", &["sub/c2"]);
+    std::fs::remove_file(v.join("sub/c2.md")).unwrap();
+    wait_for("b", &[]);
+    wait_for("a", &[]);
+}

@@ -15,6 +15,7 @@ mod progress;
 mod siyuan;
 pub mod sql;
 mod summary;
+pub mod sync;
 mod temp;
 pub mod xml;
 

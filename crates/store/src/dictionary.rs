@@ -39,10 +39,14 @@ pub struct Dictionary<B: AsRef<[u8]>> {
 }
 
 impl<B: AsRef<[u8]>> Dictionary<B> {
+    /// Checks the transducer's checksum first: `fst` trusts its bytes and may panic on
+    /// damaged ones (found by the `dictionary` fuzz target), so none reach a lookup.
     pub fn new(bytes: B) -> Result<Self, Malformed> {
-        Ok(Dictionary {
-            map: Map::new(bytes).map_err(|e| Malformed(e.to_string()))?,
-        })
+        let map = Map::new(bytes).map_err(|e| Malformed(e.to_string()))?;
+        map.as_fst()
+            .verify()
+            .map_err(|e| Malformed(format!("checksum: {e}")))?;
+        Ok(Dictionary { map })
     }
 
     pub fn get(&self, ns: i32, dbkey: &str) -> Option<u64> {
