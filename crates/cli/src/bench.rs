@@ -2,7 +2,7 @@
 //! measured in the same run (these machines are shared and noisy; absolute numbers are not
 //! comparable between runs, ratios are).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use inlink_import::demo::{self, DemoPage};
 use inlink_import::{Format, Options};
@@ -25,6 +25,20 @@ pub enum BenchCommand {
         /// Passes over the text.
         #[arg(long, default_value_t = 3)]
         passes: u32,
+    },
+    /// Reads and writes at saturation for a while (10 minutes by default): errors by
+    /// status and the RSS curve.
+    Soak {
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Reading connections (one more writes).
+        #[arg(long, default_value_t = 3)]
+        readers: usize,
+        #[arg(long, default_value_t = 1000)]
+        articles: u64,
+        /// Seconds between RSS samples.
+        #[arg(long, default_value_t = 30)]
+        every: u64,
     },
     /// HTTP throughput of `list=backlinks` against `/healthz` of the same server (and,
     /// given `--mediawiki`, against MediaWiki serving the same golden wiki).
@@ -121,6 +135,12 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             mediawiki,
             articles,
         } => http(seconds, connections, mediawiki, articles),
+        BenchCommand::Soak {
+            seconds,
+            readers,
+            articles,
+            every,
+        } => soak(seconds, readers, articles, every),
         BenchCommand::Notes {
             notes,
             note_bytes,
@@ -332,25 +352,7 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     let store = RedbStore::open(dir.path().join("index"))?;
     crate::import_bulk(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
     let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::spawn(move || -> Result<()> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(inlink_server::serve(
-            store,
-            inlink_server::Config::new("127.0.0.1:0", None),
-            move |addr| {
-                let _ = tx.send(addr);
-            },
-            async {
-                let _ = stop_rx.await;
-            },
-        ))?;
-        Ok(())
-    });
-    let addr = rx.recv()?.to_string();
+    let (addr, stop_tx, server) = spawn_server(store)?;
     let query = "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&format=json";
     let big_query = format!("{query}&bllimit=500");
     let d = Duration::from_secs(seconds);
@@ -432,6 +434,159 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     }
     let _ = stop_tx.send(());
     server.join().expect("server thread")?;
+    Ok(())
+}
+
+/// A server on a free loopback port in a thread of its own: its address, the sender that
+/// stops it, and the thread.
+#[allow(clippy::type_complexity)]
+fn spawn_server(
+    store: std::sync::Arc<dyn inlink_store::LinkStore>,
+) -> Result<(
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<Result<()>>,
+)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(inlink_server::serve(
+            store,
+            inlink_server::Config::new("127.0.0.1:0", None),
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+            async {
+                let _ = stop_rx.await;
+            },
+        ))?;
+        Ok(())
+    });
+    let addr = rx.recv()?.to_string();
+    Ok((addr, stop_tx, server))
+}
+
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Reads and writes at saturation against one server for `seconds`: readers loop over
+/// backlinks queries (limits 10 and 500, continuations, namespaces, redirects,
+/// `prop=linkshere`, `/metrics`), one writer posts `/v1/batch` edits (upserts with fresh
+/// links, moves, deletions). Prints the RSS every `every` seconds and the totals by status.
+fn soak(seconds: u64, readers: usize, articles: u64, every: u64) -> Result<()> {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir()?;
+    let xml = dir.path().join("golden.xml");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&xml)?);
+    demo::write_xml(&mut f, "TestWiki", &demo::golden_wiki(articles, 5))?;
+    drop(f);
+    let store = RedbStore::open(dir.path().join("index"))?;
+    crate::import_bulk(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
+    let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
+    let (addr, stop_tx, server) = spawn_server(store)?;
+    let host = addr.as_str();
+    let get = move |path: String| -> Vec<u8> {
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: inlink-soak\r\n\r\n")
+            .into_bytes()
+    };
+    let reads = [
+        "/w/api.php?action=query&list=backlinks&bltitle=River_science_{i}&format=json",
+        "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&bllimit=500&format=json",
+        "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&bllimit=20&blcontinue=0|{i}&format=json",
+        "/w/api.php?action=query&list=backlinks&bltitle=River_science_{i}&blnamespace=0|1|10&blredirect=1&format=json&formatversion=2",
+        "/w/api.php?action=query&prop=linkshere&titles=River_science_{i}|Soak_{i}&lhlimit=50&format=json",
+        "/w/api.php?action=query&list=embeddedin&eititle=Template:Nav&eilimit=100&format=json",
+        "/metrics",
+    ];
+    let reader = move |n: u64| -> Vec<u8> {
+        let path = reads[(n % reads.len() as u64) as usize].replace("{i}", &(n % 97).to_string());
+        get(path)
+    };
+    let writer = move |n: u64| -> Vec<u8> {
+        let i = n % 500;
+        let body = match n % 10 {
+            // Moves and deletions of the soak's own pages; refusals (404/409) count as 4xx.
+            7 => format!(
+                r#"{{"ops":[{{"op":"move","from":"Soak {i}","to":"Soak moved {i}","redirect":true}}]}}"#
+            ),
+            8 => format!(
+                r#"{{"ops":[{{"op":"delete","title":"Soak moved {i}"}},{{"op":"delete","title":"Soak {i}"}}]}}"#
+            ),
+            _ => {
+                let ops: Vec<String> = (0..10)
+                    .map(|k| {
+                        format!(
+                            r#"{{"op":"upsert","title":"Soak {}","wikitext":"[[River science {}]] [[River science {}]] {{{{Nav}}}} [[Category:Soak]]"}}"#,
+                            (i + k) % 500,
+                            (n + k) % 97,
+                            (n * 7 + k) % 1000
+                        )
+                    })
+                    .collect();
+                format!(r#"{{"ops":[{}]}}"#, ops.join(","))
+            }
+        };
+        format!(
+            "POST /v1/batch HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let mut loops: Vec<&(dyn Fn(u64) -> Vec<u8> + Sync)> = vec![&writer];
+    for _ in 0..readers {
+        loops.push(&reader);
+    }
+    println!(
+        "soak: {readers} readers + 1 writer, {seconds} s, loopback; RSS every {every} s (MiB):"
+    );
+    let start = Instant::now();
+    let mut rss = vec![rss_mib().unwrap_or(0.0)];
+    let mut total = crate::loadgen::Mixed::default();
+    let mut left = seconds;
+    while left > 0 {
+        let step = left.min(every.max(1));
+        let m = crate::loadgen::mixed(&addr, &loops, Duration::from_secs(step));
+        left -= step;
+        total.requests += m.requests;
+        total.errors += m.errors;
+        for (t, c) in total.by_class.iter_mut().zip(m.by_class) {
+            *t += c;
+        }
+        let now = rss_mib().unwrap_or(0.0);
+        rss.push(now);
+        println!(
+            "  {:>5.0} s  {:>8.1} MiB  {:>8} requests ({:.0}/s)",
+            start.elapsed().as_secs_f64(),
+            now,
+            m.requests,
+            m.requests as f64 / step as f64
+        );
+    }
+    let _ = stop_tx.send(());
+    server.join().expect("server thread")?;
+    // Flat: after the first tenth (caches filling), the curve ends where it settled.
+    let settled = rss[(rss.len() / 10).max(1).min(rss.len() - 1)];
+    let last = *rss.last().unwrap_or(&0.0);
+    let max = rss.iter().copied().fold(0.0, f64::max);
+    println!(
+        "totals: {} requests, 2xx {}, 4xx {} (refused moves/deletes of the writer), 5xx {}, connection errors {}",
+        total.requests, total.by_class[2], total.by_class[4], total.by_class[5], total.errors
+    );
+    println!(
+        "RSS: start {:.1}, settled {settled:.1}, max {max:.1}, end {last:.1} MiB; end / settled {:.2}",
+        rss[0],
+        last / settled.max(1.0)
+    );
+    if total.by_class[5] > 0 || total.errors > 0 || total.by_class[2] == 0 {
+        bail!("the soak saw 5xx answers or connection errors");
+    }
     Ok(())
 }
 

@@ -14,6 +14,15 @@ pub struct Load {
 }
 
 fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(bool, usize)> {
+    let (status, close, len) = read_any_answer(s, buf)?;
+    if status != 200 {
+        bail!("not a 200 answer: {status}");
+    }
+    Ok((close, len))
+}
+
+/// Reads one answer whatever its status: (status, connection closes, body length).
+fn read_any_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(u16, bool, usize)> {
     buf.clear();
     let mut chunk = [0u8; 64 * 1024];
     let head_end = loop {
@@ -27,9 +36,11 @@ fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(bool, usize)> {
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    if !head.starts_with("http/1.1 200") && !head.starts_with("http/1.0 200") {
-        bail!("not a 200 answer: {}", head.lines().next().unwrap_or(""));
-    }
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("no status line: {}", head.lines().next().unwrap_or("")))?;
     let close = head.contains("connection: close") || head.starts_with("http/1.0");
     let length = head
         .lines()
@@ -44,7 +55,7 @@ fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(bool, usize)> {
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            Ok((close, len))
+            Ok((status, close, len))
         }
         None => {
             // No length: the body runs to the end of the connection.
@@ -55,7 +66,7 @@ fn read_answer(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(bool, usize)> {
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            Ok((true, buf.len() - head_end))
+            Ok((status, true, buf.len() - head_end))
         }
     }
 }
@@ -149,4 +160,80 @@ pub fn wrk(addr: &str, path: &str, connections: usize, duration: Duration) -> Re
         .and_then(|v| v.trim().parse().ok())
         .with_context(|| format!("no Requests/sec in wrk's output: {text}"))?;
     Ok(Some(rps))
+}
+
+/// Totals of a mixed load.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Mixed {
+    pub requests: u64,
+    pub by_class: [u64; 6],
+    /// Connections that failed (refused, reset, cut mid-answer).
+    pub errors: u64,
+}
+
+/// Runs one closed loop per entry of `loops` for `duration`: loop `i` sends
+/// `loops[i](n)` (a whole HTTP/1.1 request) as its `n`-th request. Answers of every status
+/// are counted by class (`by_class[status / 100]`); a failed connection is counted and
+/// replaced.
+pub fn mixed(addr: &str, loops: &[&(dyn Fn(u64) -> Vec<u8> + Sync)], duration: Duration) -> Mixed {
+    let deadline = Instant::now() + duration;
+    let results: Vec<Mixed> = std::thread::scope(|scope| {
+        let handles: Vec<_> = loops
+            .iter()
+            .map(|make| {
+                scope.spawn(move || {
+                    let mut m = Mixed::default();
+                    let mut buf = Vec::new();
+                    let mut conn: Option<TcpStream> = None;
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        let s = match conn.as_mut() {
+                            Some(s) => s,
+                            None => match TcpStream::connect(addr) {
+                                Ok(s) => conn.insert(s),
+                                Err(_) => {
+                                    m.errors += 1;
+                                    std::thread::sleep(Duration::from_millis(10));
+                                    continue;
+                                }
+                            },
+                        };
+                        let req = make(n);
+                        n += 1;
+                        let answer = s
+                            .write_all(&req)
+                            .map_err(anyhow::Error::from)
+                            .and_then(|_| read_any_answer(s, &mut buf));
+                        match answer {
+                            Ok((status, close, _)) => {
+                                m.requests += 1;
+                                m.by_class[usize::from(status / 100).min(5)] += 1;
+                                if close {
+                                    conn = None;
+                                }
+                            }
+                            Err(_) => {
+                                m.errors += 1;
+                                conn = None;
+                            }
+                        }
+                    }
+                    m
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("load thread"))
+            .collect()
+    });
+    let mut total = Mixed::default();
+    for r in results {
+        total.requests += r.requests;
+        total.errors += r.errors;
+        for (t, c) in total.by_class.iter_mut().zip(r.by_class) {
+            *t += c;
+        }
+    }
+    total
 }

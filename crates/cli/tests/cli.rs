@@ -379,7 +379,7 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 /// The benchmarks run at a smoke size: they work and print their ratios.
 #[test]
 fn bench_commands_run_at_smoke_size() {
-    let runs: [(&[&str], &str); 5] = [
+    let runs: [(&[&str], &str); 6] = [
         (
             &[
                 "bench",
@@ -416,6 +416,19 @@ fn bench_commands_run_at_smoke_size() {
         (
             &["bench", "http", "--seconds", "1", "--connections", "2"],
             "ratio to /healthz",
+        ),
+        (
+            &[
+                "bench",
+                "soak",
+                "--seconds",
+                "2",
+                "--every",
+                "1",
+                "--articles",
+                "200",
+            ],
+            "5xx 0, connection errors 0",
         ),
     ];
     for (args, expected) in runs {

@@ -325,6 +325,11 @@ impl<'a> Postings<'a> {
                 .ok_or(Malformed("ids overflow"))?;
             out.push(cur);
         }
+        // Damaged gaps could run past the next block's first id (found by the `postings`
+        // fuzz target): ids must ascend across blocks too, or merges go wrong silently.
+        if b + 1 < self.blocks && cur >= self.skip(b + 1).0 {
+            return Err(Malformed("block runs into the next"));
+        }
         Ok(())
     }
 
