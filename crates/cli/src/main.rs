@@ -70,6 +70,10 @@ enum Command {
         /// Seconds from a request head to its answer, upload included.
         #[arg(long, default_value_t = 60)]
         request_timeout: u64,
+        /// An origin whose web pages may call the APIs (CORS; repeat it, or `*` for any).
+        /// Without it, CORS is off.
+        #[arg(long = "cors-origin", value_name = "ORIGIN")]
+        cors_origins: Vec<String>,
         /// Keep the index equal to this folder of notes (a Markdown vault or SiYuan
         /// notebooks) as its files change.
         #[arg(long, value_name = "DIR")]
@@ -153,12 +157,14 @@ fn main() -> Result<()> {
             max_connections,
             header_timeout,
             request_timeout,
+            cors_origins,
             watch,
         } => {
             let mut config = inlink_server::Config::new(listen, token);
             config.limits.max_connections = max_connections.max(1);
             config.limits.header_timeout = std::time::Duration::from_secs(header_timeout.max(1));
             config.limits.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
+            config.limits.cors_origins = cors_origins;
             serve(&cli.data, config, demo, watch)
         }
         Command::Query {

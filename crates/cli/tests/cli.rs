@@ -265,6 +265,15 @@ fn serve_demo_answers_healthz_and_stops_on_sigterm() {
     let (mut child, addr) = serve_demo(d.path(), &[]);
     let reply = http_get(&addr, "/healthz").expect("server answers");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // CORS is off unless configured.
+    let r = http_raw(
+        &addr,
+        "GET",
+        "/healthz",
+        "Origin: https://app.example\r\n",
+        "",
+    );
+    assert!(!r.to_ascii_lowercase().contains("access-control"), "{r}");
     let api = http_get(&addr, "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&bllimit=2&format=json&formatversion=2").unwrap();
     assert!(api.starts_with("HTTP/1.1 200"), "{api}");
     assert!(
@@ -736,9 +745,54 @@ fn serve_limits_request_ids_and_metrics() {
     let d = tempfile::tempdir().unwrap();
     let (child, addr) = serve_demo(
         d.path(),
-        &["--max-connections", "2", "--header-timeout", "1"],
+        &[
+            "--max-connections",
+            "2",
+            "--header-timeout",
+            "1",
+            "--cors-origin",
+            "https://app.example",
+        ],
     );
     let _child = KillOnDrop(child);
+    // CORS only for the configured origin.
+    let r = http_raw(
+        &addr,
+        "GET",
+        "/healthz",
+        "Origin: https://app.example\r\n",
+        "",
+    );
+    assert!(
+        r.to_ascii_lowercase()
+            .contains("access-control-allow-origin: https://app.example"),
+        "{r}"
+    );
+    let r = http_raw(
+        &addr,
+        "GET",
+        "/healthz",
+        "Origin: https://evil.example\r\n",
+        "",
+    );
+    assert!(
+        !r.to_ascii_lowercase()
+            .contains("access-control-allow-origin"),
+        "{r}"
+    );
+    let r = http_raw(
+        &addr,
+        "OPTIONS",
+        "/v1/batch",
+        "Origin: https://app.example\r\nAccess-Control-Request-Method: POST\r\n",
+        "",
+    );
+    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+    assert!(
+        r.to_ascii_lowercase()
+            .contains("access-control-allow-headers: authorization"),
+        "{r}"
+    );
     let q = "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&format=json";
     for _ in 0..3 {
         assert!(http_get(&addr, q).unwrap().starts_with("HTTP/1.1 200"));

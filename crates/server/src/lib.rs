@@ -60,6 +60,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Time in-flight requests get to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Origins whose pages may call the APIs from a browser (`*` for any). Empty: CORS is
+    /// off, so browsers keep other sites' pages from reading answers.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Limits {
@@ -69,6 +72,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -121,8 +125,59 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(v1_batch)
                 .layer(axum::extract::DefaultBodyLimit::max(WRITE_BODY_LIMIT)),
         )
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// CORS for the configured origins only: the allow header on their requests, and answers
+/// to their preflights. Writes still need the token; a browser never sends it by itself.
+async fn cors(
+    State(state): State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let allowed = &state.config.limits.cors_origins;
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| {
+            allowed
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(o))
+        })
+        .and_then(|o| HeaderValue::from_str(o).ok());
+    let Some(origin) = origin else {
+        return next.run(req).await;
+    };
+    let preflight = req.method() == axum::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut resp = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, Content-Type, Api-User-Agent, X-Request-Id"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        r
+    } else {
+        next.run(req).await
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    resp
 }
 
 /// The module a response answered, for metrics (a bounded set of names).
