@@ -1448,7 +1448,11 @@ impl<'t> PageReader<'t> {
     }
 
     fn get(&mut self, id: u32) -> R<Option<PageRecord>> {
-        if self.range.is_some() && self.last.is_some_and(|l| l < id) {
+        if let Some(range) = self
+            .range
+            .as_mut()
+            .filter(|_| self.last.is_some_and(|l| l < id))
+        {
             self.last = Some(id);
             if let Some((k, v)) = self.pending.take() {
                 if k == id {
@@ -1459,7 +1463,6 @@ impl<'t> PageReader<'t> {
                     return Ok(None);
                 }
             }
-            let range = self.range.as_mut().expect("checked above");
             for _ in 0..PAGE_STEPS {
                 let Some(entry) = range.next() else {
                     // Past the last page: every later id is absent too.
