@@ -281,13 +281,21 @@ fn import(data: &Path, format: Format, sources: &[PathBuf], memory_mib: usize) -
 
 fn serve(
     data: &Path,
-    config: inlink_server::Config,
+    mut config: inlink_server::Config,
     demo: bool,
     watch: Option<PathBuf>,
 ) -> Result<()> {
     let store = Arc::new(open_store(data)?);
     let _watcher = match &watch {
-        Some(dir) => Some(watch_folder(store.clone(), dir)?),
+        Some(dir) => {
+            // Kept beside the index: note batches survive a crash with it.
+            let folder = Arc::new(
+                inlink_import::folder::NotesFolder::open(dir, &data.join("notes-journal"))
+                    .with_context(|| format!("following {}", dir.display()))?,
+            );
+            config.notes = Some(folder.clone());
+            Some(watch_folder(store.clone(), folder)?)
+        }
         None => None,
     };
     if demo && store.stats()?.pages == 0 {
@@ -423,28 +431,23 @@ fn backlinks(
     }
 }
 
-/// Syncs the index with folder `dir` now, then again whenever its files have changed and
+/// Syncs the index with the folder now, then again whenever its files have changed and
 /// been quiet for 200 ms. The watcher stops when the returned value is dropped.
 fn watch_folder(
     store: Arc<RedbStore>,
-    dir: &Path,
+    folder: Arc<inlink_import::folder::NotesFolder>,
 ) -> Result<notify_debouncer_mini::Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>> {
     use notify_debouncer_mini::notify::RecursiveMode;
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("watching {}", dir.display()))?;
-    let sync = {
-        let dir = dir.clone();
-        move |store: &RedbStore| match inlink_import::sync::sync_folder(store, &dir, Format::Auto) {
-            Ok(s) => tracing::info!(
-                notes = s.notes,
-                written = s.written,
-                deleted = s.deleted,
-                "folder synced"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "folder sync failed; the index keeps its last state")
-            }
+    let dir = folder.root().to_path_buf();
+    let sync = move |store: &RedbStore| match folder.sync(store) {
+        Ok(s) => tracing::info!(
+            notes = s.notes,
+            written = s.written,
+            deleted = s.deleted,
+            "folder synced"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "folder sync failed; the index keeps its last state")
         }
     };
     sync(&store);

@@ -918,3 +918,103 @@ fn serve_watch_follows_the_folder() {
     wait_for("b", &[]);
     wait_for("a", &[]);
 }
+
+/// Notes written through `/v1/batch` land in the followed folder and are answered for as
+/// soon as the batch is acknowledged.
+#[test]
+fn note_batches_write_the_folder_and_the_index() {
+    let vault = tempfile::tempdir().unwrap();
+    let v = vault.path();
+    std::fs::write(v.join("a.md"), "Links to [[b]].\n").unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let (child, addr) = serve(d.path(), &["--watch", v.to_str().unwrap()]);
+    let _child = KillOnDrop(child);
+    let post = |body: &str| -> (u16, serde_json::Value) {
+        let r = http_raw(&addr, "POST", "/v1/batch", "", body);
+        let status = r[9..12].parse().unwrap();
+        (status, json_of(&r))
+    };
+    let linkers = |title: &str| -> Vec<String> {
+        let q = format!(
+            "/w/api.php?action=query&list=backlinks&bltitle={title}&format=json&formatversion=2"
+        );
+        let v = json_of(&http_get(&addr, &q).unwrap());
+        let mut t: Vec<String> = v["query"]["backlinks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let (status, r) = post(
+        r#"{"ops":[{"op":"put_note","path":"b.md","markdown":"Back to [[a]]."},
+                   {"op":"put_note","path":"sub/c.md","markdown":"Also [[b]]."}]}"#,
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][0]["title"], "b", "{r}");
+    assert!(r["results"][1]["pageid"].as_u64().is_some(), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(v.join("sub/c.md")).unwrap(),
+        "Also [[b]]."
+    );
+    assert_eq!(linkers("b"), ["a", "sub/c"]);
+    assert_eq!(linkers("a"), ["b"]);
+    let (status, r) = post(r#"{"ops":[{"op":"move_note","from":"sub/c.md","to":"d.md"}]}"#);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["results"][0]["from"], "sub/c.md");
+    assert_eq!(linkers("b"), ["a", "d"]);
+    let (status, r) = post(r#"{"ops":[{"op":"delete_note","path":"a.md"}]}"#);
+    assert_eq!(status, 200, "{r}");
+    assert!(r["results"][0]["pageid"].is_null(), "{r}");
+    assert!(!v.join("a.md").exists());
+    assert_eq!(linkers("b"), ["d"]);
+    // Refusals: whole batches, in the native error format, nothing written.
+    for (body, status, code) in [
+        (
+            r#"{"ops":[{"op":"put_note","path":"e.md","markdown":"[[d]]"},{"op":"put_note","path":"../x.md","markdown":"x"}]}"#,
+            400,
+            "badnote",
+        ),
+        (
+            r#"{"ops":[{"op":"delete_note","path":"nothere.md"}]}"#,
+            404,
+            "missingnote",
+        ),
+        (
+            r#"{"ops":[{"op":"move_note","from":"b.md","to":"d.md"}]}"#,
+            409,
+            "noteexists",
+        ),
+        (
+            r#"{"ops":[{"op":"put_note","path":"e.md","markdown":"x"},{"op":"delete","title":"b"}]}"#,
+            400,
+            "badparams",
+        ),
+    ] {
+        let (s, r) = post(body);
+        assert_eq!(
+            (s, r["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{r}"
+        );
+    }
+    assert!(!v.join("e.md").exists());
+    assert!(!v.parent().unwrap().join("x.md").exists());
+    assert_eq!(linkers("b"), ["d"]);
+
+    // Without a followed folder, note operations have nowhere to go.
+    let d2 = tempfile::tempdir().unwrap();
+    let (child2, addr2) = serve(d2.path(), &[]);
+    let _child2 = KillOnDrop(child2);
+    let r = http_raw(
+        &addr2,
+        "POST",
+        "/v1/batch",
+        "",
+        r#"{"ops":[{"op":"put_note","path":"e.md","markdown":"x"}]}"#,
+    );
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert_eq!(json_of(&r)["error"]["code"], "nonotesfolder");
+}

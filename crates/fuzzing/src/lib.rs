@@ -193,7 +193,7 @@ pub fn siyuan_api(data: &[u8]) {
 }
 
 pub fn native_batch(data: &[u8]) {
-    let native = Native::new(wiki());
+    let native = Native::new(wiki(), None);
     let r = native.batch(data);
     assert!(r.status != 500, "{}", r.body);
 }

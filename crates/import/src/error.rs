@@ -23,6 +23,16 @@ pub enum ImportError {
     Temp(String),
     #[error(transparent)]
     Model(#[from] inlink_model::ModelError),
+    /// A note change names a path or carries content the folder refuses.
+    #[error("{path}: {why}")]
+    BadNote { path: String, why: String },
+    #[error("{path}: no such note")]
+    NoNote { path: String },
+    #[error("{path}: a note is there already")]
+    NoteExists { path: String },
+    /// Change `op` of a batch was refused; nothing of the batch was written.
+    #[error("change {op}: {source}")]
+    InBatch { op: usize, source: Box<ImportError> },
 }
 
 impl ImportError {

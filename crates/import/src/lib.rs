@@ -7,6 +7,7 @@ pub mod demo;
 pub mod demo_enwiki;
 pub mod demo_notes;
 mod error;
+pub mod folder;
 pub mod live;
 mod markdown;
 mod mediawiki_sql;

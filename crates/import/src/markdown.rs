@@ -47,7 +47,7 @@ pub(crate) fn is_vault(dir: &Path) -> bool {
     dir.is_dir() && md_files(dir, &mut v).is_ok() && !v.is_empty()
 }
 
-fn is_logseq_graph(root: &Path) -> bool {
+pub(crate) fn is_logseq_graph(root: &Path) -> bool {
     root.join("logseq").is_dir() || (root.join("pages").is_dir() && root.join("journals").is_dir())
 }
 

@@ -11,11 +11,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// What a sync changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct SyncSummary {
     pub notes: u64,
     pub written: u64,
     pub deleted: u64,
+    /// Each note's page, by its file's path under the folder (`/`-separated).
+    pub pages: HashMap<String, PageId>,
 }
 
 /// A page as the index holds it: everything a fresh import decides.
@@ -73,7 +75,18 @@ pub fn sync_folder(
         b.push(Op::SetSiteInfo(Box::new(site)));
         scratch.apply(&b)?;
     }
-    import(&scratch, &[root.to_path_buf()], format, &Options::default())?;
+    let books = crate::siyuan::notebooks(root);
+    if !root.is_dir() {
+        return Err(ImportError::UnknownFormat {
+            path: root.display().to_string(),
+            why: "a folder of notes is a folder".into(),
+        });
+    }
+    // A folder without notes (every note deleted) holds no notes; a fresh import refuses it.
+    if !books.is_empty() || crate::markdown::is_vault(root) {
+        import(&scratch, &[root.to_path_buf()], format, &Options::default())?;
+    }
+    let root_is_book = crate::siyuan::is_notebook(root);
     let mut batch = Batch::new();
     if store.site_info()?.is_none() {
         if let Some(site) = scratch.site_info()? {
@@ -96,6 +109,15 @@ pub fn sync_folder(
             PageId(next_id - 1)
         });
         ids.insert(p.id, id);
+        if let Some(d) = &doc {
+            let path = d.attr("path").trim_start_matches('/');
+            let key = if books.is_empty() || root_is_book {
+                path.to_string()
+            } else {
+                format!("{}/{path}", d.attr("box"))
+            };
+            summary.pages.insert(key, id);
+        }
     }
     let kept: BTreeSet<PageId> = ids.values().copied().collect();
     // Notes whose document is gone; pages without blocks (wiki pages) are not the folder's.

@@ -249,3 +249,432 @@ fn siyuan_workspace_sync_equals_a_fresh_import() {
     .unwrap();
     assert_eq!(snapshot(&live), snapshot(&fresh));
 }
+
+use inlink_import::folder::{NoteChange, NotesFolder};
+use inlink_import::ImportError;
+
+/// Every file under `root`, with its bytes.
+fn files(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &std::path::Path, d: &std::path::Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                walk(root, &e.path(), out)
+            } else if t.is_file() {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Batches of note changes through the folder leave the index equal to a fresh import of the
+/// folder after each one; refused batches change neither the folder nor the index.
+#[test]
+fn note_batches_equal_a_fresh_import_and_refusals_write_nothing() {
+    let vault = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    std::fs::write(vault.path().join("seed.md"), "[[n1]]\n").unwrap();
+    let folder = NotesFolder::open(vault.path(), journal.path()).unwrap();
+    let root = folder.root().to_path_buf();
+    let live_dir = tempfile::tempdir().unwrap();
+    let live = RedbStore::open(live_dir.path()).unwrap();
+    folder.sync(&live).unwrap();
+    let names = ["n0", "n1", "n2", "n3", "n4", "n5"];
+    let mut rng = Lcg(5);
+    let path = |rng: &mut Lcg| {
+        let dir = ["", "a/", "b/c/"][rng.below(3) as usize];
+        format!("{dir}{}.md", names[rng.below(6) as usize])
+    };
+    let (mut applied, mut refused) = (0, 0);
+    for step in 0..60 {
+        let mut changes = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            changes.push(match rng.below(7) {
+                0..=2 => NoteChange::Put {
+                    path: path(&mut rng),
+                    text: note(&mut rng, &names),
+                },
+                3 | 4 => NoteChange::Move {
+                    from: path(&mut rng),
+                    to: path(&mut rng),
+                },
+                5 => NoteChange::Delete {
+                    path: path(&mut rng),
+                },
+                // Never accepted: outside the folder, hidden, or not a note.
+                _ => NoteChange::Put {
+                    path: [
+                        "../out.md",
+                        "a/../../x.md",
+                        ".obsidian/x.md",
+                        "a/x.txt",
+                        "/abs.md",
+                    ][rng.below(5) as usize]
+                        .into(),
+                    text: "[[n0]]".into(),
+                },
+            });
+        }
+        let before = (files(&root), snapshot(&live), live.generation());
+        match folder.apply(&live, &changes) {
+            Ok((_, results)) => {
+                applied += 1;
+                assert_eq!(results.len(), changes.len());
+                for (c, r) in changes.iter().zip(&results) {
+                    let exists = root.join(&r.path).is_file();
+                    assert_eq!(r.page.is_some(), exists, "step {step}: {c:?} {r:?}");
+                }
+            }
+            Err(ImportError::InBatch { op, source }) => {
+                refused += 1;
+                assert!(
+                    matches!(
+                        *source,
+                        ImportError::BadNote { .. }
+                            | ImportError::NoNote { .. }
+                            | ImportError::NoteExists { .. }
+                    ),
+                    "step {step}: change {op}: {source}"
+                );
+                assert_eq!(
+                    before,
+                    (files(&root), snapshot(&live), live.generation()),
+                    "step {step}: a refused batch changed something"
+                );
+            }
+            Err(e) => panic!("step {step}: {e}"),
+        }
+        let fresh = MemStore::new();
+        if files(&root).keys().any(|k| k.ends_with(".md")) {
+            import(
+                &fresh,
+                std::slice::from_ref(&root),
+                Format::Markdown,
+                &Options::default(),
+            )
+            .unwrap();
+        }
+        assert_eq!(snapshot(&live), snapshot(&fresh), "step {step}");
+        assert!(!journal.path().join("batch").exists());
+    }
+    assert!(
+        applied > 15 && refused > 15,
+        "{applied} applied, {refused} refused"
+    );
+    assert!(!root.parent().unwrap().join("out.md").exists());
+    assert_eq!(live.verify(10).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn note_paths_through_links_are_refused() {
+    let vault = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(vault.path().join("a.md"), "x\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), vault.path().join("out")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("t.md"), vault.path().join("t.md")).unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    let folder = NotesFolder::open(vault.path(), journal.path()).unwrap();
+    let store = MemStore::new();
+    for path in ["out/x.md", "t.md", "a.md/b.md"] {
+        let e = folder
+            .apply(
+                &store,
+                &[NoteChange::Put {
+                    path: path.into(),
+                    text: "[[a]]".into(),
+                }],
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains(path), "{e}");
+    }
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    // The journal cannot be inside the folder it journals.
+    assert!(NotesFolder::open(vault.path(), &vault.path().join("j")).is_err());
+}
+
+/// A committed journal (a crash after the commit point) is finished on opening; an
+/// uncommitted one is dropped. The journal's layout is the one `folder.rs` documents.
+#[test]
+fn a_committed_journal_is_replayed_and_an_uncommitted_one_dropped() {
+    let vault = tempfile::tempdir().unwrap();
+    let journal = tempfile::tempdir().unwrap();
+    std::fs::write(vault.path().join("gone.md"), "old\n").unwrap();
+    std::fs::write(vault.path().join("kept.md"), "kept\n").unwrap();
+    let batch = journal.path().join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    std::fs::write(batch.join("0"), "[[kept]] new\n").unwrap();
+    std::fs::write(
+        batch.join("manifest.json"),
+        r#"{"version":1,"files":{"d/new.md":"0","gone.md":null}}"#,
+    )
+    .unwrap();
+    let tmp = journal.path().join("batch.tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::write(
+        tmp.join("manifest.json"),
+        r#"{"version":1,"files":{"x.md":null}}"#,
+    )
+    .unwrap();
+    let folder = NotesFolder::open(vault.path(), journal.path()).unwrap();
+    let got = files(folder.root());
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        ["d/new.md", "kept.md"]
+    );
+    assert_eq!(got["d/new.md"], b"[[kept]] new\n");
+    assert!(!batch.exists() && !tmp.exists());
+    // A journal that escapes the folder is refused, not followed.
+    std::fs::create_dir(&batch).unwrap();
+    std::fs::write(
+        batch.join("manifest.json"),
+        r#"{"version":1,"files":{"../escape.md":null}}"#,
+    )
+    .unwrap();
+    assert!(NotesFolder::open(vault.path(), journal.path()).is_err());
+}
+
+/// SiYuan documents: put, and moved with their children.
+#[test]
+fn siyuan_documents_through_the_folder() {
+    let ws = tempfile::tempdir().unwrap();
+    let book = ws.path().join("20240101000000-book001");
+    std::fs::create_dir_all(book.join(".siyuan")).unwrap();
+    std::fs::write(book.join(".siyuan/conf.json"), r#"{"name":"Book"}"#).unwrap();
+    let doc = |id: &str, title: &str, refs: &[&str]| {
+        let children: Vec<serde_json::Value> = refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                serde_json::json!({
+                    "ID": format!("{}{i}", &id[..id.len() - 1]),
+                    "Type": "NodeParagraph",
+                    "Properties": {"id": format!("{}{i}", &id[..id.len() - 1])},
+                    "Children": [{
+                        "Type": "NodeTextMark",
+                        "TextMarkType": "block-ref",
+                        "TextMarkBlockRefID": r,
+                        "TextMarkBlockRefSubtype": "s",
+                        "TextMarkTextContent": "x"
+                    }]
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "ID": id, "Type": "NodeDocument",
+            "Properties": {"id": id, "title": title},
+            "Children": children
+        })
+    };
+    let journal = tempfile::tempdir().unwrap();
+    let folder = NotesFolder::open(ws.path(), journal.path()).unwrap();
+    let store = MemStore::new();
+    let b = "20240101000000-book001";
+    let (p, c, o) = (
+        "20240101000001-parentx",
+        "20240101000002-childxx",
+        "20240101000003-otherxx",
+    );
+    let (_, r) = folder
+        .apply(
+            &store,
+            &[
+                NoteChange::Put {
+                    path: format!("{b}/{p}.sy"),
+                    text: doc(p, "Parent", &[]).to_string(),
+                },
+                NoteChange::Put {
+                    path: format!("{b}/{p}/{c}.sy"),
+                    text: doc(c, "Child", &[o]).to_string(),
+                },
+                NoteChange::Put {
+                    path: format!("{b}/{o}.sy"),
+                    text: doc(o, "Other", &[c]).to_string(),
+                },
+            ],
+        )
+        .unwrap();
+    assert!(r.iter().all(|r| r.page.is_some()), "{r:?}");
+    let child_page = r[1].page.unwrap();
+    // A file named other than its document's id is refused.
+    assert!(folder
+        .apply(
+            &store,
+            &[NoteChange::Put {
+                path: format!("{b}/20240101000009-wrongid.sy"),
+                text: doc(o, "Other", &[]).to_string(),
+            }]
+        )
+        .is_err());
+    // The parent moves under Other; its child goes with it and keeps its page.
+    let (_, r) = folder
+        .apply(
+            &store,
+            &[NoteChange::Move {
+                from: format!("{b}/{p}.sy"),
+                to: format!("{b}/{o}/{p}.sy"),
+            }],
+        )
+        .unwrap();
+    assert!(r[0].page.is_some());
+    assert!(ws.path().join(format!("{b}/{o}/{p}/{c}.sy")).is_file());
+    assert!(!ws
+        .path()
+        .join(format!("{b}/{p}"))
+        .join(format!("{c}.sy"))
+        .exists());
+    let child = store.block(c).unwrap().unwrap();
+    assert_eq!(child.page, child_page);
+    assert_eq!(child.attr("hpath"), "/Other/Parent/Child");
+    let fresh = MemStore::new();
+    import(
+        &fresh,
+        &[ws.path().to_path_buf()],
+        Format::Auto,
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(snapshot(&store), snapshot(&fresh));
+}
+
+const FOLDER_CHILD_ENV: &str = "INLINK_FOLDER_CRASH_DIR";
+
+/// The writer killed by `note_batches_survive_kill_9`: batch k writes note `n{k}` (linking
+/// to `n{k-1}`) and sets `index.md` to k, then prints `ACK k`.
+#[test]
+#[ignore = "run by note_batches_survive_kill_9"]
+fn folder_crash_child() {
+    use std::io::Write;
+    let Ok(dir) = std::env::var(FOLDER_CHILD_ENV) else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    let store = RedbStore::open(dir.join("store")).unwrap();
+    let folder = NotesFolder::open(&dir.join("vault"), &dir.join("journal")).unwrap();
+    folder.sync(&store).unwrap();
+    let mut k: u32 = std::fs::read_to_string(dir.join("vault/index.md"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut out = std::io::stdout();
+    loop {
+        k += 1;
+        folder
+            .apply(
+                &store,
+                &[
+                    NoteChange::Put {
+                        path: format!("d{}/n{k}.md", k % 7),
+                        text: format!("[[n{}]] {}\n", k - 1, "words ".repeat(k as usize % 50)),
+                    },
+                    NoteChange::Put {
+                        path: "index.md".into(),
+                        text: k.to_string(),
+                    },
+                ],
+            )
+            .unwrap();
+        writeln!(out, "ACK {k}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Note batches under SIGKILL: every acknowledged batch is in the folder and the index, no
+/// batch is half-applied, and the index equals a fresh import of the folder.
+#[test]
+fn note_batches_survive_kill_9() {
+    use std::io::BufRead;
+    let trials: u32 = std::env::var("INLINK_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("vault")).unwrap();
+    std::fs::write(d.path().join("vault/index.md"), "0").unwrap();
+    let mut acked = 0u32;
+    for trial in 0..trials {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "folder_crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(FOLDER_CHILD_ENV, d.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let wanted = 1 + (trial * 7919) % 9;
+        let mut seen = 0;
+        while seen < wanted {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("ACK ") => {
+                    acked = acked.max(l[4..].trim().parse().unwrap());
+                    seen += 1;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        child.kill().unwrap();
+        for l in lines.map_while(Result::ok) {
+            if let Some(n) = l.strip_prefix("ACK ") {
+                acked = acked.max(n.trim().parse().unwrap());
+            }
+        }
+        child.wait().unwrap();
+        assert!(seen > 0, "trial {trial}: the child acknowledged nothing");
+
+        let store = RedbStore::open(d.path().join("store")).unwrap();
+        // Before any replay or sync, the index holds every acknowledged batch.
+        let in_index = store
+            .pages(PageId(0), usize::MAX)
+            .unwrap()
+            .iter()
+            .filter(|p| p.title.dbkey.starts_with('d'))
+            .count() as u32;
+        assert!(
+            in_index >= acked,
+            "trial {trial}: {acked} acknowledged, {in_index} indexed"
+        );
+        let folder = NotesFolder::open(&d.path().join("vault"), &d.path().join("journal")).unwrap();
+        let root = folder.root().to_path_buf();
+        let k: u32 = std::fs::read_to_string(root.join("index.md"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let notes = files(&root).keys().filter(|p| p.contains("/n")).count() as u32;
+        assert_eq!(
+            notes, k,
+            "trial {trial}: a batch was half applied to the folder"
+        );
+        assert!(
+            k >= acked,
+            "trial {trial}: {acked} acknowledged, {k} in the folder"
+        );
+        folder.sync(&store).unwrap();
+        let fresh = MemStore::new();
+        import(
+            &fresh,
+            std::slice::from_ref(&root),
+            Format::Markdown,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(snapshot(&store), snapshot(&fresh), "trial {trial}");
+    }
+    assert!(
+        acked >= trials,
+        "{acked} batches acknowledged in {trials} trials"
+    );
+    eprintln!("{trials} kills, {acked} note batches acknowledged: all present, none half-applied");
+}

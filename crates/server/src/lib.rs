@@ -36,6 +36,8 @@ pub struct Config {
     /// The bearer / API token, when one is configured.
     pub token: Option<String>,
     pub limits: Limits,
+    /// The folder of notes the index follows (`serve --watch`), which note writes go into.
+    pub notes: Option<Arc<native::NotesFolder>>,
 }
 
 impl Config {
@@ -45,6 +47,7 @@ impl Config {
             listen: listen.into(),
             token,
             limits: Limits::default(),
+            notes: None,
         }
     }
 }
@@ -100,7 +103,7 @@ impl AppState {
         Ok(AppState {
             mediawiki: Arc::new(mediawiki),
             siyuan: Arc::new(SiYuan::new(store.clone())),
-            native: Arc::new(Native::new(store.clone())),
+            native: Arc::new(Native::new(store.clone(), config.notes.clone())),
             metrics: Arc::new(metrics::Metrics::new()),
             store,
             config: Arc::new(config),

@@ -3,7 +3,10 @@
 //! is checked whole before anything is written, then applied as one store batch, so readers
 //! see all of it or none, and an `ok` answer means it is durable.
 
+use inlink_import::folder::NoteChange;
+pub use inlink_import::folder::NotesFolder;
 use inlink_import::live::wikitext_update;
+use inlink_import::ImportError;
 use inlink_model::{
     LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title, TitleCodec, NS_CATEGORY, NS_FILE,
     NS_MAIN, NS_TEMPLATE,
@@ -50,6 +53,26 @@ enum OpRequest {
         #[serde(default)]
         redirect: bool,
     },
+    #[serde(rename = "put_note")]
+    PutNote {
+        path: String,
+        markdown: Option<String>,
+        /// A SiYuan document: its JSON, as an object or as the text of a `.sy` file.
+        sy: Option<Value>,
+    },
+    #[serde(rename = "delete_note")]
+    DeleteNote { path: String },
+    #[serde(rename = "move_note")]
+    MoveNote { from: String, to: String },
+}
+
+impl OpRequest {
+    fn is_note(&self) -> bool {
+        matches!(
+            self,
+            OpRequest::PutNote { .. } | OpRequest::DeleteNote { .. } | OpRequest::MoveNote { .. }
+        )
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -86,8 +109,11 @@ fn bad(code: &'static str, info: impl Into<String>) -> Rejected {
 /// The native dialect over a store.
 pub struct Native {
     store: Arc<dyn LinkStore>,
-    /// Batches are planned against the store's state, so one is planned and applied at a time.
+    /// Batches are planned against the store's state, so one is planned and applied at a time
+    /// (under the notes folder's lock when there is one: its syncs plan against it too).
     write: Mutex<()>,
+    /// The folder of notes the index follows, which note operations write into.
+    notes: Option<Arc<NotesFolder>>,
 }
 
 /// What the batch has done so far to titles and ids, over the store's state.
@@ -399,10 +425,11 @@ pub fn error(status: u16, code: &str, info: &str) -> Response {
 }
 
 impl Native {
-    pub fn new(store: Arc<dyn LinkStore>) -> Self {
+    pub fn new(store: Arc<dyn LinkStore>, notes: Option<Arc<NotesFolder>>) -> Self {
         Native {
             store,
             write: Mutex::new(()),
+            notes,
         }
     }
 
@@ -438,7 +465,20 @@ impl Native {
                 format!("{} operations; at most {MAX_OPS} per batch", req.ops.len()),
             ));
         }
-        let _guard = self.write.lock().unwrap_or_else(|e| e.into_inner());
+        match req.ops.iter().filter(|o| o.is_note()).count() {
+            0 => {}
+            n if n == req.ops.len() => return self.note_batch(&req.ops),
+            _ => {
+                return Err(bad(
+                    "badparams",
+                    "a batch holds page operations or note operations, not both",
+                ))
+            }
+        }
+        let _guard = match &self.notes {
+            Some(f) => f.lock(),
+            None => self.write.lock().unwrap_or_else(|e| e.into_inner()),
+        };
         let site = self
             .store
             .site_info()
@@ -476,6 +516,7 @@ impl Native {
                 ),
                 OpRequest::Delete { title, id } => plan.delete(title.as_deref(), *id),
                 OpRequest::Move { from, to, redirect } => plan.move_page(from, to, *redirect),
+                _ => unreachable!("note operations are batched apart"),
             };
             results.push(r.map_err(|mut e| {
                 e.op = Some(i);
@@ -490,5 +531,107 @@ impl Native {
             "generation": self.store.generation(),
             "results": results,
         }))
+    }
+
+    /// A batch of note operations: written into the notes folder, then the index synced.
+    fn note_batch(&self, ops: &[OpRequest]) -> Result<Value, Rejected> {
+        let Some(folder) = &self.notes else {
+            return Err(bad(
+                "nonotesfolder",
+                "note operations write into the folder the server follows: start it with --watch DIR",
+            ));
+        };
+        let mut changes = Vec::with_capacity(ops.len());
+        let mut names = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let at = |mut e: Rejected| {
+                e.op = Some(i);
+                e
+            };
+            changes.push(match op {
+                OpRequest::PutNote { path, markdown, sy } => {
+                    names.push("put_note");
+                    let text = match (markdown, sy) {
+                        (Some(m), None) => m.clone(),
+                        (None, Some(Value::String(s))) => s.clone(),
+                        (None, Some(v @ Value::Object(_))) => v.to_string(),
+                        (None, Some(_)) => {
+                            return Err(at(bad(
+                                "badparams",
+                                "\"sy\" is a document object or its text",
+                            )))
+                        }
+                        _ => {
+                            return Err(at(bad(
+                                "badparams",
+                                "put_note takes \"markdown\" or \"sy\", one of them",
+                            )))
+                        }
+                    };
+                    NoteChange::Put {
+                        path: path.clone(),
+                        text,
+                    }
+                }
+                OpRequest::DeleteNote { path } => {
+                    names.push("delete_note");
+                    NoteChange::Delete { path: path.clone() }
+                }
+                OpRequest::MoveNote { from, to } => {
+                    names.push("move_note");
+                    NoteChange::Move {
+                        from: from.clone(),
+                        to: to.clone(),
+                    }
+                }
+                _ => unreachable!("page operations are batched apart"),
+            });
+        }
+        let (_, done) = folder
+            .apply(self.store.as_ref(), &changes)
+            .map_err(note_rejection)?;
+        let site = self
+            .store
+            .site_info()
+            .map_err(internal)?
+            .unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
+        let codec = TitleCodec::new(site);
+        let mut results = Vec::with_capacity(done.len());
+        for (r, name) in done.iter().zip(names) {
+            let mut v = json!({"op": name, "path": r.path, "pageid": r.page.map(|p| p.0)});
+            if let OpRequest::MoveNote { from, .. } = &ops[results.len()] {
+                v["from"] = json!(from);
+            }
+            if let Some(p) = r.page {
+                if let Some(rec) = self.store.page(p).map_err(internal)? {
+                    v["title"] = json!(codec.full_text(&rec.title));
+                }
+            }
+            results.push(v);
+        }
+        Ok(json!({
+            "ok": true,
+            "generation": self.store.generation(),
+            "results": results,
+        }))
+    }
+}
+
+fn note_rejection(e: ImportError) -> Rejected {
+    let (op, e) = match e {
+        ImportError::InBatch { op, source } => (Some(op), *source),
+        e => (None, e),
+    };
+    let (status, code) = match &e {
+        ImportError::BadNote { .. } => (400, "badnote"),
+        ImportError::NoNote { .. } => (404, "missingnote"),
+        ImportError::NoteExists { .. } => (409, "noteexists"),
+        _ => (500, "internal"),
+    };
+    Rejected {
+        status,
+        code,
+        info: e.to_string(),
+        op,
     }
 }
