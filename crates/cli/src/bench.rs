@@ -959,7 +959,7 @@ fn scale_bench(
     let title_bytes: usize = entries.iter().map(|(_, t, _)| t.len()).sum();
     let dict = inlink_store::dictionary::build(entries).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     println!(
-        "title dictionary (fst): {titles} titles, {:.1} bytes each ({:.1} bytes of title text each); redb's targets + target_names: {:.1} bytes per target",
+        "title dictionary (front coded): {titles} titles, {:.1} bytes each ({:.1} bytes of title text each); redb's targets + target_names: {:.1} bytes per target",
         dict.len() as f64 / titles.max(1) as f64,
         title_bytes as f64 / titles.max(1) as f64,
         (table("targets") + table("target_names")) as f64 / targets.max(1) as f64

@@ -60,9 +60,12 @@ pub fn title(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     for ns in [NS_MAIN, NS_TEMPLATE, -1] {
         if let Ok(t) = codec().parse(&text, ns) {
-            // A parsed title prints and parses back to itself.
+            // A parsed title prints and parses back to itself — when the printed text is in
+            // NFC: upper-casing a first letter can leave a decomposed sequence ("ŉ\u{301}"
+            // → "ʼN\u{301}"), which MediaWiki's request normalisation composes into another
+            // title too.
             let full = codec().full_text(&t.title());
-            if t.is_local() && !t.dbkey.is_empty() {
+            if t.is_local() && !t.dbkey.is_empty() && unicode_normalization::is_nfc(&full) {
                 let again = codec().parse(&full, 0).expect("a printed title parses");
                 assert_eq!((again.ns, again.dbkey), (t.ns, t.dbkey.clone()), "{full}");
             }
