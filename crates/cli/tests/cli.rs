@@ -482,6 +482,22 @@ fn json_of(reply: &str) -> serde_json::Value {
     serde_json::from_str(body_of(reply)).unwrap_or_else(|e| panic!("{e}: {reply}"))
 }
 
+/// The titles of `title`'s backlinks (the first page of them), sorted.
+fn backlink_titles(addr: &str, title: &str) -> Vec<String> {
+    let q = format!(
+        "/w/api.php?action=query&list=backlinks&bltitle={title}&format=json&formatversion=2"
+    );
+    let v = json_of(&http_get(addr, &q).unwrap());
+    let mut t: Vec<String> = v["query"]["backlinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
 /// Random batches of upserts, deletions and moves through `POST /v1/batch`, some refused
 /// whole; then every backlinks answer equals that of a fresh import of the pages as they
 /// ended (an XML dump written from the test's own model, with the ids the server gave).
@@ -880,20 +896,7 @@ fn serve_watch_follows_the_folder() {
     let d = tempfile::tempdir().unwrap();
     let (child, addr) = serve(d.path(), &["--watch", v.to_str().unwrap()]);
     let _child = KillOnDrop(child);
-    let linkers = |title: &str| -> Vec<String> {
-        let q = format!(
-            "/w/api.php?action=query&list=backlinks&bltitle={title}&format=json&formatversion=2"
-        );
-        let v = json_of(&http_get(&addr, &q).unwrap());
-        let mut t: Vec<String> = v["query"]["backlinks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["title"].as_str().unwrap().to_string())
-            .collect();
-        t.sort();
-        t
-    };
+    let linkers = |title: &str| backlink_titles(&addr, title);
     let wait_for = |title: &str, want: &[&str]| {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -934,20 +937,7 @@ fn note_batches_write_the_folder_and_the_index() {
         let status = r[9..12].parse().unwrap();
         (status, json_of(&r))
     };
-    let linkers = |title: &str| -> Vec<String> {
-        let q = format!(
-            "/w/api.php?action=query&list=backlinks&bltitle={title}&format=json&formatversion=2"
-        );
-        let v = json_of(&http_get(&addr, &q).unwrap());
-        let mut t: Vec<String> = v["query"]["backlinks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["title"].as_str().unwrap().to_string())
-            .collect();
-        t.sort();
-        t
-    };
+    let linkers = |title: &str| backlink_titles(&addr, title);
     let (status, r) = post(
         r#"{"ops":[{"op":"put_note","path":"b.md","markdown":"Back to [[a]]."},
                    {"op":"put_note","path":"sub/c.md","markdown":"Also [[b]]."}]}"#,

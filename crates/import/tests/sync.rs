@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 #[path = "../../../tests/support/shared_data.rs"]
 mod shared_data;
 use shared_data::data;
+#[path = "../../../tests/support/kill9.rs"]
+mod kill9;
 
 struct Lcg(u64);
 
@@ -588,49 +590,19 @@ fn folder_crash_child() {
 /// batch is half-applied, and the index equals a fresh import of the folder.
 #[test]
 fn note_batches_survive_kill_9() {
-    use std::io::BufRead;
-    let trials: u32 = std::env::var("INLINK_CRASH_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+    let trials = kill9::trials();
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir(d.path().join("vault")).unwrap();
     std::fs::write(d.path().join("vault/index.md"), "0").unwrap();
     let mut acked = 0u32;
     for trial in 0..trials {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "folder_crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(FOLDER_CHILD_ENV, d.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let wanted = 1 + (trial * 7919) % 9;
-        let mut seen = 0;
-        while seen < wanted {
-            match lines.next() {
-                Some(Ok(l)) if l.starts_with("ACK ") => {
-                    acked = acked.max(l[4..].trim().parse().unwrap());
-                    seen += 1;
-                }
-                Some(_) => {}
-                None => break,
-            }
-        }
-        child.kill().unwrap();
-        for l in lines.map_while(Result::ok) {
-            if let Some(n) = l.strip_prefix("ACK ") {
-                acked = acked.max(n.trim().parse().unwrap());
-            }
-        }
-        child.wait().unwrap();
+        let (seen, a) = kill9::kill_after(
+            "folder_crash_child",
+            FOLDER_CHILD_ENV,
+            d.path(),
+            1 + (trial * 7919) % 9,
+        );
+        acked = acked.max(a);
         assert!(seen > 0, "trial {trial}: the child acknowledged nothing");
 
         let store = RedbStore::open(d.path().join("store")).unwrap();

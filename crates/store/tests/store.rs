@@ -5,9 +5,10 @@ use inlink_model::{BlockRefKind, LinkKind, PageId, PageRecord, Title};
 use inlink_store::conformance::{self, assert_same_answers};
 use inlink_store::{Batch, LinkStore, MemStore, Op, PageUpdate, RedbStore, RedirectRow};
 use proptest::prelude::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+
+#[path = "../../../tests/support/kill9.rs"]
+mod kill9;
 
 #[test]
 fn conformance_mem() {
@@ -223,49 +224,14 @@ fn crash_child() {
 
 #[test]
 fn crash_safety_under_kill_9() {
-    let trials: u32 = std::env::var("INLINK_CRASH_TRIALS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
+    let trials = kill9::trials();
     let d = tempfile::tempdir().unwrap();
     let mut acked = 0u32;
     for trial in 0..trials {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, d.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         // Kill at a different instant each trial: after a varying number of acknowledgements.
-        let wanted = 3 + (trial * 7919) % 23;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = 0;
-        while seen < wanted && Instant::now() < deadline {
-            match lines.next() {
-                Some(Ok(l)) if l.starts_with("ACK ") => {
-                    acked = acked.max(l[4..].trim().parse().unwrap());
-                    seen += 1;
-                }
-                Some(_) => {}
-                None => break,
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-                               // Acknowledgements already in the pipe are acknowledged writes too.
-        for l in lines.map_while(Result::ok) {
-            if let Some(n) = l.strip_prefix("ACK ") {
-                acked = acked.max(n.trim().parse().unwrap());
-            }
-        }
-        child.wait().unwrap();
+        let (seen, a) =
+            kill9::kill_after("crash_child", CHILD_ENV, d.path(), 3 + (trial * 7919) % 23);
+        acked = acked.max(a);
         assert!(seen > 0, "trial {trial}: the child acknowledged nothing");
 
         let store = RedbStore::open(d.path()).expect("reopens after kill -9");

@@ -433,6 +433,16 @@ impl Native {
         }
     }
 
+    /// The wiki's title rules (MediaWiki's defaults for an index without site info).
+    fn codec(&self) -> Result<TitleCodec, Rejected> {
+        let site = self
+            .store
+            .site_info()
+            .map_err(internal)?
+            .unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
+        Ok(TitleCodec::new(site))
+    }
+
     /// `GET /v1/openapi.json`.
     pub fn openapi(&self) -> Response {
         Response {
@@ -479,12 +489,7 @@ impl Native {
             Some(f) => f.lock(),
             None => self.write.lock().unwrap_or_else(|e| e.into_inner()),
         };
-        let site = self
-            .store
-            .site_info()
-            .map_err(internal)?
-            .unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
-        let codec = TitleCodec::new(site);
+        let codec = self.codec()?;
         let next_id = self
             .store
             .last_page_id()
@@ -590,12 +595,7 @@ impl Native {
         let (_, done) = folder
             .apply(self.store.as_ref(), &changes)
             .map_err(note_rejection)?;
-        let site = self
-            .store
-            .site_info()
-            .map_err(internal)?
-            .unwrap_or_else(|| SiteInfo::mediawiki_default("Wiki"));
-        let codec = TitleCodec::new(site);
+        let codec = self.codec()?;
         let mut results = Vec::with_capacity(done.len());
         for (r, name) in done.iter().zip(names) {
             let mut v = json!({"op": name, "path": r.path, "pageid": r.page.map(|p| p.0)});
