@@ -1411,95 +1411,6 @@ fn page_of(
     }))
 }
 
-type PageValue = (i32, bool, &'static str);
-
-/// Page rows for ids that mostly ascend, as a page of backlinks asks for them: the next
-/// few rows are stepped to on a range cursor instead of searching the B-tree again for
-/// each id (linkers of one target often have near ids). Any other id is looked up afresh.
-struct PageReader<'t> {
-    pages: &'t redb::ReadOnlyTable<u32, PageValue>,
-    range: Option<redb::Range<'static, u32, PageValue>>,
-    /// Every key ≤ `last` has been read from `range`.
-    last: Option<u32>,
-    /// The first key > `last`, when already read.
-    pending: Option<(u32, redb::AccessGuard<'static, PageValue>)>,
-}
-
-/// Entries stepped over before a lookup starts a new search.
-const PAGE_STEPS: usize = 8;
-
-impl<'t> PageReader<'t> {
-    fn new(pages: &'t redb::ReadOnlyTable<u32, PageValue>) -> Self {
-        PageReader {
-            pages,
-            range: None,
-            last: None,
-            pending: None,
-        }
-    }
-
-    fn record(id: u32, v: &redb::AccessGuard<'static, PageValue>) -> PageRecord {
-        let (ns, is_redirect, dbkey) = v.value();
-        PageRecord {
-            id: PageId(id),
-            title: Title::new(ns, dbkey),
-            is_redirect,
-        }
-    }
-
-    fn get(&mut self, id: u32) -> R<Option<PageRecord>> {
-        if let Some(range) = self
-            .range
-            .as_mut()
-            .filter(|_| self.last.is_some_and(|l| l < id))
-        {
-            self.last = Some(id);
-            if let Some((k, v)) = self.pending.take() {
-                if k == id {
-                    return Ok(Some(Self::record(k, &v)));
-                }
-                if k > id {
-                    self.pending = Some((k, v));
-                    return Ok(None);
-                }
-            }
-            for _ in 0..PAGE_STEPS {
-                let Some(entry) = range.next() else {
-                    // Past the last page: every later id is absent too.
-                    return Ok(None);
-                };
-                let (k, v) = entry?;
-                let k = k.value();
-                if k == id {
-                    return Ok(Some(Self::record(k, &v)));
-                }
-                if k > id {
-                    self.pending = Some((k, v));
-                    return Ok(None);
-                }
-            }
-        }
-        let mut range = self.pages.range(id..)?;
-        self.last = Some(id);
-        self.pending = None;
-        let found = match range.next() {
-            Some(entry) => {
-                let (k, v) = entry?;
-                let k = k.value();
-                if k == id {
-                    Some(Self::record(k, &v))
-                } else {
-                    self.pending = Some((k, v));
-                    None
-                }
-            }
-            None => None,
-        };
-        self.range = Some(range);
-        Ok(found)
-    }
-}
-
 fn target_id(txn: &ReadTransaction, t: &Title) -> R<Option<u32>> {
     let targets = txn.open_table(TARGETS)?;
     Ok(targets.get((t.ns, t.dbkey.as_str()))?.map(|v| v.value()))
@@ -1516,16 +1427,10 @@ impl Core {
             return Ok(out);
         };
         let pages = txn.open_table(PAGES)?;
-        let mut reader = PageReader::new(&pages);
         let rows = Rows::load(&txn, seg.as_deref(), q.kind as u8, tid)?;
         let mut it = rows.iter(q);
         while let Some((_, from)) = it.next()? {
-            let page = if q.direction == Direction::Ascending {
-                reader.get(from)?
-            } else {
-                page_of(&pages, from)?
-            };
-            if let Some(p) = page {
+            if let Some(p) = page_of(&pages, from)? {
                 if q.accepts(&p) {
                     out.push(p);
                     if out.len() >= q.limit {
@@ -1922,46 +1827,6 @@ fn intersect(a: &[u64], b: &[u64]) -> Vec<u64> {
         .copied()
         .filter(|x| large.binary_search(x).is_ok())
         .collect()
-}
-
-#[cfg(test)]
-mod page_reader_tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(40))]
-        /// The stepping reader answers every id as a fresh lookup does, whatever the order
-        /// of the ids asked (ascending runs, jumps back, gaps, ids past the last page).
-        #[test]
-        fn page_reader_equals_lookups(
-            ids in proptest::collection::btree_set(1u32..300, 0..120),
-            asks in proptest::collection::vec(0u32..320, 0..200),
-            sort in any::<bool>(),
-        ) {
-            let d = tempfile::tempdir().unwrap();
-            let store = RedbStore::open(d.path()).unwrap();
-            let mut b = Batch::new();
-            for &id in &ids {
-                b.push(Op::PutPage(PageRecord {
-                    id: PageId(id),
-                    title: Title::new((id % 3) as i32, format!("P{id}")),
-                    is_redirect: id % 5 == 0,
-                }));
-            }
-            store.apply(&b).unwrap();
-            let mut asks = asks;
-            if sort {
-                asks.sort_unstable();
-            }
-            let txn = store.db.begin_read().unwrap();
-            let pages = txn.open_table(PAGES).unwrap();
-            let mut reader = PageReader::new(&pages);
-            for id in asks {
-                prop_assert_eq!(reader.get(id).unwrap(), page_of(&pages, id).unwrap(), "id {}", id);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
