@@ -10,6 +10,10 @@ use std::sync::RwLock;
 struct State {
     pages: BTreeMap<PageId, PageRecord>,
     links: BTreeMap<PageId, BTreeSet<(LinkKind, Title)>>,
+    /// `links` turned around, and `pages` by title: kept so that model-based tests over
+    /// thousands of pages (the crash trials) do not scan every page per query.
+    rev: BTreeMap<(LinkKind, Title), BTreeSet<PageId>>,
+    by_title: BTreeMap<Title, PageId>,
     redirects: BTreeMap<PageId, RedirectRow>,
     site: Option<SiteInfo>,
     blocks: BTreeMap<PageId, Vec<BlockRecord>>,
@@ -32,19 +36,44 @@ impl MemStore {
 impl State {
     /// A title names at most one page: another page holding it is removed.
     fn evict_title(&mut self, page: &PageRecord) {
-        let other = self
-            .pages
-            .values()
-            .find(|p| p.title == page.title && p.id != page.id)
-            .map(|p| p.id);
-        if let Some(o) = other {
-            self.delete(o);
+        if let Some(&o) = self.by_title.get(&page.title) {
+            if o != page.id {
+                self.delete(o);
+            }
+        }
+    }
+
+    fn put_page(&mut self, page: PageRecord) {
+        self.evict_title(&page);
+        if let Some(old) = self.pages.get(&page.id) {
+            self.by_title.remove(&old.title);
+        }
+        self.by_title.insert(page.title.clone(), page.id);
+        self.pages.insert(page.id, page);
+    }
+
+    fn set_links(&mut self, id: PageId, links: Option<BTreeSet<(LinkKind, Title)>>) {
+        for key in self.links.remove(&id).into_iter().flatten() {
+            if let Some(set) = self.rev.get_mut(&key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.rev.remove(&key);
+                }
+            }
+        }
+        if let Some(links) = links {
+            for key in &links {
+                self.rev.entry(key.clone()).or_default().insert(id);
+            }
+            self.links.insert(id, links);
         }
     }
 
     fn delete(&mut self, id: PageId) {
-        self.pages.remove(&id);
-        self.links.remove(&id);
+        if let Some(p) = self.pages.remove(&id) {
+            self.by_title.remove(&p.title);
+        }
+        self.set_links(id, None);
         self.redirects.remove(&id);
         self.blocks.remove(&id);
         self.block_refs.remove(&id);
@@ -53,27 +82,23 @@ impl State {
     fn apply(&mut self, op: &Op) {
         match op {
             Op::Upsert(u) => {
-                self.evict_title(&u.page);
-                self.pages.insert(u.page.id, u.page.clone());
-                self.links
-                    .insert(u.page.id, u.links.iter().cloned().collect());
+                self.put_page(u.page.clone());
+                self.set_links(u.page.id, Some(u.links.iter().cloned().collect()));
                 match &u.redirect {
                     Some(r) => self.redirects.insert(u.page.id, r.clone()),
                     None => self.redirects.remove(&u.page.id),
                 };
             }
-            Op::PutPage(p) => {
-                self.evict_title(p);
-                self.pages.insert(p.id, p.clone());
-            }
+            Op::PutPage(p) => self.put_page(p.clone()),
             Op::AddLinks {
                 from,
                 kind,
                 targets,
                 ..
             } => {
-                let set = self.links.entry(*from).or_default();
+                let mut set = self.links.get(from).cloned().unwrap_or_default();
                 set.extend(targets.iter().map(|t| (*kind, t.clone())));
+                self.set_links(*from, Some(set));
             }
             Op::SetRedirect { from, redirect } => match redirect {
                 Some(r) => {
@@ -144,13 +169,11 @@ impl LinkStore for MemStore {
     }
 
     fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
-        Ok(self
-            .state
-            .read()
-            .expect("lock")
-            .pages
-            .values()
-            .find(|p| p.title == *title)
+        let st = self.state.read().expect("lock");
+        Ok(st
+            .by_title
+            .get(title)
+            .and_then(|id| st.pages.get(id))
             .cloned())
     }
 
@@ -158,10 +181,11 @@ impl LinkStore for MemStore {
         let st = self.state.read().expect("lock");
         let key = (q.kind, q.target.clone());
         let mut rows: Vec<PageRecord> = st
-            .links
-            .iter()
-            .filter(|(_, set)| set.contains(&key))
-            .filter_map(|(id, _)| st.pages.get(id))
+            .rev
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| st.pages.get(id))
             .filter(|p| q.accepts(p) && q.after_start(p.title.ns, p.id))
             .cloned()
             .collect();

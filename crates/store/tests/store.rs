@@ -267,4 +267,7 @@ fn crash_safety_under_kill_9() {
         rebuild_into(&store, &model);
         assert_same_answers(&store, &model, &[]);
     }
+    eprintln!(
+        "{trials} kills, {acked} batches acknowledged: all present, none half-applied, every answer equal to a rebuild"
+    );
 }
