@@ -100,16 +100,17 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ImportError> {
 }
 
 impl NotesFolder {
-    /// Follows `root`, keeping the batch journal in `journal` (created if missing; it must
-    /// not lie inside `root`). A committed batch left by a crash is finished here.
+    /// Follows `root`, keeping the batch journal in `journal` (created if missing). The
+    /// journal may lie inside `root` (an index kept in the vault it follows): note paths
+    /// never lead into it. A committed batch left by a crash is finished here.
     pub fn open(root: &Path, journal: &Path) -> Result<Self, ImportError> {
         let root = root.canonicalize().map_err(io(root))?;
         fs::create_dir_all(journal).map_err(io(journal))?;
         let journal = journal.canonicalize().map_err(io(journal))?;
-        if journal.starts_with(&root) {
+        if root.starts_with(&journal) {
             return Err(bad_path(
-                &journal.display().to_string(),
-                "the journal must lie outside the folder it journals",
+                &root.display().to_string(),
+                "the folder of notes cannot lie inside its own journal",
             ));
         }
         let f = NotesFolder {
@@ -308,6 +309,9 @@ impl NotesFolder {
         check_path(path)?;
         let mut at = self.root.clone();
         let parts: Vec<&str> = path.split('/').collect();
+        if self.root.join(path).starts_with(&self.journal) {
+            return Err(bad_path(path, "inside the notes journal"));
+        }
         for (i, part) in parts.iter().enumerate() {
             at.push(part);
             match fs::symlink_metadata(&at) {

@@ -395,8 +395,19 @@ fn note_paths_through_links_are_refused() {
         assert!(e.to_string().contains(path), "{e}");
     }
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
-    // The journal cannot be inside the folder it journals.
-    assert!(NotesFolder::open(vault.path(), &vault.path().join("j")).is_err());
+    // A journal inside the folder (an index kept in the vault it follows) is never written to
+    // through a note path.
+    let inner = NotesFolder::open(vault.path(), &vault.path().join("inlink-data/journal")).unwrap();
+    let e = inner
+        .apply(
+            &store,
+            &[NoteChange::Put {
+                path: "inlink-data/journal/batch/x.md".into(),
+                text: "x".into(),
+            }],
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("journal"), "{e}");
 }
 
 /// A committed journal (a crash after the commit point) is finished on opening; an

@@ -547,7 +547,6 @@ impl Native {
             ));
         };
         let mut changes = Vec::with_capacity(ops.len());
-        let mut names = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
             let at = |mut e: Rejected| {
                 e.op = Some(i);
@@ -555,7 +554,6 @@ impl Native {
             };
             changes.push(match op {
                 OpRequest::PutNote { path, markdown, sy } => {
-                    names.push("put_note");
                     let text = match (markdown, sy) {
                         (Some(m), None) => m.clone(),
                         (None, Some(Value::String(s))) => s.clone(),
@@ -578,17 +576,11 @@ impl Native {
                         text,
                     }
                 }
-                OpRequest::DeleteNote { path } => {
-                    names.push("delete_note");
-                    NoteChange::Delete { path: path.clone() }
-                }
-                OpRequest::MoveNote { from, to } => {
-                    names.push("move_note");
-                    NoteChange::Move {
-                        from: from.clone(),
-                        to: to.clone(),
-                    }
-                }
+                OpRequest::DeleteNote { path } => NoteChange::Delete { path: path.clone() },
+                OpRequest::MoveNote { from, to } => NoteChange::Move {
+                    from: from.clone(),
+                    to: to.clone(),
+                },
                 _ => unreachable!("page operations are batched apart"),
             });
         }
@@ -597,11 +589,14 @@ impl Native {
             .map_err(note_rejection)?;
         let codec = self.codec()?;
         let mut results = Vec::with_capacity(done.len());
-        for (r, name) in done.iter().zip(names) {
-            let mut v = json!({"op": name, "path": r.path, "pageid": r.page.map(|p| p.0)});
-            if let OpRequest::MoveNote { from, .. } = &ops[results.len()] {
-                v["from"] = json!(from);
-            }
+        for (r, op) in done.iter().zip(ops) {
+            let mut v = match op {
+                OpRequest::MoveNote { from, .. } => json!({"op": "move_note", "from": from}),
+                OpRequest::DeleteNote { .. } => json!({"op": "delete_note"}),
+                _ => json!({"op": "put_note"}),
+            };
+            v["path"] = json!(r.path);
+            v["pageid"] = json!(r.page.map(|p| p.0));
             if let Some(p) = r.page {
                 if let Some(rec) = self.store.page(p).map_err(internal)? {
                     v["title"] = json!(codec.full_text(&rec.title));
