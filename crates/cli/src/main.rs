@@ -294,7 +294,7 @@ fn serve(
                     .with_context(|| format!("following {}", dir.display()))?,
             );
             config.notes = Some(folder.clone());
-            Some(watch_folder(store.clone(), folder)?)
+            Some(watch_folder(store.clone(), folder, data)?)
         }
         None => None,
     };
@@ -436,9 +436,11 @@ fn backlinks(
 fn watch_folder(
     store: Arc<RedbStore>,
     folder: Arc<inlink_import::folder::NotesFolder>,
+    data: &Path,
 ) -> Result<notify_debouncer_mini::Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>> {
     use notify_debouncer_mini::notify::RecursiveMode;
     let dir = folder.root().to_path_buf();
+    let data = data.canonicalize().unwrap_or_else(|_| data.to_path_buf());
     let sync = move |store: &RedbStore| match folder.sync(store) {
         Ok(s) => tracing::info!(
             notes = s.notes,
@@ -457,8 +459,11 @@ fn watch_folder(
     debouncer.watcher().watch(&dir, RecursiveMode::Recursive)?;
     std::thread::spawn(move || {
         while let Ok(events) = rx.recv() {
-            if events.is_err() {
-                tracing::warn!("file watching reported an error; syncing anyway");
+            match &events {
+                // The index's own files, when it lies inside the folder it follows.
+                Ok(ev) if ev.iter().all(|e| e.path.starts_with(&data)) => continue,
+                Ok(_) => {}
+                Err(_) => tracing::warn!("file watching reported an error; syncing anyway"),
             }
             // Changes that came in while syncing are taken in the same pass.
             while rx.try_recv().is_ok() {}

@@ -994,6 +994,23 @@ fn note_batches_write_the_folder_and_the_index() {
     assert!(!v.parent().unwrap().join("x.md").exists());
     assert_eq!(linkers("b"), ["d"]);
 
+    // An index kept inside the vault it follows (`inlink serve --watch .`).
+    let vault2 = tempfile::tempdir().unwrap();
+    let v2 = vault2.path();
+    std::fs::write(v2.join("x.md"), "[[y]]\n").unwrap();
+    let (child3, addr3) = serve(&v2.join("inlink-data"), &["--watch", v2.to_str().unwrap()]);
+    let _child3 = KillOnDrop(child3);
+    let r = http_raw(
+        &addr3,
+        "POST",
+        "/v1/batch",
+        "",
+        r#"{"ops":[{"op":"put_note","path":"y.md","markdown":"[[x]]"}]}"#,
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(backlink_titles(&addr3, "y"), ["x"]);
+    assert_eq!(backlink_titles(&addr3, "x"), ["y"]);
+
     // Without a followed folder, note operations have nowhere to go.
     let d2 = tempfile::tempdir().unwrap();
     let (child2, addr2) = serve(d2.path(), &[]);
