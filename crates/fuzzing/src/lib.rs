@@ -3,7 +3,7 @@
 //! corpora (`fuzz/corpus/<name>/`) through the same functions on every `cargo test`.
 
 use inlink_api::mediawiki::{Caller, MediaWiki};
-use inlink_api::native::Native;
+use inlink_api::native::{Native, NotesFolder};
 use inlink_api::siyuan::SiYuan;
 use inlink_model::{
     LinkKind, PageId, PageRecord, SiteInfo, Title, TitleCodec, NS_MAIN, NS_TEMPLATE,
@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("mediawiki_params", mediawiki_params),
     ("siyuan_api", siyuan_api),
     ("native_batch", native_batch),
+    ("notes_folder", notes_folder),
     ("postings", postings),
     ("segment", segment),
     ("dictionary", dictionary),
@@ -199,6 +200,49 @@ pub fn native_batch(data: &[u8]) {
     let native = Native::new(wiki(), None);
     let r = native.batch(data);
     assert!(r.status != 500, "{}", r.body);
+}
+
+/// A followed folder of notes: note batches through the write API (odd first byte), or a
+/// committed journal with these manifest bytes found on opening (even). Whatever the bytes:
+/// no panic, no `500`, nothing written outside the folder and its journal.
+pub fn notes_folder(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let d = tempfile::tempdir().expect("a temporary folder");
+    let (root, journal, outside) = (
+        d.path().join("vault"),
+        d.path().join("journal"),
+        d.path().join("outside"),
+    );
+    std::fs::create_dir_all(root.join("a")).expect("vault");
+    std::fs::create_dir_all(&outside).expect("outside");
+    std::fs::write(root.join("a/n.md"), "[[m]] ^b\n").expect("a note");
+    std::os::unix::fs::symlink(&outside, root.join("link")).expect("a link");
+    if mode % 2 == 0 {
+        let batch = journal.join("batch");
+        std::fs::create_dir_all(&batch).expect("journal");
+        std::fs::write(batch.join("manifest.json"), rest).expect("manifest");
+        std::fs::write(batch.join("0"), "[[n]]").expect("content");
+        let _ = NotesFolder::open(&root, &journal);
+    } else {
+        let folder = NotesFolder::open(&root, &journal).expect("opens");
+        let store: Arc<dyn LinkStore> = Arc::new(MemStore::new());
+        let r = Native::new(store, Some(Arc::new(folder))).batch(rest);
+        assert!(r.status != 500, "{}", r.body);
+    }
+    assert_eq!(
+        std::fs::read_dir(&outside).expect("outside").count(),
+        0,
+        "a note was written outside the folder"
+    );
+    for e in std::fs::read_dir(d.path()).expect("the temporary folder") {
+        let name = e.expect("an entry").file_name();
+        assert!(
+            ["vault", "journal", "outside"].contains(&name.to_string_lossy().as_ref()),
+            "{name:?} written beside the folder"
+        );
+    }
 }
 
 pub fn postings(data: &[u8]) {

@@ -369,6 +369,10 @@ fn check_path(path: &str) -> Result<(), ImportError> {
     if path.split('/').any(str::is_empty) {
         return Err(bad_path(path, "an empty part"));
     }
+    // File systems name files in at most 255 bytes.
+    if path.split('/').any(|p| p.len() > 255) {
+        return Err(bad_path(path, "a part longer than 255 bytes"));
+    }
     Ok(())
 }
 

@@ -121,6 +121,34 @@ fn main() -> std::io::Result<()> {
         put(root, "native_batch", &format!("b-{i}"), b.as_bytes())?;
     }
 
+    for (i, b) in [
+        r#"{"ops":[{"op":"put_note","path":"b/m.md","markdown":"[[n]] ![[n#^b]]"},{"op":"move_note","from":"a/n.md","to":"c.md"}]}"#,
+        r#"{"ops":[{"op":"delete_note","path":"a/n.md"},{"op":"put_note","path":"a/n.md","markdown":"x"}]}"#,
+        r#"{"ops":[{"op":"put_note","path":"link/x.md","markdown":"x"}]}"#,
+        r#"{"ops":[{"op":"put_note","path":"../x.md","markdown":"x"}]}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(root, "notes_folder", &format!("b-{i}"), &[&[1u8][..], b.as_bytes()].concat())?;
+    }
+    for (i, m) in [
+        r#"{"version":1,"files":{"d/new.md":"0","a/n.md":null}}"#,
+        r#"{"version":1,"files":{"../x.md":"0"}}"#,
+        r#"{"version":1,"files":{"link/x.md":"0"}}"#,
+        r#"{"version":1,"files":{"x.md":"../../etc/passwd"}}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        put(
+            root,
+            "notes_folder",
+            &format!("j-{i}"),
+            &[&[0u8][..], m.as_bytes()].concat(),
+        )?;
+    }
+
     for (i, ids) in [
         (1..40u32).collect::<Vec<_>>(),
         (0..700u32).map(|i| i * 37 + (i % 5)).collect(),
