@@ -1025,3 +1025,44 @@ fn note_batches_write_the_folder_and_the_index() {
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     assert_eq!(json_of(&r)["error"]["code"], "nonotesfolder");
 }
+
+/// The README's main command is `cargo run --release -- serve --demo`: at the workspace root
+/// `cargo run` must find exactly one binary, `inlink`.
+#[test]
+fn cargo_run_at_the_root_runs_inlink() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defaults: Vec<&str> = meta["workspace_default_members"]
+        .as_array()
+        .expect("cargo reports default members")
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    let bins: Vec<&str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| defaults.contains(&p["id"].as_str().unwrap()))
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bins, ["inlink"]);
+}
