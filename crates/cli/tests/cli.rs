@@ -1011,6 +1011,35 @@ fn note_batches_write_the_folder_and_the_index() {
     assert_eq!(backlink_titles(&addr3, "y"), ["x"]);
     assert_eq!(backlink_titles(&addr3, "x"), ["y"]);
 
+    // SiYuan documents as `sy` objects, answered through the SiYuan dialect.
+    let ws = tempfile::tempdir().unwrap();
+    let book = ws.path().join("20240101000000-book001");
+    std::fs::create_dir_all(book.join(".siyuan")).unwrap();
+    std::fs::write(book.join(".siyuan/conf.json"), r#"{"name":"Book"}"#).unwrap();
+    let d4 = tempfile::tempdir().unwrap();
+    let (child4, addr4) = serve(d4.path(), &["--watch", ws.path().to_str().unwrap()]);
+    let _child4 = KillOnDrop(child4);
+    let body = r#"{"ops":[
+      {"op":"put_note","path":"20240101000000-book001/20240101000001-aaaaaaa.sy","sy":{"ID":"20240101000001-aaaaaaa","Type":"NodeDocument","Properties":{"id":"20240101000001-aaaaaaa","title":"Alpha"},"Children":[
+        {"ID":"20240101000003-ccccccc","Type":"NodeParagraph","Properties":{"id":"20240101000003-ccccccc"},"Children":[
+          {"Type":"NodeTextMark","TextMarkType":"block-ref","TextMarkBlockRefID":"20240101000002-bbbbbbb","TextMarkBlockRefSubtype":"s","TextMarkTextContent":"Beta"}]}]}},
+      {"op":"put_note","path":"20240101000000-book001/20240101000002-bbbbbbb.sy","sy":{"ID":"20240101000002-bbbbbbb","Type":"NodeDocument","Properties":{"id":"20240101000002-bbbbbbb","title":"Beta"},"Children":[]}}]}"#;
+    let r = http_raw(&addr4, "POST", "/v1/batch", "", body);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert_eq!(json_of(&r)["results"][1]["title"], "Book/Beta", "{r}");
+    let r = http_raw(
+        &addr4,
+        "POST",
+        "/api/ref/getBacklinkDoc",
+        "",
+        r#"{"defID":"20240101000002-bbbbbbb"}"#,
+    );
+    let v = json_of(&r);
+    assert_eq!(
+        v["data"]["backlinks"][0]["id"], "20240101000001-aaaaaaa",
+        "{r}"
+    );
+
     // Without a followed folder, note operations have nowhere to go.
     let d2 = tempfile::tempdir().unwrap();
     let (child2, addr2) = serve(d2.path(), &[]);
