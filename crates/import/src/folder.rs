@@ -207,14 +207,14 @@ impl NotesFolder {
             files: BTreeMap::new(),
         };
         for (n, (path, content)) in files.iter().enumerate() {
-            let name = content.as_ref().map(|bytes| {
-                let name = n.to_string();
-                (name, bytes)
-            });
-            if let Some((name, bytes)) = &name {
-                write_durably(&tmp.join(name), bytes)?;
-            }
-            manifest.files.insert(path.clone(), name.map(|(n, _)| n));
+            let name = match content {
+                Some(bytes) => {
+                    write_durably(&tmp.join(n.to_string()), bytes)?;
+                    Some(n.to_string())
+                }
+                None => None,
+            };
+            manifest.files.insert(path.clone(), name);
         }
         let m = tmp.join("manifest.json");
         write_durably(

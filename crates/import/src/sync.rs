@@ -75,13 +75,13 @@ pub fn sync_folder(
         b.push(Op::SetSiteInfo(Box::new(site)));
         scratch.apply(&b)?;
     }
-    let books = crate::siyuan::notebooks(root);
     if !root.is_dir() {
         return Err(ImportError::UnknownFormat {
             path: root.display().to_string(),
             why: "a folder of notes is a folder".into(),
         });
     }
+    let books = crate::siyuan::notebooks(root);
     // A folder without notes (every note deleted) holds no notes; a fresh import refuses it.
     if !books.is_empty() || crate::markdown::is_vault(root) {
         import(&scratch, &[root.to_path_buf()], format, &Options::default())?;
