@@ -118,9 +118,11 @@ fn run_client(script: &str) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/clients")
         .join(script);
+    // pywikibot writes `apicache/` and `throttle.ctrl` into its working directory.
     let run = Command::new(python)
         .arg(&script)
         .arg(&addr)
+        .current_dir(d.path())
         .output()
         .unwrap();
     server.kill().unwrap();
