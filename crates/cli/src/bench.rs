@@ -924,19 +924,21 @@ fn scale_bench(
     let table = |name: &str| sizes.iter().find(|(t, _)| t == name).map_or(0, |(_, b)| *b);
     let total = dir_bytes(&index);
     println!(
-        "index: {:.1} MB = {:.1} bytes per link; reverse index (links segment) {:.2} bits per link; forward rows (fwd) {:.2} bytes per link",
+        "index: {:.1} MB = {:.1} bytes per link",
         total as f64 / 1e6,
         total as f64 / links.max(1) as f64,
-        table("links segment") as f64 * 8.0 / links.max(1) as f64,
-        table("fwd") as f64 / links.max(1) as f64
     );
-    if let Some([targets, lists, ids, posting, headers, groups]) = store.segment_breakdown()? {
+    if let Some([targets, lists, ids, posting, headers, groups, forward]) =
+        store.segment_breakdown()?
+    {
         let bits = |b: u64| b as f64 * 8.0 / ids.max(1) as f64;
         println!(
-            "links segment: {targets} targets, {lists} lists, {ids} rows; bits per row: posting lists {:.2}, entry headers {:.2}, group headers and tables {:.2}",
+            "links segment: reverse index {:.2} bits per link ({targets} targets, {lists} lists, {ids} rows; posting lists {:.2}, entry headers {:.2}, group headers, tables and trailer {:.2}); forward entries {:.2} bits per link",
+            bits(posting + headers + groups),
             bits(posting),
             bits(headers),
-            bits(groups)
+            bits(groups),
+            bits(forward)
         );
     }
     // The page titles in the dictionary format, against redb's title tables.

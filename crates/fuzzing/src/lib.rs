@@ -268,6 +268,16 @@ pub fn segment(data: &[u8]) {
         return;
     };
     let _ = seg.breakdown();
+    let _ = seg.forward_bytes();
+    for (n, entry) in seg.forward_entries().enumerate() {
+        if n > 64 {
+            break;
+        }
+        if let Ok((page, bytes)) = entry {
+            let _ = inlink_store::decoders::forward_links(bytes);
+            let _ = seg.forward(page);
+        }
+    }
     for kind in 0..inlink_store::segment::KINDS as u8 {
         for (n, entry) in seg.targets(kind).enumerate() {
             if n > 64 {

@@ -1,8 +1,8 @@
-//! The embedded default backend: a redb file holding the pages, the target dictionary, the
-//! forward links, blocks and a small delta of recent link changes, beside an immutable link
-//! segment (`crate::segment`) holding the reverse index of a snapshot. Readers lay the delta
-//! over the segment; folding the delta into a new segment happens in the background and
-//! never blocks them. Layout and versioning: `docs/format.md`.
+//! The embedded default backend: a redb file holding the pages, the target dictionary,
+//! blocks and small deltas of recent link changes, beside an immutable link segment
+//! (`crate::segment`) holding the link rows of a snapshot both ways. Readers lay the deltas
+//! over the segment; folding them into a new segment happens in the background and never
+//! blocks them. Layout and versioning: `docs/format.md`.
 
 use crate::postings::{get_varint, put_varint};
 use crate::query::{
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The format this code writes and reads; see the version log in `docs/format.md`.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "inlink-redb";
 const SITE_KEY: &str = "siteinfo";
@@ -46,8 +46,10 @@ const TITLES: TableDefinition<(i32, &str), u32> = TableDefinition::new("titles")
 const TARGETS: TableDefinition<(i32, &str), u32> = TableDefinition::new("targets");
 /// target id → (namespace, dbkey)
 const TARGET_NAMES: TableDefinition<u32, (i32, &str)> = TableDefinition::new("target_names");
-/// from page → its link rows, compressed (`encode_links`)
-const FWD: TableDefinition<u32, &[u8]> = TableDefinition::new("fwd");
+/// from page → (batch number, its link rows compressed by `encode_links`; empty: none):
+/// the forward rows of pages changed since the segment was built; they override the
+/// segment's forward entries.
+const FWD: TableDefinition<u32, (u64, &[u8])> = TableDefinition::new("fwd_delta");
 /// (kind, target id, from page) → (filed namespace, present, batch number): link rows
 /// changed since the segment was built; they override the segment's.
 const DELTA: TableDefinition<(u8, u32, u32), (i32, bool, u64)> = TableDefinition::new("link_delta");
@@ -380,20 +382,23 @@ impl Core {
             .cloned()
     }
 
+    /// The mapped segment with id `id`, if it is still mapped.
+    fn mapped(&self, id: u64) -> Option<Arc<Segment>> {
+        self.segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|s| s.id() == id)
+            .cloned()
+    }
+
     /// A read transaction and the segment it names.
     fn snapshot(&self) -> R<(ReadTransaction, Option<Arc<Segment>>)> {
         for _ in 0..1000 {
             let txn = self.db.begin_read()?;
             let id = meta_u64(&txn.open_table(META)?, SEGMENT_KEY)?;
             let Some(id) = id else { return Ok((txn, None)) };
-            let found = self
-                .segments
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .find(|s| s.id() == id)
-                .cloned();
-            if let Some(seg) = found {
+            if let Some(seg) = self.mapped(id) {
                 return Ok((txn, Some(seg)));
             }
             // Folds in quick succession retired it: a new transaction names a newer one.
@@ -404,12 +409,14 @@ impl Core {
         ))
     }
 
-    /// Builds a segment from the forward links of a snapshot and makes it current, dropping
-    /// the delta rows it covers. Readers go on meanwhile; batches committed during the
-    /// build stay in the delta. Returns whether a segment was built.
+    /// Builds a segment from the forward links of a snapshot (the segment's forward entries
+    /// with `fwd_delta` over them) and makes it current, dropping the delta rows it covers.
+    /// Readers go on meanwhile; batches committed during the build stay in the deltas.
+    /// Returns whether a segment was built.
     pub fn fold(&self) -> Result<bool> {
         let _only = self.fold_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let txn = self.db.begin_read().map_err(self.err())?;
+        // Folds are serialised, so the segment the snapshot names is the current one.
+        let (txn, old) = self.snapshot().map_err(self.err())?;
         let (seq, id, stale) = {
             let meta = txn.open_table(META).map_err(self.err())?;
             (
@@ -420,33 +427,38 @@ impl Core {
         };
         let delta = txn.open_table(DELTA).map_err(self.err())?;
         let fwd = txn.open_table(FWD).map_err(self.err())?;
-        let empty = fwd.is_empty().map_err(self.err())?;
-        if delta.is_empty().map_err(self.err())? && stale.is_none() && (id.is_some() || empty) {
+        let unchanged = delta.is_empty().map_err(self.err())?
+            && fwd.is_empty().map_err(self.err())?
+            && stale.is_none();
+        drop((delta, fwd));
+        if unchanged {
             return Ok(false);
         }
         let new_id = id.map_or(1, |i| i + 1);
         let tmp = self.dir.join(format!("links-{new_id}.tmp"));
-        let built = (|| -> Result<()> {
+        let built = (|| -> R<()> {
+            let io = redb::Error::Io;
             let mut sorter = Sorter::new(&self.dir, DEFAULT_BUDGET);
-            for row in fwd.iter().map_err(self.err())? {
-                let (from, v) = row.map_err(self.err())?;
-                let from = from.value();
-                for (kind, tid, ns) in decode_links(v.value()).map_err(self.err())? {
-                    sorter.push(pack(kind, tid, ns, from))?;
+            let mut w = SegmentWriter::create(&tmp).map_err(io)?;
+            for_each_forward(&txn, old.as_deref(), |from, entry| {
+                let rows = decode_links(entry)?;
+                w.push_forward(from, entry, rows.len() as u64).map_err(io)?;
+                for (kind, tid, ns) in rows {
+                    sorter.push(pack(kind, tid, ns, from)).map_err(io)?;
                 }
+                Ok(())
+            })?;
+            for key in sorter.finish().map_err(io)? {
+                let (kind, tid, ns, from) = unpack(key.map_err(io)?);
+                w.push(kind, tid, ns, from).map_err(io)?;
             }
-            let mut w = SegmentWriter::create(&tmp)?;
-            for key in sorter.finish()? {
-                let (kind, tid, ns, from) = unpack(key?);
-                w.push(kind, tid, ns, from)?;
-            }
-            w.finish(seq)?;
+            w.finish(seq).map_err(io)?;
             Ok(())
         })();
-        drop((delta, fwd, txn));
+        drop((old, txn));
         if let Err(e) = built {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            return Err(self.err()(e));
         }
         let path = segment_path(&self.dir, new_id);
         std::fs::rename(&tmp, &path)?;
@@ -466,6 +478,8 @@ impl Core {
                 }
                 let mut delta = txn.open_table(DELTA)?;
                 delta.retain(|_, (_, _, at)| at > seq)?;
+                let mut fwd = txn.open_table(FWD)?;
+                fwd.retain(|_, (at, _)| at > seq)?;
             }
             txn.commit()?;
             Ok(())
@@ -500,7 +514,8 @@ impl Core {
         }
         txn.delete_table(OLD_TERMS).map_err(self.err())?;
         {
-            let mut w = Writer::open(&txn, false, Default::default()).map_err(self.err())?;
+            let seg = self.writer_segment(&txn).map_err(self.err())?;
+            let mut w = Writer::open(&txn, false, Default::default(), seg).map_err(self.err())?;
             let pages: Vec<u32> = w
                 .page_blocks
                 .iter()
@@ -525,16 +540,75 @@ impl Core {
     fn read(&self) -> Result<ReadTransaction> {
         self.db.begin_read().map_err(self.err())
     }
+
+    /// The segment a write transaction's `meta.segment` names. Write transactions are
+    /// serialised and a fold maps its segment before committing the name, so it is mapped.
+    fn writer_segment(&self, txn: &WriteTransaction) -> R<Option<Arc<Segment>>> {
+        let Some(id) = meta_u64(&txn.open_table(META)?, SEGMENT_KEY)? else {
+            return Ok(None);
+        };
+        self.mapped(id)
+            .map(Some)
+            .ok_or_else(|| redb::Error::Corrupted(format!("link segment {id} is not mapped")))
+    }
+}
+
+/// Calls `f` with every page's forward entry in a snapshot, by page id: the `fwd_delta`
+/// row where there is one (pages whose row is empty left out), else the segment's.
+fn for_each_forward(
+    txn: &ReadTransaction,
+    seg: Option<&Segment>,
+    mut f: impl FnMut(u32, &[u8]) -> R<()>,
+) -> R<()> {
+    let fwd = txn.open_table(FWD)?;
+    let mut over = fwd.iter()?;
+    let mut base = seg.into_iter().flat_map(|s| s.forward_entries());
+    let mut next_over = || -> R<Option<(u32, Vec<u8>)>> {
+        match over.next() {
+            Some(row) => {
+                let (k, v) = row?;
+                Ok(Some((k.value(), v.value().1.to_vec())))
+            }
+            None => Ok(None),
+        }
+    };
+    let mut next_base =
+        || -> R<Option<(u32, &[u8])>> { base.next().transpose().map_err(corrupt("link segment")) };
+    let (mut o, mut b) = (next_over()?, next_base()?);
+    loop {
+        let take_over = match (&o, &b) {
+            (None, None) => return Ok(()),
+            (Some((op, _)), Some((bp, _))) if op == bp => {
+                b = next_base()?;
+                true
+            }
+            (Some((op, _)), Some((bp, _))) => op < bp,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        if take_over {
+            let (page, entry) = o.take().expect("an overlay row");
+            if !entry.is_empty() {
+                f(page, &entry)?;
+            }
+            o = next_over()?;
+        } else {
+            let (page, entry) = b.take().expect("a segment entry");
+            f(page, entry)?;
+            b = next_base()?;
+        }
+    }
 }
 
 impl RedbStore {
-    /// Where the link segment's bytes go (`Segment::breakdown`); `None` without a segment.
-    pub fn segment_breakdown(&self) -> Result<Option<[u64; 6]>> {
+    /// Where the link segment's bytes go (`Segment::breakdown`, then the forward table's
+    /// bytes); `None` without a segment.
+    pub fn segment_breakdown(&self) -> Result<Option<[u64; 7]>> {
         let Some(seg) = self.current_segment() else {
             return Ok(None);
         };
         seg.breakdown()
-            .map(Some)
+            .and_then(|[a, b, c, d, e, f]| Ok(Some([a, b, c, d, e, f, seg.forward_bytes()?])))
             .map_err(|m| StoreError::Corrupted {
                 path: self.path.display().to_string(),
                 detail: format!("link segment: {}", m.0),
@@ -584,11 +658,22 @@ impl RedbStore {
             let (txn, seg) = self.snapshot()?;
             let io = |e: std::io::Error| redb::Error::Io(e);
             let mut forward = Sorter::new(&self.dir, DEFAULT_BUDGET / 2);
-            for row in txn.open_table(FWD)?.iter()? {
-                let (from, v) = row?;
-                let from = from.value();
-                for (kind, tid, ns) in decode_links(v.value())? {
+            for_each_forward(&txn, seg.as_deref(), |from, entry| {
+                for (kind, tid, ns) in decode_links(entry)? {
                     forward.push(pack(kind, tid, ns, from)).map_err(io)?;
+                }
+                Ok(())
+            })?;
+            if let Some(seg) = &seg {
+                let mut n = 0u64;
+                for e in seg.forward_entries() {
+                    n += decode_links(e.map_err(corrupt("link segment"))?.1)?.len() as u64;
+                }
+                if n != seg.forward_links() {
+                    say(format!(
+                        "the segment's forward entries hold {n} rows, its trailer says {}",
+                        seg.forward_links()
+                    ));
                 }
             }
             let mut delta = BTreeMap::new();
@@ -724,7 +809,7 @@ struct Writer<'t> {
     titles: redb::Table<'t, (i32, &'static str), u32>,
     targets: redb::Table<'t, (i32, &'static str), u32>,
     target_names: redb::Table<'t, u32, (i32, &'static str)>,
-    fwd: redb::Table<'t, u32, &'static [u8]>,
+    fwd: redb::Table<'t, u32, (u64, &'static [u8])>,
     delta: redb::Table<'t, (u8, u32, u32), (i32, bool, u64)>,
     redir: redb::Table<'t, u32, (i32, &'static str, &'static str, &'static str)>,
     redir_to: redb::Table<'t, (u32, u32), ()>,
@@ -734,6 +819,11 @@ struct Writer<'t> {
     refs_by_def: redb::Table<'t, (&'static str, u32, &'static str), (&'static str, u8)>,
     terms: redb::Table<'t, &'static str, &'static [u8]>,
     next_target: u32,
+    /// The segment the transaction's `meta.segment` names: forward entries of pages with
+    /// no `fwd_delta` row.
+    seg: Option<Arc<Segment>>,
+    /// This batch's number.
+    seq: u64,
     /// Titles → target ids known to this batch: the committed ones from the shared cache
     /// (`Core::tids`; an id never changes once committed), and those looked up or made
     /// here, given back to the cache after the commit.
@@ -756,8 +846,10 @@ impl<'t> Writer<'t> {
         txn: &'t WriteTransaction,
         bulk: bool,
         tids: std::collections::HashMap<Title, u32>,
+        seg: Option<Arc<Segment>>,
     ) -> R<Self> {
         let meta = txn.open_table(META)?;
+        let seq = meta_u64(&meta, SEQ_KEY)?.unwrap_or(0) + 1;
         let next_target = meta
             .get(NEXT_TARGET_KEY)?
             .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])))
@@ -778,6 +870,8 @@ impl<'t> Writer<'t> {
             refs_by_def: txn.open_table(REFS_BY_DEF)?,
             terms: txn.open_table(TERMS)?,
             next_target,
+            seg,
+            seq,
             tids,
             changes: BTreeMap::new(),
             bulk,
@@ -789,7 +883,7 @@ impl<'t> Writer<'t> {
     /// Writes what the batch gathered; returns the rows now in the delta and the titles →
     /// target ids the batch knew.
     fn finish(mut self) -> R<(u64, std::collections::HashMap<Title, u32>)> {
-        let seq = meta_u64(&self.meta, SEQ_KEY)?.unwrap_or(0) + 1;
+        let seq = self.seq;
         self.meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice())?;
         let changes = std::mem::take(&mut self.changes);
         if self.bulk {
@@ -877,20 +971,35 @@ impl<'t> Writer<'t> {
         }))
     }
 
+    fn segment_forward(&self, from: u32) -> R<Option<&[u8]>> {
+        match &self.seg {
+            Some(s) => s.forward(from).map_err(corrupt("link segment")),
+            None => Ok(None),
+        }
+    }
+
     /// (kind, target id, filed namespace) of every link row of `from`, sorted.
     fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
-        match self.fwd.get(from)? {
-            Some(v) => decode_links(v.value()),
+        if let Some(v) = self.fwd.get(from)? {
+            return decode_links(v.value().1);
+        }
+        match self.segment_forward(from)? {
+            Some(entry) => decode_links(entry),
             None => Ok(Vec::new()),
         }
     }
 
+    /// An empty row is written too (it overrides the segment's entry): removing the row
+    /// instead would bring back rows that a fold under way is putting in its segment.
     fn set_links(&mut self, from: u32, links: &[(u8, u32, i32)]) -> R<()> {
-        if links.is_empty() {
-            self.fwd.remove(from)?;
-        } else {
-            self.fwd.insert(from, encode_links(links).as_slice())?;
+        if links.is_empty()
+            && self.fwd.get(from)?.is_none()
+            && self.segment_forward(from)?.is_none()
+        {
+            return Ok(());
         }
+        self.fwd
+            .insert(from, (self.seq, encode_links(links).as_slice()))?;
         Ok(())
     }
 
@@ -1069,7 +1178,7 @@ impl<'t> Writer<'t> {
         for (kind, tid, ns) in self.links_of(id)? {
             self.unfile(id, kind, tid, ns)?;
         }
-        self.fwd.remove(id)?;
+        self.set_links(id, &[])?;
         self.clear_redirect(id)?;
         if let Some(old) = self.page(id)? {
             self.titles
@@ -1468,7 +1577,8 @@ impl LinkStore for RedbStore {
         // is given back; a batch that fails drops it (it may hold ids never committed).
         let cache = std::mem::take(&mut *self.tids.lock().unwrap_or_else(|e| e.into_inner()));
         let (delta_rows, mut cache) = {
-            let mut w = Writer::open(&txn, self.bulk.load(AtomicOrdering::SeqCst), cache)
+            let seg = self.writer_segment(&txn).map_err(self.err())?;
+            let mut w = Writer::open(&txn, self.bulk.load(AtomicOrdering::SeqCst), cache, seg)
                 .map_err(self.err())?;
             for op in &batch.ops {
                 w.apply(op).map_err(self.err())?;
@@ -1515,14 +1625,18 @@ impl LinkStore for RedbStore {
 
     fn outgoing(&self, id: PageId, kind: LinkKind) -> Result<Vec<Title>> {
         let run = || -> R<Vec<Title>> {
-            let txn = self.db.begin_read()?;
+            let (txn, seg) = self.snapshot()?;
             let fwd = txn.open_table(FWD)?;
             let names = txn.open_table(TARGET_NAMES)?;
             let k = kind as u8;
             let mut out = Vec::new();
-            let rows = match fwd.get(id.0)? {
-                Some(v) => decode_links(v.value())?,
-                None => Vec::new(),
+            let rows = match (fwd.get(id.0)?, &seg) {
+                (Some(v), _) => decode_links(v.value().1)?,
+                (None, Some(s)) => match s.forward(id.0).map_err(corrupt("link segment"))? {
+                    Some(entry) => decode_links(entry)?,
+                    None => Vec::new(),
+                },
+                (None, None) => Vec::new(),
             };
             for (_, tid, _) in rows.into_iter().filter(|r| r.0 == k) {
                 if let Some(v) = names.get(tid)? {

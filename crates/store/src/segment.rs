@@ -1,22 +1,25 @@
-//! Link segments, format `inlink-segment 1` (`docs/format.md`): the reverse link index of
-//! a whole snapshot in one immutable, memory-mapped, checksummed file. For every (kind,
+//! Link segments, format `inlink-segment 2` (`docs/format.md`): the link rows of a whole
+//! snapshot in one immutable, memory-mapped, checksummed file, both ways. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
 //! pages, so that both MediaWiki orders (page id; namespace then page id) and namespace
 //! filters read only the lists they need, and a cursor resumes in O(log n) by the lists'
-//! skip tables.
+//! skip tables. For every linking page it holds the page's own rows (the forward table,
+//! whose entries the store encodes and decodes), so the forward links need no B-tree.
 //!
 //! ```text
-//! file    := group* table[4] trailer
-//! group   := varint(len)[128] entry*       one per 128 consecutive target ids; len = bytes of
-//!                                          the target's entry, 0 when it has none
+//! file    := group* table[5] trailer       tables 0-3: reverse, by kind; 4: forward
+//! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
+//!                                          ids in the forward table); len = bytes of the
+//!                                          id's entry, 0 when it has none
 //! entry   := varint(lists << 1) list+      namespaces ascending
 //!          | varint(k << 1 | 1) zigzag(ns - previous ns)[k] varint(bytes) postings nsidx
 //!                                          a target with at most 128 rows from k >= 2
 //!                                          namespaces: one list, each row's namespace
 //!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
+//! fentry  := the page's link rows, as the store writes them (opaque here)
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
-//! trailer := (u64le table offset, u32le groups, u64le links)[4 kinds]
+//! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
 //!            u64le seq  u32le version  u32le crc32(every byte before it)  "inlnkSEG"
 //! ```
 
@@ -25,16 +28,20 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"inlnkSEG";
+/// Reverse tables, one per link kind.
 pub const KINDS: usize = 4;
+/// The forward table: entries by linking page id.
+const FORWARD: usize = KINDS;
+const TABLES: usize = KINDS + 1;
 /// Targets with at most this many rows keep one list with the rows' namespaces beside it:
 /// a list per namespace costs about 7 bytes before its first id, and reading one block of
 /// rows to filter by namespace costs a few microseconds.
 pub const MIXED_MAX: usize = 128;
 const GROUP: u32 = 128;
 const EMPTY: u64 = u64::MAX;
-const TRAILER: usize = KINDS * 20 + 8 + 4 + 4 + 8;
+const TRAILER: usize = TABLES * 20 + 8 + 4 + 4 + 8;
 
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -44,14 +51,15 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-/// Writes a segment from link rows given in (kind, target, ns, from) order.
+/// Writes a segment: first the forward entries in page order (`push_forward`), then the
+/// reverse rows in (kind, target, ns, from) order (`push`).
 pub struct SegmentWriter {
     w: BufWriter<File>,
     crc: crc32fast::Hasher,
     pos: u64,
-    tables: [Vec<u64>; KINDS],
-    links: [u64; KINDS],
-    /// The open group: (kind, group number), its entries' lengths and bytes.
+    tables: [Vec<u64>; TABLES],
+    links: [u64; TABLES],
+    /// The open group: (table, group number), its entries' lengths and bytes.
     group: Option<(u8, u32)>,
     lens: [u64; GROUP as usize],
     body: Vec<u8>,
@@ -59,6 +67,7 @@ pub struct SegmentWriter {
     target: Option<(u8, u32)>,
     lists: Vec<(i32, Vec<u32>)>,
     last: Option<(u8, u32, i32, u32)>,
+    last_forward: Option<u32>,
 }
 
 impl SegmentWriter {
@@ -68,14 +77,36 @@ impl SegmentWriter {
             crc: crc32fast::Hasher::new(),
             pos: 0,
             tables: Default::default(),
-            links: [0; KINDS],
+            links: [0; TABLES],
             group: None,
             lens: [0; GROUP as usize],
             body: Vec::new(),
             target: None,
             lists: Vec::new(),
             last: None,
+            last_forward: None,
         })
+    }
+
+    /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer);
+    /// pages must come strictly ascending, and before any reverse row.
+    pub fn push_forward(&mut self, from: u32, entry: &[u8], rows: u64) -> io::Result<()> {
+        if self.last.is_some() || entry.is_empty() || self.last_forward.is_some_and(|l| l >= from) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("forward entry of page {from} out of order or empty"),
+            ));
+        }
+        self.last_forward = Some(from);
+        let g = (FORWARD as u8, from / GROUP);
+        if self.group != Some(g) {
+            self.end_group()?;
+            self.group = Some(g);
+        }
+        self.body.extend_from_slice(entry);
+        self.lens[(from % GROUP) as usize] = entry.len() as u64;
+        self.links[FORWARD] += rows;
+        Ok(())
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -188,7 +219,7 @@ impl SegmentWriter {
     }
 
     /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
-    pub fn finish(mut self, seq: u64) -> io::Result<[u64; KINDS]> {
+    pub fn finish(mut self, seq: u64) -> io::Result<()> {
         self.end_target()?;
         self.end_group()?;
         let mut trailer = Vec::with_capacity(TRAILER);
@@ -216,7 +247,7 @@ impl SegmentWriter {
         self.w.write_all(MAGIC)?;
         let file = self.w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        Ok(self.links)
+        Ok(())
     }
 }
 
@@ -245,8 +276,8 @@ impl From<Malformed> for SegmentError {
 pub struct Segment {
     id: u64,
     map: memmap2::Mmap,
-    tables: [(usize, u32); KINDS],
-    links: [u64; KINDS],
+    tables: [(usize, u32); TABLES],
+    links: [u64; TABLES],
     seq: u64,
 }
 
@@ -267,7 +298,7 @@ pub fn reseal(bytes: &mut [u8]) {
     if bytes.len() < TRAILER {
         return;
     }
-    let at = bytes.len() - TRAILER + KINDS * 20 + 8;
+    let at = bytes.len() - TRAILER + TABLES * 20 + 8;
     bytes[at..at + 4].copy_from_slice(&VERSION.to_le_bytes());
     let n = bytes.len();
     bytes[n - 8..].copy_from_slice(MAGIC);
@@ -289,17 +320,17 @@ impl Segment {
         let t = &bytes[bytes.len() - TRAILER..];
         let u64_at = |i: usize| u64::from_le_bytes(t[i..i + 8].try_into().expect("8 bytes"));
         let u32_at = |i: usize| u32::from_le_bytes(t[i..i + 4].try_into().expect("4 bytes"));
-        let version = u32_at(KINDS * 20 + 8);
+        let version = u32_at(TABLES * 20 + 8);
         if version != VERSION {
             return Err(SegmentError::Version(version));
         }
-        let crc = u32_at(KINDS * 20 + 12);
+        let crc = u32_at(TABLES * 20 + 12);
         if crc32fast::hash(&bytes[..bytes.len() - 12]) != crc {
             return Err(SegmentError::Corrupted("checksum mismatch".into()));
         }
         let body_end = bytes.len() - TRAILER;
-        let mut tables = [(0usize, 0u32); KINDS];
-        let mut links = [0u64; KINDS];
+        let mut tables = [(0usize, 0u32); TABLES];
+        let mut links = [0u64; TABLES];
         for (k, table) in tables.iter_mut().enumerate() {
             let at = u64_at(k * 20);
             let groups = u32_at(k * 20 + 8);
@@ -312,7 +343,7 @@ impl Segment {
         }
         Ok(Segment {
             id,
-            seq: u64_at(KINDS * 20),
+            seq: u64_at(TABLES * 20),
             map,
             tables,
             links,
@@ -330,15 +361,22 @@ impl Segment {
 
     /// Link rows per kind.
     pub fn links(&self) -> [u64; KINDS] {
-        self.links
+        let mut l = [0; KINDS];
+        l.copy_from_slice(&self.links[..KINDS]);
+        l
+    }
+
+    /// Link rows in the forward table (equal to the reverse tables' in a sound segment).
+    pub fn forward_links(&self) -> u64 {
+        self.links[FORWARD]
     }
 
     pub fn bytes(&self) -> u64 {
         self.map.len() as u64
     }
 
-    fn group_offset(&self, kind: u8, g: u32) -> Option<usize> {
-        let (at, groups) = *self.tables.get(usize::from(kind))?;
+    fn group_offset(&self, table: usize, g: u32) -> Option<usize> {
+        let (at, groups) = *self.tables.get(table)?;
         if g >= groups {
             return None;
         }
@@ -349,11 +387,53 @@ impl Segment {
 
     /// The lists of one target, empty when it has no links here.
     pub fn target(&self, kind: u8, tid: u32) -> Result<TargetLists<'_>, Malformed> {
-        let Some(mut pos) = self.group_offset(kind, tid / GROUP) else {
+        if usize::from(kind) >= KINDS {
             return Ok(TargetLists::default());
+        }
+        match self.entry(usize::from(kind), tid)? {
+            Some(entry) => TargetLists::parse(entry),
+            None => Ok(TargetLists::default()),
+        }
+    }
+
+    /// The forward entry of page `from`, `None` when it has no links here.
+    pub fn forward(&self, from: u32) -> Result<Option<&[u8]>, Malformed> {
+        self.entry(FORWARD, from)
+    }
+
+    /// Every forward entry, by page id.
+    pub fn forward_entries(&self) -> impl Iterator<Item = RawEntry<'_>> {
+        self.entries(FORWARD)
+    }
+
+    /// Bytes of the forward table: entries, their groups' length headers and the group
+    /// offsets.
+    pub fn forward_bytes(&self) -> Result<u64, Malformed> {
+        let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
+        let mut total = u64::from(self.tables[FORWARD].1) * 8;
+        for g in 0..self.tables[FORWARD].1 {
+            let Some(mut pos) = self.group_offset(FORWARD, g) else {
+                continue;
+            };
+            let start = pos;
+            let mut sum = 0u64;
+            for _ in 0..GROUP {
+                sum = sum.saturating_add(get_varint(bytes, &mut pos)?);
+            }
+            total = total
+                .saturating_add((pos - start) as u64)
+                .saturating_add(sum);
+        }
+        Ok(total)
+    }
+
+    /// The bytes of id `id`'s entry in `table`.
+    fn entry(&self, table: usize, id: u32) -> Result<Option<&[u8]>, Malformed> {
+        let Some(mut pos) = self.group_offset(table, id / GROUP) else {
+            return Ok(None);
         };
         let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
-        let slot = (tid % GROUP) as usize;
+        let slot = (id % GROUP) as usize;
         let mut before = 0usize;
         let mut len = 0usize;
         for i in 0..GROUP as usize {
@@ -366,18 +446,19 @@ impl Segment {
             }
         }
         if len == 0 {
-            return Ok(TargetLists::default());
+            return Ok(None);
         }
         let start = pos.saturating_add(before);
         let end = start.saturating_add(len);
-        let entry = bytes
+        bytes
             .get(start..end)
-            .ok_or(Malformed("entry past the end"))?;
-        TargetLists::parse(entry)
+            .map(Some)
+            .ok_or(Malformed("entry past the end"))
     }
 
-    /// Where the bytes go: (targets, lists, ids, bytes of posting lists, bytes of list
-    /// and entry headers, bytes of group headers and tables).
+    /// Where the reverse tables' bytes go: (targets, lists, ids, bytes of posting lists,
+    /// bytes of list and entry headers, bytes of group headers and tables and the
+    /// trailer). The forward table's are `forward_bytes`.
     pub fn breakdown(&self) -> Result<[u64; 6], Malformed> {
         let mut b = [0u64; 6];
         for kind in 0..KINDS as u8 {
@@ -393,23 +474,37 @@ impl Segment {
             }
         }
         b[4] -= b[3];
-        b[5] = self.bytes() - b[3] - b[4];
+        b[5] = self
+            .bytes()
+            .saturating_sub(b[3] + b[4])
+            .saturating_sub(self.forward_bytes()?);
         Ok(b)
     }
 
     /// Every (target, lists) of one kind, by target id.
     pub fn targets(&self, kind: u8) -> impl Iterator<Item = Entry<'_>> {
-        let groups = self.tables.get(usize::from(kind)).map_or(0, |t| t.1);
+        let table = if usize::from(kind) < KINDS {
+            usize::from(kind)
+        } else {
+            TABLES
+        };
+        self.entries(table)
+            .map(|e| e.and_then(|(id, b)| Ok((id, TargetLists::parse(b)?))))
+    }
+
+    /// Every (id, entry bytes) of a table, by id.
+    fn entries(&self, table: usize) -> impl Iterator<Item = RawEntry<'_>> {
+        let groups = self.tables.get(table).map_or(0, |t| t.1);
         (0..groups)
-            .filter_map(move |g| self.group_offset(kind, g).map(|at| (g, at)))
+            .filter_map(move |g| self.group_offset(table, g).map(|at| (g, at)))
             .flat_map(move |(g, at)| match self.group(g, at) {
                 Ok(v) => v,
                 Err(e) => vec![Err(e)],
             })
     }
 
-    /// The entries of the group at byte `at`, each parsed.
-    fn group(&self, g: u32, mut pos: usize) -> Result<Vec<Entry<'_>>, Malformed> {
+    /// The entries of the group at byte `at`.
+    fn group(&self, g: u32, mut pos: usize) -> Result<Vec<RawEntry<'_>>, Malformed> {
         let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
         let mut lens = [0usize; GROUP as usize];
         for l in &mut lens {
@@ -424,7 +519,7 @@ impl Segment {
             let end = pos.saturating_add(len);
             let entry = bytes.get(pos..end).ok_or(Malformed("entry past the end"))?;
             pos = end;
-            out.push(TargetLists::parse(entry).map(|l| (g * GROUP + i as u32, l)));
+            out.push(Ok((g * GROUP + i as u32, entry)));
         }
         Ok(out)
     }
@@ -463,6 +558,9 @@ impl List<'_> {
         }
     }
 }
+
+/// An id and the bytes of its entry, or why they could not be read.
+pub type RawEntry<'a> = Result<(u32, &'a [u8]), Malformed>;
 
 /// A target id and its lists, or why they could not be read.
 pub type Entry<'a> = Result<(u32, TargetLists<'a>), Malformed>;
@@ -665,12 +763,32 @@ impl<'a> Cursor<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::BTreeSet;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// A stand-in forward entry of a page with `n` rows (the store's encoding is its own).
+    fn fentry(from: u32, n: u64) -> Vec<u8> {
+        let mut v = from.to_le_bytes().to_vec();
+        v.extend(std::iter::repeat_n(7u8, n as usize));
+        v
+    }
+
+    /// The forward entries of the rows' pages below 2^20 (the table has 8 bytes per 128
+    /// page ids up to the largest: the random ids of the reverse rows would make it huge).
+    fn forward(rows: &BTreeSet<(u8, u32, i32, u32)>) -> BTreeMap<u32, u64> {
+        let mut by_page = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.3 < 1 << 20) {
+            *by_page.entry(r.3).or_insert(0) += 1;
+        }
+        by_page
+    }
 
     fn build(rows: &BTreeSet<(u8, u32, i32, u32)>) -> (tempfile::TempDir, Segment) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.seg");
         let mut w = SegmentWriter::create(&path).unwrap();
+        for (&from, &n) in &forward(rows) {
+            w.push_forward(from, &fentry(from, n), n).unwrap();
+        }
         for &(k, t, n, f) in rows {
             w.push(k, t, n, f).unwrap();
         }
@@ -711,6 +829,24 @@ mod tests {
             for k in 0..4u8 {
                 prop_assert_eq!(s.links()[k as usize], rows.iter().filter(|r| r.0 == k).count() as u64);
             }
+            // The forward table: every page's entry, by id and by lookup.
+            let fwd = forward(&rows);
+            let got: Vec<(u32, Vec<u8>)> = s.forward_entries().map(|e| {
+                let (id, b) = e.unwrap();
+                (id, b.to_vec())
+            }).collect();
+            let want: Vec<(u32, Vec<u8>)> = fwd.iter().map(|(&f, &n)| (f, fentry(f, n))).collect();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(s.forward_links(), fwd.values().sum::<u64>());
+            for (&f, &n) in fwd.iter().take(50) {
+                let e = fentry(f, n);
+                prop_assert_eq!(s.forward(f).unwrap(), Some(e.as_slice()));
+                if !fwd.contains_key(&f.wrapping_add(1)) {
+                    prop_assert_eq!(s.forward(f.wrapping_add(1)).unwrap(), None);
+                }
+            }
+            let [.., tables] = s.breakdown().unwrap();
+            prop_assert!(tables >= TRAILER as u64);
             // Point lookups, including targets with nothing.
             for &(k, t, n, f) in rows.iter().take(50) {
                 let lists = s.target(k, t).unwrap();
@@ -799,5 +935,12 @@ mod tests {
         assert!(w.push(0, 5, 0, 9).is_err());
         assert!(w.push(0, 4, 0, 10).is_err());
         assert!(w.push(4, 0, 0, 0).is_err());
+        // Forward entries come first, ascending, never empty.
+        let mut w = SegmentWriter::create(&dir.path().join("f")).unwrap();
+        w.push_forward(3, b"x", 1).unwrap();
+        assert!(w.push_forward(3, b"y", 1).is_err());
+        assert!(w.push_forward(4, b"", 0).is_err());
+        w.push(0, 1, 0, 3).unwrap();
+        assert!(w.push_forward(9, b"z", 1).is_err());
     }
 }

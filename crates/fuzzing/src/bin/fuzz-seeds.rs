@@ -164,23 +164,24 @@ fn main() -> std::io::Result<()> {
             &inlink_store::postings::encode(ids),
         )?;
     }
-    let seg = tmp.path().join("links-1.seg");
-    let mut w = inlink_store::segment::SegmentWriter::create(&seg)?;
-    let mut rows = vec![
-        (0u8, 0u32, 0i32, 3u32),
-        (0, 0, 0, 9),
-        (0, 0, 1, 4),
-        (0, 2, 0, 1),
-        (1, 1, 10, 2),
-        (3, 0, 14, 8),
-    ];
-    rows.extend((0..300).map(|from| (0, 5, (from % 3) as i32, from * 2)));
-    rows.sort();
-    for (kind, tid, ns, from) in rows {
-        w.push(kind, tid, ns, from)?;
+    // A segment as the store writes it (forward entries included): the conformance
+    // suite's hub fixture, folded.
+    {
+        use inlink_store::LinkStore;
+        let dir = tmp.path().join("store");
+        let store = inlink_store::RedbStore::open(&dir).map_err(std::io::Error::other)?;
+        store
+            .apply(&inlink_store::conformance::hub_fixture())
+            .map_err(std::io::Error::other)?;
+        store.fold().map_err(std::io::Error::other)?;
+        drop(store);
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "seg") {
+                put(root, "segment", "hub", &std::fs::read(&path)?)?;
+            }
+        }
     }
-    w.finish(1)?;
-    put(root, "segment", "small", &std::fs::read(&seg)?)?;
     let dict = inlink_store::dictionary::build([
         (0, "P1".to_string(), 1),
         (0, "P2".into(), 2),
