@@ -269,6 +269,13 @@ pub fn segment(data: &[u8]) {
     };
     let _ = seg.breakdown();
     let _ = seg.forward_bytes();
+    for t in seg.titles().take(64).flatten() {
+        let _ = seg.target_id(t.0, &t.1);
+        let _ = seg.target_name(t.2);
+    }
+    for tid in 0..8 {
+        let _ = seg.target_name(tid);
+    }
     for (n, entry) in seg.forward_entries().enumerate() {
         if n > 64 {
             break;
@@ -308,6 +315,10 @@ pub fn dictionary(data: &[u8]) {
         let _ = d.len();
         let _ = d.get(0, "P1");
         let _ = d.get(10, &String::from_utf8_lossy(data));
+        for p in 0..d.len().min(40) {
+            let _ = d.entry_at(p);
+        }
+        let _ = d.iter().take(200).count();
     }
 }
 

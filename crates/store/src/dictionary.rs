@@ -31,45 +31,113 @@ fn key(ns: i32, dbkey: &str) -> Vec<u8> {
     k
 }
 
+/// The (namespace, dbkey) of a key; `None` when the bytes are not one.
+fn unkey(k: &[u8]) -> Option<(i32, String)> {
+    let ns = (u32::from_be_bytes(k.get(..4)?.try_into().ok()?) ^ 0x8000_0000) as i32;
+    Some((ns, String::from_utf8(k[4..].to_vec()).ok()?))
+}
+
 /// Builds a dictionary from `(namespace, dbkey, id)` entries in any order; of entries with
 /// the same title, the first is kept.
 pub fn build(entries: impl IntoIterator<Item = (i32, String, u64)>) -> Result<Vec<u8>, Malformed> {
-    let mut keyed: Vec<(Vec<u8>, u64)> = entries
-        .into_iter()
-        .map(|(ns, t, id)| (key(ns, &t), id))
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    keyed.dedup_by(|a, b| a.0 == b.0);
+    let mut keyed: Vec<(i32, String, u64)> = entries.into_iter().collect();
+    keyed.sort_by_cached_key(|a| key(a.0, &a.1));
+    keyed.dedup_by(|a, b| (a.0, &a.1) == (b.0, &b.1));
     let mut out = Vec::new();
-    let mut offsets: Vec<u32> = Vec::with_capacity(keyed.len().div_ceil(BLOCK));
-    let mut prev: &[u8] = &[];
-    for (i, (k, id)) in keyed.iter().enumerate() {
-        if i % BLOCK == 0 {
-            offsets.push(
-                u32::try_from(out.len())
-                    .map_err(|_| Malformed("a dictionary holds at most 4 GiB".into()))?,
-            );
-            put_varint(&mut out, k.len() as u64);
-            out.extend_from_slice(k);
-        } else {
-            let shared = prev.iter().zip(k).take_while(|(a, b)| a == b).count();
-            put_varint(&mut out, shared as u64);
-            put_varint(&mut out, (k.len() - shared) as u64);
-            out.extend_from_slice(&k[shared..]);
-        }
-        put_varint(&mut out, *id);
-        prev = k;
+    let mut w = Writer::default();
+    for (ns, t, id) in keyed {
+        w.push(&mut out, ns, &t, id)
+            .map_err(|e| Malformed(e.to_string()))?;
     }
-    for o in &offsets {
-        out.extend_from_slice(&o.to_le_bytes());
-    }
-    out.extend_from_slice(&(keyed.len() as u64).to_le_bytes());
-    out.extend_from_slice(&(offsets.len() as u32).to_le_bytes());
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(MAGIC);
+    w.finish(&mut out).map_err(|e| Malformed(e.to_string()))?;
     Ok(out)
+}
+
+/// Writes a dictionary to a byte sink, keys given strictly ascending, in one pass: only
+/// the block offsets stay in memory.
+#[derive(Default)]
+pub struct Writer {
+    written: u64,
+    offsets: Vec<u32>,
+    prev: Vec<u8>,
+    entries: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl Writer {
+    fn put(&mut self, out: &mut impl std::io::Write, bytes: &[u8]) -> std::io::Result<()> {
+        self.crc.update(bytes);
+        self.written += bytes.len() as u64;
+        out.write_all(bytes)
+    }
+
+    /// Adds a title and its value; titles must come in key order (namespace, then dbkey
+    /// bytes), each once.
+    pub fn push(
+        &mut self,
+        out: &mut impl std::io::Write,
+        ns: i32,
+        dbkey: &str,
+        value: u64,
+    ) -> std::io::Result<()> {
+        let k = key(ns, dbkey);
+        if self.entries > 0 && k <= self.prev {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("dictionary keys out of order at ({ns}, {dbkey:?})"),
+            ));
+        }
+        let mut head = Vec::with_capacity(24);
+        if self.entries.is_multiple_of(BLOCK as u64) {
+            let at = u32::try_from(self.written).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a dictionary holds at most 4 GiB",
+                )
+            })?;
+            self.offsets.push(at);
+            put_varint(&mut head, k.len() as u64);
+            self.put(out, &head)?;
+            self.put(out, &k)?;
+        } else {
+            let shared = self.prev.iter().zip(&k).take_while(|(a, b)| a == b).count();
+            put_varint(&mut head, shared as u64);
+            put_varint(&mut head, (k.len() - shared) as u64);
+            self.put(out, &head)?;
+            self.put(out, &k[shared..])?;
+        }
+        head.clear();
+        put_varint(&mut head, value);
+        self.put(out, &head)?;
+        self.prev = k;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Writes the block offsets and the trailer; returns the dictionary's bytes.
+    pub fn finish(mut self, out: &mut impl std::io::Write) -> std::io::Result<u64> {
+        let mut tail = Vec::with_capacity(self.offsets.len() * 4 + TRAILER);
+        for o in &self.offsets {
+            tail.extend_from_slice(&o.to_le_bytes());
+        }
+        tail.extend_from_slice(&self.entries.to_le_bytes());
+        tail.extend_from_slice(&(self.offsets.len() as u32).to_le_bytes());
+        tail.extend_from_slice(&VERSION.to_le_bytes());
+        self.put(out, &tail)?;
+        let crc = self.crc.clone().finalize();
+        self.put(out, &crc.to_le_bytes())?;
+        self.put(out, MAGIC)?;
+        Ok(self.written)
+    }
+
+    /// Entries pushed so far: the position the next one gets.
+    pub fn len(&self) -> u64 {
+        self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
 }
 
 /// A dictionary read in place.
@@ -201,6 +269,77 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     pub fn is_empty(&self) -> bool {
         self.entries == 0
     }
+
+    /// The entries of block `i`: (key, value), in order; stops at damaged bytes (a
+    /// damaged block gives fewer entries, never a panic).
+    fn block_entries(&self, i: usize, mut f: impl FnMut(&[u8], u64) -> bool) {
+        let (start, end) = self.block_range(i);
+        let b = &self.bytes.as_ref()[..end];
+        let mut pos = start;
+        let mut cur: Vec<u8> = Vec::with_capacity(64);
+        for n in 0..BLOCK {
+            if pos >= end {
+                return;
+            }
+            let mut entry = || -> Option<u64> {
+                let shared = if n == 0 {
+                    0
+                } else {
+                    usize::try_from(get_varint(b, &mut pos).ok()?).ok()?
+                };
+                let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
+                if shared > cur.len() {
+                    return None;
+                }
+                cur.truncate(shared);
+                cur.extend_from_slice(b.get(pos..pos.checked_add(len)?)?);
+                pos += len;
+                get_varint(b, &mut pos).ok()
+            };
+            match entry() {
+                Some(value) if f(&cur, value) => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// The entry at position `p` (0-based, in key order): (namespace, dbkey, value).
+    pub fn entry_at(&self, p: usize) -> Option<(i32, String, u64)> {
+        if p >= self.entries {
+            return None;
+        }
+        let mut n = 0;
+        let mut found = None;
+        self.block_entries(p / BLOCK, |k, v| {
+            if n == p % BLOCK {
+                found = unkey(k).map(|(ns, t)| (ns, t, v));
+                return false;
+            }
+            n += 1;
+            true
+        });
+        found
+    }
+
+    /// Every entry in key order: (namespace, dbkey, value), `Err` at damaged bytes.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(i32, String, u64), Malformed>> + '_ {
+        (0..self.blocks).flat_map(move |i| {
+            let mut block = Vec::with_capacity(BLOCK);
+            let mut bad = false;
+            self.block_entries(i, |k, v| {
+                match unkey(k) {
+                    Some((ns, t)) => block.push(Ok((ns, t, v))),
+                    None => bad = true,
+                }
+                !bad
+            });
+            let want = BLOCK.min(self.entries - i * BLOCK);
+            if block.len() < want {
+                block.push(Err(Malformed(format!("dictionary block {i} is damaged"))));
+            }
+            block
+        })
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +368,20 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_refuses_keys_out_of_order() {
+        let mut w = Writer::default();
+        let mut out = Vec::new();
+        w.push(&mut out, 0, "B", 1).unwrap();
+        assert!(w.push(&mut out, 0, "B", 2).is_err());
+        assert!(w.push(&mut out, 0, "A", 2).is_err());
+        w.push(&mut out, 1, "A", 3).unwrap();
+        let n = w.finish(&mut out).unwrap();
+        assert_eq!(n, out.len() as u64);
+        let d = Dictionary::new(&out[..]).unwrap();
+        assert_eq!(d.entry_at(1), Some((1, "A".to_string(), 3)));
+    }
+
+    #[test]
     fn other_versions_are_refused_with_what_to_do() {
         let mut bytes = build([(0, "A".to_string(), 1)]).unwrap();
         let t = bytes.len() - TRAILER;
@@ -249,6 +402,15 @@ mod tests {
             for ((ns, t), id) in &titles {
                 prop_assert_eq!(d.get(*ns, t), Some(*id));
             }
+            // In key order, by position and by iteration.
+            let mut sorted: Vec<(i32, String, u64)> = titles.iter().map(|((ns, t), id)| (*ns, t.clone(), *id)).collect();
+            sorted.sort_by_cached_key(|a| key(a.0, &a.1));
+            let got: Vec<(i32, String, u64)> = d.iter().map(|e| e.unwrap()).collect();
+            prop_assert_eq!(&got, &sorted);
+            for (p, e) in sorted.iter().enumerate() {
+                prop_assert_eq!(d.entry_at(p), Some(e.clone()));
+            }
+            prop_assert_eq!(d.entry_at(sorted.len()), None);
             for (ns, t) in &others {
                 prop_assert_eq!(d.get(*ns, t), titles.get(&(*ns, t.clone())).copied());
             }
@@ -277,6 +439,10 @@ mod tests {
                     let _ = d.get(*ns, t);
                 }
                 let _ = d.get(0, "zzzz");
+                for p in 0..titles.len() + 1 {
+                    let _ = d.entry_at(p);
+                }
+                let _ = d.iter().count();
             }
         }
     }

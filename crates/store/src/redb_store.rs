@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The format this code writes and reads; see the version log in `docs/format.md`.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "inlink-redb";
 const SITE_KEY: &str = "siteinfo";
@@ -42,9 +42,10 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const PAGES: TableDefinition<u32, (i32, bool, &str)> = TableDefinition::new("pages");
 /// (namespace, dbkey) → page id
 const TITLES: TableDefinition<(i32, &str), u32> = TableDefinition::new("titles");
-/// (namespace, dbkey) → target id: every title that is or was a link target
+/// (namespace, dbkey) → target id: titles that became link or redirect targets since the
+/// segment was built (the segment's dictionary holds the others; a target id never changes)
 const TARGETS: TableDefinition<(i32, &str), u32> = TableDefinition::new("targets");
-/// target id → (namespace, dbkey)
+/// target id → (namespace, dbkey), for the same titles
 const TARGET_NAMES: TableDefinition<u32, (i32, &str)> = TableDefinition::new("target_names");
 /// from page → (batch number, its link rows compressed by `encode_links`; empty: none):
 /// the forward rows of pages changed since the segment was built; they override the
@@ -417,12 +418,13 @@ impl Core {
         let _only = self.fold_lock.lock().unwrap_or_else(|e| e.into_inner());
         // Folds are serialised, so the segment the snapshot names is the current one.
         let (txn, old) = self.snapshot().map_err(self.err())?;
-        let (seq, id, stale) = {
+        let (seq, id, stale, covered) = {
             let meta = txn.open_table(META).map_err(self.err())?;
             (
                 meta_u64(&meta, SEQ_KEY).map_err(self.err())?.unwrap_or(0),
                 meta_u64(&meta, SEGMENT_KEY).map_err(self.err())?,
                 meta_u64(&meta, STALE_KEY).map_err(self.err())?,
+                next_target(&meta).map_err(self.err())?,
             )
         };
         let delta = txn.open_table(DELTA).map_err(self.err())?;
@@ -452,6 +454,9 @@ impl Core {
                 let (kind, tid, ns, from) = unpack(key.map_err(io)?);
                 w.push(kind, tid, ns, from).map_err(io)?;
             }
+            for_each_target(&txn, old.as_deref(), |ns, dbkey, tid| {
+                w.push_title(ns, dbkey, tid).map_err(io)
+            })?;
             w.finish(seq).map_err(io)?;
             Ok(())
         })();
@@ -480,6 +485,10 @@ impl Core {
                 delta.retain(|_, (_, _, at)| at > seq)?;
                 let mut fwd = txn.open_table(FWD)?;
                 fwd.retain(|_, (at, _)| at > seq)?;
+                // Targets made before the snapshot are in the new segment's dictionary.
+                txn.open_table(TARGETS)?.retain(|_, tid| tid >= covered)?;
+                txn.open_table(TARGET_NAMES)?
+                    .retain(|tid, _| tid >= covered)?;
             }
             txn.commit()?;
             Ok(())
@@ -553,6 +562,65 @@ impl Core {
     }
 }
 
+/// The next target id to give out (`meta.next_target`).
+fn next_target(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R<u32> {
+    Ok(meta
+        .get(NEXT_TARGET_KEY)?
+        .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])))
+        .unwrap_or(1))
+}
+
+/// Calls `f` with every target title of a snapshot in dictionary order (namespace, then
+/// dbkey bytes — redb's order of `(i32, &str)` keys too): the segment's dictionary merged
+/// with the `targets` rows made since.
+fn for_each_target(
+    txn: &ReadTransaction,
+    seg: Option<&Segment>,
+    mut f: impl FnMut(i32, &str, u32) -> R<()>,
+) -> R<()> {
+    let targets = txn.open_table(TARGETS)?;
+    let mut over = targets.iter()?;
+    let mut base = seg.into_iter().flat_map(|s| s.titles());
+    let mut next_over = || -> R<Option<(i32, String, u32)>> {
+        match over.next() {
+            Some(row) => {
+                let (k, v) = row?;
+                let (ns, dbkey) = k.value();
+                Ok(Some((ns, dbkey.to_string(), v.value())))
+            }
+            None => Ok(None),
+        }
+    };
+    let mut next_base = || -> R<Option<(i32, String, u32)>> {
+        base.next().transpose().map_err(corrupt("link segment"))
+    };
+    let (mut o, mut b) = (next_over()?, next_base()?);
+    loop {
+        let take_over = match (&o, &b) {
+            (None, None) => return Ok(()),
+            (Some(x), Some(y)) => match (x.0, x.1.as_bytes()).cmp(&(y.0, y.1.as_bytes())) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                std::cmp::Ordering::Equal => {
+                    return Err(redb::Error::Corrupted(format!(
+                        "target ({}, {:?}) both in the segment and in `targets`",
+                        x.0, x.1
+                    )))
+                }
+            },
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        let (ns, dbkey, tid) = if take_over {
+            std::mem::replace(&mut o, next_over()?)
+        } else {
+            std::mem::replace(&mut b, next_base()?)
+        }
+        .expect("a title");
+        f(ns, &dbkey, tid)?;
+    }
+}
+
 /// Calls `f` with every page's forward entry in a snapshot, by page id: the `fwd_delta`
 /// row where there is one (pages whose row is empty left out), else the segment's.
 fn for_each_forward(
@@ -613,6 +681,14 @@ impl RedbStore {
                 path: self.path.display().to_string(),
                 detail: format!("link segment: {}", m.0),
             })
+    }
+
+    /// Target titles in the segment's dictionary, and the bytes of the dictionary and its
+    /// names table; `None` without a segment.
+    pub fn segment_titles(&self) -> Result<Option<(u64, u64)>> {
+        Ok(self
+            .current_segment()
+            .map(|s| (s.titles_len() as u64, s.title_bytes())))
     }
 
     /// Bytes stored per table (keys, values and their B-tree pages), for benchmarks.
@@ -726,6 +802,28 @@ impl RedbStore {
                     say(format!("reverse row {from} → target {tid} (kind {kind}, ns {ns}) has no forward row"));
                     rv.next();
                 }
+            }
+            // Target titles: each id once, named the same both ways, in the segment or in
+            // `targets` (never both).
+            let names = txn.open_table(TARGET_NAMES)?;
+            let mut seen = 0u64;
+            for_each_target(&txn, seg.as_deref(), |ns, dbkey, tid| {
+                seen += 1;
+                let named = match names.get(tid)? {
+                    Some(v) => Some((v.value().0, v.value().1.to_string())),
+                    None => match &seg {
+                        Some(s) => s.target_name(tid).map_err(corrupt("link segment"))?,
+                        None => None,
+                    },
+                };
+                if named.as_ref().map(|(n, t)| (*n, t.as_str())) != Some((ns, dbkey)) {
+                    say(format!("target {tid} ({ns}, {dbkey:?}) is named {named:?}"));
+                }
+                Ok(())
+            })?;
+            let made = u64::from(next_target(&txn.open_table(META)?)?.saturating_sub(1));
+            if seen != made {
+                say(format!("{seen} target titles for {made} target ids"));
             }
             // Titles and pages.
             let titles = txn.open_table(TITLES)?;
@@ -850,10 +948,7 @@ impl<'t> Writer<'t> {
     ) -> R<Self> {
         let meta = txn.open_table(META)?;
         let seq = meta_u64(&meta, SEQ_KEY)?.unwrap_or(0) + 1;
-        let next_target = meta
-            .get(NEXT_TARGET_KEY)?
-            .map(|v| u32::from_le_bytes(v.value().try_into().unwrap_or([0; 4])))
-            .unwrap_or(1);
+        let next_target = next_target(&meta)?;
         Ok(Writer {
             meta,
             pages: txn.open_table(PAGES)?,
@@ -940,12 +1035,19 @@ impl<'t> Writer<'t> {
         }
     }
 
+    /// A title's target id, if it has one.
+    fn known_target(&self, t: &Title) -> R<Option<u32>> {
+        if let Some(id) = self.targets.get((t.ns, t.dbkey.as_str()))? {
+            return Ok(Some(id.value()));
+        }
+        Ok(self.seg.as_ref().and_then(|s| s.target_id(t.ns, &t.dbkey)))
+    }
+
     fn target_id(&mut self, t: &Title) -> R<u32> {
         if let Some(&id) = self.tids.get(t) {
             return Ok(id);
         }
-        if let Some(id) = self.targets.get((t.ns, t.dbkey.as_str()))? {
-            let id = id.value();
+        if let Some(id) = self.known_target(t)? {
             self.tids.insert(t.clone(), id);
             return Ok(id);
         }
@@ -1050,11 +1152,7 @@ impl<'t> Writer<'t> {
             (Title::new(ns, dbkey), iw.is_empty())
         });
         if let Some((t, true)) = old {
-            if let Some(tid) = self
-                .targets
-                .get((t.ns, t.dbkey.as_str()))?
-                .map(|v| v.value())
-            {
+            if let Some(tid) = self.known_target(&t)? {
                 self.redir_to.remove((tid, from))?;
             }
         }
@@ -1520,9 +1618,12 @@ fn page_of(
     }))
 }
 
-fn target_id(txn: &ReadTransaction, t: &Title) -> R<Option<u32>> {
+fn target_id(txn: &ReadTransaction, seg: Option<&Segment>, t: &Title) -> R<Option<u32>> {
     let targets = txn.open_table(TARGETS)?;
-    Ok(targets.get((t.ns, t.dbkey.as_str()))?.map(|v| v.value()))
+    if let Some(v) = targets.get((t.ns, t.dbkey.as_str()))? {
+        return Ok(Some(v.value()));
+    }
+    Ok(seg.and_then(|s| s.target_id(t.ns, &t.dbkey)))
 }
 
 impl Core {
@@ -1532,7 +1633,7 @@ impl Core {
             return Ok(out);
         }
         let (txn, seg) = self.snapshot()?;
-        let Some(tid) = target_id(&txn, &q.target)? else {
+        let Some(tid) = target_id(&txn, seg.as_deref(), &q.target)? else {
             return Ok(out);
         };
         let pages = txn.open_table(PAGES)?;
@@ -1553,7 +1654,7 @@ impl Core {
 
     fn count_inner(&self, kind: LinkKind, target: &Title) -> R<u64> {
         let (txn, seg) = self.snapshot()?;
-        let Some(tid) = target_id(&txn, target)? else {
+        let Some(tid) = target_id(&txn, seg.as_deref(), target)? else {
             return Ok(0);
         };
         let pages = txn.open_table(PAGES)?;
@@ -1642,6 +1743,12 @@ impl LinkStore for RedbStore {
                 if let Some(v) = names.get(tid)? {
                     let (ns, dbkey) = v.value();
                     out.push(Title::new(ns, dbkey));
+                } else if let Some(s) = &seg {
+                    if let Some((ns, dbkey)) =
+                        s.target_name(tid).map_err(corrupt("link segment"))?
+                    {
+                        out.push(Title::new(ns, dbkey));
+                    }
                 }
             }
             out.sort();
@@ -1665,8 +1772,8 @@ impl LinkStore for RedbStore {
 
     fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>> {
         let run = || -> R<Vec<PageRecord>> {
-            let txn = self.db.begin_read()?;
-            let Some(tid) = target_id(&txn, target)? else {
+            let (txn, seg) = self.snapshot()?;
+            let Some(tid) = target_id(&txn, seg.as_deref(), target)? else {
                 return Ok(Vec::new());
             };
             let to = txn.open_table(REDIR_TO)?;
@@ -1869,7 +1976,7 @@ impl LinkStore for RedbStore {
                 pages: txn.open_table(PAGES)?.len()?,
                 redirects: txn.open_table(REDIR)?.len()?,
                 links,
-                targets: txn.open_table(TARGET_NAMES)?.len()?,
+                targets: u64::from(next_target(&txn.open_table(META)?)?.saturating_sub(1)),
                 pending_links: delta.len()?,
                 folds: self.folds.load(AtomicOrdering::Relaxed),
                 disk_bytes: std::fs::metadata(&self.path).map_or(0, |m| m.len())

@@ -1,13 +1,17 @@
-//! Link segments, format `inlink-segment 2` (`docs/format.md`): the link rows of a whole
-//! snapshot in one immutable, memory-mapped, checksummed file, both ways. For every (kind,
+//! Link segments, format `inlink-segment 3` (`docs/format.md`): the link rows of a whole
+//! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
+//! of their targets. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
 //! pages, so that both MediaWiki orders (page id; namespace then page id) and namespace
 //! filters read only the lists they need, and a cursor resumes in O(log n) by the lists'
 //! skip tables. For every linking page it holds the page's own rows (the forward table,
-//! whose entries the store encodes and decodes), so the forward links need no B-tree.
+//! whose entries the store encodes and decodes), so the forward links need no B-tree. The
+//! target dictionary ([`crate::dictionary`]) maps titles to target ids, and the names table
+//! target ids back to their place in it.
 //!
 //! ```text
-//! file    := group* table[5] trailer       tables 0-3: reverse, by kind; 4: forward
+//! file    := group* dictionary names table[5] trailer
+//!                                          tables 0-3: reverse, by kind; 4: forward
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
 //!                                          id's entry, 0 when it has none
@@ -18,17 +22,24 @@
 //!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
 //! fentry  := the page's link rows, as the store writes them (opaque here)
+//! dictionary := `inlink-dictionary 2`: (namespace, dbkey) → target id, every target
+//! names   := u32le[ids]                    target id → position in the dictionary,
+//!                                          u32::MAX when none
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
 //! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
-//!            u64le seq  u32le version  u32le crc32(every byte before it)  "inlnkSEG"
+//!            u64le dictionary offset  u64le dictionary bytes  u64le names offset
+//!            u32le ids  u64le seq  u32le version  u32le crc32(every byte before it)
+//!            "inlnkSEG"
 //! ```
 
+use crate::dictionary::{self, Dictionary};
 use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 const MAGIC: &[u8; 8] = b"inlnkSEG";
 /// Reverse tables, one per link kind.
 pub const KINDS: usize = 4;
@@ -41,7 +52,13 @@ const TABLES: usize = KINDS + 1;
 pub const MIXED_MAX: usize = 128;
 const GROUP: u32 = 128;
 const EMPTY: u64 = u64::MAX;
-const TRAILER: usize = TABLES * 20 + 8 + 4 + 4 + 8;
+/// Trailer fields after the tables: dictionary offset and bytes, names offset and ids.
+const SEQ_AT: usize = TABLES * 20 + 28;
+const VERSION_AT: usize = SEQ_AT + 8;
+const CRC_AT: usize = VERSION_AT + 4;
+const TRAILER: usize = CRC_AT + 4 + 8;
+/// No dictionary position for a target id.
+const NO_NAME: u32 = u32::MAX;
 
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -52,7 +69,8 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 /// Writes a segment: first the forward entries in page order (`push_forward`), then the
-/// reverse rows in (kind, target, ns, from) order (`push`).
+/// reverse rows in (kind, target, ns, from) order (`push`), then the targets' titles in
+/// dictionary order (`push_title`).
 pub struct SegmentWriter {
     w: BufWriter<File>,
     crc: crc32fast::Hasher,
@@ -68,6 +86,20 @@ pub struct SegmentWriter {
     lists: Vec<(i32, Vec<u32>)>,
     last: Option<(u8, u32, i32, u32)>,
     last_forward: Option<u32>,
+    /// The dictionary being written, from where it starts; the names table so far.
+    dict: Option<(dictionary::Writer, u64)>,
+    names: Vec<u32>,
+}
+
+impl Write for SegmentWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.put(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
 }
 
 impl SegmentWriter {
@@ -85,7 +117,47 @@ impl SegmentWriter {
             lists: Vec::new(),
             last: None,
             last_forward: None,
+            dict: None,
+            names: Vec::new(),
         })
+    }
+
+    /// Adds a target's title; titles come in dictionary order (namespace, then dbkey
+    /// bytes), after every link row, each target id once.
+    pub fn push_title(&mut self, ns: i32, dbkey: &str, tid: u32) -> io::Result<()> {
+        let (mut dict, at) = match self.dict.take() {
+            Some(d) => d,
+            None => self.begin_dictionary()?,
+        };
+        let position = u32::try_from(dict.len())
+            .ok()
+            .filter(|&p| p != NO_NAME)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "too many titles"))?;
+        let slot = tid as usize;
+        if self.names.len() <= slot {
+            self.names.resize(slot + 1, NO_NAME);
+        }
+        if self.names[slot] != NO_NAME {
+            self.dict = Some((dict, at));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("target id {tid} has two titles"),
+            ));
+        }
+        let pushed = dict.push(self, ns, dbkey, u64::from(tid));
+        if pushed.is_ok() {
+            self.names[slot] = position;
+        }
+        self.dict = Some((dict, at));
+        pushed
+    }
+
+    fn begin_dictionary(&mut self) -> io::Result<(dictionary::Writer, u64)> {
+        self.end_target()?;
+        self.end_group()?;
+        // No link row may follow.
+        self.last = Some((u8::MAX, u32::MAX, i32::MAX, u32::MAX));
+        Ok((dictionary::Writer::default(), self.pos))
     }
 
     /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer);
@@ -109,7 +181,7 @@ impl SegmentWriter {
         Ok(())
     }
 
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.crc.update(bytes);
         self.pos += bytes.len() as u64;
         self.w.write_all(bytes)
@@ -210,9 +282,9 @@ impl SegmentWriter {
         for l in std::mem::replace(&mut self.lens, [0; GROUP as usize]) {
             put_varint(&mut head, l);
         }
-        self.write(&head)?;
+        self.put(&head)?;
         let body = std::mem::take(&mut self.body);
-        self.write(&body)?;
+        self.put(&body)?;
         self.body = body;
         self.body.clear();
         Ok(())
@@ -220,8 +292,23 @@ impl SegmentWriter {
 
     /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
     pub fn finish(mut self, seq: u64) -> io::Result<()> {
-        self.end_target()?;
-        self.end_group()?;
+        let (dict, dict_at) = match self.dict.take() {
+            Some(d) => d,
+            None => self.begin_dictionary()?,
+        };
+        let dict_len = dict.finish(&mut self)?;
+        let names_at = self.pos;
+        let names = std::mem::take(&mut self.names);
+        let ids = u32::try_from(names.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many target ids"))?;
+        let mut chunk = Vec::with_capacity(1 << 16);
+        for part in names.chunks(1 << 14) {
+            chunk.clear();
+            for p in part {
+                chunk.extend_from_slice(&p.to_le_bytes());
+            }
+            self.put(&chunk)?;
+        }
         let mut trailer = Vec::with_capacity(TRAILER);
         let tables = std::mem::take(&mut self.tables);
         let mut placed = Vec::new();
@@ -231,7 +318,7 @@ impl SegmentWriter {
             for &o in table {
                 bytes.extend_from_slice(&o.to_le_bytes());
             }
-            self.write(&bytes)?;
+            self.put(&bytes)?;
             placed.push((at, table.len() as u32));
         }
         for (k, (at, groups)) in placed.into_iter().enumerate() {
@@ -239,9 +326,13 @@ impl SegmentWriter {
             trailer.extend_from_slice(&groups.to_le_bytes());
             trailer.extend_from_slice(&self.links[k].to_le_bytes());
         }
+        trailer.extend_from_slice(&dict_at.to_le_bytes());
+        trailer.extend_from_slice(&dict_len.to_le_bytes());
+        trailer.extend_from_slice(&names_at.to_le_bytes());
+        trailer.extend_from_slice(&ids.to_le_bytes());
         trailer.extend_from_slice(&seq.to_le_bytes());
         trailer.extend_from_slice(&VERSION.to_le_bytes());
-        self.write(&trailer)?;
+        self.put(&trailer)?;
         let crc = self.crc.clone().finalize();
         self.w.write_all(&crc.to_le_bytes())?;
         self.w.write_all(MAGIC)?;
@@ -272,10 +363,28 @@ impl From<Malformed> for SegmentError {
     }
 }
 
+/// A byte range of a mapped segment, so that the dictionary can be read in place.
+#[derive(Clone)]
+pub struct Slice {
+    map: Arc<memmap2::Mmap>,
+    start: usize,
+    end: usize,
+}
+
+impl AsRef<[u8]> for Slice {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.start..self.end]
+    }
+}
+
 /// An open segment.
 pub struct Segment {
     id: u64,
-    map: memmap2::Mmap,
+    map: Arc<memmap2::Mmap>,
+    dict: Dictionary<Slice>,
+    dict_len: u64,
+    /// Offset of the names table and its number of ids.
+    names: (usize, u32),
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
@@ -298,7 +407,7 @@ pub fn reseal(bytes: &mut [u8]) {
     if bytes.len() < TRAILER {
         return;
     }
-    let at = bytes.len() - TRAILER + TABLES * 20 + 8;
+    let at = bytes.len() - TRAILER + VERSION_AT;
     bytes[at..at + 4].copy_from_slice(&VERSION.to_le_bytes());
     let n = bytes.len();
     bytes[n - 8..].copy_from_slice(MAGIC);
@@ -312,7 +421,7 @@ impl Segment {
         let file = File::open(path)?;
         // SAFETY: segment files are written once, synced, then only read or unlinked; no
         // one truncates or rewrites a published file while it is mapped.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
+        let map = Arc::new(unsafe { memmap2::Mmap::map(&file)? });
         let bytes: &[u8] = &map;
         if bytes.len() < TRAILER || &bytes[bytes.len() - 8..] != MAGIC {
             return Err(SegmentError::Corrupted("no segment trailer".into()));
@@ -320,11 +429,11 @@ impl Segment {
         let t = &bytes[bytes.len() - TRAILER..];
         let u64_at = |i: usize| u64::from_le_bytes(t[i..i + 8].try_into().expect("8 bytes"));
         let u32_at = |i: usize| u32::from_le_bytes(t[i..i + 4].try_into().expect("4 bytes"));
-        let version = u32_at(TABLES * 20 + 8);
+        let version = u32_at(VERSION_AT);
         if version != VERSION {
             return Err(SegmentError::Version(version));
         }
-        let crc = u32_at(TABLES * 20 + 12);
+        let crc = u32_at(CRC_AT);
         if crc32fast::hash(&bytes[..bytes.len() - 12]) != crc {
             return Err(SegmentError::Corrupted("checksum mismatch".into()));
         }
@@ -341,10 +450,30 @@ impl Segment {
             *table = (at as usize, groups);
             links[k] = u64_at(k * 20 + 12);
         }
+        let dict_at = u64_at(TABLES * 20);
+        let dict_len = u64_at(TABLES * 20 + 8);
+        let dict_end = dict_at.checked_add(dict_len);
+        let names_at = u64_at(TABLES * 20 + 16);
+        let ids = u32_at(TABLES * 20 + 24);
+        let names_end = names_at.checked_add(u64::from(ids) * 4);
+        if dict_end.is_none_or(|e| e > names_at) || names_end.is_none_or(|e| e > body_end as u64) {
+            return Err(SegmentError::Corrupted(
+                "dictionary or names past the end".into(),
+            ));
+        }
+        let dict = Dictionary::new(Slice {
+            map: Arc::clone(&map),
+            start: dict_at as usize,
+            end: dict_end.unwrap_or(0) as usize,
+        })
+        .map_err(|m| SegmentError::Corrupted(m.0))?;
         Ok(Segment {
             id,
-            seq: u64_at(TABLES * 20),
+            seq: u64_at(SEQ_AT),
             map,
+            dict,
+            dict_len,
+            names: (names_at as usize, ids),
             tables,
             links,
         })
@@ -364,6 +493,47 @@ impl Segment {
         let mut l = [0; KINDS];
         l.copy_from_slice(&self.links[..KINDS]);
         l
+    }
+
+    /// The id of a target title.
+    pub fn target_id(&self, ns: i32, dbkey: &str) -> Option<u32> {
+        self.dict.get(ns, dbkey).and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// The title of target id `tid`: (namespace, dbkey).
+    pub fn target_name(&self, tid: u32) -> Result<Option<(i32, String)>, Malformed> {
+        if tid >= self.names.1 {
+            return Ok(None);
+        }
+        let at = self.names.0 + tid as usize * 4;
+        let p = u32::from_le_bytes(self.map[at..at + 4].try_into().expect("4 bytes"));
+        if p == NO_NAME {
+            return Ok(None);
+        }
+        match self.dict.entry_at(p as usize) {
+            Some((ns, t, v)) if v == u64::from(tid) => Ok(Some((ns, t))),
+            _ => Err(Malformed("names table and dictionary disagree")),
+        }
+    }
+
+    /// Every target title in dictionary order: (namespace, dbkey, target id).
+    pub fn titles(&self) -> impl Iterator<Item = Result<(i32, String, u32), Malformed>> + '_ {
+        self.dict.iter().map(|e| match e {
+            Ok((ns, t, v)) => u32::try_from(v)
+                .map(|v| (ns, t, v))
+                .map_err(|_| Malformed("target id past u32")),
+            Err(_) => Err(Malformed("damaged dictionary block")),
+        })
+    }
+
+    /// Titles in the dictionary.
+    pub fn titles_len(&self) -> usize {
+        self.dict.len()
+    }
+
+    /// Bytes of the dictionary and the names table.
+    pub fn title_bytes(&self) -> u64 {
+        self.dict_len + u64::from(self.names.1) * 4
     }
 
     /// Link rows in the forward table (equal to the reverse tables' in a sound segment).
@@ -458,7 +628,7 @@ impl Segment {
 
     /// Where the reverse tables' bytes go: (targets, lists, ids, bytes of posting lists,
     /// bytes of list and entry headers, bytes of group headers and tables and the
-    /// trailer). The forward table's are `forward_bytes`.
+    /// trailer). The forward table's are `forward_bytes`, the titles' `title_bytes`.
     pub fn breakdown(&self) -> Result<[u64; 6], Malformed> {
         let mut b = [0u64; 6];
         for kind in 0..KINDS as u8 {
@@ -477,7 +647,8 @@ impl Segment {
         b[5] = self
             .bytes()
             .saturating_sub(b[3] + b[4])
-            .saturating_sub(self.forward_bytes()?);
+            .saturating_sub(self.forward_bytes()?)
+            .saturating_sub(self.title_bytes());
         Ok(b)
     }
 
@@ -792,9 +963,23 @@ mod tests {
         for &(k, t, n, f) in rows {
             w.push(k, t, n, f).unwrap();
         }
+        for (ns, t, tid) in titles(rows) {
+            w.push_title(ns, &t, tid).unwrap();
+        }
         w.finish(7).unwrap();
         let s = Segment::open(&path, 1).unwrap();
         (dir, s)
+    }
+
+    /// A title for every target of the rows, in dictionary order (namespace, then bytes).
+    fn titles(rows: &BTreeSet<(u8, u32, i32, u32)>) -> Vec<(i32, String, u32)> {
+        let tids: BTreeSet<u32> = rows.iter().map(|r| r.1).collect();
+        let mut t: Vec<(i32, String, u32)> = tids
+            .into_iter()
+            .map(|tid| ((tid % 3) as i32 - 1, format!("T{tid}"), tid))
+            .collect();
+        t.sort();
+        t
     }
 
     fn rows() -> impl Strategy<Value = BTreeSet<(u8, u32, i32, u32)>> {
@@ -847,6 +1032,17 @@ mod tests {
             }
             let [.., tables] = s.breakdown().unwrap();
             prop_assert!(tables >= TRAILER as u64);
+            // Titles both ways.
+            let names = titles(&rows);
+            prop_assert_eq!(s.titles_len(), names.len());
+            let listed: Vec<(i32, String, u32)> = s.titles().map(|t| t.unwrap()).collect();
+            prop_assert_eq!(&listed, &names);
+            for (ns, t, tid) in names.iter().take(50) {
+                prop_assert_eq!(s.target_id(*ns, t), Some(*tid));
+                prop_assert_eq!(s.target_name(*tid).unwrap(), Some((*ns, t.clone())));
+                prop_assert_eq!(s.target_id(*ns + 7, t), None);
+            }
+            prop_assert_eq!(s.target_name(u32::MAX).unwrap(), None);
             // Point lookups, including targets with nothing.
             for &(k, t, n, f) in rows.iter().take(50) {
                 let lists = s.target(k, t).unwrap();
@@ -942,5 +1138,15 @@ mod tests {
         assert!(w.push_forward(4, b"", 0).is_err());
         w.push(0, 1, 0, 3).unwrap();
         assert!(w.push_forward(9, b"z", 1).is_err());
+        // Titles come last, in dictionary order, a title per target id.
+        w.push_title(0, "B", 1).unwrap();
+        assert!(w.push_title(0, "A", 2).is_err());
+        assert!(w.push_title(0, "C", 1).is_err());
+        w.push_title(0, "C", 2).unwrap();
+        assert!(w.push(0, 9, 0, 1).is_err());
+        w.finish(1).unwrap();
+        let s = Segment::open(&dir.path().join("f"), 1).unwrap();
+        assert_eq!(s.target_name(2).unwrap(), Some((0, "C".into())));
+        assert_eq!(s.target_name(0).unwrap(), None);
     }
 }
