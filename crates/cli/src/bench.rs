@@ -920,8 +920,6 @@ fn scale_bench(
     if xml {
         xml_scale(&dir, pages, seed, &g)?;
     }
-    let sizes = store.table_sizes()?;
-    let table = |name: &str| sizes.iter().find(|(t, _)| t == name).map_or(0, |(_, b)| *b);
     let total = dir_bytes(&index);
     println!(
         "index: {:.1} MB = {:.1} bytes per link",
@@ -941,36 +939,13 @@ fn scale_bench(
             bits(forward)
         );
     }
-    // The page titles in the dictionary format, against redb's title tables.
-    let mut entries: Vec<(i32, String, u64)> = Vec::new();
-    let mut start = inlink_model::PageId(0);
-    loop {
-        let batch = store.pages(start, 10_000)?;
-        let Some(last) = batch.last().map(|p| p.id) else {
-            break;
-        };
-        entries.extend(
-            batch
-                .iter()
-                .map(|p| (p.title.ns, p.title.dbkey.clone(), u64::from(p.id.0))),
-        );
-        start = inlink_model::PageId(last.0 + 1);
-    }
-    let titles = entries.len();
-    let title_bytes: usize = entries.iter().map(|(_, t, _)| t.len()).sum();
-    let dict = inlink_store::dictionary::build(entries).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    if let Some((targets, bytes)) = store.segment_titles()? {
+    if let Some([targets, target_bytes, pages, page_bytes]) = store.segment_titles()? {
         println!(
-            "target titles in the segment (front-coded dictionary and names table): {targets}, {:.1} bytes each",
-            bytes as f64 / targets.max(1) as f64
+            "titles in the segment (front-coded dictionaries and id tables): {targets} targets, {:.1} bytes each; {pages} pages, {:.1} bytes each",
+            target_bytes as f64 / targets.max(1) as f64,
+            page_bytes as f64 / pages.max(1) as f64
         );
     }
-    println!(
-        "page titles: {titles}, {:.1} bytes of text each; front coded {:.1} bytes each; redb's pages + titles {:.1} bytes per page",
-        title_bytes as f64 / titles.max(1) as f64,
-        dict.len() as f64 / titles.max(1) as f64,
-        (table("pages") + table("titles")) as f64 / titles.max(1) as f64
-    );
     let store: std::sync::Arc<dyn LinkStore> = std::sync::Arc::new(store);
     let api = MediaWiki::new(store.clone(), "http://bench".to_string())?;
     let site = store.site_info()?.context("the import wrote a site")?;

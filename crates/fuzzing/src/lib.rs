@@ -269,13 +269,22 @@ pub fn segment(data: &[u8]) {
     };
     let _ = seg.breakdown();
     let _ = seg.forward_bytes();
-    for t in seg.titles().take(64).flatten() {
+    for t in seg.target_titles().take(64).flatten() {
         let _ = seg.target_id(t.0, &t.1);
         let _ = seg.target_name(t.2);
     }
-    for tid in 0..8 {
-        let _ = seg.target_name(tid);
+    for t in seg.page_titles().take(64).flatten() {
+        let _ = seg.page_id(t.0, &t.1);
+        let _ = seg.page(t.2);
     }
+    for id in 0..8 {
+        let _ = seg.target_name(id);
+        let _ = seg.page(id);
+        let _ = seg.page_is_redirect(id);
+    }
+    let _ = seg.page_ids(0, false).take(300).count();
+    let _ = seg.page_ids(u32::MAX, true).take(300).count();
+    let _ = (seg.target_title_bytes(), seg.page_title_bytes());
     for (n, entry) in seg.forward_entries().enumerate() {
         if n > 64 {
             break;

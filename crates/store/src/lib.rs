@@ -13,6 +13,7 @@ mod query;
 mod redb_store;
 pub mod segment;
 mod sorter;
+pub mod titles;
 
 pub use error::StoreError;
 pub use mem::MemStore;

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The format this code writes and reads; see the version log in `docs/format.md`.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "inlink-redb";
 const SITE_KEY: &str = "siteinfo";
@@ -38,10 +38,14 @@ const SEGMENT_KEY: &str = "segment";
 const STALE_KEY: &str = "stale";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// page id → (namespace, is redirect, dbkey)
-const PAGES: TableDefinition<u32, (i32, bool, &str)> = TableDefinition::new("pages");
-/// (namespace, dbkey) → page id
-const TITLES: TableDefinition<(i32, &str), u32> = TableDefinition::new("titles");
+/// page id → (batch number, present, namespace, is redirect, dbkey): pages changed since
+/// the segment was built (written, or deleted when not `present`); they override its pages.
+const PAGES: TableDefinition<u32, PageRow> = TableDefinition::new("page_delta");
+type PageRow = (u64, bool, i32, bool, &'static str);
+/// (namespace, dbkey) → (batch number, present, page id, is redirect): titles whose page
+/// changed since the segment was built; they override its page titles.
+const TITLES: TableDefinition<(i32, &str), TitleRow> = TableDefinition::new("title_delta");
+type TitleRow = (u64, bool, u32, bool);
 /// (namespace, dbkey) → target id: titles that became link or redirect targets since the
 /// segment was built (the segment's dictionary holds the others; a target id never changes)
 const TARGETS: TableDefinition<(i32, &str), u32> = TableDefinition::new("targets");
@@ -429,10 +433,12 @@ impl Core {
         };
         let delta = txn.open_table(DELTA).map_err(self.err())?;
         let fwd = txn.open_table(FWD).map_err(self.err())?;
+        let pages = txn.open_table(PAGES).map_err(self.err())?;
         let unchanged = delta.is_empty().map_err(self.err())?
             && fwd.is_empty().map_err(self.err())?
+            && pages.is_empty().map_err(self.err())?
             && stale.is_none();
-        drop((delta, fwd));
+        drop((delta, fwd, pages));
         if unchanged {
             return Ok(false);
         }
@@ -456,6 +462,9 @@ impl Core {
             }
             for_each_target(&txn, old.as_deref(), |ns, dbkey, tid| {
                 w.push_title(ns, dbkey, tid).map_err(io)
+            })?;
+            for_each_page_title(&txn, old.as_deref(), |ns, dbkey, id, redirect| {
+                w.push_page(ns, dbkey, id, redirect).map_err(io)
             })?;
             w.finish(seq).map_err(io)?;
             Ok(())
@@ -489,6 +498,8 @@ impl Core {
                 txn.open_table(TARGETS)?.retain(|_, tid| tid >= covered)?;
                 txn.open_table(TARGET_NAMES)?
                     .retain(|tid, _| tid >= covered)?;
+                txn.open_table(PAGES)?.retain(|_, row| row.0 > seq)?;
+                txn.open_table(TITLES)?.retain(|_, row| row.0 > seq)?;
             }
             txn.commit()?;
             Ok(())
@@ -570,6 +581,130 @@ fn next_target(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R<u32>
         .unwrap_or(1))
 }
 
+/// Calls `f` with every page of a snapshot from page id `start` up, by id (the `page_delta`
+/// rows over the segment's pages), until it returns `false`.
+fn for_each_page(
+    txn: &ReadTransaction,
+    seg: Option<&Segment>,
+    start: u32,
+    mut f: impl FnMut(PageRecord) -> R<bool>,
+) -> R<()> {
+    let pages = txn.open_table(PAGES)?;
+    let mut over = pages.range(start..)?;
+    let mut base = seg.into_iter().flat_map(|s| s.page_ids(start, false));
+    let mut next_over = || -> R<Option<(u32, Option<PageRecord>)>> {
+        match over.next() {
+            Some(row) => {
+                let (k, v) = row?;
+                let (_, present, ns, is_redirect, dbkey) = v.value();
+                let id = k.value();
+                Ok(Some((
+                    id,
+                    present.then(|| PageRecord {
+                        id: PageId(id),
+                        title: Title::new(ns, dbkey),
+                        is_redirect,
+                    }),
+                )))
+            }
+            None => Ok(None),
+        }
+    };
+    let mut next_base =
+        || -> R<Option<u32>> { base.next().transpose().map_err(corrupt("link segment")) };
+    let (mut o, mut b) = (next_over()?, next_base()?);
+    loop {
+        let page = match (&o, b) {
+            (None, None) => return Ok(()),
+            (Some((oid, _)), Some(bid)) if *oid == bid => {
+                b = next_base()?;
+                std::mem::replace(&mut o, next_over()?).and_then(|x| x.1)
+            }
+            (Some((oid, _)), Some(bid)) if *oid > bid => {
+                b = next_base()?;
+                page_in::<redb::ReadOnlyTable<u32, PageRow>>(None, seg, bid)?
+            }
+            (Some(_), _) => std::mem::replace(&mut o, next_over()?).and_then(|x| x.1),
+            (None, Some(bid)) => {
+                b = next_base()?;
+                page_in::<redb::ReadOnlyTable<u32, PageRow>>(None, seg, bid)?
+            }
+        };
+        if let Some(p) = page {
+            if !f(p)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Calls `f` with every page title of a snapshot in dictionary order: (namespace, dbkey,
+/// page id, is redirect) — the segment's page titles merged with `title_delta`.
+fn for_each_page_title(
+    txn: &ReadTransaction,
+    seg: Option<&Segment>,
+    mut f: impl FnMut(i32, &str, u32, bool) -> R<()>,
+) -> R<()> {
+    let titles = txn.open_table(TITLES)?;
+    let mut over = titles.iter()?;
+    let mut base = seg.into_iter().flat_map(|s| s.page_titles());
+    type Named = (i32, String, Option<(u32, bool)>);
+    let mut next_over = || -> R<Option<Named>> {
+        match over.next() {
+            Some(row) => {
+                let (k, v) = row?;
+                let (ns, dbkey) = k.value();
+                let (_, present, id, redirect) = v.value();
+                Ok(Some((
+                    ns,
+                    dbkey.to_string(),
+                    present.then_some((id, redirect)),
+                )))
+            }
+            None => Ok(None),
+        }
+    };
+    let mut next_base = || -> R<Option<Named>> {
+        match base.next().transpose().map_err(corrupt("link segment"))? {
+            Some((ns, dbkey, id)) => {
+                let redirect = seg
+                    .map(|s| s.page_is_redirect(id))
+                    .transpose()
+                    .map_err(corrupt("link segment"))?
+                    .unwrap_or(false);
+                Ok(Some((ns, dbkey, Some((id, redirect)))))
+            }
+            None => Ok(None),
+        }
+    };
+    let (mut o, mut b) = (next_over()?, next_base()?);
+    loop {
+        let take = match (&o, &b) {
+            (None, None) => return Ok(()),
+            (Some(x), Some(y)) => match (x.0, x.1.as_bytes()).cmp(&(y.0, y.1.as_bytes())) {
+                std::cmp::Ordering::Less => Some(true),
+                std::cmp::Ordering::Greater => Some(false),
+                std::cmp::Ordering::Equal => None,
+            },
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+        };
+        let (ns, dbkey, page) = match take {
+            // The `title_delta` row overrides the segment's.
+            None => {
+                b = next_base()?;
+                std::mem::replace(&mut o, next_over()?)
+            }
+            Some(true) => std::mem::replace(&mut o, next_over()?),
+            Some(false) => std::mem::replace(&mut b, next_base()?),
+        }
+        .expect("a title");
+        if let Some((id, redirect)) = page {
+            f(ns, &dbkey, id, redirect)?;
+        }
+    }
+}
+
 /// Calls `f` with every target title of a snapshot in dictionary order (namespace, then
 /// dbkey bytes — redb's order of `(i32, &str)` keys too): the segment's dictionary merged
 /// with the `targets` rows made since.
@@ -580,7 +715,7 @@ fn for_each_target(
 ) -> R<()> {
     let targets = txn.open_table(TARGETS)?;
     let mut over = targets.iter()?;
-    let mut base = seg.into_iter().flat_map(|s| s.titles());
+    let mut base = seg.into_iter().flat_map(|s| s.target_titles());
     let mut next_over = || -> R<Option<(i32, String, u32)>> {
         match over.next() {
             Some(row) => {
@@ -683,12 +818,17 @@ impl RedbStore {
             })
     }
 
-    /// Target titles in the segment's dictionary, and the bytes of the dictionary and its
-    /// names table; `None` without a segment.
-    pub fn segment_titles(&self) -> Result<Option<(u64, u64)>> {
-        Ok(self
-            .current_segment()
-            .map(|s| (s.titles_len() as u64, s.title_bytes())))
+    /// The segment's title tables: target titles and their bytes, page titles and theirs;
+    /// `None` without a segment.
+    pub fn segment_titles(&self) -> Result<Option<[u64; 4]>> {
+        Ok(self.current_segment().map(|s| {
+            [
+                s.targets_len() as u64,
+                s.target_title_bytes(),
+                s.pages_len() as u64,
+                s.page_title_bytes(),
+            ]
+        }))
     }
 
     /// Bytes stored per table (keys, values and their B-tree pages), for benchmarks.
@@ -825,22 +965,31 @@ impl RedbStore {
             if seen != made {
                 say(format!("{seen} target titles for {made} target ids"));
             }
-            // Titles and pages.
-            let titles = txn.open_table(TITLES)?;
-            let pages = txn.open_table(PAGES)?;
-            for row in pages.iter()? {
-                let (id, v) = row?;
-                let (ns, _, dbkey) = v.value();
-                if titles.get((ns, dbkey))?.map(|v| v.value()) != Some(id.value()) {
-                    say(format!("page {} has no titles row", id.value()));
+            // Titles and pages: each page found by its title, as many titles as pages.
+            let view = PageView::open(&txn, seg.as_deref())?;
+            let mut pages = 0u64;
+            for_each_page(&txn, seg.as_deref(), 0, |p| {
+                pages += 1;
+                if view.by_title(&p.title)? != Some(p.id.0) {
+                    say(format!("page {} is not found by its title", p.id.0));
                 }
-            }
-            if titles.len()? != pages.len()? {
-                say(format!(
-                    "{} titles rows for {} pages",
-                    titles.len()?,
-                    pages.len()?
-                ));
+                Ok(true)
+            })?;
+            let mut titles = 0u64;
+            for_each_page_title(&txn, seg.as_deref(), |ns, dbkey, id, redirect| {
+                titles += 1;
+                let p = view.page(id)?;
+                if p.as_ref()
+                    .is_none_or(|p| p.title != Title::new(ns, dbkey) || p.is_redirect != redirect)
+                {
+                    say(format!(
+                        "title ({ns}, {dbkey:?}) names page {id}, which is {p:?}"
+                    ));
+                }
+                Ok(())
+            })?;
+            if titles != pages {
+                say(format!("{titles} page titles for {pages} pages"));
             }
             // Blocks and the mention index.
             let block_page = txn.open_table(BLOCK_PAGE)?;
@@ -903,8 +1052,8 @@ impl RedbStore {
 /// The tables of one write transaction.
 struct Writer<'t> {
     meta: redb::Table<'t, &'static str, &'static [u8]>,
-    pages: redb::Table<'t, u32, (i32, bool, &'static str)>,
-    titles: redb::Table<'t, (i32, &'static str), u32>,
+    pages: redb::Table<'t, u32, PageRow>,
+    titles: redb::Table<'t, (i32, &'static str), TitleRow>,
     targets: redb::Table<'t, (i32, &'static str), u32>,
     target_names: redb::Table<'t, u32, (i32, &'static str)>,
     fwd: redb::Table<'t, u32, (u64, &'static [u8])>,
@@ -1063,14 +1212,60 @@ impl<'t> Writer<'t> {
     }
 
     fn page(&self, id: u32) -> R<Option<PageRecord>> {
-        Ok(self.pages.get(id)?.map(|v| {
-            let (ns, is_redirect, dbkey) = v.value();
-            PageRecord {
-                id: PageId(id),
-                title: Title::new(ns, dbkey),
-                is_redirect,
+        page_in(Some(&self.pages), self.seg.as_deref(), id)
+    }
+
+    /// The page a title names.
+    fn title_holder(&self, t: &Title) -> R<Option<u32>> {
+        title_in(&self.titles, self.seg.as_deref(), t)
+    }
+
+    /// Writes page `id`'s row, or its deletion. A deletion is a row too while the
+    /// segment or an earlier row has the page (see `set_links`).
+    fn set_page(&mut self, id: u32, p: Option<&PageRecord>) -> R<()> {
+        let row = match p {
+            Some(p) => (
+                self.seq,
+                true,
+                p.title.ns,
+                p.is_redirect,
+                p.title.dbkey.as_str(),
+            ),
+            None => {
+                let known = self.pages.get(id)?.is_some()
+                    || match &self.seg {
+                        Some(s) => s.has_page(id).map_err(corrupt("link segment"))?,
+                        None => false,
+                    };
+                if !known {
+                    return Ok(());
+                }
+                (self.seq, false, 0, false, "")
             }
-        }))
+        };
+        self.pages.insert(id, row)?;
+        Ok(())
+    }
+
+    /// Writes which page title `t` names now, if any.
+    fn set_title(&mut self, t: &Title, page: Option<(u32, bool)>) -> R<()> {
+        let key = (t.ns, t.dbkey.as_str());
+        let row = match page {
+            Some((id, redirect)) => (self.seq, true, id, redirect),
+            None => {
+                let known = self.titles.get(key)?.is_some()
+                    || self
+                        .seg
+                        .as_ref()
+                        .is_some_and(|s| s.page_id(t.ns, &t.dbkey).is_some());
+                if !known {
+                    return Ok(());
+                }
+                (self.seq, false, 0, false)
+            }
+        };
+        self.titles.insert(key, row)?;
+        Ok(())
     }
 
     fn segment_forward(&self, from: u32) -> R<Option<&[u8]>> {
@@ -1279,33 +1474,27 @@ impl<'t> Writer<'t> {
         self.set_links(id, &[])?;
         self.clear_redirect(id)?;
         if let Some(old) = self.page(id)? {
-            self.titles
-                .remove((old.title.ns, old.title.dbkey.as_str()))?;
+            self.set_title(&old.title, None)?;
         }
-        self.pages.remove(id)?;
-        Ok(())
+        self.set_page(id, None)
     }
 
     /// Writes a page row; evicts another page holding the title; re-files the page's link
     /// rows under its namespace if that changed.
     fn put_page(&mut self, p: &PageRecord) -> R<()> {
         let id = p.id.0;
-        let key = (p.title.ns, p.title.dbkey.as_str());
-        let holder = self.titles.get(key)?.map(|v| v.value());
-        if let Some(other) = holder {
+        if let Some(other) = self.title_holder(&p.title)? {
             if other != id {
                 self.delete(other)?;
             }
         }
         if let Some(old) = self.page(id)? {
             if old.title != p.title {
-                self.titles
-                    .remove((old.title.ns, old.title.dbkey.as_str()))?;
+                self.set_title(&old.title, None)?;
             }
         }
-        self.pages
-            .insert(id, (p.title.ns, p.is_redirect, p.title.dbkey.as_str()))?;
-        self.titles.insert(key, id)?;
+        self.set_page(id, Some(p))?;
+        self.set_title(&p.title, Some((id, p.is_redirect)))?;
         let links = self.links_of(id)?;
         if links.iter().any(|&(_, _, ns)| ns != p.title.ns) {
             let set = links.iter().map(|&(k, t, _)| (k, t)).collect();
@@ -1604,18 +1793,84 @@ impl Merge<'_> {
     }
 }
 
-fn page_of(
-    pages: &redb::ReadOnlyTable<u32, (i32, bool, &'static str)>,
+/// Page `id` as of a snapshot: its `page_delta` row (`pages`; `None`: the table is known
+/// to be empty), else the segment's page.
+fn page_in<T: ReadableTable<u32, PageRow>>(
+    pages: Option<&T>,
+    seg: Option<&Segment>,
     id: u32,
 ) -> R<Option<PageRecord>> {
-    Ok(pages.get(id)?.map(|v| {
-        let (ns, is_redirect, dbkey) = v.value();
-        PageRecord {
+    if let Some(v) = pages.map(|p| p.get(id)).transpose()?.flatten() {
+        let (_, present, ns, is_redirect, dbkey) = v.value();
+        return Ok(present.then(|| PageRecord {
             id: PageId(id),
             title: Title::new(ns, dbkey),
             is_redirect,
+        }));
+    }
+    let Some(seg) = seg else { return Ok(None) };
+    Ok(seg
+        .page(id)
+        .map_err(corrupt("link segment"))?
+        .map(|(ns, dbkey, is_redirect)| PageRecord {
+            id: PageId(id),
+            title: Title::new(ns, dbkey),
+            is_redirect,
+        }))
+}
+
+/// The page title `t` names as of a snapshot.
+fn title_in(
+    titles: &impl ReadableTable<(i32, &'static str), TitleRow>,
+    seg: Option<&Segment>,
+    t: &Title,
+) -> R<Option<u32>> {
+    if let Some(v) = titles.get((t.ns, t.dbkey.as_str()))? {
+        let (_, present, id, _) = v.value();
+        return Ok(present.then_some(id));
+    }
+    Ok(seg.and_then(|s| s.page_id(t.ns, &t.dbkey)))
+}
+
+/// The pages of a read snapshot.
+struct PageView<'s> {
+    pages: redb::ReadOnlyTable<u32, PageRow>,
+    titles: redb::ReadOnlyTable<(i32, &'static str), TitleRow>,
+    seg: Option<&'s Segment>,
+    /// No page changed since the segment was built: skip the B-tree.
+    unchanged: bool,
+}
+
+impl<'s> PageView<'s> {
+    fn open(txn: &ReadTransaction, seg: Option<&'s Segment>) -> R<Self> {
+        let pages = txn.open_table(PAGES)?;
+        Ok(PageView {
+            unchanged: pages.is_empty()?,
+            pages,
+            titles: txn.open_table(TITLES)?,
+            seg,
+        })
+    }
+
+    fn page(&self, id: u32) -> R<Option<PageRecord>> {
+        page_in((!self.unchanged).then_some(&self.pages), self.seg, id)
+    }
+
+    fn exists(&self, id: u32) -> R<bool> {
+        if !self.unchanged {
+            if let Some(v) = self.pages.get(id)? {
+                return Ok(v.value().1);
+            }
         }
-    }))
+        match self.seg {
+            Some(s) => s.has_page(id).map_err(corrupt("link segment")),
+            None => Ok(false),
+        }
+    }
+
+    fn by_title(&self, t: &Title) -> R<Option<u32>> {
+        title_in(&self.titles, self.seg, t)
+    }
 }
 
 fn target_id(txn: &ReadTransaction, seg: Option<&Segment>, t: &Title) -> R<Option<u32>> {
@@ -1636,11 +1891,11 @@ impl Core {
         let Some(tid) = target_id(&txn, seg.as_deref(), &q.target)? else {
             return Ok(out);
         };
-        let pages = txn.open_table(PAGES)?;
+        let pages = PageView::open(&txn, seg.as_deref())?;
         let rows = Rows::load(&txn, seg.as_deref(), q.kind as u8, tid)?;
         let mut it = rows.iter(q);
         while let Some((_, from)) = it.next()? {
-            if let Some(p) = page_of(&pages, from)? {
+            if let Some(p) = pages.page(from)? {
                 if q.accepts(&p) {
                     out.push(p);
                     if out.len() >= q.limit {
@@ -1657,13 +1912,13 @@ impl Core {
         let Some(tid) = target_id(&txn, seg.as_deref(), target)? else {
             return Ok(0);
         };
-        let pages = txn.open_table(PAGES)?;
+        let pages = PageView::open(&txn, seg.as_deref())?;
         let rows = Rows::load(&txn, seg.as_deref(), kind as u8, tid)?;
         let q = BacklinkQuery::new(kind, target.clone());
         let mut it = rows.iter(&q);
         let mut n = 0;
         while let Some((_, from)) = it.next()? {
-            if pages.get(from)?.is_some() {
+            if pages.exists(from)? {
                 n += 1;
             }
         }
@@ -1697,23 +1952,23 @@ impl LinkStore for RedbStore {
     }
 
     fn page(&self, id: PageId) -> Result<Option<PageRecord>> {
-        let txn = self.read()?;
-        let pages = txn.open_table(PAGES).map_err(self.err())?;
-        page_of(&pages, id.0).map_err(self.err())
+        let run = || -> R<Option<PageRecord>> {
+            let (txn, seg) = self.snapshot()?;
+            PageView::open(&txn, seg.as_deref())?.page(id.0)
+        };
+        run().map_err(self.err())
     }
 
     fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
-        let txn = self.read()?;
-        let titles = txn.open_table(TITLES).map_err(self.err())?;
-        let Some(id) = titles
-            .get((title.ns, title.dbkey.as_str()))
-            .map_err(self.err())?
-            .map(|v| v.value())
-        else {
-            return Ok(None);
+        let run = || -> R<Option<PageRecord>> {
+            let (txn, seg) = self.snapshot()?;
+            let view = PageView::open(&txn, seg.as_deref())?;
+            match view.by_title(title)? {
+                Some(id) => view.page(id),
+                None => Ok(None),
+            }
         };
-        let pages = txn.open_table(PAGES).map_err(self.err())?;
-        page_of(&pages, id).map_err(self.err())
+        run().map_err(self.err())
     }
 
     fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>> {
@@ -1777,11 +2032,11 @@ impl LinkStore for RedbStore {
                 return Ok(Vec::new());
             };
             let to = txn.open_table(REDIR_TO)?;
-            let pages = txn.open_table(PAGES)?;
+            let pages = PageView::open(&txn, seg.as_deref())?;
             let mut out = Vec::new();
             for row in to.range((tid, 0u32)..=(tid, u32::MAX))? {
                 let (k, _) = row?;
-                if let Some(p) = page_of(&pages, k.value().1)? {
+                if let Some(p) = pages.page(k.value().1)? {
                     out.push(p);
                 }
             }
@@ -1792,17 +2047,13 @@ impl LinkStore for RedbStore {
 
     fn pages(&self, start: PageId, limit: usize) -> Result<Vec<PageRecord>> {
         let run = || -> R<Vec<PageRecord>> {
-            let txn = self.db.begin_read()?;
-            let pages = txn.open_table(PAGES)?;
+            let (txn, seg) = self.snapshot()?;
             let mut out = Vec::new();
-            for row in pages.range(start.0..)?.take(limit) {
-                let (k, v) = row?;
-                let (ns, is_redirect, dbkey) = v.value();
-                out.push(PageRecord {
-                    id: PageId(k.value()),
-                    title: Title::new(ns, dbkey),
-                    is_redirect,
-                });
+            if limit > 0 {
+                for_each_page(&txn, seg.as_deref(), start.0, |p| {
+                    out.push(p);
+                    Ok(out.len() < limit)
+                })?;
             }
             Ok(out)
         };
@@ -1811,10 +2062,30 @@ impl LinkStore for RedbStore {
 
     fn last_page_id(&self) -> Result<Option<PageId>> {
         let run = || -> R<Option<PageId>> {
-            let txn = self.db.begin_read()?;
+            let (txn, seg) = self.snapshot()?;
             let pages = txn.open_table(PAGES)?;
-            let last = pages.last()?.map(|(k, _)| PageId(k.value()));
-            Ok(last)
+            let mut last = None;
+            for row in pages.iter()?.rev() {
+                let (k, v) = row?;
+                if v.value().1 {
+                    last = Some(k.value());
+                    break;
+                }
+            }
+            // The segment's last page that no `page_delta` row deletes.
+            if let Some(seg) = &seg {
+                for id in seg.page_ids(u32::MAX, true) {
+                    let id = id.map_err(corrupt("link segment"))?;
+                    if last.is_some_and(|l| l >= id) {
+                        break;
+                    }
+                    if pages.get(id)?.is_none_or(|v| v.value().1) {
+                        last = Some(id);
+                        break;
+                    }
+                }
+            }
+            Ok(last.map(PageId))
         };
         run().map_err(self.err())
     }
@@ -1972,8 +2243,21 @@ impl LinkStore for RedbStore {
                     _ => {}
                 }
             }
+            let mut pages = seg.as_ref().map_or(0, |s| s.pages_len() as u64);
+            for row in txn.open_table(PAGES)?.iter()? {
+                let (id, v) = row?;
+                let before = match &seg {
+                    Some(s) => s.has_page(id.value()).map_err(corrupt("link segment"))?,
+                    None => false,
+                };
+                match (before, v.value().1) {
+                    (false, true) => pages += 1,
+                    (true, false) => pages = pages.saturating_sub(1),
+                    _ => {}
+                }
+            }
             Ok(StoreStats {
-                pages: txn.open_table(PAGES)?.len()?,
+                pages,
                 redirects: txn.open_table(REDIR)?.len()?,
                 links,
                 targets: u64::from(next_target(&txn.open_table(META)?)?.saturating_sub(1)),

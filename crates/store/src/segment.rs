@@ -1,16 +1,16 @@
-//! Link segments, format `inlink-segment 3` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 4` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
-//! of their targets. For every (kind,
+//! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
 //! pages, so that both MediaWiki orders (page id; namespace then page id) and namespace
 //! filters read only the lists they need, and a cursor resumes in O(log n) by the lists'
 //! skip tables. For every linking page it holds the page's own rows (the forward table,
-//! whose entries the store encodes and decodes), so the forward links need no B-tree. The
-//! target dictionary ([`crate::dictionary`]) maps titles to target ids, and the names table
-//! target ids back to their place in it.
+//! whose entries the store encodes and decodes), so the forward links need no B-tree. Two
+//! title tables ([`crate::titles`]) map target titles to target ids and page titles to
+//! page ids (with the redirect flag), and back.
 //!
 //! ```text
-//! file    := group* dictionary names table[5] trailer
+//! file    := group* titles(targets) titles(pages) table[5] trailer
 //!                                          tables 0-3: reverse, by kind; 4: forward
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
@@ -22,24 +22,21 @@
 //!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
 //! fentry  := the page's link rows, as the store writes them (opaque here)
-//! dictionary := `inlink-dictionary 2`: (namespace, dbkey) → target id, every target
-//! names   := u32le[ids]                    target id → position in the dictionary,
-//!                                          u32::MAX when none
+//! titles  := a title table (`crate::titles`)
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
 //! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
-//!            u64le dictionary offset  u64le dictionary bytes  u64le names offset
-//!            u32le ids  u64le seq  u32le version  u32le crc32(every byte before it)
-//!            "inlnkSEG"
+//!            place(targets) place(pages)  u64le seq  u32le version
+//!            u32le crc32(every byte before it)  "inlnkSEG"
 //! ```
 
-use crate::dictionary::{self, Dictionary};
 use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
+use crate::titles::{Titles, TitlesWriter, PLACE};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 const MAGIC: &[u8; 8] = b"inlnkSEG";
 /// Reverse tables, one per link kind.
 pub const KINDS: usize = 4;
@@ -52,13 +49,14 @@ const TABLES: usize = KINDS + 1;
 pub const MIXED_MAX: usize = 128;
 const GROUP: u32 = 128;
 const EMPTY: u64 = u64::MAX;
-/// Trailer fields after the tables: dictionary offset and bytes, names offset and ids.
-const SEQ_AT: usize = TABLES * 20 + 28;
+/// Trailer fields after the tables: the places of the two title tables.
+const SEQ_AT: usize = TABLES * 20 + 2 * PLACE;
 const VERSION_AT: usize = SEQ_AT + 8;
 const CRC_AT: usize = VERSION_AT + 4;
 const TRAILER: usize = CRC_AT + 4 + 8;
-/// No dictionary position for a target id.
-const NO_NAME: u32 = u32::MAX;
+/// Title tables: targets, then pages.
+const TARGET_TITLES: usize = 0;
+const PAGE_TITLES: usize = 1;
 
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -69,8 +67,8 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 /// Writes a segment: first the forward entries in page order (`push_forward`), then the
-/// reverse rows in (kind, target, ns, from) order (`push`), then the targets' titles in
-/// dictionary order (`push_title`).
+/// reverse rows in (kind, target, ns, from) order (`push`), then the targets' titles
+/// (`push_title`) and the pages' (`push_page`), each in dictionary order.
 pub struct SegmentWriter {
     w: BufWriter<File>,
     crc: crc32fast::Hasher,
@@ -86,9 +84,10 @@ pub struct SegmentWriter {
     lists: Vec<(i32, Vec<u32>)>,
     last: Option<(u8, u32, i32, u32)>,
     last_forward: Option<u32>,
-    /// The dictionary being written, from where it starts; the names table so far.
-    dict: Option<(dictionary::Writer, u64)>,
-    names: Vec<u32>,
+    /// The title table being written (`TARGET_TITLES`, `PAGE_TITLES`), and the places of
+    /// those written.
+    titles: Option<(usize, TitlesWriter)>,
+    places: Vec<[u8; PLACE]>,
 }
 
 impl Write for SegmentWriter {
@@ -117,47 +116,66 @@ impl SegmentWriter {
             lists: Vec::new(),
             last: None,
             last_forward: None,
-            dict: None,
-            names: Vec::new(),
+            titles: None,
+            places: Vec::new(),
         })
     }
 
     /// Adds a target's title; titles come in dictionary order (namespace, then dbkey
     /// bytes), after every link row, each target id once.
     pub fn push_title(&mut self, ns: i32, dbkey: &str, tid: u32) -> io::Result<()> {
-        let (mut dict, at) = match self.dict.take() {
-            Some(d) => d,
-            None => self.begin_dictionary()?,
-        };
-        let position = u32::try_from(dict.len())
-            .ok()
-            .filter(|&p| p != NO_NAME)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "too many titles"))?;
-        let slot = tid as usize;
-        if self.names.len() <= slot {
-            self.names.resize(slot + 1, NO_NAME);
-        }
-        if self.names[slot] != NO_NAME {
-            self.dict = Some((dict, at));
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("target id {tid} has two titles"),
-            ));
-        }
-        let pushed = dict.push(self, ns, dbkey, u64::from(tid));
-        if pushed.is_ok() {
-            self.names[slot] = position;
-        }
-        self.dict = Some((dict, at));
+        self.push_titled(TARGET_TITLES, ns, dbkey, tid, false)
+    }
+
+    /// Adds a page's title; pages come in dictionary order, after every target title,
+    /// each page id once.
+    pub fn push_page(&mut self, ns: i32, dbkey: &str, id: u32, redirect: bool) -> io::Result<()> {
+        self.push_titled(PAGE_TITLES, ns, dbkey, id, redirect)
+    }
+
+    fn push_titled(
+        &mut self,
+        k: usize,
+        ns: i32,
+        dbkey: &str,
+        id: u32,
+        flag: bool,
+    ) -> io::Result<()> {
+        self.open_titles(k)?;
+        let (_, mut w) = self.titles.take().expect("opened");
+        let pushed = w.push(self, ns, dbkey, id, flag);
+        self.titles = Some((k, w));
         pushed
     }
 
-    fn begin_dictionary(&mut self) -> io::Result<(dictionary::Writer, u64)> {
-        self.end_target()?;
-        self.end_group()?;
-        // No link row may follow.
-        self.last = Some((u8::MAX, u32::MAX, i32::MAX, u32::MAX));
-        Ok((dictionary::Writer::default(), self.pos))
+    /// Makes title table `k` the open one, writing out those before it.
+    fn open_titles(&mut self, k: usize) -> io::Result<()> {
+        if self.titles.as_ref().is_some_and(|t| t.0 == k) {
+            return Ok(());
+        }
+        if self.places.len() > k {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "target titles come before page titles",
+            ));
+        }
+        if self.titles.is_none() && self.places.is_empty() {
+            self.end_target()?;
+            self.end_group()?;
+            // No link row may follow.
+            self.last = Some((u8::MAX, u32::MAX, i32::MAX, u32::MAX));
+        }
+        loop {
+            if let Some((_, w)) = self.titles.take() {
+                let place = w.finish(self)?;
+                self.places.push(place);
+            }
+            let next = self.places.len();
+            self.titles = Some((next, TitlesWriter::new(self.pos)));
+            if next >= k {
+                return Ok(());
+            }
+        }
     }
 
     /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer);
@@ -292,23 +310,10 @@ impl SegmentWriter {
 
     /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
     pub fn finish(mut self, seq: u64) -> io::Result<()> {
-        let (dict, dict_at) = match self.dict.take() {
-            Some(d) => d,
-            None => self.begin_dictionary()?,
-        };
-        let dict_len = dict.finish(&mut self)?;
-        let names_at = self.pos;
-        let names = std::mem::take(&mut self.names);
-        let ids = u32::try_from(names.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "too many target ids"))?;
-        let mut chunk = Vec::with_capacity(1 << 16);
-        for part in names.chunks(1 << 14) {
-            chunk.clear();
-            for p in part {
-                chunk.extend_from_slice(&p.to_le_bytes());
-            }
-            self.put(&chunk)?;
-        }
+        self.open_titles(PAGE_TITLES)?;
+        let (_, w) = self.titles.take().expect("opened");
+        let place = w.finish(&mut self)?;
+        self.places.push(place);
         let mut trailer = Vec::with_capacity(TRAILER);
         let tables = std::mem::take(&mut self.tables);
         let mut placed = Vec::new();
@@ -326,10 +331,9 @@ impl SegmentWriter {
             trailer.extend_from_slice(&groups.to_le_bytes());
             trailer.extend_from_slice(&self.links[k].to_le_bytes());
         }
-        trailer.extend_from_slice(&dict_at.to_le_bytes());
-        trailer.extend_from_slice(&dict_len.to_le_bytes());
-        trailer.extend_from_slice(&names_at.to_le_bytes());
-        trailer.extend_from_slice(&ids.to_le_bytes());
+        for place in &self.places {
+            trailer.extend_from_slice(place);
+        }
         trailer.extend_from_slice(&seq.to_le_bytes());
         trailer.extend_from_slice(&VERSION.to_le_bytes());
         self.put(&trailer)?;
@@ -363,28 +367,12 @@ impl From<Malformed> for SegmentError {
     }
 }
 
-/// A byte range of a mapped segment, so that the dictionary can be read in place.
-#[derive(Clone)]
-pub struct Slice {
-    map: Arc<memmap2::Mmap>,
-    start: usize,
-    end: usize,
-}
-
-impl AsRef<[u8]> for Slice {
-    fn as_ref(&self) -> &[u8] {
-        &self.map[self.start..self.end]
-    }
-}
-
 /// An open segment.
 pub struct Segment {
     id: u64,
     map: Arc<memmap2::Mmap>,
-    dict: Dictionary<Slice>,
-    dict_len: u64,
-    /// Offset of the names table and its number of ids.
-    names: (usize, u32),
+    targets: Titles,
+    pages: Titles,
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
@@ -450,30 +438,17 @@ impl Segment {
             *table = (at as usize, groups);
             links[k] = u64_at(k * 20 + 12);
         }
-        let dict_at = u64_at(TABLES * 20);
-        let dict_len = u64_at(TABLES * 20 + 8);
-        let dict_end = dict_at.checked_add(dict_len);
-        let names_at = u64_at(TABLES * 20 + 16);
-        let ids = u32_at(TABLES * 20 + 24);
-        let names_end = names_at.checked_add(u64::from(ids) * 4);
-        if dict_end.is_none_or(|e| e > names_at) || names_end.is_none_or(|e| e > body_end as u64) {
-            return Err(SegmentError::Corrupted(
-                "dictionary or names past the end".into(),
-            ));
-        }
-        let dict = Dictionary::new(Slice {
-            map: Arc::clone(&map),
-            start: dict_at as usize,
-            end: dict_end.unwrap_or(0) as usize,
-        })
-        .map_err(|m| SegmentError::Corrupted(m.0))?;
+        let titles = |k: usize| {
+            let at = bytes.len() - TRAILER + TABLES * 20 + k * PLACE;
+            Titles::open(&map, &bytes[at..at + PLACE], body_end).map_err(SegmentError::Corrupted)
+        };
+        let (targets, pages) = (titles(TARGET_TITLES)?, titles(PAGE_TITLES)?);
         Ok(Segment {
             id,
             seq: u64_at(SEQ_AT),
-            map,
-            dict,
-            dict_len,
-            names: (names_at as usize, ids),
+            map: Arc::clone(&map),
+            targets,
+            pages,
             tables,
             links,
         })
@@ -497,43 +472,73 @@ impl Segment {
 
     /// The id of a target title.
     pub fn target_id(&self, ns: i32, dbkey: &str) -> Option<u32> {
-        self.dict.get(ns, dbkey).and_then(|v| u32::try_from(v).ok())
+        self.targets.id(ns, dbkey)
     }
 
     /// The title of target id `tid`: (namespace, dbkey).
     pub fn target_name(&self, tid: u32) -> Result<Option<(i32, String)>, Malformed> {
-        if tid >= self.names.1 {
-            return Ok(None);
-        }
-        let at = self.names.0 + tid as usize * 4;
-        let p = u32::from_le_bytes(self.map[at..at + 4].try_into().expect("4 bytes"));
-        if p == NO_NAME {
-            return Ok(None);
-        }
-        match self.dict.entry_at(p as usize) {
-            Some((ns, t, v)) if v == u64::from(tid) => Ok(Some((ns, t))),
-            _ => Err(Malformed("names table and dictionary disagree")),
-        }
+        Ok(self.targets.name(tid)?.map(|(ns, t, _)| (ns, t)))
     }
 
     /// Every target title in dictionary order: (namespace, dbkey, target id).
-    pub fn titles(&self) -> impl Iterator<Item = Result<(i32, String, u32), Malformed>> + '_ {
-        self.dict.iter().map(|e| match e {
-            Ok((ns, t, v)) => u32::try_from(v)
-                .map(|v| (ns, t, v))
-                .map_err(|_| Malformed("target id past u32")),
-            Err(_) => Err(Malformed("damaged dictionary block")),
-        })
+    pub fn target_titles(
+        &self,
+    ) -> impl Iterator<Item = Result<(i32, String, u32), Malformed>> + '_ {
+        self.targets.iter()
     }
 
-    /// Titles in the dictionary.
-    pub fn titles_len(&self) -> usize {
-        self.dict.len()
+    /// Target titles here.
+    pub fn targets_len(&self) -> usize {
+        self.targets.len()
     }
 
-    /// Bytes of the dictionary and the names table.
-    pub fn title_bytes(&self) -> u64 {
-        self.dict_len + u64::from(self.names.1) * 4
+    /// Bytes of the target title table.
+    pub fn target_title_bytes(&self) -> u64 {
+        self.targets.bytes()
+    }
+
+    /// The page with a title.
+    pub fn page_id(&self, ns: i32, dbkey: &str) -> Option<u32> {
+        self.pages.id(ns, dbkey)
+    }
+
+    /// A page: (namespace, dbkey, is redirect).
+    pub fn page(&self, id: u32) -> Result<Option<(i32, String, bool)>, Malformed> {
+        self.pages.name(id)
+    }
+
+    /// Whether page `id` is here.
+    pub fn has_page(&self, id: u32) -> Result<bool, Malformed> {
+        self.pages.contains(id)
+    }
+
+    /// Whether page `id` is a redirect (false when it is not here).
+    pub fn page_is_redirect(&self, id: u32) -> Result<bool, Malformed> {
+        self.pages.flag(id)
+    }
+
+    /// Every page in title order: (namespace, dbkey, page id).
+    pub fn page_titles(&self) -> impl Iterator<Item = Result<(i32, String, u32), Malformed>> + '_ {
+        self.pages.iter()
+    }
+
+    /// Page ids from `start`, ascending or descending.
+    pub fn page_ids(
+        &self,
+        start: u32,
+        desc: bool,
+    ) -> impl Iterator<Item = Result<u32, Malformed>> + '_ {
+        self.pages.ids(start, desc)
+    }
+
+    /// Pages here.
+    pub fn pages_len(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Bytes of the page title table.
+    pub fn page_title_bytes(&self) -> u64 {
+        self.pages.bytes()
     }
 
     /// Link rows in the forward table (equal to the reverse tables' in a sound segment).
@@ -628,7 +633,8 @@ impl Segment {
 
     /// Where the reverse tables' bytes go: (targets, lists, ids, bytes of posting lists,
     /// bytes of list and entry headers, bytes of group headers and tables and the
-    /// trailer). The forward table's are `forward_bytes`, the titles' `title_bytes`.
+    /// trailer). The forward table's are `forward_bytes`, the title tables'
+    /// `target_title_bytes` and `page_title_bytes`.
     pub fn breakdown(&self) -> Result<[u64; 6], Malformed> {
         let mut b = [0u64; 6];
         for kind in 0..KINDS as u8 {
@@ -648,7 +654,7 @@ impl Segment {
             .bytes()
             .saturating_sub(b[3] + b[4])
             .saturating_sub(self.forward_bytes()?)
-            .saturating_sub(self.title_bytes());
+            .saturating_sub(self.targets.bytes() + self.pages.bytes());
         Ok(b)
     }
 
@@ -966,9 +972,22 @@ mod tests {
         for (ns, t, tid) in titles(rows) {
             w.push_title(ns, &t, tid).unwrap();
         }
+        for (ns, t, id, redirect) in page_titles(rows) {
+            w.push_page(ns, &t, id, redirect).unwrap();
+        }
         w.finish(7).unwrap();
         let s = Segment::open(&path, 1).unwrap();
         (dir, s)
+    }
+
+    /// A page for every linking page of the forward table, in dictionary order.
+    fn page_titles(rows: &BTreeSet<(u8, u32, i32, u32)>) -> Vec<(i32, String, u32, bool)> {
+        let mut t: Vec<(i32, String, u32, bool)> = forward(rows)
+            .into_keys()
+            .map(|id| ((id % 4) as i32, format!("P{id}"), id, id % 3 == 0))
+            .collect();
+        t.sort();
+        t
     }
 
     /// A title for every target of the rows, in dictionary order (namespace, then bytes).
@@ -1034,8 +1053,8 @@ mod tests {
             prop_assert!(tables >= TRAILER as u64);
             // Titles both ways.
             let names = titles(&rows);
-            prop_assert_eq!(s.titles_len(), names.len());
-            let listed: Vec<(i32, String, u32)> = s.titles().map(|t| t.unwrap()).collect();
+            prop_assert_eq!(s.targets_len(), names.len());
+            let listed: Vec<(i32, String, u32)> = s.target_titles().map(|t| t.unwrap()).collect();
             prop_assert_eq!(&listed, &names);
             for (ns, t, tid) in names.iter().take(50) {
                 prop_assert_eq!(s.target_id(*ns, t), Some(*tid));
@@ -1043,6 +1062,26 @@ mod tests {
                 prop_assert_eq!(s.target_id(*ns + 7, t), None);
             }
             prop_assert_eq!(s.target_name(u32::MAX).unwrap(), None);
+            // Pages both ways, and by id in either direction from any start.
+            let pages = page_titles(&rows);
+            prop_assert_eq!(s.pages_len(), pages.len());
+            let listed: Vec<(i32, String, u32)> = s.page_titles().map(|t| t.unwrap()).collect();
+            let want: Vec<(i32, String, u32)> = pages.iter().map(|(n, t, id, _)| (*n, t.clone(), *id)).collect();
+            prop_assert_eq!(listed, want);
+            for (ns, t, id, redirect) in pages.iter().take(50) {
+                prop_assert_eq!(s.page_id(*ns, t), Some(*id));
+                prop_assert_eq!(s.page(*id).unwrap(), Some((*ns, t.clone(), *redirect)));
+                prop_assert_eq!(s.page_is_redirect(*id).unwrap(), *redirect);
+                prop_assert!(s.has_page(*id).unwrap());
+            }
+            let ids: BTreeSet<u32> = pages.iter().map(|p| p.2).collect();
+            for start in [0u32, 1, 127, 128, 500, 1 << 19, u32::MAX] {
+                let up: Vec<u32> = s.page_ids(start, false).map(|i| i.unwrap()).collect();
+                prop_assert_eq!(up, ids.range(start..).copied().collect::<Vec<_>>());
+                let down: Vec<u32> = s.page_ids(start, true).map(|i| i.unwrap()).collect();
+                prop_assert_eq!(down, ids.range(..=start).rev().copied().collect::<Vec<_>>());
+                prop_assert_eq!(s.has_page(start).unwrap(), ids.contains(&start));
+            }
             // Point lookups, including targets with nothing.
             for &(k, t, n, f) in rows.iter().take(50) {
                 let lists = s.target(k, t).unwrap();
@@ -1141,12 +1180,20 @@ mod tests {
         // Titles come last, in dictionary order, a title per target id.
         w.push_title(0, "B", 1).unwrap();
         assert!(w.push_title(0, "A", 2).is_err());
-        assert!(w.push_title(0, "C", 1).is_err());
         w.push_title(0, "C", 2).unwrap();
         assert!(w.push(0, 9, 0, 1).is_err());
+        w.push_page(0, "P", 7, true).unwrap();
+        assert!(w.push_title(0, "D", 3).is_err(), "targets after pages");
         w.finish(1).unwrap();
         let s = Segment::open(&dir.path().join("f"), 1).unwrap();
         assert_eq!(s.target_name(2).unwrap(), Some((0, "C".into())));
         assert_eq!(s.target_name(0).unwrap(), None);
+        assert_eq!(s.page(7).unwrap(), Some((0, "P".into(), true)));
+        assert_eq!(s.page_id(0, "P"), Some(7));
+        // An id with two titles is refused when the table is written.
+        let mut w = SegmentWriter::create(&dir.path().join("g")).unwrap();
+        w.push_title(0, "A", 1).unwrap();
+        w.push_title(0, "B", 1).unwrap();
+        assert!(w.finish(1).is_err());
     }
 }
