@@ -227,11 +227,20 @@ impl TitleCodec {
     /// The full text of a title as MediaWiki prints it: `Talk:Foo bar`.
     pub fn full_text(&self, title: &Title) -> String {
         let prefix = self.site.namespaces.prefix(title.ns);
-        if prefix.is_empty() {
-            title.text()
-        } else {
-            format!("{prefix}:{}", title.text())
+        // One allocation: this runs for every row of every answer.
+        let mut out = String::with_capacity(prefix.len() + 1 + title.dbkey.len());
+        if !prefix.is_empty() {
+            out.push_str(prefix);
+            out.push(':');
         }
+        let mut rest = title.dbkey.as_str();
+        while let Some(i) = rest.bytes().position(|b| b == b'_') {
+            out.push_str(&rest[..i]);
+            out.push(' ');
+            rest = &rest[i + 1..];
+        }
+        out.push_str(rest);
+        out
     }
 }
 

@@ -303,22 +303,62 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         }
     }
 
-    /// The entry at position `p` (0-based, in key order): (namespace, dbkey, value).
+    /// The entry at position `p` (0-based, in key order): (namespace, dbkey, value). The
+    /// keys before it in its block are stepped over, not rebuilt: the wanted key's bytes
+    /// are gathered backwards from the suffixes that hold them.
     pub fn entry_at(&self, p: usize) -> Option<(i32, String, u64)> {
         if p >= self.entries {
             return None;
         }
-        let mut n = 0;
-        let mut found = None;
-        self.block_entries(p / BLOCK, |k, v| {
-            if n == p % BLOCK {
-                found = unkey(k).map(|(ns, t)| (ns, t, v));
-                return false;
+        let (start, end) = self.block_range(p / BLOCK);
+        let b = &self.bytes.as_ref()[..end];
+        let mut pos = start;
+        // (shared, suffix start, suffix length) of each key up to the wanted one.
+        let mut parts = [(0usize, 0usize, 0usize); BLOCK];
+        let last = p % BLOCK;
+        let mut value = 0;
+        for (n, part) in parts.iter_mut().enumerate().take(last + 1) {
+            let shared = if n == 0 {
+                0
+            } else {
+                usize::try_from(get_varint(b, &mut pos).ok()?).ok()?
+            };
+            let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
+            let suffix = pos;
+            pos = pos.checked_add(len).filter(|&e| e <= end)?;
+            if n == last {
+                value = get_varint(b, &mut pos).ok()?;
+            } else {
+                // Only the wanted key's value is needed: step over the others' bytes.
+                let rest = b.get(pos..)?;
+                pos += rest.iter().position(|&x| x < 0x80)? + 1;
             }
-            n += 1;
-            true
-        });
-        found
+            *part = (shared, suffix, len);
+        }
+        let (shared, suffix, len) = parts[last];
+        let mut key = vec![0u8; shared.checked_add(len)?];
+        key[shared..].copy_from_slice(&b[suffix..suffix + len]);
+        let mut need = shared;
+        for &(shared, suffix, len) in parts[..last].iter().rev() {
+            if need == 0 {
+                break;
+            }
+            if shared < need {
+                // A damaged block can claim a shared prefix longer than the key before it.
+                let take = need - shared;
+                if take > len {
+                    return None;
+                }
+                key[shared..need].copy_from_slice(&b[suffix..suffix + take]);
+                need = shared;
+            }
+        }
+        if need > 0 || key.len() < 4 {
+            return None;
+        }
+        let ns = (u32::from_be_bytes(key[..4].try_into().ok()?) ^ 0x8000_0000) as i32;
+        key.drain(..4);
+        Some((ns, String::from_utf8(key).ok()?, value))
     }
 
     /// Every entry in key order: (namespace, dbkey, value), `Err` at damaged bytes.

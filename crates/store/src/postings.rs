@@ -42,7 +42,19 @@ pub(crate) fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     }
 }
 
+#[inline]
 pub(crate) fn get_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
+    // Most varints here (lengths, small gaps) are one byte.
+    if let Some(&b) = bytes.get(*pos) {
+        if b < 0x80 {
+            *pos += 1;
+            return Ok(u64::from(b));
+        }
+    }
+    get_long_varint(bytes, pos)
+}
+
+fn get_long_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *bytes.get(*pos).ok_or(Malformed("truncated varint"))?;
