@@ -276,27 +276,61 @@ impl Handler<'_, '_> {
                     .map_err(|e| e.to_string())?;
             }
             "pagelinks" | "templatelinks" | "imagelinks" | "categorylinks" => {
-                let (prefix, kind) = match self.table.as_str() {
-                    "pagelinks" => ("pl", LinkKind::Page),
-                    "templatelinks" => ("tl", LinkKind::Template),
-                    "imagelinks" => ("il", LinkKind::Image),
-                    _ => ("cl", LinkKind::Category),
+                // Column names by table, not formatted per row.
+                let (kind, [c_from, c_from_ns, c_target, c_title, c_ns]) = match self.table.as_str()
+                {
+                    "pagelinks" => (
+                        LinkKind::Page,
+                        [
+                            "pl_from",
+                            "pl_from_namespace",
+                            "pl_target_id",
+                            "pl_title",
+                            "pl_namespace",
+                        ],
+                    ),
+                    "templatelinks" => (
+                        LinkKind::Template,
+                        [
+                            "tl_from",
+                            "tl_from_namespace",
+                            "tl_target_id",
+                            "tl_title",
+                            "tl_namespace",
+                        ],
+                    ),
+                    "imagelinks" => (
+                        LinkKind::Image,
+                        [
+                            "il_from",
+                            "il_from_namespace",
+                            "il_target_id",
+                            "il_title",
+                            "il_namespace",
+                        ],
+                    ),
+                    _ => (
+                        LinkKind::Category,
+                        [
+                            "cl_from",
+                            "cl_from_namespace",
+                            "cl_target_id",
+                            "cl_title",
+                            "cl_namespace",
+                        ],
+                    ),
                 };
-                let from = page_id(int(&format!("{prefix}_from"))?)?;
-                let from_ns = int(&format!("{prefix}_from_namespace"))
-                    .ok()
-                    .map(ns_of)
-                    .transpose()?
-                    .unwrap_or(0);
-                let target = if let Ok(tid) = int(&format!("{prefix}_target_id")) {
+                let from = page_id(int(c_from)?)?;
+                let from_ns = int(c_from_ns).ok().map(ns_of).transpose()?.unwrap_or(0);
+                let target = if let Ok(tid) = int(c_target) {
                     let v = self
                         .imp
                         .linktargets
                         .get(&target_key(tid))
                         .ok_or_else(|| format!("link target {tid} is not in linktarget"))?;
                     decode_title(&v).ok_or("bad linktarget entry")?
-                } else if let Ok(title) = text(&format!("{prefix}_title")) {
-                    Title::new(ns_of(int(&format!("{prefix}_namespace"))?)?, title)
+                } else if let Ok(title) = text(c_title) {
+                    Title::new(ns_of(int(c_ns)?)?, title)
                 } else if kind == LinkKind::Image {
                     Title::new(NS_FILE, text("il_to")?)
                 } else if kind == LinkKind::Category {

@@ -3,13 +3,17 @@
 //! budget, then go to a temporary redb file that is deleted with the map.
 
 use crate::ImportError;
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("scratch");
 
 pub struct TempKv {
-    pending: HashMap<Vec<u8>, Vec<u8>>,
+    pending: HashMap<Vec<u8>, Vec<u8>, foldhash::fast::RandomState>,
+    /// The spilled table, opened once for the lookups that follow a spill (a read
+    /// transaction per lookup showed in import profiles).
+    reader: RefCell<Option<ReadOnlyTable<&'static [u8], &'static [u8]>>>,
     pending_bytes: usize,
     budget: usize,
     db: Option<Database>,
@@ -27,7 +31,8 @@ impl TempKv {
             .tempdir()
             .map_err(temp_err)?;
         Ok(TempKv {
-            pending: HashMap::new(),
+            pending: HashMap::default(),
+            reader: RefCell::new(None),
             pending_bytes: 0,
             budget,
             db: None,
@@ -66,6 +71,7 @@ impl TempKv {
         }
         txn.commit().map_err(temp_err)?;
         self.pending_bytes = 0;
+        self.reader.replace(None);
         Ok(())
     }
 
@@ -74,9 +80,11 @@ impl TempKv {
             return Some(v.clone());
         }
         let db = self.db.as_ref()?;
-        let txn = db.begin_read().ok()?;
-        let t = txn.open_table(TABLE).ok()?;
-        let v = t.get(key).ok()??.value().to_vec();
+        let mut reader = self.reader.borrow_mut();
+        if reader.is_none() {
+            *reader = Some(db.begin_read().ok()?.open_table(TABLE).ok()?);
+        }
+        let v = reader.as_ref()?.get(key).ok()??.value().to_vec();
         Some(v)
     }
 }

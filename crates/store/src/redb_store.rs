@@ -107,10 +107,13 @@ pub struct Core {
     fold_threshold: AtomicU64,
     fold_error: Mutex<Option<String>>,
     /// Titles → target ids, committed ones only (`Writer::tids`).
-    tids: Mutex<std::collections::HashMap<Title, u32>>,
+    tids: Mutex<TidMap>,
     /// Folds completed since the store was opened.
     folds: AtomicU64,
 }
+
+/// Titles → target ids; foldhash, as SipHash showed in import profiles.
+type TidMap = std::collections::HashMap<Title, u32, foldhash::fast::RandomState>;
 
 /// Bytes of redb's page cache.
 const REDB_CACHE: usize = 512 << 20;
@@ -1104,7 +1107,7 @@ struct Writer<'t> {
     /// Titles → target ids known to this batch: the committed ones from the shared cache
     /// (`Core::tids`; an id never changes once committed), and those looked up or made
     /// here, given back to the cache after the commit.
-    tids: std::collections::HashMap<Title, u32>,
+    tids: TidMap,
     /// Link rows (kind, target, from) filed (`true`) or unfiled in this batch, under a
     /// namespace; written to the delta at the end, in key order.
     changes: BTreeMap<(u8, u32, u32), (i32, bool)>,
@@ -1122,7 +1125,7 @@ impl<'t> Writer<'t> {
     fn open(
         txn: &'t WriteTransaction,
         bulk: bool,
-        tids: std::collections::HashMap<Title, u32>,
+        tids: TidMap,
         seg: Option<Arc<Segment>>,
     ) -> R<Self> {
         let meta = txn.open_table(META)?;
@@ -1156,7 +1159,7 @@ impl<'t> Writer<'t> {
 
     /// Writes what the batch gathered; returns the rows now in the delta and the titles →
     /// target ids the batch knew.
-    fn finish(mut self) -> R<(u64, std::collections::HashMap<Title, u32>)> {
+    fn finish(mut self) -> R<(u64, TidMap)> {
         let seq = self.seq;
         self.meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice())?;
         let changes = std::mem::take(&mut self.changes);
