@@ -232,34 +232,16 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 hi = mid;
             }
         }
-        let (start, end) = self.block_range(lo);
-        let b = &self.bytes.as_ref()[..end];
-        let mut pos = start;
-        let mut cur: Vec<u8> = Vec::with_capacity(want.len() + 16);
-        for n in 0..BLOCK {
-            if pos >= end {
-                break;
+        let mut found = None;
+        self.block_entries(lo, |k, v| match k.cmp(want.as_slice()) {
+            std::cmp::Ordering::Equal => {
+                found = Some(v);
+                false
             }
-            let shared = if n == 0 {
-                0
-            } else {
-                usize::try_from(get_varint(b, &mut pos).ok()?).ok()?
-            };
-            let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
-            if shared > cur.len() {
-                return None;
-            }
-            cur.truncate(shared);
-            cur.extend_from_slice(b.get(pos..pos.checked_add(len)?)?);
-            pos += len;
-            let value = get_varint(b, &mut pos).ok()?;
-            match cur.as_slice().cmp(want.as_slice()) {
-                std::cmp::Ordering::Equal => return Some(value),
-                std::cmp::Ordering::Greater => return None,
-                std::cmp::Ordering::Less => {}
-            }
-        }
-        None
+            std::cmp::Ordering::Greater => false,
+            std::cmp::Ordering::Less => true,
+        });
+        found
     }
 
     pub fn len(&self) -> usize {
