@@ -1356,8 +1356,19 @@ impl<'t> Writer<'t> {
     /// Makes `from`'s link rows exactly `new` (kind, target id), filed under `ns`.
     fn replace_links(&mut self, from: u32, ns: i32, new: BTreeSet<(u8, u32)>) -> R<()> {
         let old = self.links_of(from)?;
+        self.replace_links_from(from, ns, &old, new)
+    }
+
+    /// `replace_links` with `from`'s current rows already read.
+    fn replace_links_from(
+        &mut self,
+        from: u32,
+        ns: i32,
+        old: &[(u8, u32, i32)],
+        new: BTreeSet<(u8, u32)>,
+    ) -> R<()> {
         let mut keep = BTreeSet::new();
-        for &(kind, tid, old_ns) in &old {
+        for &(kind, tid, old_ns) in old {
             if new.contains(&(kind, tid)) && old_ns == ns {
                 keep.insert((kind, tid));
             } else {
@@ -1558,16 +1569,12 @@ impl<'t> Writer<'t> {
                 targets,
             } => {
                 let ns = self.page(from.0)?.map(|p| p.title.ns).unwrap_or(*from_ns);
-                let mut set: BTreeSet<(u8, u32)> = self
-                    .links_of(from.0)?
-                    .iter()
-                    .map(|&(k, t, _)| (k, t))
-                    .collect();
+                let old = self.links_of(from.0)?;
+                let mut set: BTreeSet<(u8, u32)> = old.iter().map(|&(k, t, _)| (k, t)).collect();
                 for t in targets {
                     set.insert((*kind as u8, self.target_id(t)?));
                 }
-                self.replace_links(from.0, ns, set)?;
-                Ok(())
+                self.replace_links_from(from.0, ns, &old, set)
             }
             Op::SetRedirect { from, redirect } => self.set_redirect(from.0, redirect.as_ref()),
             Op::Delete(id) => self.delete(id.0),
