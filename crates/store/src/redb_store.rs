@@ -614,6 +614,63 @@ fn next_target(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R<u32>
         .unwrap_or(1))
 }
 
+/// Merges a delta's rows over a segment's, both ascending by `cmp`: a delta row replaces
+/// the segment's row it compares equal to (`replaced` is told of it first). Calls `f` with
+/// each row that stands, in order, until it returns `false`.
+fn merge_delta<T>(
+    mut delta: impl FnMut() -> R<Option<T>>,
+    mut base: impl FnMut() -> R<Option<T>>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    replaced: impl Fn(&T) -> R<()>,
+    mut f: impl FnMut(T) -> R<bool>,
+) -> R<()> {
+    let (mut d, mut b) = (delta()?, base()?);
+    loop {
+        let from_delta = match (&d, &b) {
+            (None, None) => return Ok(()),
+            (Some(x), Some(y)) => match cmp(x, y) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                std::cmp::Ordering::Equal => {
+                    replaced(y)?;
+                    b = base()?;
+                    true
+                }
+            },
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        let row = if from_delta {
+            std::mem::replace(&mut d, delta()?)
+        } else {
+            std::mem::replace(&mut b, base()?)
+        };
+        if !f(row.expect("a row"))? {
+            return Ok(());
+        }
+    }
+}
+
+/// Rows keyed by title compare as the dictionary orders them (namespace, then dbkey bytes —
+/// redb's order of `(i32, &str)` keys too).
+fn by_title<A, B>(x: &(i32, String, A), y: &(i32, String, B)) -> std::cmp::Ordering {
+    (x.0, x.1.as_bytes()).cmp(&(y.0, y.1.as_bytes()))
+}
+
+/// The next row of a redb range, mapped.
+fn next_row<K: redb::Key + 'static, V: redb::Value + 'static, T>(
+    rows: &mut redb::Range<'_, K, V>,
+    map: impl Fn(K::SelfType<'_>, V::SelfType<'_>) -> T,
+) -> R<Option<T>> {
+    match rows.next() {
+        Some(row) => {
+            let (k, v) = row?;
+            Ok(Some(map(k.value(), v.value())))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Calls `f` with every page of a snapshot from page id `start` up, by id (the `page_delta`
 /// rows over the segment's pages), until it returns `false`.
 fn for_each_page(
@@ -625,50 +682,31 @@ fn for_each_page(
     let pages = txn.open_table(PAGES)?;
     let mut over = pages.range(start..)?;
     let mut base = seg.into_iter().flat_map(|s| s.page_ids(start, false));
-    let mut next_over = || -> R<Option<(u32, Option<PageRecord>)>> {
-        match over.next() {
-            Some(row) => {
-                let (k, v) = row?;
-                let (_, present, ns, is_redirect, dbkey) = v.value();
-                let id = k.value();
-                Ok(Some((
-                    id,
-                    present.then(|| PageRecord {
-                        id: PageId(id),
-                        title: Title::new(ns, dbkey),
-                        is_redirect,
-                    }),
-                )))
-            }
+    merge_delta(
+        || {
+            next_row(&mut over, |id, (_, present, ns, is_redirect, dbkey)| {
+                let page = present.then(|| PageRecord {
+                    id: PageId(id),
+                    title: Title::new(ns, dbkey),
+                    is_redirect,
+                });
+                (id, page)
+            })
+        },
+        || match base.next().transpose().map_err(corrupt("link segment"))? {
+            Some(id) => Ok(Some((
+                id,
+                page_in::<redb::ReadOnlyTable<u32, PageRow>>(None, seg, id)?,
+            ))),
             None => Ok(None),
-        }
-    };
-    let mut next_base =
-        || -> R<Option<u32>> { base.next().transpose().map_err(corrupt("link segment")) };
-    let (mut o, mut b) = (next_over()?, next_base()?);
-    loop {
-        let page = match (&o, b) {
-            (None, None) => return Ok(()),
-            (Some((oid, _)), Some(bid)) if *oid == bid => {
-                b = next_base()?;
-                std::mem::replace(&mut o, next_over()?).and_then(|x| x.1)
-            }
-            (Some((oid, _)), Some(bid)) if *oid > bid => {
-                b = next_base()?;
-                page_in::<redb::ReadOnlyTable<u32, PageRow>>(None, seg, bid)?
-            }
-            (Some(_), _) => std::mem::replace(&mut o, next_over()?).and_then(|x| x.1),
-            (None, Some(bid)) => {
-                b = next_base()?;
-                page_in::<redb::ReadOnlyTable<u32, PageRow>>(None, seg, bid)?
-            }
-        };
-        if let Some(p) = page {
-            if !f(p)? {
-                return Ok(());
-            }
-        }
-    }
+        },
+        |x, y| x.0.cmp(&y.0),
+        |_| Ok(()),
+        |(_, page)| match page {
+            Some(p) => f(p),
+            None => Ok(true),
+        },
+    )
 }
 
 /// Calls `f` with every page title of a snapshot in dictionary order: (namespace, dbkey,
@@ -681,66 +719,35 @@ fn for_each_page_title(
     let titles = txn.open_table(TITLES)?;
     let mut over = titles.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.page_titles());
-    type Named = (i32, String, Option<(u32, bool)>);
-    let mut next_over = || -> R<Option<Named>> {
-        match over.next() {
-            Some(row) => {
-                let (k, v) = row?;
-                let (ns, dbkey) = k.value();
-                let (_, present, id, redirect) = v.value();
-                Ok(Some((
-                    ns,
-                    dbkey.to_string(),
-                    present.then_some((id, redirect)),
-                )))
-            }
-            None => Ok(None),
-        }
-    };
-    let mut next_base = || -> R<Option<Named>> {
-        match base.next().transpose().map_err(corrupt("link segment"))? {
+    merge_delta(
+        || {
+            next_row(&mut over, |(ns, dbkey), (_, present, id, redirect)| {
+                (ns, dbkey.to_string(), present.then_some((id, redirect)))
+            })
+        },
+        || match base.next().transpose().map_err(corrupt("link segment"))? {
             Some((ns, dbkey, id)) => {
-                let redirect = seg
-                    .map(|s| s.page_is_redirect(id))
-                    .transpose()
-                    .map_err(corrupt("link segment"))?
-                    .unwrap_or(false);
+                let redirect = match seg {
+                    Some(s) => s.page_is_redirect(id).map_err(corrupt("link segment"))?,
+                    None => false,
+                };
                 Ok(Some((ns, dbkey, Some((id, redirect)))))
             }
             None => Ok(None),
-        }
-    };
-    let (mut o, mut b) = (next_over()?, next_base()?);
-    loop {
-        let take = match (&o, &b) {
-            (None, None) => return Ok(()),
-            (Some(x), Some(y)) => match (x.0, x.1.as_bytes()).cmp(&(y.0, y.1.as_bytes())) {
-                std::cmp::Ordering::Less => Some(true),
-                std::cmp::Ordering::Greater => Some(false),
-                std::cmp::Ordering::Equal => None,
-            },
-            (Some(_), None) => Some(true),
-            (None, Some(_)) => Some(false),
-        };
-        let (ns, dbkey, page) = match take {
-            // The `title_delta` row overrides the segment's.
-            None => {
-                b = next_base()?;
-                std::mem::replace(&mut o, next_over()?)
+        },
+        by_title,
+        |_| Ok(()),
+        |(ns, dbkey, page)| {
+            if let Some((id, redirect)) = page {
+                f(ns, &dbkey, id, redirect)?;
             }
-            Some(true) => std::mem::replace(&mut o, next_over()?),
-            Some(false) => std::mem::replace(&mut b, next_base()?),
-        }
-        .expect("a title");
-        if let Some((id, redirect)) = page {
-            f(ns, &dbkey, id, redirect)?;
-        }
-    }
+            Ok(true)
+        },
+    )
 }
 
-/// Calls `f` with every target title of a snapshot in dictionary order (namespace, then
-/// dbkey bytes — redb's order of `(i32, &str)` keys too): the segment's dictionary merged
-/// with the `targets` rows made since.
+/// Calls `f` with every target title of a snapshot in dictionary order: the segment's
+/// dictionary merged with the `targets` rows made since (never the same title in both).
 fn for_each_target(
     txn: &ReadTransaction,
     seg: Option<&Segment>,
@@ -749,44 +756,20 @@ fn for_each_target(
     let targets = txn.open_table(TARGETS)?;
     let mut over = targets.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.target_titles());
-    let mut next_over = || -> R<Option<(i32, String, u32)>> {
-        match over.next() {
-            Some(row) => {
-                let (k, v) = row?;
-                let (ns, dbkey) = k.value();
-                Ok(Some((ns, dbkey.to_string(), v.value())))
-            }
-            None => Ok(None),
-        }
-    };
-    let mut next_base = || -> R<Option<(i32, String, u32)>> {
-        base.next().transpose().map_err(corrupt("link segment"))
-    };
-    let (mut o, mut b) = (next_over()?, next_base()?);
-    loop {
-        let take_over = match (&o, &b) {
-            (None, None) => return Ok(()),
-            (Some(x), Some(y)) => match (x.0, x.1.as_bytes()).cmp(&(y.0, y.1.as_bytes())) {
-                std::cmp::Ordering::Less => true,
-                std::cmp::Ordering::Greater => false,
-                std::cmp::Ordering::Equal => {
-                    return Err(redb::Error::Corrupted(format!(
-                        "target ({}, {:?}) both in the segment and in `targets`",
-                        x.0, x.1
-                    )))
-                }
-            },
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-        };
-        let (ns, dbkey, tid) = if take_over {
-            std::mem::replace(&mut o, next_over()?)
-        } else {
-            std::mem::replace(&mut b, next_base()?)
-        }
-        .expect("a title");
-        f(ns, &dbkey, tid)?;
-    }
+    merge_delta(
+        || next_row(&mut over, |(ns, dbkey), tid| (ns, dbkey.to_string(), tid)),
+        || base.next().transpose().map_err(corrupt("link segment")),
+        by_title,
+        |(ns, dbkey, _)| {
+            Err(redb::Error::Corrupted(format!(
+                "target ({ns}, {dbkey:?}) both in the segment and in `targets`"
+            )))
+        },
+        |(ns, dbkey, tid)| {
+            f(ns, &dbkey, tid)?;
+            Ok(true)
+        },
+    )
 }
 
 /// Calls `f` with every page's forward entry in a snapshot, by page id: the `fwd_delta`
@@ -799,41 +782,25 @@ fn for_each_forward(
     let fwd = txn.open_table(FWD)?;
     let mut over = fwd.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.forward_entries());
-    let mut next_over = || -> R<Option<(u32, Vec<u8>)>> {
-        match over.next() {
-            Some(row) => {
-                let (k, v) = row?;
-                Ok(Some((k.value(), v.value().1.to_vec())))
-            }
+    merge_delta(
+        || {
+            next_row(&mut over, |from, (_, entry)| {
+                (from, std::borrow::Cow::Owned(entry.to_vec()))
+            })
+        },
+        || match base.next().transpose().map_err(corrupt("link segment"))? {
+            Some((from, entry)) => Ok(Some((from, std::borrow::Cow::Borrowed(entry)))),
             None => Ok(None),
-        }
-    };
-    let mut next_base =
-        || -> R<Option<(u32, &[u8])>> { base.next().transpose().map_err(corrupt("link segment")) };
-    let (mut o, mut b) = (next_over()?, next_base()?);
-    loop {
-        let take_over = match (&o, &b) {
-            (None, None) => return Ok(()),
-            (Some((op, _)), Some((bp, _))) if op == bp => {
-                b = next_base()?;
-                true
-            }
-            (Some((op, _)), Some((bp, _))) => op < bp,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-        };
-        if take_over {
-            let (page, entry) = o.take().expect("an overlay row");
+        },
+        |x, y| x.0.cmp(&y.0),
+        |_| Ok(()),
+        |(from, entry)| {
             if !entry.is_empty() {
-                f(page, &entry)?;
+                f(from, &entry)?;
             }
-            o = next_over()?;
-        } else {
-            let (page, entry) = b.take().expect("a segment entry");
-            f(page, entry)?;
-            b = next_base()?;
-        }
-    }
+            Ok(true)
+        },
+    )
 }
 
 impl RedbStore {
