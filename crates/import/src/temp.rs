@@ -55,7 +55,14 @@ impl TempKv {
         }
         if self.db.is_none() {
             let path = self._dir.path().join("scratch.redb");
-            self.db = Some(Database::create(path).map_err(temp_err)?);
+            // redb's default cache (1 GiB) would take a 10-million-page import past 2 GB;
+            // this map's share of the import's memory is its budget, once more for reads.
+            self.db = Some(
+                Database::builder()
+                    .set_cache_size(self.budget.max(16 << 20))
+                    .create(path)
+                    .map_err(temp_err)?,
+            );
         }
         let db = self.db.as_ref().expect("created above");
         let mut txn = db.begin_write().map_err(temp_err)?;
