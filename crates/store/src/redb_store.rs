@@ -1124,8 +1124,8 @@ impl<'t> Writer<'t> {
         })
     }
 
-    /// Writes what the batch gathered; returns the rows now in the delta and the titles →
-    /// target ids the batch knew.
+    /// Writes what the batch gathered; returns the rows now in the link and page deltas and
+    /// the titles → target ids the batch knew.
     fn finish(mut self) -> R<(u64, TidMap)> {
         let seq = self.seq;
         self.meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice())?;
@@ -1163,7 +1163,10 @@ impl<'t> Writer<'t> {
                     .insert(token.as_str(), encode_postings(&pages).as_slice())?;
             }
         }
-        Ok((self.delta.len()?, std::mem::take(&mut self.tids)))
+        // Page changes count too: a stream of moves with no link changes would otherwise
+        // grow `page_delta` (read by every query row) without a fold.
+        let rows = self.delta.len()? + self.pages.len()?;
+        Ok((rows, std::mem::take(&mut self.tids)))
     }
 
     /// Records the token changes of `page` going from the (token, position) set `old` to
