@@ -870,7 +870,7 @@ impl RedbStore {
                 }
             };
             // Link rows: the segment with the delta laid over it holds exactly the forward
-            // rows, each under the namespace `fwd` files it under.
+            // rows, each under the namespace its forward entry files it under.
             let (txn, seg) = self.snapshot()?;
             let io = |e: std::io::Error| redb::Error::Io(e);
             let mut forward = Sorter::new(&self.dir, DEFAULT_BUDGET / 2);
@@ -1559,7 +1559,7 @@ impl<'t> Writer<'t> {
     }
 }
 
-/// A page's link rows as `fwd` stores them: groups by (kind, namespace), each
+/// A page's link rows as a forward entry (`fwd_delta`, the segment's forward table): groups by (kind, namespace), each
 /// `varint(kind) zigzag(ns) varint(bytes)` and then the group's ascending target ids as an
 /// `inlink-postings 1` list — under 2 bytes per link instead of 9.
 fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
@@ -1585,7 +1585,7 @@ fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
     v
 }
 
-/// Decodes a `fwd` value into (kind, target, namespace) rows sorted by kind and target.
+/// Decodes a forward entry into (kind, target, namespace) rows sorted by kind and target.
 fn decode_links(b: &[u8]) -> R<Vec<(u8, u32, i32)>> {
     let bad = |what: &str| redb::Error::Corrupted(format!("forward links: {what}"));
     let mut out = Vec::new();
@@ -2375,7 +2375,7 @@ mod postings_tests {
 /// into a value or an error, never a panic.
 #[doc(hidden)]
 pub mod decoders {
-    /// A `fwd` value (a page's forward link groups).
+    /// A forward entry (a page's forward link groups).
     pub fn forward_links(b: &[u8]) -> bool {
         super::decode_links(b).is_ok()
     }
