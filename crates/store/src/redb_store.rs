@@ -1,8 +1,9 @@
-//! The embedded default backend: a redb file holding the pages, the target dictionary,
-//! blocks and small deltas of recent link changes, beside an immutable link segment
-//! (`crate::segment`) holding the link rows of a snapshot both ways. Readers lay the deltas
-//! over the segment; folding them into a new segment happens in the background and never
-//! blocks them. Layout and versioning: `docs/format.md`.
+//! The embedded default backend: a redb file holding redirects, blocks and small deltas of
+//! what changed since the segment was built (pages, link rows both ways, new link targets),
+//! beside an immutable link segment (`crate::segment`) holding a snapshot's link rows both
+//! ways and its titles. Readers lay the deltas over the segment; folding them into a new
+//! segment happens in the background and never blocks them. Layout and versioning:
+//! `docs/format.md`.
 
 use crate::postings::{get_varint, put_varint};
 use crate::query::{
@@ -229,11 +230,16 @@ impl RedbStore {
 
     /// Makes the batches committed in bulk mode durable (one synced, empty commit).
     fn persist_bulk(&self) -> Result<()> {
-        if self.bulk_unsynced.swap(false, AtomicOrdering::SeqCst) {
-            let txn = self.db.begin_write().map_err(self.err())?;
-            txn.commit().map_err(self.err())?;
+        if !self.bulk_unsynced.load(AtomicOrdering::SeqCst) {
+            return Ok(());
         }
-        Ok(())
+        let txn = self.db.begin_write().map_err(self.err())?;
+        // Cleared while no other batch can commit: one that commits after ours sets it again.
+        self.bulk_unsynced.store(false, AtomicOrdering::SeqCst);
+        txn.commit().map_err(|e| {
+            self.bulk_unsynced.store(true, AtomicOrdering::SeqCst);
+            self.err()(e)
+        })
     }
 
     /// Delta rows past which a batch starts a background fold (default: an eighth of the
