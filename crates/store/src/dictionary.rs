@@ -157,6 +157,16 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     /// Checks the trailer, checksum and block offsets; every later read is bounds-checked
     /// as well, so damaged bytes give `None` or a wrong-but-safe answer, never a panic.
     pub fn new(bytes: B) -> Result<Self, Malformed> {
+        Self::open(bytes, true)
+    }
+
+    /// `new` without the checksum pass, for bytes a larger checksum already covers (a link
+    /// segment's): reading every byte would fault the whole mapping into memory.
+    pub fn new_checked_elsewhere(bytes: B) -> Result<Self, Malformed> {
+        Self::open(bytes, false)
+    }
+
+    fn open(bytes: B, check_crc: bool) -> Result<Self, Malformed> {
         let b = bytes.as_ref();
         let bad = |why: &str| Malformed(why.to_string());
         if b.len() < TRAILER || &b[b.len() - 8..] != MAGIC {
@@ -169,7 +179,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 "dictionary version {version}; this inlink reads {VERSION}: rebuild it with `inlink import`"
             )));
         }
-        if crc32fast::hash(&b[..t + 16]) != le_u32(b, t + 16) {
+        if check_crc && crc32fast::hash(&b[..t + 16]) != le_u32(b, t + 16) {
             return Err(bad("dictionary checksum mismatch"));
         }
         let entries = u64::from_le_bytes(b[t..t + 8].try_into().expect("eight bytes"));

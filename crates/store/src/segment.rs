@@ -422,7 +422,19 @@ impl Segment {
             return Err(SegmentError::Version(version));
         }
         let crc = u32_at(CRC_AT);
-        if crc32fast::hash(&bytes[..bytes.len() - 12]) != crc {
+        // Read through the file, not the mapping: hashing the mapping would fault every
+        // page of a many-gigabyte segment into this process's memory.
+        let mut hasher = crc32fast::Hasher::new();
+        let mut reader = io::BufReader::with_capacity(1 << 20, &file);
+        let mut left = bytes.len() - 12;
+        let mut buf = vec![0u8; 1 << 20];
+        while left > 0 {
+            let n = left.min(buf.len());
+            io::Read::read_exact(&mut reader, &mut buf[..n])?;
+            hasher.update(&buf[..n]);
+            left -= n;
+        }
+        if hasher.finalize() != crc {
             return Err(SegmentError::Corrupted("checksum mismatch".into()));
         }
         let body_end = bytes.len() - TRAILER;

@@ -135,8 +135,8 @@ pub struct Titles {
 }
 
 impl Titles {
-    /// Reads a `place` and checks the dictionary (its trailer and checksum) and the group
-    /// table's bounds.
+    /// Reads a `place` and checks the dictionary (its trailer and block offsets; the
+    /// segment's checksum covers its bytes) and the group table's bounds.
     pub fn open(map: &Arc<memmap2::Mmap>, place: &[u8], end: usize) -> Result<Self, String> {
         let u64_at = |i: usize| u64::from_le_bytes(place[i..i + 8].try_into().expect("8 bytes"));
         let (dict_at, dict_len, gtable) = (u64_at(0), u64_at(8), u64_at(16));
@@ -146,7 +146,7 @@ impl Titles {
         if dict_end.is_none_or(|e| e > gtable) || gtable_end.is_none_or(|e| e > end as u64) {
             return Err("title table past the end".into());
         }
-        let dict = Dictionary::new(Slice {
+        let dict = Dictionary::new_checked_elsewhere(Slice {
             map: Arc::clone(map),
             start: dict_at as usize,
             end: dict_end.unwrap_or(0) as usize,
