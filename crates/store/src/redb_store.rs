@@ -973,10 +973,11 @@ impl RedbStore {
             }
             // Titles and pages: each page found by its title, as many titles as pages.
             let view = PageView::open(&txn, seg.as_deref())?;
+            let title_delta = txn.open_table(TITLES)?;
             let mut pages = 0u64;
             for_each_page(&txn, seg.as_deref(), 0, |p| {
                 pages += 1;
-                if view.by_title(&p.title)? != Some(p.id.0) {
+                if title_in(&title_delta, seg.as_deref(), &p.title)? != Some(p.id.0) {
                     say(format!("page {} is not found by its title", p.id.0));
                 }
                 Ok(true)
@@ -1848,10 +1849,9 @@ fn title_in(
     Ok(seg.and_then(|s| s.page_id(t.ns, &t.dbkey)))
 }
 
-/// The pages of a read snapshot.
+/// The pages of a read snapshot, by id (titles: `title_in`).
 struct PageView<'s> {
     pages: redb::ReadOnlyTable<u32, PageRow>,
-    titles: redb::ReadOnlyTable<(i32, &'static str), TitleRow>,
     seg: Option<&'s Segment>,
     /// No page changed since the segment was built: skip the B-tree.
     unchanged: bool,
@@ -1863,7 +1863,6 @@ impl<'s> PageView<'s> {
         Ok(PageView {
             unchanged: pages.is_empty()?,
             pages,
-            titles: txn.open_table(TITLES)?,
             seg,
         })
     }
@@ -1882,10 +1881,6 @@ impl<'s> PageView<'s> {
             Some(s) => s.has_page(id).map_err(corrupt("link segment")),
             None => Ok(false),
         }
-    }
-
-    fn by_title(&self, t: &Title) -> R<Option<u32>> {
-        title_in(&self.titles, self.seg, t)
     }
 }
 
@@ -1985,9 +1980,8 @@ impl LinkStore for RedbStore {
     fn page_by_title(&self, title: &Title) -> Result<Option<PageRecord>> {
         let run = || -> R<Option<PageRecord>> {
             let (txn, seg) = self.snapshot()?;
-            let view = PageView::open(&txn, seg.as_deref())?;
-            match view.by_title(title)? {
-                Some(id) => view.page(id),
+            match title_in(&txn.open_table(TITLES)?, seg.as_deref(), title)? {
+                Some(id) => PageView::open(&txn, seg.as_deref())?.page(id),
                 None => Ok(None),
             }
         };
