@@ -25,7 +25,7 @@ const NAMESPACES: [(i32, u64); 7] = [
 ];
 
 /// What was written.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct GeneratedGraph {
     pub pages: u64,
     pub redirects: u64,
@@ -37,6 +37,8 @@ pub struct GeneratedGraph {
     pub top_target: (u64, u64),
     pub files: Vec<PathBuf>,
     pub bytes: u64,
+    #[serde(default)]
+    pub seed: u64,
 }
 
 /// A page's namespace, from its id (a fixed hash, so every table agrees without storing it).
@@ -183,6 +185,7 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
     std::fs::create_dir_all(dir)?;
     let mut g = GeneratedGraph {
         pages,
+        seed,
         ..GeneratedGraph::default()
     };
     let graph = Graph::new(pages, seed);
@@ -253,7 +256,29 @@ pub fn write_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> io::Result<
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
+    // Written last: a generation cut short leaves no manifest to reuse.
+    let manifest = serde_json::to_vec_pretty(&g).map_err(io::Error::other)?;
+    std::fs::write(manifest_path(dir, prefix), manifest)?;
     Ok(g)
+}
+
+fn manifest_path(dir: &Path, prefix: &str) -> PathBuf {
+    // Hidden, so that `dumps/*` names only the dumps.
+    dir.join(format!(".{prefix}-graph.json"))
+}
+
+/// The graph [`write_sql`] left in `dir` for these `pages` and `seed`, if its manifest is
+/// there and every file it names has the size it had (a 60 M-page graph takes minutes to
+/// write).
+pub fn written_sql(dir: &Path, prefix: &str, pages: u64, seed: u64) -> Option<GeneratedGraph> {
+    let g: GeneratedGraph =
+        serde_json::from_slice(&std::fs::read(manifest_path(dir, prefix)).ok()?).ok()?;
+    let bytes: Option<u64> = g
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
+        .sum();
+    (g.pages == pages && g.seed == seed && bytes == Some(g.bytes)).then_some(g)
 }
 
 /// Namespace names as the XML export and the wikitext write them.

@@ -160,9 +160,27 @@ pub fn import(
     }
     sql.sort_by_key(|(rank, _)| *rank);
     if !sql.is_empty() {
-        let mut imp = mediawiki_sql::SqlImport::new(store, opts)?;
+        // An empty index with SQL tables alone is loaded by sorting, not batch by batch.
+        let loader = if xml.is_empty() {
+            store.bulk_loader()?
+        } else {
+            None
+        };
+        let mut imp = mediawiki_sql::SqlImport::new(store, loader, opts)?;
+        let mut failed = None;
         for (_, p) in &sql {
-            summaries.push(imp.import_file(p)?);
+            match imp.import_file(p) {
+                Ok(s) => summaries.push(s),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // What was read before a failure is loaded, as batches would have left it.
+        imp.finish()?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     if !xml.is_empty() {

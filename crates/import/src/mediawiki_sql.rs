@@ -11,7 +11,7 @@ use crate::temp::TempKv;
 use crate::xml::Skipped;
 use crate::{ImportError, Options};
 use inlink_model::{LinkKind, PageId, PageRecord, Title, NS_CATEGORY, NS_FILE};
-use inlink_store::{Batch, LinkStore, Op, RedirectRow};
+use inlink_store::{Batch, BulkLoad, LinkStore, Op, RedirectRow};
 use std::path::Path;
 use std::time::Instant;
 
@@ -60,17 +60,33 @@ fn decode_title(v: &[u8]) -> Option<Title> {
 /// State shared by the files of one SQL import.
 pub(crate) struct SqlImport<'s> {
     store: &'s dyn LinkStore,
+    /// The store's loader, when it takes the rows instead of batches (then `linktargets`
+    /// stays empty: the loader keeps the targets).
+    loader: Option<Box<dyn BulkLoad + 's>>,
     linktargets: TempKv,
     opts: Options,
 }
 
 impl<'s> SqlImport<'s> {
-    pub fn new(store: &'s dyn LinkStore, opts: &Options) -> Result<Self, ImportError> {
+    pub fn new(
+        store: &'s dyn LinkStore,
+        loader: Option<Box<dyn BulkLoad + 's>>,
+        opts: &Options,
+    ) -> Result<Self, ImportError> {
         Ok(SqlImport {
             store,
+            loader,
             linktargets: TempKv::new(opts.memory_budget / 2)?,
             opts: opts.clone(),
         })
+    }
+
+    /// Ends the import: the loader, if any, builds the index.
+    pub fn finish(self) -> Result<(), ImportError> {
+        match self.loader {
+            Some(l) => Ok(l.finish()?),
+            None => Ok(()),
+        }
     }
 
     pub fn import_file(&mut self, path: &Path) -> Result<Summary, ImportError> {
@@ -210,6 +226,13 @@ impl Handler<'_, '_> {
         }
     }
 
+    /// A store error ends the import (row problems only skip the row).
+    fn fatal(&mut self, e: inlink_store::StoreError) -> String {
+        let msg = e.to_string();
+        self.error = Some(ImportError::Store(e));
+        msg
+    }
+
     fn push(&mut self, op: Op) {
         // Consecutive rows of one page and table become one operation.
         if let (
@@ -265,11 +288,21 @@ impl Handler<'_, '_> {
                     is_redirect: int("page_is_redirect").unwrap_or(0) != 0,
                 };
                 self.summary.pages += 1;
-                self.push(Op::PutPage(page));
+                match self.imp.loader.as_mut() {
+                    Some(l) => l.page(&page).map_err(|e| self.fatal(e))?,
+                    None => self.push(Op::PutPage(page)),
+                }
             }
             "linktarget" => {
-                let key = target_key(int("lt_id")?);
-                let value = encode_title(ns_of(int("lt_namespace")?)?, &text("lt_title")?);
+                let id = int("lt_id")?;
+                let ns = ns_of(int("lt_namespace")?)?;
+                if let Some(l) = self.imp.loader.as_mut() {
+                    let key = u64::try_from(id).map_err(|_| format!("lt_id {id} out of range"))?;
+                    let title = Title::new(ns, text("lt_title")?);
+                    return l.target(key, &title).map_err(|e| self.fatal(e));
+                }
+                let key = target_key(id);
+                let value = encode_title(ns, &text("lt_title")?);
                 self.imp
                     .linktargets
                     .put(key.to_vec(), value)
@@ -322,6 +355,16 @@ impl Handler<'_, '_> {
                 };
                 let from = page_id(int(c_from)?)?;
                 let from_ns = int(c_from_ns).ok().map(ns_of).transpose()?.unwrap_or(0);
+                if let (Some(l), Ok(tid)) = (self.imp.loader.as_mut(), int(c_target)) {
+                    let known = u64::try_from(tid)
+                        .map_or(Ok(false), |key| l.link(PageId(from), from_ns, kind, key))
+                        .map_err(|e| self.fatal(e))?;
+                    if !known {
+                        return Err(format!("link target {tid} is not in linktarget"));
+                    }
+                    self.summary.links[kind as usize] += 1;
+                    return Ok(());
+                }
                 let target = if let Ok(tid) = int(c_target) {
                     let v = self
                         .imp
@@ -339,6 +382,11 @@ impl Handler<'_, '_> {
                     return Err(format!("{} row without a target", self.table));
                 };
                 self.summary.links[kind as usize] += 1;
+                if let Some(l) = self.imp.loader.as_mut() {
+                    return l
+                        .link_title(PageId(from), from_ns, kind, &target)
+                        .map_err(|e| self.fatal(e));
+                }
                 self.push(Op::AddLinks {
                     from: PageId(from),
                     from_ns,
@@ -352,14 +400,18 @@ impl Handler<'_, '_> {
                 let interwiki = text("rd_interwiki").unwrap_or_default();
                 let fragment = text("rd_fragment").unwrap_or_default();
                 self.summary.redirects += 1;
-                self.push(Op::SetRedirect {
-                    from,
-                    redirect: Some(RedirectRow {
-                        target,
-                        fragment,
-                        interwiki,
+                let row = RedirectRow {
+                    target,
+                    fragment,
+                    interwiki,
+                };
+                match self.imp.loader.as_mut() {
+                    Some(l) => l.redirect(from, &row).map_err(|e| self.fatal(e))?,
+                    None => self.push(Op::SetRedirect {
+                        from,
+                        redirect: Some(row),
                     }),
-                });
+                }
             }
             _ => {}
         }

@@ -23,7 +23,9 @@ pub use query::{
 };
 pub use redb_store::{decoders, RedbStore};
 
-use inlink_model::{BlockRecord, BlockRef, LinkKind, PageId, PageRecord, SiteInfo, Title};
+use inlink_model::{
+    BlockRecord, BlockRef, LinkKind, NamespaceId, PageId, PageRecord, SiteInfo, Title,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -87,4 +89,49 @@ pub trait LinkStore: Send + Sync {
     fn generation(&self) -> u64;
 
     fn stats(&self) -> Result<StoreStats>;
+
+    /// A [`BulkLoad`] filling this store, when it is empty and can load faster that way
+    /// than through batches; `None` otherwise (the caller applies batches).
+    fn bulk_loader(&self) -> Result<Option<Box<dyn BulkLoad + '_>>> {
+        Ok(None)
+    }
+}
+
+/// Loads an empty store from table rows (a dump's `page`, `linktarget`, link and `redirect`
+/// tables) by sorting instead of updating an index row by row. Rows come in that order:
+/// every page row before anything else, every link target before the first link row. The
+/// result is what applying the rows as [`Op::PutPage`], [`Op::AddLinks`] and
+/// [`Op::SetRedirect`] in that order would give: a later page row wins over an earlier one
+/// with the same id or title; a link row is filed under its page's namespace, or `from_ns`
+/// when the page does not exist. Nothing is visible, or durable, before [`BulkLoad::finish`];
+/// a loader dropped without it leaves the store as it was.
+pub trait BulkLoad {
+    fn page(&mut self, page: &PageRecord) -> Result<()>;
+
+    /// Names link target `key` (the caller's number for it, such as a dump's `lt_id`).
+    fn target(&mut self, key: u64, title: &Title) -> Result<()>;
+
+    /// A link row to the target named `key`; `false` if no target has that key.
+    fn link(
+        &mut self,
+        from: PageId,
+        from_ns: NamespaceId,
+        kind: LinkKind,
+        key: u64,
+    ) -> Result<bool>;
+
+    /// A link row to a target given by its title.
+    fn link_title(
+        &mut self,
+        from: PageId,
+        from_ns: NamespaceId,
+        kind: LinkKind,
+        title: &Title,
+    ) -> Result<()>;
+
+    /// Sets page `from`'s redirect row (a later row for the same page wins).
+    fn redirect(&mut self, from: PageId, redirect: &RedirectRow) -> Result<()>;
+
+    /// Builds the index from every row given and commits it, durably.
+    fn finish(self: Box<Self>) -> Result<()>;
 }

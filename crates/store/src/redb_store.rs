@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 
+mod load;
+
 /// The format this code writes and reads; see the version log in `docs/format.md`.
 pub const FORMAT_VERSION: u32 = 5;
 const FORMAT_KEY: &str = "format";
@@ -406,7 +408,10 @@ impl Core {
         for entry in std::fs::read_dir(&self.dir)? {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
-            let ours = name.starts_with("links-") || name.starts_with("sort-");
+            // Segments not named, and the scratch files of sorts and loads a crash left.
+            let ours = ["links-", "sort-", "records-", "load-"]
+                .iter()
+                .any(|p| name.starts_with(p));
             let current = id.is_some_and(|id| name == format!("links-{id}.seg"));
             if ours && !current {
                 std::fs::remove_file(self.dir.join(name.as_ref()))?;
@@ -1938,6 +1943,16 @@ impl Core {
 }
 
 impl LinkStore for RedbStore {
+    /// On an empty index: a loader that builds the segment by sorting.
+    fn bulk_loader(&self) -> Result<Option<Box<dyn crate::BulkLoad + '_>>> {
+        let txn = self.db.begin_write().map_err(self.err())?;
+        if !load::index_is_empty(&txn).map_err(self.err())? {
+            return Ok(None);
+        }
+        drop(txn);
+        Ok(Some(Box::new(load::Loader::new(self))))
+    }
+
     fn apply(&self, batch: &Batch) -> Result<()> {
         let mut txn = self.db.begin_write().map_err(self.err())?;
         let bulk = self.bulk.load(AtomicOrdering::SeqCst);

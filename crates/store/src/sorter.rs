@@ -4,6 +4,7 @@
 //! and the runs are merged. The segment build swaps link rows from (from page → target)
 //! to (target → from page) with it, as webgraph-rs builds a transpose. Run files are
 //! scratch: written under the index directory and removed when the sorter is dropped.
+//! `RecordSorter` does the same for byte records (the bulk loader's titles).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -192,6 +193,172 @@ impl Iterator for Sorted {
     }
 }
 
+/// External sort of byte records `(key, value)` by key, then value (neither
+/// deduplicated): the bulk loader's titles. Runs hold each record as
+/// `varint(key len) varint(value len) key value`.
+pub struct RecordSorter {
+    dir: PathBuf,
+    id: u64,
+    buf: Vec<Record>,
+    held: usize,
+    budget: usize,
+    runs: Vec<PathBuf>,
+}
+
+/// A record: its key and its value.
+pub type Record = (Box<[u8]>, Box<[u8]>);
+
+/// Bytes a record costs in memory beyond its own (two boxed slices).
+const RECORD_OVERHEAD: usize = 48;
+
+impl RecordSorter {
+    pub fn new(dir: &Path, budget: usize) -> Self {
+        RecordSorter {
+            dir: dir.to_path_buf(),
+            id: SORTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            buf: Vec::new(),
+            held: 0,
+            budget,
+            runs: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        if self.held >= self.budget && !self.buf.is_empty() {
+            self.spill()?;
+        }
+        self.held += key.len() + value.len() + RECORD_OVERHEAD;
+        self.buf.push((key.into(), value.into()));
+        Ok(())
+    }
+
+    fn spill(&mut self) -> io::Result<()> {
+        self.buf.sort_unstable();
+        let path = self.dir.join(format!(
+            "records-{}-{}-{}.tmp",
+            std::process::id(),
+            self.id,
+            self.runs.len()
+        ));
+        self.runs.push(path.clone());
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+        let mut head = Vec::with_capacity(20);
+        for (k, v) in self.buf.drain(..) {
+            head.clear();
+            crate::postings::put_varint(&mut head, k.len() as u64);
+            crate::postings::put_varint(&mut head, v.len() as u64);
+            w.write_all(&head)?;
+            w.write_all(&k)?;
+            w.write_all(&v)?;
+        }
+        w.flush()?;
+        self.held = 0;
+        Ok(())
+    }
+
+    /// Every record pushed, ascending.
+    pub fn finish(mut self) -> io::Result<SortedRecords> {
+        if self.runs.is_empty() {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.sort_unstable();
+            return Ok(SortedRecords {
+                memory: buf.into_iter(),
+                runs: Vec::new(),
+                heap: BinaryHeap::new(),
+                _sorter: self,
+            });
+        }
+        if !self.buf.is_empty() {
+            self.spill()?;
+        }
+        let mut runs = Vec::with_capacity(self.runs.len());
+        let mut heap = BinaryHeap::new();
+        for (i, path) in self.runs.iter().enumerate() {
+            let mut r = BufReader::with_capacity(1 << 16, File::open(path)?);
+            if let Some(rec) = read_record(&mut r)? {
+                heap.push(Reverse((rec, i)));
+            }
+            runs.push(r);
+        }
+        Ok(SortedRecords {
+            memory: Vec::new().into_iter(),
+            runs,
+            heap,
+            _sorter: self,
+        })
+    }
+}
+
+impl Drop for RecordSorter {
+    fn drop(&mut self) {
+        for p in &self.runs {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn read_varint(r: &mut impl Read) -> io::Result<Option<u64>> {
+    let (mut v, mut shift, mut byte) = (0u64, 0u32, [0u8]);
+    loop {
+        if r.read(&mut byte)? == 0 {
+            return if shift == 0 {
+                Ok(None)
+            } else {
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "run cut"))
+            };
+        }
+        if shift >= 64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "varint too long",
+            ));
+        }
+        v |= u64::from(byte[0] & 0x7f) << shift;
+        shift += 7;
+        if byte[0] & 0x80 == 0 {
+            return Ok(Some(v));
+        }
+    }
+}
+
+fn read_record(r: &mut impl Read) -> io::Result<Option<Record>> {
+    let Some(klen) = read_varint(r)? else {
+        return Ok(None);
+    };
+    let cut = || io::Error::new(io::ErrorKind::UnexpectedEof, "run cut");
+    let vlen = read_varint(r)?.ok_or_else(cut)?;
+    let mut k = vec![0u8; klen as usize];
+    r.read_exact(&mut k)?;
+    let mut v = vec![0u8; vlen as usize];
+    r.read_exact(&mut v)?;
+    Ok(Some((k.into(), v.into())))
+}
+
+/// The sorted records; holds the run files until dropped.
+pub struct SortedRecords {
+    memory: std::vec::IntoIter<Record>,
+    runs: Vec<BufReader<File>>,
+    heap: BinaryHeap<Reverse<(Record, usize)>>,
+    _sorter: RecordSorter,
+}
+
+impl Iterator for SortedRecords {
+    type Item = io::Result<Record>;
+
+    fn next(&mut self) -> Option<io::Result<Record>> {
+        if self.runs.is_empty() {
+            return self.memory.next().map(Ok);
+        }
+        let Reverse((rec, i)) = self.heap.pop()?;
+        match read_record(&mut self.runs[i]) {
+            Ok(Some(n)) => self.heap.push(Reverse((n, i))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok(rec))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +382,23 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn records_sort_like_a_sorted_vec(recs in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..6), proptest::collection::vec(any::<u8>(), 0..3)), 0..2000),
+                                          small in any::<bool>()) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = RecordSorter::new(dir.path(), if small { 0 } else { DEFAULT_BUDGET });
+            for (k, v) in &recs {
+                s.push(k, v).unwrap();
+            }
+            let got: Vec<(Vec<u8>, Vec<u8>)> = s.finish().unwrap()
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+            let mut want = recs.clone();
+            want.sort();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+
         #[test]
         fn sorts_like_a_btree_set(keys in proptest::collection::vec(any::<u128>(), 0..3000),
                                   small in any::<bool>()) {

@@ -175,6 +175,101 @@ proptest! {
     }
 }
 
+/// A link-table row for the bulk loader: by target key, or by title.
+#[derive(Debug, Clone)]
+enum LoadRow {
+    Keyed(u32, LinkKind, u64),
+    Titled(u32, LinkKind, Title),
+}
+
+fn arb_load_row() -> impl Strategy<Value = LoadRow> {
+    prop_oneof![
+        3 => (1u32..12, arb_kind(), 0u64..10).prop_map(|(f, k, key)| LoadRow::Keyed(f, k, key)),
+        1 => (1u32..12, arb_kind(), arb_title()).prop_map(|(f, k, t)| LoadRow::Titled(f, k, t)),
+    ]
+}
+
+/// `pl_from_namespace` as a dump has it: one per linking page.
+fn from_ns(from: u32) -> i32 {
+    [0, 1, 2][from as usize % 3]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// A store filled by its bulk loader answers like the model given the same rows as
+    /// batches (pages, then targets, links and redirects), and takes batches afterwards.
+    #[test]
+    fn bulk_load_matches_batches(pages in prop::collection::vec(arb_page(), 0..12),
+                                 targets in prop::collection::vec((0u64..8, arb_title()), 0..10),
+                                 rows in prop::collection::vec(arb_load_row(), 0..30),
+                                 redirects in prop::collection::vec((1u32..12, arb_title(), any::<bool>()), 0..6),
+                                 after in prop::collection::vec(arb_op(), 0..6)) {
+        let d = tempfile::tempdir().unwrap();
+        let redb = RedbStore::open(d.path()).unwrap();
+        let model = MemStore::new();
+        let mut batch = Batch::new();
+        let mut loader = redb.bulk_loader().unwrap().expect("an empty index has a loader");
+        for p in &pages {
+            loader.page(p).unwrap();
+            batch.push(Op::PutPage(p.clone()));
+        }
+        let mut named = std::collections::HashMap::new();
+        for (key, t) in &targets {
+            loader.target(*key, t).unwrap();
+            named.insert(*key, t.clone());
+        }
+        for r in &rows {
+            let (from, kind, title) = match r {
+                LoadRow::Keyed(from, kind, key) => {
+                    let known = loader.link(PageId(*from), from_ns(*from), *kind, *key).unwrap();
+                    prop_assert_eq!(known, named.contains_key(key));
+                    match named.get(key) {
+                        Some(t) => (*from, *kind, t.clone()),
+                        None => continue,
+                    }
+                }
+                LoadRow::Titled(from, kind, t) => {
+                    loader.link_title(PageId(*from), from_ns(*from), *kind, t).unwrap();
+                    (*from, *kind, t.clone())
+                }
+            };
+            batch.push(Op::AddLinks { from: PageId(from), from_ns: from_ns(from), kind, targets: vec![title] });
+        }
+        for (from, t, interwiki) in &redirects {
+            let row = RedirectRow {
+                target: t.clone(),
+                fragment: "f".into(),
+                interwiki: if *interwiki { "meta".into() } else { String::new() },
+            };
+            loader.redirect(PageId(*from), &row).unwrap();
+            batch.push(Op::SetRedirect { from: PageId(*from), redirect: Some(row) });
+        }
+        // Rows out of order are refused and change nothing.
+        if !(targets.is_empty() && rows.is_empty() && redirects.is_empty()) {
+            let late = PageRecord { id: PageId(1), title: Title::new(0, "Late"), is_redirect: false };
+            prop_assert!(loader.page(&late).is_err(), "a page row after the links");
+        }
+        // Nothing is visible before the load ends.
+        prop_assert_eq!(redb.pages(PageId(0), usize::MAX).unwrap(), vec![]);
+        loader.finish().unwrap();
+        model.apply(&batch).unwrap();
+        let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
+        assert_same_answers(&redb, &model, &probe);
+        let problems = redb.verify(10).unwrap();
+        prop_assert!(problems.is_empty(), "{problems:?}");
+        prop_assert!(redb.bulk_loader().unwrap().is_none(), "a loaded index is not empty");
+        let b = Batch { ops: after };
+        redb.apply(&b).unwrap();
+        model.apply(&b).unwrap();
+        assert_same_answers(&redb, &model, &probe);
+        redb.fold().unwrap();
+        assert_same_answers(&redb, &model, &probe);
+        drop(redb);
+        let redb = RedbStore::open(d.path()).unwrap();
+        assert_same_answers(&redb, &model, &probe);
+    }
+}
+
 const CHILD_ENV: &str = "INLINK_CRASH_CHILD_DIR";
 
 fn crash_batch(i: u32) -> Batch {

@@ -1,0 +1,783 @@
+//! `RedbStore`'s [`BulkLoad`]: an empty index filled from table rows by external sorts,
+//! with no B-tree updated per row. Page rows are sorted by title (a later row wins over an
+//! earlier one with its id or title), link targets by title (target ids are given out in
+//! title order, and a dense array maps the caller's keys to them), link rows by source page
+//! (the forward entries) and then by target (the posting lists), and the segment is written
+//! straight from those streams. The redirect rows go to `index.redb` in the commit that
+//! names the segment, so nothing is visible before `finish`.
+
+use super::*;
+use crate::sorter::RecordSorter;
+use crate::BulkLoad;
+use inlink_model::NamespaceId;
+use memmap2::MmapMut;
+use std::io::{BufReader, BufWriter, Read, Write};
+
+/// Where the loader is: every page row comes first, then every link target, then links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Pages,
+    Targets,
+    Links,
+}
+
+/// Sort budgets: the page and target sorts run one after the other, the link sorts beside
+/// the titled rows and redirects.
+const TITLES_BUDGET: usize = 128 << 20;
+const SMALL_BUDGET: usize = 32 << 20;
+
+/// A scratch file under the index directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+static SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+fn scratch(dir: &Path, what: &str) -> Scratch {
+    Scratch(dir.join(format!(
+        "load-{}-{}-{what}.tmp",
+        std::process::id(),
+        SCRATCH.fetch_add(1, AtomicOrdering::Relaxed)
+    )))
+}
+
+/// Dictionary order, bytewise: (namespace, then dbkey bytes).
+fn title_key(ns: i32, dbkey: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + dbkey.len());
+    k.extend_from_slice(&(ns as u32 ^ 0x8000_0000).to_be_bytes());
+    k.extend_from_slice(dbkey.as_bytes());
+    k
+}
+
+fn split_title_key(k: &[u8]) -> R<(i32, &str)> {
+    let bad = || redb::Error::Corrupted("bulk load: a scratch title is malformed".into());
+    let ns: [u8; 4] = k.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+    let dbkey = std::str::from_utf8(&k[4..]).map_err(|_| bad())?;
+    Ok(((u32::from_be_bytes(ns) ^ 0x8000_0000) as i32, dbkey))
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().expect("four bytes"))
+}
+
+fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("eight bytes"))
+}
+
+/// A forward row as a sort key: by page, then namespace (one per page but for rows of a
+/// missing page), kind and target — so that a run's consecutive keys differ by little.
+fn pack_forward(from: u32, kind: u8, tid: u32, ns: i32) -> u128 {
+    (u128::from(from) << 72)
+        | (u128::from(ns as u32 ^ 0x8000_0000) << 40)
+        | (u128::from(kind) << 32)
+        | u128::from(tid)
+}
+
+fn unpack_forward(k: u128) -> (u32, u8, u32, i32) {
+    (
+        (k >> 72) as u32,
+        (k >> 32) as u8,
+        k as u32,
+        ((k >> 40) as u32 ^ 0x8000_0000) as i32,
+    )
+}
+
+/// Sorted title lists between the passes: `varint(key len) key varint(id) flag`.
+struct TitleFile {
+    w: BufWriter<File>,
+    file: Scratch,
+}
+
+impl TitleFile {
+    fn create(dir: &Path, what: &str) -> R<Self> {
+        let file = scratch(dir, what);
+        let w = BufWriter::with_capacity(1 << 20, File::create(&file.0)?);
+        Ok(TitleFile { w, file })
+    }
+
+    fn push(&mut self, key: &[u8], id: u32, flag: bool) -> R<()> {
+        let mut head = Vec::with_capacity(16);
+        put_varint(&mut head, key.len() as u64);
+        self.w.write_all(&head)?;
+        self.w.write_all(key)?;
+        head.clear();
+        put_varint(&mut head, u64::from(id));
+        head.push(u8::from(flag));
+        self.w.write_all(&head)?;
+        Ok(())
+    }
+
+    fn done(mut self) -> R<Scratch> {
+        self.w.flush()?;
+        Ok(self.file)
+    }
+}
+
+struct TitleReader(BufReader<File>);
+
+impl TitleReader {
+    fn open(s: &Scratch) -> R<Self> {
+        Ok(TitleReader(BufReader::with_capacity(
+            1 << 20,
+            File::open(&s.0)?,
+        )))
+    }
+
+    fn varint(&mut self) -> R<Option<u64>> {
+        let (mut v, mut shift, mut b) = (0u64, 0u32, [0u8]);
+        loop {
+            if self.0.read(&mut b)? == 0 {
+                return match shift {
+                    0 => Ok(None),
+                    _ => Err(redb::Error::Corrupted("bulk load: scratch file cut".into())),
+                };
+            }
+            v |= u64::from(b[0] & 0x7f) << shift.min(63);
+            shift += 7;
+            if b[0] & 0x80 == 0 {
+                return Ok(Some(v));
+            }
+        }
+    }
+
+    fn next(&mut self) -> R<Option<(Vec<u8>, u32, bool)>> {
+        let Some(len) = self.varint()? else {
+            return Ok(None);
+        };
+        let mut key = vec![0u8; len as usize];
+        self.0.read_exact(&mut key)?;
+        let cut = || redb::Error::Corrupted("bulk load: scratch file cut".into());
+        let id = self.varint()?.ok_or_else(cut)? as u32;
+        let mut flag = [0u8];
+        self.0.read_exact(&mut flag)?;
+        Ok(Some((key, id, flag[0] != 0)))
+    }
+}
+
+/// Zeroed memory the kernel hands out as it is touched: arrays indexed by page id and by
+/// target key stay small when those are sparse.
+fn cells(len: u64) -> R<MmapMut> {
+    let len = usize::try_from(len.max(1))
+        .map_err(|_| redb::Error::Corrupted("bulk load: ids out of range".into()))?;
+    Ok(MmapMut::map_anon(len)?)
+}
+
+pub(super) struct Loader<'s> {
+    store: &'s RedbStore,
+    phase: Phase,
+    /// Page rows by title: value = seq (8) ‖ id (4) ‖ redirect (1).
+    pages: Option<RecordSorter>,
+    /// Page rows by id: `id << 64 | seq`.
+    page_ids: Option<Sorter>,
+    page_rows: u64,
+    max_page: u32,
+    /// Link targets by title: value = key (8) ‖ seq (8).
+    targets: Option<RecordSorter>,
+    target_rows: u64,
+    max_key: u64,
+    /// Keys named twice, with the row that named them last (that row wins).
+    seen: Vec<u64>,
+    twice: HashMap<u64, u64>,
+    /// After the pages: each page id's namespace as an index into `namespaces`, plus one
+    /// (0: no page).
+    page_ns: Option<MmapMut>,
+    namespaces: Vec<i32>,
+    page_titles: Option<Scratch>,
+    /// After the targets: each key's target id (little-endian u32; 0: none).
+    tids: Option<MmapMut>,
+    target_titles: Option<Scratch>,
+    next_tid: u32,
+    forward: Sorter,
+    /// Rows needing a title looked up: value = 0 ‖ from (4) ‖ kind ‖ ns (4) for link rows,
+    /// 1 ‖ from (4) for redirects.
+    titled: RecordSorter,
+    /// Redirect rows by page: key = from (4) ‖ seq (8).
+    redirects: RecordSorter,
+    redirect_rows: u64,
+    /// The budgets of the sorts made at the end: small ones, and the reverse index's.
+    small: usize,
+    big: usize,
+}
+
+use std::collections::HashMap;
+use std::fs::File;
+
+impl<'s> Loader<'s> {
+    pub(super) fn new(store: &'s RedbStore) -> Self {
+        Self::with_budgets(store, TITLES_BUDGET, SMALL_BUDGET, DEFAULT_BUDGET)
+    }
+
+    fn with_budgets(store: &'s RedbStore, titles: usize, small: usize, big: usize) -> Self {
+        let dir = &store.dir;
+        Loader {
+            store,
+            phase: Phase::Pages,
+            pages: Some(RecordSorter::new(dir, titles)),
+            page_ids: Some(Sorter::new(dir, small)),
+            page_rows: 0,
+            max_page: 0,
+            targets: Some(RecordSorter::new(dir, titles)),
+            target_rows: 0,
+            max_key: 0,
+            seen: Vec::new(),
+            twice: HashMap::new(),
+            page_ns: None,
+            namespaces: Vec::new(),
+            page_titles: None,
+            tids: None,
+            target_titles: None,
+            next_tid: 1,
+            forward: Sorter::new(dir, big),
+            titled: RecordSorter::new(dir, small),
+            redirects: RecordSorter::new(dir, small),
+            redirect_rows: 0,
+            small,
+            big,
+        }
+    }
+
+    fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> StoreError + '_ {
+        self.store.err()
+    }
+
+    /// Moves on to `phase`, settling the pages and then the targets on the way.
+    fn reach(&mut self, phase: Phase) -> R<()> {
+        if self.phase < Phase::Targets && phase >= Phase::Targets {
+            self.settle_pages()?;
+            self.phase = Phase::Targets;
+        }
+        if self.phase < Phase::Links && phase >= Phase::Links {
+            self.settle_targets()?;
+            self.phase = Phase::Links;
+        }
+        Ok(())
+    }
+
+    /// Keeps each page's last row, unless a later row of another page took its title; files
+    /// the survivors' titles (in dictionary order) and namespaces.
+    fn settle_pages(&mut self) -> R<()> {
+        let (Some(pages), Some(ids)) = (self.pages.take(), self.page_ids.take()) else {
+            return Ok(());
+        };
+        let mut last_of_id = vec![0u64; (self.page_rows as usize).div_ceil(64)];
+        let mut prev: Option<(u32, u64)> = None;
+        for k in ids.finish()? {
+            let k = k?;
+            let (id, seq) = ((k >> 64) as u32, k as u64);
+            if let Some((p, s)) = prev {
+                if p != id {
+                    last_of_id[(s / 64) as usize] |= 1 << (s % 64);
+                }
+            }
+            prev = Some((id, seq));
+        }
+        if let Some((_, s)) = prev {
+            last_of_id[(s / 64) as usize] |= 1 << (s % 64);
+        }
+        let mut page_ns = cells(u64::from(self.max_page) + 1)?;
+        let mut out = TitleFile::create(&self.store.dir, "pages")?;
+        let mut sorted = pages.finish()?.peekable();
+        while let Some(rec) = sorted.next() {
+            let (key, value) = rec?;
+            // Only a title's last row can hold it.
+            if let Some(Ok((next, _))) = sorted.peek() {
+                if *next == key {
+                    continue;
+                }
+            }
+            let (seq, id, redirect) = (be64(&value, 0), be32(&value, 8), value[12] != 0);
+            if last_of_id[(seq / 64) as usize] & (1 << (seq % 64)) == 0 {
+                continue;
+            }
+            let (ns, _) = split_title_key(&key)?;
+            let idx = match self.namespaces.iter().position(|&n| n == ns) {
+                Some(i) => i,
+                None if self.namespaces.len() < 255 => {
+                    self.namespaces.push(ns);
+                    self.namespaces.len() - 1
+                }
+                None => {
+                    return Err(redb::Error::Corrupted(
+                        "bulk load: pages in more than 255 namespaces".into(),
+                    ))
+                }
+            };
+            page_ns[id as usize] = idx as u8 + 1;
+            out.push(&key, id, redirect)?;
+        }
+        self.page_ns = Some(page_ns);
+        self.page_titles = Some(out.done()?);
+        Ok(())
+    }
+
+    /// Gives each distinct target title an id, in title order, and maps keys to them.
+    fn settle_targets(&mut self) -> R<()> {
+        let Some(targets) = self.targets.take() else {
+            return Ok(());
+        };
+        let mut tids = cells((self.max_key + 1) * 4)?;
+        let mut out = TitleFile::create(&self.store.dir, "targets")?;
+        let mut last: Option<Box<[u8]>> = None;
+        for rec in targets.finish()? {
+            let (title, value) = rec?;
+            if last.as_deref() != Some(&title[..]) {
+                if self.next_tid == u32::MAX {
+                    return Err(redb::Error::Corrupted(
+                        "bulk load: more link targets than ids".into(),
+                    ));
+                }
+                out.push(&title, self.next_tid, false)?;
+                self.next_tid += 1;
+                last = Some(title);
+            }
+            let (key, seq) = (be64(&value, 0), be64(&value, 8));
+            if self.twice.get(&key).is_some_and(|&s| s != seq) {
+                continue;
+            }
+            let at = key as usize * 4;
+            tids[at..at + 4].copy_from_slice(&(self.next_tid - 1).to_le_bytes());
+        }
+        self.seen = Vec::new();
+        self.twice = HashMap::new();
+        self.tids = Some(tids);
+        self.target_titles = Some(out.done()?);
+        Ok(())
+    }
+
+    /// The namespace a link row from `from` is filed under.
+    fn ns_of(&self, from: u32, from_ns: i32) -> i32 {
+        match self.page_ns.as_ref().and_then(|m| m.get(from as usize)) {
+            Some(&i) if i > 0 => self.namespaces[usize::from(i - 1)],
+            _ => from_ns,
+        }
+    }
+
+    fn run_finish(&mut self) -> R<()> {
+        self.reach(Phase::Links)?;
+        let store = self.store;
+        let dir = store.dir.clone();
+        let mut txn = store.db.begin_write()?;
+        txn.set_durability(redb::Durability::Immediate)
+            .map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+        if !index_is_empty(&txn)? {
+            return Err(redb::Error::Corrupted(
+                "bulk load: the index was written to during the load".into(),
+            ));
+        }
+        let seq = meta_u64(&txn.open_table(META)?, SEQ_KEY)?.unwrap_or(0) + 1;
+
+        // Redirect rows (a page's last one) into `redirect`; their targets to be looked up.
+        {
+            let mut redir = txn.open_table(REDIR)?;
+            let redirects = std::mem::replace(&mut self.redirects, RecordSorter::new(&dir, 0));
+            let mut sorted = redirects.finish()?.peekable();
+            while let Some(rec) = sorted.next() {
+                let (key, value) = rec?;
+                let from = be32(&key, 0);
+                if let Some(Ok((next, _))) = sorted.peek() {
+                    if be32(next, 0) == from {
+                        continue;
+                    }
+                }
+                let (ns, dbkey, fragment, interwiki) = decode_redirect(&value)?;
+                redir.insert(from, (ns, dbkey, fragment, interwiki))?;
+                if interwiki.is_empty() {
+                    let mut v = vec![1u8];
+                    v.extend_from_slice(&from.to_be_bytes());
+                    self.titled.push(&title_key(ns, dbkey), &v)?;
+                }
+            }
+        }
+
+        // Rows named by title meet the targets' titles; titles not among them get ids.
+        let mut redirect_to = Sorter::new(&dir, self.small);
+        let targets = self.target_titles.take().expect("settled");
+        let mut known = TitleReader::open(&targets)?;
+        let mut out = TitleFile::create(&dir, "all-targets")?;
+        let mut pending = known.next()?;
+        let titled = std::mem::replace(&mut self.titled, RecordSorter::new(&dir, 0));
+        let mut current: Option<(Box<[u8]>, u32)> = None;
+        for rec in titled.finish()? {
+            let (title, value) = rec?;
+            if current.as_ref().is_none_or(|(t, _)| *t != title) {
+                while let Some((k, tid, _)) = pending.take_if(|p| p.0.as_slice() < &title[..]) {
+                    out.push(&k, tid, false)?;
+                    pending = known.next()?;
+                }
+                let tid = match pending.take_if(|p| p.0.as_slice() == &title[..]) {
+                    Some((k, tid, _)) => {
+                        out.push(&k, tid, false)?;
+                        pending = known.next()?;
+                        tid
+                    }
+                    None => {
+                        let tid = self.next_tid;
+                        self.next_tid = tid.checked_add(1).ok_or_else(|| {
+                            redb::Error::Corrupted("bulk load: more link targets than ids".into())
+                        })?;
+                        out.push(&title, tid, false)?;
+                        tid
+                    }
+                };
+                current = Some((title, tid));
+            }
+            let tid = current.as_ref().expect("set").1;
+            let from = be32(&value, 1);
+            if value[0] == 0 {
+                let ns = be32(&value, 6) as i32;
+                self.forward.push(pack_forward(from, value[5], tid, ns))?;
+            } else {
+                redirect_to.push((u128::from(tid) << 32) | u128::from(from))?;
+            }
+        }
+        while let Some((k, tid, _)) = pending {
+            out.push(&k, tid, false)?;
+            pending = known.next()?;
+        }
+        drop((known, targets));
+        let all_targets = out.done()?;
+        {
+            let mut to = txn.open_table(REDIR_TO)?;
+            for k in redirect_to.finish()? {
+                let k = k?;
+                to.insert(((k >> 32) as u32, k as u32), ())?;
+            }
+        }
+
+        // The segment: forward entries by page, posting lists by target, then the titles.
+        let new_id = 1;
+        let tmp = dir.join(format!("links-{new_id}.tmp"));
+        let built = (|| -> R<()> {
+            let mut w = SegmentWriter::create(&tmp)?;
+            let mut reverse = Sorter::new(&dir, self.big);
+            let forward = std::mem::replace(&mut self.forward, Sorter::new(&dir, 0));
+            let mut rows: Vec<(u8, u32, i32)> = Vec::new();
+            let mut page: Option<u32> = None;
+            let mut flush = |from: u32, rows: &mut Vec<(u8, u32, i32)>| -> R<()> {
+                // One row per (kind, target): rows of a missing page may disagree on `ns`.
+                rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
+                rows.dedup_by_key(|&mut (k, t, _)| (k, t));
+                w.push_forward(from, &encode_links(rows), rows.len() as u64)?;
+                for &(kind, tid, ns) in rows.iter() {
+                    reverse.push(pack(kind, tid, ns, from))?;
+                }
+                rows.clear();
+                Ok(())
+            };
+            for k in forward.finish()? {
+                let (from, kind, tid, ns) = unpack_forward(k?);
+                if page != Some(from) {
+                    if let Some(p) = page {
+                        flush(p, &mut rows)?;
+                    }
+                    page = Some(from);
+                }
+                rows.push((kind, tid, ns));
+            }
+            if let Some(p) = page {
+                flush(p, &mut rows)?;
+            }
+            for k in reverse.finish()? {
+                let (kind, tid, ns, from) = unpack(k?);
+                w.push(kind, tid, ns, from)?;
+            }
+            let mut titles = TitleReader::open(&all_targets)?;
+            while let Some((k, tid, _)) = titles.next()? {
+                let (ns, dbkey) = split_title_key(&k)?;
+                w.push_title(ns, dbkey, tid)?;
+            }
+            let page_titles = self.page_titles.take().expect("settled");
+            let mut titles = TitleReader::open(&page_titles)?;
+            while let Some((k, id, redirect)) = titles.next()? {
+                let (ns, dbkey) = split_title_key(&k)?;
+                w.push_page(ns, dbkey, id, redirect)?;
+            }
+            w.finish(seq)?;
+            Ok(())
+        })();
+        if let Err(e) = built {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let path = segment_path(&dir, new_id);
+        std::fs::rename(&tmp, &path)?;
+        File::open(&dir)?.sync_all()?;
+        let seg = match store.open_segment(new_id) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(redb::Error::Corrupted(e.to_string()));
+            }
+        };
+        store
+            .segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(seg);
+        let committed = (|| -> R<()> {
+            {
+                let mut meta = txn.open_table(META)?;
+                meta.insert(SEGMENT_KEY, new_id.to_le_bytes().as_slice())?;
+                meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice())?;
+                meta.insert(NEXT_TARGET_KEY, self.next_tid.to_le_bytes().as_slice())?;
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = committed {
+            store
+                .segments
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|s| s.id() != new_id);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        store.generation.fetch_add(1, AtomicOrdering::AcqRel);
+        Ok(())
+    }
+}
+
+fn encode_redirect(r: &RedirectRow) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&r.target.ns.to_le_bytes());
+    for s in [&r.target.dbkey, &r.fragment, &r.interwiki] {
+        put_varint(&mut v, s.len() as u64);
+        v.extend_from_slice(s.as_bytes());
+    }
+    v
+}
+
+fn decode_redirect(v: &[u8]) -> R<(i32, &str, &str, &str)> {
+    let bad = || redb::Error::Corrupted("bulk load: a scratch redirect is malformed".into());
+    let ns = i32::from_le_bytes(v.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(bad)?);
+    let mut pos = 4;
+    let mut next = || -> R<&str> {
+        let len = get_varint(v, &mut pos).map_err(|_| bad())? as usize;
+        let s = v.get(pos..pos + len).ok_or_else(bad)?;
+        pos += len;
+        std::str::from_utf8(s).map_err(|_| bad())
+    };
+    Ok((ns, next()?, next()?, next()?))
+}
+
+/// Whether a write transaction sees an index with no pages, links, redirects or blocks.
+pub(super) fn index_is_empty(txn: &WriteTransaction) -> R<bool> {
+    Ok(meta_u64(&txn.open_table(META)?, SEGMENT_KEY)?.is_none()
+        && txn.open_table(PAGES)?.is_empty()?
+        && txn.open_table(TITLES)?.is_empty()?
+        && txn.open_table(TARGETS)?.is_empty()?
+        && txn.open_table(FWD)?.is_empty()?
+        && txn.open_table(DELTA)?.is_empty()?
+        && txn.open_table(REDIR)?.is_empty()?
+        && txn.open_table(PAGE_BLOCKS)?.is_empty()?
+        && txn.open_table(PAGE_REFS)?.is_empty()?)
+}
+
+fn order(what: &str) -> StoreError {
+    StoreError::Invalid(format!("bulk load: {what}"))
+}
+
+impl BulkLoad for Loader<'_> {
+    fn page(&mut self, page: &PageRecord) -> Result<()> {
+        if self.phase != Phase::Pages {
+            return Err(order(
+                "page rows come before link targets, links and redirects",
+            ));
+        }
+        let seq = self.page_rows;
+        self.page_rows += 1;
+        self.max_page = self.max_page.max(page.id.0);
+        let mut v = [0u8; 13];
+        v[..8].copy_from_slice(&seq.to_be_bytes());
+        v[8..12].copy_from_slice(&page.id.0.to_be_bytes());
+        v[12] = u8::from(page.is_redirect);
+        let key = title_key(page.title.ns, &page.title.dbkey);
+        let pushed = (|| -> std::io::Result<()> {
+            self.pages.as_mut().expect("pages phase").push(&key, &v)?;
+            self.page_ids
+                .as_mut()
+                .expect("pages phase")
+                .push((u128::from(page.id.0) << 64) | u128::from(seq))
+        })();
+        pushed.map_err(StoreError::Io)
+    }
+
+    fn target(&mut self, key: u64, title: &Title) -> Result<()> {
+        if self.phase > Phase::Targets {
+            return Err(order("link targets come before links and redirects"));
+        }
+        if key >= 1 << 32 {
+            return Err(StoreError::Invalid(format!(
+                "bulk load: link target key {key} is too large"
+            )));
+        }
+        self.reach(Phase::Targets).map_err(self.err())?;
+        let seq = self.target_rows;
+        self.target_rows += 1;
+        self.max_key = self.max_key.max(key);
+        let (word, bit) = ((key / 64) as usize, key % 64);
+        if self.seen.len() <= word {
+            self.seen.resize(word + 1, 0);
+        }
+        if self.seen[word] & (1 << bit) != 0 {
+            self.twice.insert(key, seq);
+        }
+        self.seen[word] |= 1 << bit;
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&key.to_be_bytes());
+        v[8..].copy_from_slice(&seq.to_be_bytes());
+        self.targets
+            .as_mut()
+            .expect("targets phase")
+            .push(&title_key(title.ns, &title.dbkey), &v)
+            .map_err(StoreError::Io)
+    }
+
+    fn link(
+        &mut self,
+        from: PageId,
+        from_ns: NamespaceId,
+        kind: LinkKind,
+        key: u64,
+    ) -> Result<bool> {
+        self.reach(Phase::Links).map_err(self.err())?;
+        let tid = match (self.tids.as_ref(), usize::try_from(key)) {
+            (Some(t), Ok(k)) if k <= self.max_key as usize => {
+                u32::from_le_bytes(t[k * 4..k * 4 + 4].try_into().expect("four bytes"))
+            }
+            _ => 0,
+        };
+        if tid == 0 {
+            return Ok(false);
+        }
+        let ns = self.ns_of(from.0, from_ns);
+        self.forward
+            .push(pack_forward(from.0, kind as u8, tid, ns))?;
+        Ok(true)
+    }
+
+    fn link_title(
+        &mut self,
+        from: PageId,
+        from_ns: NamespaceId,
+        kind: LinkKind,
+        title: &Title,
+    ) -> Result<()> {
+        self.reach(Phase::Links).map_err(self.err())?;
+        let ns = self.ns_of(from.0, from_ns);
+        let mut v = [0u8; 10];
+        v[1..5].copy_from_slice(&from.0.to_be_bytes());
+        v[5] = kind as u8;
+        v[6..].copy_from_slice(&(ns as u32).to_be_bytes());
+        self.titled
+            .push(&title_key(title.ns, &title.dbkey), &v)
+            .map_err(StoreError::Io)
+    }
+
+    fn redirect(&mut self, from: PageId, redirect: &RedirectRow) -> Result<()> {
+        self.reach(Phase::Targets).map_err(self.err())?;
+        let mut key = [0u8; 12];
+        key[..4].copy_from_slice(&from.0.to_be_bytes());
+        key[4..].copy_from_slice(&self.redirect_rows.to_be_bytes());
+        self.redirect_rows += 1;
+        self.redirects
+            .push(&key, &encode_redirect(redirect))
+            .map_err(StoreError::Io)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let store = self.store;
+        self.run_finish().map_err(store.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::assert_same_answers;
+    use crate::{Batch, MemStore, Op};
+    use inlink_model::PageId;
+
+    /// With budgets of nothing every sort spills a run per row and merges them: the loaded
+    /// index still answers like batches of the same rows.
+    #[test]
+    fn spilling_sorts_load_like_batches() {
+        let d = tempfile::tempdir().unwrap();
+        let redb = RedbStore::open(d.path()).unwrap();
+        let model = MemStore::new();
+        let mut batch = Batch::new();
+        let mut l = Loader::with_budgets(&redb, 0, 0, 0);
+        let title = |i: u64| Title::new([0, 1, 10][i as usize % 3], format!("T{}", i % 70));
+        for id in 1..=60u32 {
+            let p = PageRecord {
+                id: PageId(id),
+                title: title(u64::from(id) * 7),
+                is_redirect: id % 5 == 0,
+            };
+            l.page(&p).unwrap();
+            batch.push(Op::PutPage(p));
+        }
+        let mut named = HashMap::new();
+        for key in 0..50u64 {
+            l.target(key * 3, &title(key)).unwrap();
+            named.insert(key * 3, title(key));
+        }
+        for i in 0..400u64 {
+            let from = (i * 13 % 70) as u32 + 1;
+            let kind = LinkKind::ALL[(i % 4) as usize];
+            let key = i * 11 % 160;
+            let ns = (from % 2) as i32;
+            assert_eq!(
+                l.link(PageId(from), ns, kind, key).unwrap(),
+                named.contains_key(&key)
+            );
+            if let Some(t) = named.get(&key) {
+                batch.push(Op::AddLinks {
+                    from: PageId(from),
+                    from_ns: ns,
+                    kind,
+                    targets: vec![t.clone()],
+                });
+            }
+            if i % 9 == 0 {
+                let t = title(i + 100);
+                l.link_title(PageId(from), ns, kind, &t).unwrap();
+                batch.push(Op::AddLinks {
+                    from: PageId(from),
+                    from_ns: ns,
+                    kind,
+                    targets: vec![t],
+                });
+            }
+        }
+        for from in (1..60u32).step_by(4) {
+            let row = RedirectRow {
+                target: title(u64::from(from) * 5),
+                fragment: String::new(),
+                interwiki: String::new(),
+            };
+            l.redirect(PageId(from), &row).unwrap();
+            batch.push(Op::SetRedirect {
+                from: PageId(from),
+                redirect: Some(row),
+            });
+        }
+        Box::new(l).finish().unwrap();
+        model.apply(&batch).unwrap();
+        let probe: Vec<Title> = (0..200).map(title).collect();
+        assert_same_answers(&redb, &model, &probe);
+        assert_eq!(redb.verify(10).unwrap(), Vec::<String>::new());
+        // The scratch files are gone.
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
