@@ -64,14 +64,16 @@ pub fn open(path: &Path) -> Result<Opened, ImportError> {
     const BUF: usize = 1 << 20;
     let reader: Box<dyn BufRead + Send> = match compression {
         Compression::None => Box::new(BufReader::with_capacity(BUF, counted)),
+        // Inflating on a thread of its own, ahead of the reader: the parse and the index
+        // build get the other core.
         Compression::Gzip => Box::new(BufReader::with_capacity(
             BUF,
-            flate2::read::MultiGzDecoder::new(BufReader::new(counted)),
+            ReadAhead::new(flate2::read::MultiGzDecoder::new(BufReader::new(counted))),
         )),
         Compression::Zstd => {
             let d =
                 zstd::stream::read::Decoder::new(counted).map_err(|e| ImportError::io(path, e))?;
-            Box::new(BufReader::with_capacity(BUF, d))
+            Box::new(BufReader::with_capacity(BUF, ReadAhead::new(d)))
         }
         Compression::Bzip2 => Box::new(BufReader::with_capacity(
             BUF,
@@ -91,6 +93,86 @@ fn workers() -> usize {
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(1, 8)
+}
+
+/// Reads another reader on a thread of its own, a few chunks ahead.
+pub struct ReadAhead {
+    full: Receiver<io::Result<Vec<u8>>>,
+    /// Chunks read out go back to the thread, so the same few buffers serve the whole file.
+    empty: std::sync::mpsc::SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+/// Chunks in flight, and their size.
+const AHEAD: usize = 4;
+const AHEAD_CHUNK: usize = 1 << 20;
+
+impl ReadAhead {
+    pub fn new<R: Read + Send + 'static>(mut inner: R) -> Self {
+        let (full_tx, full) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
+        let (empty, empty_rx) = sync_channel::<Vec<u8>>(AHEAD + 2);
+        thread::spawn(move || loop {
+            let mut buf = empty_rx
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(AHEAD_CHUNK));
+            buf.resize(AHEAD_CHUNK, 0);
+            let mut n = 0;
+            // Fill the chunk (a decoder returns little at a time) or reach the end.
+            let r = loop {
+                match inner.read(&mut buf[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => {
+                        n += k;
+                        if n == buf.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            buf.truncate(n);
+            let done = n == 0 || r.is_err();
+            let sent = match r {
+                Ok(()) if n == 0 => true,
+                Ok(()) => full_tx.send(Ok(buf)).is_ok(),
+                Err(e) => {
+                    if n > 0 {
+                        let _ = full_tx.send(Ok(buf));
+                    }
+                    full_tx.send(Err(e)).is_ok()
+                }
+            };
+            if done || !sent {
+                return;
+            }
+        });
+        ReadAhead {
+            full,
+            empty,
+            current: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.current.len() {
+            let Ok(next) = self.full.recv() else {
+                return Ok(0);
+            };
+            let chunk = next?;
+            let old = std::mem::replace(&mut self.current, chunk);
+            let _ = self.empty.try_send(old);
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// bzip2 stream header followed by the first block's magic. Wikimedia's multistream dumps
@@ -290,6 +372,37 @@ mod tests {
         let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    /// Byte for byte what the reader gives, read in odd sizes, and its error at the end.
+    #[test]
+    fn read_ahead_passes_bytes_and_errors_through() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut out = Vec::new();
+        let mut r = ReadAhead::new(std::io::Cursor::new(data.clone()));
+        let mut buf = vec![0u8; 777];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, data);
+        let failing = std::io::Cursor::new(vec![1u8; 10]).chain(Failing);
+        let mut r = ReadAhead::new(failing);
+        let mut got = Vec::new();
+        let err = r.read_to_end(&mut got).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(got, vec![1u8; 10]);
+    }
+
+    struct Failing;
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::InvalidData, "broken"))
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! External sort of `u128` keys under a memory budget: keys gather in memory, each full
-//! buffer is sorted and spilled to a run file (each key the LEB128 varint of its
+//! buffer is sorted and spilled to a run file on a thread of its own (each key the LEB128 varint of its
 //! difference from the previous one, so sorted runs of link rows take a few bytes per key),
 //! and the runs are merged. The segment build swaps link rows from (from page → target)
 //! to (target → from page) with it, as webgraph-rs builds a transpose. Run files are
@@ -28,18 +28,23 @@ pub struct Sorter {
     buf: Vec<u128>,
     cap: usize,
     runs: Vec<PathBuf>,
+    /// The run being sorted and written on another thread, so that the caller goes on
+    /// filling the other buffer meanwhile; joining it gives its buffer back, emptied.
+    writing: Option<std::thread::JoinHandle<io::Result<Vec<u128>>>>,
 }
 
 impl Sorter {
-    /// A sorter spilling runs into `dir`, holding at most `budget` bytes of keys.
+    /// A sorter spilling runs into `dir`, holding at most `budget` bytes of keys (in two
+    /// buffers: one filling, one being written).
     pub fn new(dir: &Path, budget: usize) -> Self {
-        let cap = (budget / std::mem::size_of::<u128>()).max(1024);
+        let cap = (budget / 2 / std::mem::size_of::<u128>()).max(1024);
         Sorter {
             dir: dir.to_path_buf(),
             id: SORTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             buf: Vec::new(),
             cap,
             runs: Vec::new(),
+            writing: None,
         }
     }
 
@@ -47,13 +52,27 @@ impl Sorter {
         if self.buf.len() >= self.cap {
             self.spill()?;
         }
+        if self.buf.capacity() == 0 {
+            // Once, rather than doubling its way there (each step a copy into fresh pages).
+            self.buf.reserve_exact(self.cap);
+        }
         self.buf.push(key);
         Ok(())
     }
 
+    /// Waits for the run being written; returns its buffer.
+    fn wait(&mut self) -> io::Result<Vec<u128>> {
+        match self.writing.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| io::Error::other("the thread writing a sort run panicked"))?,
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn spill(&mut self) -> io::Result<()> {
-        self.buf.sort_unstable();
-        self.buf.dedup();
+        let spare = self.wait()?;
+        let full = std::mem::replace(&mut self.buf, spare);
         let path = self.dir.join(format!(
             "sort-{}-{}-{}.tmp",
             std::process::id(),
@@ -62,17 +81,7 @@ impl Sorter {
         ));
         // Registered before writing so that a failed write is still cleaned up.
         self.runs.push(path.clone());
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-        let mut prev = 0u128;
-        let mut bytes = Vec::with_capacity(19);
-        for &k in &self.buf {
-            bytes.clear();
-            put_varint128(&mut bytes, k - prev);
-            w.write_all(&bytes)?;
-            prev = k;
-        }
-        w.flush()?;
-        self.buf.clear();
+        self.writing = Some(std::thread::spawn(move || write_run(&path, full)));
         Ok(())
     }
 
@@ -91,6 +100,8 @@ impl Sorter {
         if !self.buf.is_empty() {
             self.spill()?;
         }
+        self.wait()?;
+        self.buf = Vec::new();
         let mut runs = Vec::with_capacity(self.runs.len());
         let mut heap = BinaryHeap::new();
         for (i, path) in self.runs.iter().enumerate() {
@@ -111,8 +122,27 @@ impl Sorter {
     }
 }
 
+/// Sorts a full buffer and writes it as a run; gives the buffer back, emptied.
+fn write_run(path: &Path, mut buf: Vec<u128>) -> io::Result<Vec<u128>> {
+    buf.sort_unstable();
+    buf.dedup();
+    let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut prev = 0u128;
+    let mut bytes = Vec::with_capacity(19);
+    for &k in &buf {
+        bytes.clear();
+        put_varint128(&mut bytes, k - prev);
+        w.write_all(&bytes)?;
+        prev = k;
+    }
+    w.flush()?;
+    buf.clear();
+    Ok(buf)
+}
+
 impl Drop for Sorter {
     fn drop(&mut self) {
+        let _ = self.wait();
         for p in &self.runs {
             let _ = std::fs::remove_file(p);
         }
