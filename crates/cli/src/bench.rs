@@ -948,6 +948,13 @@ fn scale_bench(
             bits(groups),
             bits(forward)
         );
+        if let Some(bound) = store.segment_list_bound()? {
+            println!(
+                "  the least any code blind to the graph's structure needs for those lists (each a set of its size among the page ids): {:.2} bits per link; the posting lists take {:.2} × that",
+                bound / ids.max(1) as f64,
+                (posting * 8) as f64 / bound.max(1.0)
+            );
+        }
     }
     if let Some([targets, target_bytes, pages, page_bytes]) = store.segment_titles()? {
         println!(

@@ -829,6 +829,21 @@ impl RedbStore {
             })
     }
 
+    /// [`Segment::list_bound_bits`] of the segment, over the page ids up to the highest in
+    /// use; `None` without a segment.
+    pub fn segment_list_bound(&self) -> Result<Option<f64>> {
+        let Some(seg) = self.current_segment() else {
+            return Ok(None);
+        };
+        let universe = u64::from(self.last_page_id()?.map_or(0, |p| p.0));
+        seg.list_bound_bits(universe)
+            .map(Some)
+            .map_err(|m| StoreError::Corrupted {
+                path: self.path.display().to_string(),
+                detail: format!("link segment: {}", m.0),
+            })
+    }
+
     /// The segment's title tables: target titles and their bytes, page titles and theirs;
     /// `None` without a segment.
     pub fn segment_titles(&self) -> Result<Option<[u64; 4]>> {

@@ -647,6 +647,23 @@ impl Segment {
     /// bytes of list and entry headers, bytes of group headers and tables and the
     /// trailer). The forward table's are `forward_bytes`, the title tables'
     /// `target_title_bytes` and `page_title_bytes`.
+    /// What the reverse index's lists would take at the least, in bits, were each one any
+    /// set of its size drawn from `universe` page ids, coded with nothing else known
+    /// (Σ log₂ C(universe, k) over the lists) — the bar a code blind to the graph's
+    /// structure cannot pass.
+    pub fn list_bound_bits(&self, universe: u64) -> Result<f64, Malformed> {
+        let mut bits = 0.0;
+        for kind in 0..KINDS as u8 {
+            for t in self.targets(kind) {
+                let (_, lists) = t?;
+                for (_, p) in &lists.lists {
+                    bits += log2_binomial(universe, p.len() as u64);
+                }
+            }
+        }
+        Ok(bits)
+    }
+
     pub fn breakdown(&self) -> Result<[u64; 6], Malformed> {
         let mut b = [0u64; 6];
         for kind in 0..KINDS as u8 {
@@ -715,6 +732,24 @@ impl Segment {
 }
 
 /// Bits of a namespace index among `k` namespaces.
+/// ln n!, exactly for small n and by Stirling's series beyond (error below 1e-9).
+fn ln_factorial(n: u64) -> f64 {
+    if n < 16 {
+        return (2..=n).map(|i| (i as f64).ln()).sum();
+    }
+    let x = n as f64;
+    x * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI * x).ln() + 1.0 / (12.0 * x)
+        - 1.0 / (360.0 * x * x * x)
+}
+
+/// log₂ C(n, k); 0 when k > n.
+pub fn log2_binomial(n: u64, k: u64) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)) / std::f64::consts::LN_2
+}
+
 fn index_width(k: usize) -> u32 {
     usize::BITS - (k - 1).leading_zeros()
 }
@@ -1172,6 +1207,21 @@ mod tests {
         }
         let [targets, lists, ids, ..] = s.breakdown().unwrap();
         assert_eq!((targets, lists, ids), (3, 9, 3110));
+    }
+
+    #[test]
+    fn log2_binomial_matches_the_product() {
+        for (n, k) in [(10u64, 3u64), (40, 20), (1000, 7), (100_000, 300), (17, 17)] {
+            let exact: f64 = (0..k)
+                .map(|i| ((n - i) as f64 / (k - i) as f64).log2())
+                .sum();
+            let got = log2_binomial(n, k);
+            assert!(
+                (got - exact).abs() < 1e-6 * exact.max(1.0),
+                "C({n},{k}): {got} vs {exact}"
+            );
+        }
+        assert_eq!(log2_binomial(3, 5), 0.0);
     }
 
     #[test]
