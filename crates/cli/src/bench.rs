@@ -936,34 +936,8 @@ fn scale_bench(
         total as f64 / 1e6,
         total as f64 / links.max(1) as f64,
     );
-    if let Some([targets, lists, ids, posting, headers, groups, forward]) =
-        store.segment_breakdown()?
-    {
-        let bits = |b: u64| b as f64 * 8.0 / ids.max(1) as f64;
-        println!(
-            "links segment: reverse index {:.2} bits per link ({targets} targets, {lists} lists, {ids} rows; posting lists {:.2}, entry headers {:.2}, group headers, tables and trailer {:.2}); forward entries {:.2} bits per link",
-            bits(posting + headers + groups),
-            bits(posting),
-            bits(headers),
-            bits(groups),
-            bits(forward)
-        );
-        if let Some(bound) = store.segment_list_bound()? {
-            println!(
-                "  the least any code blind to the graph's structure needs for those lists (each a set of its size among the page ids): {:.2} bits per link; the posting lists take {:.2} × that",
-                bound / ids.max(1) as f64,
-                (posting * 8) as f64 / bound.max(1.0)
-            );
-        }
-    }
-    if let Some([targets, target_bytes, pages, page_bytes]) = store.segment_titles()? {
-        println!(
-            "titles in the segment (front-coded dictionaries and id tables): {targets} targets, {:.1} bytes each; {pages} pages, {:.1} bytes each",
-            target_bytes as f64 / targets.max(1) as f64,
-            page_bytes as f64 / pages.max(1) as f64
-        );
-    }
-    let store: std::sync::Arc<dyn LinkStore> = std::sync::Arc::new(store);
+    let store = std::sync::Arc::new(store);
+    crate::reset_peak_rss();
     let api = MediaWiki::new(store.clone(), "http://bench".to_string())?;
     let site = store.site_info()?.context("the import wrote a site")?;
     let codec = TitleCodec::new(site);
@@ -1045,6 +1019,43 @@ fn scale_bench(
         cold * 1e3,
         percentile(&warm, 0.5) * 1e3,
         percentile(&warm, 0.99) * 1e3
+    );
+    println!(
+        "queries: peak RSS {:.0} MiB",
+        crate::peak_rss_mib().unwrap_or(0.0)
+    );
+    // Last: reading every list and entry maps the whole segment in.
+    crate::reset_peak_rss();
+    if let Some([targets, lists, ids, posting, headers, groups, forward]) =
+        store.segment_breakdown()?
+    {
+        let bits = |b: u64| b as f64 * 8.0 / ids.max(1) as f64;
+        println!(
+            "links segment: reverse index {:.2} bits per link ({targets} targets, {lists} lists, {ids} rows; posting lists {:.2}, entry headers {:.2}, group headers, tables and trailer {:.2}); forward entries {:.2} bits per link",
+            bits(posting + headers + groups),
+            bits(posting),
+            bits(headers),
+            bits(groups),
+            bits(forward)
+        );
+        if let Some(bound) = store.segment_list_bound()? {
+            println!(
+                "  the least any code blind to the graph's structure needs for those lists (each a set of its size among the page ids): {:.2} bits per link; the posting lists take {:.2} × that",
+                bound / ids.max(1) as f64,
+                (posting * 8) as f64 / bound.max(1.0)
+            );
+        }
+    }
+    if let Some([targets, target_bytes, pages, page_bytes]) = store.segment_titles()? {
+        println!(
+            "titles in the segment (front-coded dictionaries and id tables): {targets} targets, {:.1} bytes each; {pages} pages, {:.1} bytes each",
+            target_bytes as f64 / targets.max(1) as f64,
+            page_bytes as f64 / pages.max(1) as f64
+        );
+    }
+    println!(
+        "statistics pass over the whole segment (its pages mapped in, file-backed): peak RSS {:.0} MiB",
+        crate::peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())
 }

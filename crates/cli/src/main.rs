@@ -241,6 +241,12 @@ fn open_store(data: &Path) -> Result<RedbStore> {
     RedbStore::open(data).with_context(|| format!("opening the index in {}", data.display()))
 }
 
+/// Starts a new peak for [`peak_rss_mib`] at the current resident memory (Linux), so that
+/// a benchmark reports each step's own peak.
+pub(crate) fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Peak resident memory of this process so far (Linux), for the import summary.
 pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
