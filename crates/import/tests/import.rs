@@ -824,6 +824,26 @@ fn logseq_graph_backlinks_equal_a_brute_force_count() {
     check_vault("logseq-docs-graph", Vault::Logseq, 150);
 }
 
+/// SQL dumps into an empty index go through the store's bulk loader; into a store without
+/// one, through batches. Both answer every query alike.
+#[test]
+fn bulk_loaded_sql_answers_like_batches() {
+    let d = tempfile::tempdir().unwrap();
+    let g = inlink_import::demo_enwiki::write_sql(d.path(), "gen", 300, 3).unwrap();
+    let loaded = RedbStore::open(d.path().join("index")).unwrap();
+    assert!(
+        loaded.bulk_loader().unwrap().is_some(),
+        "an empty index loads in bulk"
+    );
+    import(&loaded, &g.files, Format::Auto, &Options::default()).unwrap();
+    let batched = MemStore::new();
+    assert!(batched.bulk_loader().unwrap().is_none());
+    import(&batched, &g.files, Format::Auto, &Options::default()).unwrap();
+    assert_eq!(loaded.stats().unwrap().pages, 300);
+    inlink_store::conformance::assert_same_answers(&loaded, &batched, &[]);
+    assert_eq!(loaded.verify(10).unwrap(), Vec::<String>::new());
+}
+
 #[test]
 fn enwiki_shaped_sql_dumps_import_exactly() {
     let d = tempfile::tempdir().unwrap();

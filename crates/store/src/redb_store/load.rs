@@ -158,11 +158,19 @@ impl TitleReader {
     }
 }
 
+/// A load this loader cannot take (its input, not the index, is at fault): reported as
+/// `StoreError::Invalid`.
+fn refuse(why: &str) -> redb::Error {
+    redb::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("bulk load: {why}"),
+    ))
+}
+
 /// Zeroed memory the kernel hands out as it is touched: arrays indexed by page id and by
 /// target key stay small when those are sparse.
 fn cells(len: u64) -> R<MmapMut> {
-    let len = usize::try_from(len.max(1))
-        .map_err(|_| redb::Error::Corrupted("bulk load: ids out of range".into()))?;
+    let len = usize::try_from(len.max(1)).map_err(|_| refuse("ids out of range"))?;
     Ok(MmapMut::map_anon(len)?)
 }
 
@@ -241,7 +249,12 @@ impl<'s> Loader<'s> {
     }
 
     fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> StoreError + '_ {
-        self.store.err()
+        |e| match e.into() {
+            redb::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidInput => {
+                StoreError::Invalid(io.to_string())
+            }
+            e => self.store.err()(e),
+        }
     }
 
     /// Moves on to `phase`, settling the pages and then the targets on the way.
@@ -300,11 +313,7 @@ impl<'s> Loader<'s> {
                     self.namespaces.push(ns);
                     self.namespaces.len() - 1
                 }
-                None => {
-                    return Err(redb::Error::Corrupted(
-                        "bulk load: pages in more than 255 namespaces".into(),
-                    ))
-                }
+                None => return Err(refuse("pages in more than 255 namespaces")),
             };
             page_ns[id as usize] = idx as u8 + 1;
             out.push(&key, id, redirect)?;
@@ -326,9 +335,7 @@ impl<'s> Loader<'s> {
             let (title, value) = rec?;
             if last.as_deref() != Some(&title[..]) {
                 if self.next_tid == u32::MAX {
-                    return Err(redb::Error::Corrupted(
-                        "bulk load: more link targets than ids".into(),
-                    ));
+                    return Err(refuse("more link targets than ids"));
                 }
                 out.push(&title, self.next_tid, false)?;
                 self.next_tid += 1;
@@ -362,11 +369,9 @@ impl<'s> Loader<'s> {
         let dir = store.dir.clone();
         let mut txn = store.db.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)
-            .map_err(|e| redb::Error::Corrupted(e.to_string()))?;
+            .map_err(|e| redb::Error::Io(std::io::Error::other(e.to_string())))?;
         if !index_is_empty(&txn)? {
-            return Err(redb::Error::Corrupted(
-                "bulk load: the index was written to during the load".into(),
-            ));
+            return Err(refuse("the index was written to during the load"));
         }
         let seq = meta_u64(&txn.open_table(META)?, SEQ_KEY)?.unwrap_or(0) + 1;
 
@@ -416,9 +421,9 @@ impl<'s> Loader<'s> {
                     }
                     None => {
                         let tid = self.next_tid;
-                        self.next_tid = tid.checked_add(1).ok_or_else(|| {
-                            redb::Error::Corrupted("bulk load: more link targets than ids".into())
-                        })?;
+                        self.next_tid = tid
+                            .checked_add(1)
+                            .ok_or_else(|| refuse("more link targets than ids"))?;
                         out.push(&title, tid, false)?;
                         tid
                     }
@@ -691,8 +696,8 @@ impl BulkLoad for Loader<'_> {
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        let store = self.store;
-        self.run_finish().map_err(store.err())
+        let done = self.run_finish();
+        done.map_err(self.err())
     }
 }
 
@@ -702,6 +707,31 @@ mod tests {
     use crate::conformance::assert_same_answers;
     use crate::{Batch, MemStore, Op};
     use inlink_model::PageId;
+
+    /// A batch committed while the load runs makes `finish` refuse, changing nothing.
+    #[test]
+    fn a_write_during_the_load_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let redb = RedbStore::open(d.path()).unwrap();
+        let mut l = redb.bulk_loader().unwrap().expect("empty");
+        l.page(&PageRecord {
+            id: PageId(1),
+            title: Title::new(0, "A"),
+            is_redirect: false,
+        })
+        .unwrap();
+        let mut b = Batch::new();
+        b.push(Op::PutPage(PageRecord {
+            id: PageId(2),
+            title: Title::new(0, "B"),
+            is_redirect: false,
+        }));
+        redb.apply(&b).unwrap();
+        let err = l.finish().unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+        assert_eq!(redb.pages(PageId(0), 10).unwrap().len(), 1);
+        assert!(redb.page_by_title(&Title::new(0, "A")).unwrap().is_none());
+    }
 
     /// With budgets of nothing every sort spills a run per row and merges them: the loaded
     /// index still answers like batches of the same rows.
