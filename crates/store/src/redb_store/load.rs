@@ -276,6 +276,7 @@ impl<'s> Loader<'s> {
         let (Some(pages), Some(ids)) = (self.pages.take(), self.page_ids.take()) else {
             return Ok(());
         };
+        let started = std::time::Instant::now();
         let mut last_of_id = vec![0u64; (self.page_rows as usize).div_ceil(64)];
         let mut prev: Option<(u32, u64)> = None;
         for k in ids.finish()? {
@@ -320,6 +321,11 @@ impl<'s> Loader<'s> {
         }
         self.page_ns = Some(page_ns);
         self.page_titles = Some(out.done()?);
+        tracing::info!(
+            rows = self.page_rows,
+            secs = started.elapsed().as_secs_f64(),
+            "bulk load: page titles sorted"
+        );
         Ok(())
     }
 
@@ -328,6 +334,7 @@ impl<'s> Loader<'s> {
         let Some(targets) = self.targets.take() else {
             return Ok(());
         };
+        let started = std::time::Instant::now();
         let mut tids = cells((self.max_key + 1) * 4)?;
         let mut out = TitleFile::create(&self.store.dir, "targets")?;
         let mut last: Option<Box<[u8]>> = None;
@@ -352,6 +359,11 @@ impl<'s> Loader<'s> {
         self.twice = HashMap::new();
         self.tids = Some(tids);
         self.target_titles = Some(out.done()?);
+        tracing::info!(
+            rows = self.target_rows,
+            secs = started.elapsed().as_secs_f64(),
+            "bulk load: link target titles sorted"
+        );
         Ok(())
     }
 
@@ -365,6 +377,8 @@ impl<'s> Loader<'s> {
 
     fn run_finish(&mut self) -> R<()> {
         self.reach(Phase::Links)?;
+        let started = std::time::Instant::now();
+        tracing::info!("bulk load: redirects and titled rows");
         let store = self.store;
         let dir = store.dir.clone();
         let mut txn = store.db.begin_write()?;
@@ -453,6 +467,10 @@ impl<'s> Loader<'s> {
             }
         }
 
+        tracing::info!(
+            secs = started.elapsed().as_secs_f64(),
+            "bulk load: forward entries and the reverse sort"
+        );
         // The segment: forward entries by page, posting lists by target, then the titles.
         let new_id = 1;
         let tmp = dir.join(format!("links-{new_id}.tmp"));
@@ -486,6 +504,10 @@ impl<'s> Loader<'s> {
             if let Some(p) = page {
                 flush(p, &mut rows)?;
             }
+            tracing::info!(
+                secs = started.elapsed().as_secs_f64(),
+                "bulk load: reverse index"
+            );
             for k in reverse.finish()? {
                 let (kind, tid, ns, from) = unpack(k?);
                 w.push(kind, tid, ns, from)?;
@@ -543,6 +565,10 @@ impl<'s> Loader<'s> {
             return Err(e);
         }
         store.generation.fetch_add(1, AtomicOrdering::AcqRel);
+        tracing::info!(
+            secs = started.elapsed().as_secs_f64(),
+            "bulk load: committed"
+        );
         Ok(())
     }
 }
