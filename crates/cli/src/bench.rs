@@ -1020,8 +1020,9 @@ fn scale_bench(
         percentile(&warm, 0.5) * 1e3,
         percentile(&warm, 0.99) * 1e3
     );
+    let (anon, file) = crate::rss_split_mib().unwrap_or_default();
     println!(
-        "queries: peak RSS {:.0} MiB",
+        "queries: peak RSS {:.0} MiB (at the end {anon:.0} MiB anonymous, {file:.0} MiB of mapped files)",
         crate::peak_rss_mib().unwrap_or(0.0)
     );
     // Last: reading every list and entry maps the whole segment in.
