@@ -93,7 +93,6 @@ impl Sorter {
             buf.dedup();
             return Ok(Sorted {
                 inner: Inner::Memory(buf.into_iter()),
-                last: None,
                 _sorter: self,
             });
         }
@@ -102,9 +101,65 @@ impl Sorter {
         }
         self.wait()?;
         self.buf = Vec::new();
-        let mut runs = Vec::with_capacity(self.runs.len());
+        self.narrow_runs()?;
+        Ok(Sorted {
+            inner: Inner::Merge(Merge::open(&self.runs)?),
+            _sorter: self,
+        })
+    }
+}
+
+impl Sorter {
+    /// Merges runs into bigger ones until at most [`FAN_IN`] are left, so the final merge
+    /// never holds more files open than a default descriptor limit (1,024) allows.
+    fn narrow_runs(&mut self) -> io::Result<()> {
+        while self.runs.len() > FAN_IN {
+            let group: Vec<PathBuf> = self.runs.drain(..FAN_IN).collect();
+            let path = self.dir.join(format!(
+                "sort-{}-{}-m{}.tmp",
+                std::process::id(),
+                self.id,
+                self.runs.len() + group.len()
+            ));
+            self.runs.push(path.clone());
+            let merged = (|| -> io::Result<()> {
+                let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+                let mut prev = 0u128;
+                let mut bytes = Vec::with_capacity(19);
+                for k in Merge::open(&group)? {
+                    let k = k?;
+                    bytes.clear();
+                    put_varint128(&mut bytes, k - prev);
+                    w.write_all(&bytes)?;
+                    prev = k;
+                }
+                w.flush()
+            })();
+            for p in &group {
+                let _ = std::fs::remove_file(p);
+            }
+            merged?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs merged at once at most.
+const FAN_IN: usize = 256;
+
+/// The keys of several runs, ascending, duplicates removed (runs are deduplicated each; a
+/// key in two runs comes out once).
+struct Merge {
+    runs: Vec<Run>,
+    heap: BinaryHeap<Reverse<(u128, usize)>>,
+    last: Option<u128>,
+}
+
+impl Merge {
+    fn open(paths: &[PathBuf]) -> io::Result<Self> {
+        let mut runs = Vec::with_capacity(paths.len());
         let mut heap = BinaryHeap::new();
-        for (i, path) in self.runs.iter().enumerate() {
+        for (i, path) in paths.iter().enumerate() {
             let mut r = Run {
                 reader: BufReader::with_capacity(1 << 16, File::open(path)?),
                 prev: 0,
@@ -114,11 +169,30 @@ impl Sorter {
             }
             runs.push(r);
         }
-        Ok(Sorted {
-            inner: Inner::Merge { runs, heap },
+        Ok(Merge {
+            runs,
+            heap,
             last: None,
-            _sorter: self,
         })
+    }
+}
+
+impl Iterator for Merge {
+    type Item = io::Result<u128>;
+
+    fn next(&mut self) -> Option<io::Result<u128>> {
+        loop {
+            let Reverse((k, i)) = self.heap.pop()?;
+            match self.runs[i].next() {
+                Ok(Some(n)) => self.heap.push(Reverse((n, i))),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+            if self.last != Some(k) {
+                self.last = Some(k);
+                return Some(Ok(k));
+            }
+        }
     }
 }
 
@@ -183,17 +257,14 @@ impl Run {
 }
 
 enum Inner {
+    /// Sorted and deduplicated: nothing was spilled.
     Memory(std::vec::IntoIter<u128>),
-    Merge {
-        runs: Vec<Run>,
-        heap: BinaryHeap<Reverse<(u128, usize)>>,
-    },
+    Merge(Merge),
 }
 
 /// The sorted keys; holds the run files until dropped.
 pub struct Sorted {
     inner: Inner,
-    last: Option<u128>,
     _sorter: Sorter,
 }
 
@@ -201,24 +272,9 @@ impl Iterator for Sorted {
     type Item = io::Result<u128>;
 
     fn next(&mut self) -> Option<io::Result<u128>> {
-        loop {
-            let k = match &mut self.inner {
-                Inner::Memory(it) => it.next()?,
-                Inner::Merge { runs, heap } => {
-                    let Reverse((k, i)) = heap.pop()?;
-                    match runs[i].next() {
-                        Ok(Some(n)) => heap.push(Reverse((n, i))),
-                        Ok(None) => {}
-                        Err(e) => return Some(Err(e)),
-                    }
-                    k
-                }
-            };
-            // Runs are deduplicated each; a key in two runs comes out once.
-            if self.last != Some(k) {
-                self.last = Some(k);
-                return Some(Ok(k));
-            }
+        match &mut self.inner {
+            Inner::Memory(it) => it.next().map(Ok),
+            Inner::Merge(m) => m.next(),
         }
     }
 }
@@ -409,6 +465,22 @@ mod tests {
         let b: Vec<u128> = b.finish().unwrap().map(|k| k.unwrap()).collect();
         assert_eq!(a, (0..5000u128).map(|k| k * 2).collect::<Vec<_>>());
         assert_eq!(b, (0..5000u128).map(|k| k * 2 + 1).collect::<Vec<_>>());
+    }
+
+    /// More runs than one merge takes are merged in stages, with every key once.
+    #[test]
+    fn many_runs_merge_in_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Sorter::new(dir.path(), 0);
+        let n = 1024 * (FAN_IN as u128 + 40);
+        for k in 0..n {
+            // Each run's keys spread over the whole range, so every run meets every other.
+            s.push((k * 7919) % n).unwrap();
+            s.push((k * 7919) % n).unwrap();
+        }
+        let got: Vec<u128> = s.finish().unwrap().map(|k| k.unwrap()).collect();
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     proptest! {
