@@ -177,11 +177,13 @@ pub fn import(
                 }
             }
         }
-        // What was read before a failure is loaded, as batches would have left it.
-        imp.finish()?;
+        // What was read before a failure is loaded, as batches would have left it; the
+        // failure is what the import reports.
+        let finished = imp.finish();
         if let Some(e) = failed {
             return Err(e);
         }
+        finished?;
     }
     if !xml.is_empty() {
         summaries.push(mediawiki_xml::import(store, &xml, opts)?);
