@@ -500,7 +500,7 @@ impl Core {
                 }
                 Ok(())
             })?;
-            for key in sorter.finish().map_err(io)? {
+            for key in sorter.finish().map_err(io)?.ahead() {
                 let (kind, tid, ns, from) = unpack(key.map_err(io)?);
                 w.push(kind, tid, ns, from).map_err(io)?;
             }

@@ -491,7 +491,7 @@ impl<'s> Loader<'s> {
                 rows.clear();
                 Ok(())
             };
-            for k in forward.finish()? {
+            for k in forward.finish()?.ahead() {
                 let (from, kind, tid, ns) = unpack_forward(k?);
                 if page != Some(from) {
                     if let Some(p) = page {
@@ -508,10 +508,11 @@ impl<'s> Loader<'s> {
                 secs = started.elapsed().as_secs_f64(),
                 "bulk load: reverse index"
             );
-            for k in reverse.finish()? {
+            for k in reverse.finish()?.ahead() {
                 let (kind, tid, ns, from) = unpack(k?);
                 w.push(kind, tid, ns, from)?;
             }
+            tracing::info!(secs = started.elapsed().as_secs_f64(), "bulk load: titles");
             let mut titles = TitleReader::open(&all_targets)?;
             while let Some((k, tid, _)) = titles.next()? {
                 let (ns, dbkey) = split_title_key(&k)?;
