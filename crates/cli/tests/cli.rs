@@ -385,6 +385,81 @@ fn import_killed_mid_way_leaves_a_usable_index() {
     }
 }
 
+/// SQL dumps into an empty index go through the bulk load, which commits once at the end:
+/// killed part-way (while reading the tables, and later, while sorting or building the
+/// segment), the index opens sound with all of the load or none of it, no scratch file is
+/// left, and a new import over it gives what a fresh one gives.
+#[test]
+fn sql_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
+    let d = tempfile::tempdir().unwrap();
+    let g =
+        inlink_import::demo_enwiki::write_sql(&d.path().join("dumps"), "w", 150_000, 4).unwrap();
+    let files: Vec<&str> = g.files.iter().map(|f| f.to_str().unwrap()).collect();
+    let import_args: Vec<&str> = ["import"]
+        .into_iter()
+        .chain(files.iter().copied())
+        .collect();
+    // The counts line: "<dir>: N pages, N redirects, N targets; pagelinks N, …".
+    let counts = |dir: &Path| {
+        let out = String::from_utf8_lossy(&inlink(dir, &["stats"]).stdout).into_owned();
+        let first = out.lines().next().unwrap_or_default().to_string();
+        first
+            .split_once(": ")
+            .map(|(_, c)| c.to_string())
+            .unwrap_or(first)
+    };
+    let fresh = d.path().join("fresh");
+    inlink(&fresh, &import_args);
+    let want = counts(&fresh);
+    assert!(
+        want.starts_with(&format!("150000 pages, {} redirects", g.redirects)),
+        "{want}"
+    );
+    assert!(
+        want.contains(&format!("pagelinks {}", g.pagelinks)),
+        "{want}"
+    );
+    // The whole import takes several seconds in a debug build.
+    for (i, ms) in [900u64, 5000].into_iter().enumerate() {
+        let data: PathBuf = d.path().join(format!("data-{i}"));
+        let mut child = Command::new(BIN)
+            .arg("--data")
+            .arg(&data)
+            .args(&import_args)
+            .env("INLINK_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = inlink(&data, &["check"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let scratch: Vec<String> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(scratch.is_empty(), "{scratch:?}");
+        let after_kill = counts(&data);
+        assert!(
+            after_kill.starts_with("0 pages,") || after_kill == want,
+            "killed after {ms} ms: {after_kill}"
+        );
+        let out = inlink(&data, &import_args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(counts(&data), want);
+    }
+}
+
 /// The benchmarks run at a smoke size: they work and print their ratios.
 #[test]
 fn bench_commands_run_at_smoke_size() {
