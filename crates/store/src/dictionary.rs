@@ -309,13 +309,20 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         let mut parts = [(0usize, 0usize, 0usize); BLOCK];
         let last = p % BLOCK;
         let mut value = 0;
+        // The length of the key before: a damaged block can claim a longer shared prefix,
+        // and the key is allocated from these lengths.
+        let mut prev_len = 0usize;
         for (n, part) in parts.iter_mut().enumerate().take(last + 1) {
             let shared = if n == 0 {
                 0
             } else {
                 usize::try_from(get_varint(b, &mut pos).ok()?).ok()?
             };
+            if shared > prev_len {
+                return None;
+            }
             let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
+            prev_len = shared.checked_add(len)?;
             let suffix = pos;
             pos = pos.checked_add(len).filter(|&e| e <= end)?;
             if n == last {
