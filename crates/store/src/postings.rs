@@ -184,6 +184,36 @@ struct BitReader<'a> {
 }
 
 impl BitReader<'_> {
+    /// A unary count: the ones before the next zero (which is consumed too), read a word
+    /// at a time rather than a bit at a time; 64 ones or more are malformed.
+    fn unary(&mut self) -> Result<u32, Malformed> {
+        let mut q = 0u32;
+        loop {
+            if self.bits == 0 {
+                let byte = *self
+                    .bytes
+                    .get(self.pos)
+                    .ok_or(Malformed("block cut short"))?;
+                self.acc = u64::from(byte);
+                self.bits = 8;
+                self.pos += 1;
+            }
+            // Bits above `bits` are zero, so this never counts past them.
+            let ones = self.acc.trailing_ones();
+            if q + ones >= 64 {
+                return Err(Malformed("unary run too long"));
+            }
+            if ones < self.bits {
+                self.acc >>= ones + 1;
+                self.bits -= ones + 1;
+                return Ok(q + ones);
+            }
+            q += ones;
+            self.acc = 0;
+            self.bits = 0;
+        }
+    }
+
     /// The next `width` (≤ 32) bits.
     fn get(&mut self, width: u32) -> Result<u64, Malformed> {
         while self.bits < width {
@@ -318,13 +348,7 @@ impl<'a> Postings<'a> {
         }
         for _ in 1..n {
             let gap = if rice {
-                let mut q = 0u32;
-                while r.get(1)? == 1 {
-                    q += 1;
-                    if q >= 64 {
-                        return Err(Malformed("unary run too long"));
-                    }
-                }
+                let q = r.unary()?;
                 let low = r.get(width)?;
                 u32::try_from((u64::from(q) << width) | low)
                     .map_err(|_| Malformed("gap past u32"))?
