@@ -823,10 +823,14 @@ impl RedbStore {
         };
         seg.breakdown()
             .and_then(|[a, b, c, d, e, f]| Ok(Some([a, b, c, d, e, f, seg.forward_bytes()?])))
-            .map_err(|m| StoreError::Corrupted {
-                path: self.path.display().to_string(),
-                detail: format!("link segment: {}", m.0),
-            })
+            .map_err(|m| self.segment_corrupt(m))
+    }
+
+    fn segment_corrupt(&self, m: crate::postings::Malformed) -> StoreError {
+        StoreError::Corrupted {
+            path: self.path.display().to_string(),
+            detail: format!("link segment: {}", m.0),
+        }
     }
 
     /// [`Segment::list_bound_bits`] of the segment, over the page ids up to the highest in
@@ -838,10 +842,7 @@ impl RedbStore {
         let universe = u64::from(self.last_page_id()?.map_or(0, |p| p.0));
         seg.list_bound_bits(universe)
             .map(Some)
-            .map_err(|m| StoreError::Corrupted {
-                path: self.path.display().to_string(),
-                detail: format!("link segment: {}", m.0),
-            })
+            .map_err(|m| self.segment_corrupt(m))
     }
 
     /// The segment's title tables: target titles and their bytes, page titles and theirs;

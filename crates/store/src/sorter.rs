@@ -441,7 +441,8 @@ impl Drop for RecordSorter {
     }
 }
 
-fn read_varint(r: &mut impl Read) -> io::Result<Option<u64>> {
+/// A LEB128 varint from a reader; `None` at the end, an error if cut inside one.
+pub(crate) fn read_varint(r: &mut impl Read) -> io::Result<Option<u64>> {
     let (mut v, mut shift, mut byte) = (0u64, 0u32, [0u8]);
     loop {
         if r.read(&mut byte)? == 0 {

@@ -128,20 +128,7 @@ impl TitleReader {
     }
 
     fn varint(&mut self) -> R<Option<u64>> {
-        let (mut v, mut shift, mut b) = (0u64, 0u32, [0u8]);
-        loop {
-            if self.0.read(&mut b)? == 0 {
-                return match shift {
-                    0 => Ok(None),
-                    _ => Err(redb::Error::Corrupted("bulk load: scratch file cut".into())),
-                };
-            }
-            v |= u64::from(b[0] & 0x7f) << shift.min(63);
-            shift += 7;
-            if b[0] & 0x80 == 0 {
-                return Ok(Some(v));
-            }
-        }
+        Ok(crate::sorter::read_varint(&mut self.0)?)
     }
 
     fn next(&mut self) -> R<Option<(Vec<u8>, u32, bool)>> {
