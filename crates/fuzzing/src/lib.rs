@@ -246,12 +246,26 @@ pub fn notes_folder(data: &[u8]) {
 }
 
 pub fn postings(data: &[u8]) {
-    if let Ok(p) = inlink_store::postings::Postings::new(data) {
-        let all = p.all();
-        if let Ok(all) = &all {
+    use inlink_store::postings::{Postings, BLOCK};
+    let start = data.first().map_or(0, |&b| u32::from(b) * 1000);
+    if let Ok(p) = Postings::new(data) {
+        if let Ok(all) = p.all() {
             assert!(all.windows(2).all(|w| w[0] < w[1]), "ids ascend");
         }
-        let start = data.first().map_or(0, |&b| u32::from(b) * 1000);
+        let _ = p.from(start, 50);
+    }
+    // The same bytes as a list in a universe (short lists then have no first id).
+    let universe = data.last().map_or(0, |&b| (u64::from(b) + 1) << 16);
+    if let Ok(p) = Postings::new_in(data, universe) {
+        if let Ok(all) = p.all() {
+            assert!(all.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+            if all.len() <= BLOCK {
+                assert!(
+                    all.iter().all(|&id| u64::from(id) < universe),
+                    "ids in the universe"
+                );
+            }
+        }
         let _ = p.from(start, 50);
     }
 }

@@ -1,21 +1,26 @@
 //! Compressed posting lists: ascending `u32` page ids in blocks of 128, each block's gaps
-//! bit-packed at the block's own width, with a skip table so that a reader starts at any id
-//! in O(log n) without decoding what comes before (a `blcontinue` cursor deep into a
-//! million-row target). Format `inlink-postings 1`, specified in `docs/format.md`; the
-//! building block of the compressed reverse index (the scale issue).
+//! bit-packed at the block's own width, Rice-coded or in binary interpolative coding, with
+//! a skip table so that a reader starts at any id in O(log n) without decoding what comes
+//! before (a `blcontinue` cursor deep into a million-row target). Format
+//! `inlink-postings 2`, specified in `docs/format.md`; the building block of the compressed
+//! reverse index (the scale issue).
 //!
 //! ```text
 //! list   := varint(count) (short | long)
 //! short  := varint(first id) block                          when count <= 128
+//!         | span(every id + 1; 0, universe + 1)             the same, in a known universe
 //! long   := skip[blocks] block[blocks]                      blocks = ceil(count / 128)
 //! skip   := u32le(first id of the block) u32le(byte offset of the block from the first block)
 //! block  := u8(width) packed((n-1) gaps - 1, width bits each, LSB first)   n = ids in block
 //!         | u8(0x80 | k) rice((n-1) gaps - 1, parameter k)                 when smaller
+//!         | u8(0x40) gamma(last - first - (n-1)) span(ids between; first, last)   or that
 //! rice   := per value v: (v >> k) one bits, a zero bit, then the k low bits of v, LSB first
+//! span   := the middle id in truncated binary within what its bounds leave, then each half
 //! ```
 //! A block's first id is in the skip table (or, for a short list, before its only block);
 //! gaps are at least 1 (ids are distinct), stored minus 1, so a run of consecutive ids costs
-//! 0 bits each. Most targets have few links: a short list has no skip table.
+//! 0 bits each. Most targets have few links: a short list has no skip table, and in a
+//! universe (the reverse lists of a segment) no first id or header either.
 
 /// Ids per block.
 pub const BLOCK: usize = 128;
@@ -69,6 +74,18 @@ fn get_long_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Malformed> {
 
 /// Encodes ascending, distinct ids. Panics in debug builds if they are not.
 pub fn encode(ids: &[u32]) -> Vec<u8> {
+    encode_with(ids, None)
+}
+
+/// Encodes ascending, distinct ids all below `universe` (at most 2³²), for a reader that
+/// knows it ([`Postings::new_in`]): a short list is then one interpolative code of every
+/// id, the first among them, with no varint and no header byte.
+pub fn encode_in(ids: &[u32], universe: u64) -> Vec<u8> {
+    debug_assert!(ids.last().is_none_or(|&l| u64::from(l) < universe));
+    encode_with(ids, Some(universe))
+}
+
+fn encode_with(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
     debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
     let blocks = ids.len().div_ceil(BLOCK);
     let mut out = Vec::with_capacity(16 + blocks * 8 + ids.len() * 2);
@@ -77,8 +94,21 @@ pub fn encode(ids: &[u32]) -> Vec<u8> {
         return out;
     }
     if blocks == 1 {
-        put_varint(&mut out, u64::from(ids[0]));
-        pack_block(ids, &mut out);
+        match universe {
+            Some(u) => {
+                let mut w = BitWriter {
+                    out: &mut out,
+                    acc: 0,
+                    bits: 0,
+                };
+                put_span(&mut w, ids, 1, 0, u + 1);
+                w.finish();
+            }
+            None => {
+                put_varint(&mut out, u64::from(ids[0]));
+                pack_block(ids, &mut out);
+            }
+        }
         return out;
     }
     let skip_at = out.len();
@@ -96,6 +126,8 @@ pub fn encode(ids: &[u32]) -> Vec<u8> {
 
 /// Marks a Rice-coded block in the header byte.
 const RICE: u8 = 0x80;
+/// The header byte of a block in binary interpolative coding.
+const INTERPOLATIVE: u8 = 0x40;
 
 /// Appends bits LSB first.
 struct BitWriter<'o> {
@@ -144,13 +176,14 @@ fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
         .filter(|&k| k <= 31 && max_gap >> k < 64)
         .map(|k| (rice_bits(k), k))
         .min();
+    let interpolative_bits = interpolative_bits(chunk);
     let mut w = BitWriter {
         out,
         acc: 0,
         bits: 0,
     };
     match best {
-        Some((bits, k)) if bits < packed_bits => {
+        Some((bits, k)) if bits < packed_bits && bits <= interpolative_bits => {
             w.out.push(RICE | k as u8);
             for &g in &gaps {
                 let q = g >> k;
@@ -165,6 +198,10 @@ fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
                 w.put(u64::from(g) & ((1u64 << k) - 1), k);
             }
         }
+        _ if interpolative_bits < packed_bits => {
+            w.out.push(INTERPOLATIVE);
+            put_interpolative(&mut w, chunk);
+        }
         _ => {
             w.out.push(width as u8);
             for &g in &gaps {
@@ -173,6 +210,98 @@ fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
         }
     }
     w.finish();
+}
+
+/// A block in binary interpolative coding (Moffat and Stuiver): the last id's distance from
+/// the first as an Elias gamma code, then the ids between, each the middle one of its
+/// span coded in the few bits its bounds leave. Pages of one topic made together link
+/// the same targets, so reverse lists have dense clusters among long jumps: no single
+/// Rice parameter fits both, and a run of consecutive ids costs nothing here.
+fn put_interpolative(w: &mut BitWriter, chunk: &[u32]) {
+    let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+    if chunk.len() < 2 {
+        return;
+    }
+    put_gamma(w, u64::from(last - first) - (chunk.len() as u64 - 1));
+    put_span(w, &chunk[1..chunk.len() - 1], 0, first.into(), last.into());
+}
+
+fn interpolative_bits(chunk: &[u32]) -> u64 {
+    if chunk.len() < 2 {
+        return 0;
+    }
+    let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
+    gamma_bits(u64::from(last - first) - (chunk.len() as u64 - 1))
+        + span_bits(&chunk[1..chunk.len() - 1], first.into(), last.into())
+}
+
+/// `v + 1` in Elias gamma: its bit length less one in unary (ones, then a zero), then its
+/// bits below the top one.
+fn put_gamma(w: &mut BitWriter, v: u64) {
+    let x = v + 1;
+    let z = 63 - x.leading_zeros();
+    w.put((1u64 << z) - 1, z);
+    w.put(0, 1);
+    w.put(x & ((1u64 << z) - 1), z);
+}
+
+fn gamma_bits(v: u64) -> u64 {
+    2 * u64::from(63 - (v + 1).leading_zeros()) + 1
+}
+
+/// Ids strictly between `lo` and `hi` once `shift` is added to each (a span that holds id
+/// 0 starts below it): the middle one, then each half.
+fn put_span(w: &mut BitWriter, ids: &[u32], shift: u64, lo: u64, hi: u64) {
+    if ids.is_empty() {
+        return;
+    }
+    let mid = ids.len() / 2;
+    let x = u64::from(ids[mid]) + shift;
+    put_bounded(w, x - (lo + 1 + mid as u64), hi - lo - ids.len() as u64);
+    put_span(w, &ids[..mid], shift, lo, x);
+    put_span(w, &ids[mid + 1..], shift, x, hi);
+}
+
+fn span_bits(ids: &[u32], lo: u64, hi: u64) -> u64 {
+    if ids.is_empty() {
+        return 0;
+    }
+    let mid = ids.len() / 2;
+    let least = lo + 1 + mid as u64;
+    bounded_bits(u64::from(ids[mid]) - least, hi - lo - ids.len() as u64)
+        + span_bits(&ids[..mid], lo, ids[mid].into())
+        + span_bits(&ids[mid + 1..], ids[mid].into(), hi)
+}
+
+/// The widths of a truncated binary code of `0..range`: `b`, and the count `u` of values
+/// that take one bit less.
+fn truncated(range: u64) -> (u32, u64) {
+    let b = 64 - (range - 1).leading_zeros();
+    (b, (1u64 << b) - range)
+}
+
+/// `v` in `0..range` in truncated binary (nothing when `range` is 1). The short codes come
+/// first, so a reader takes `b - 1` bits and one more only if they are not below `u`.
+fn put_bounded(w: &mut BitWriter, v: u64, range: u64) {
+    if range <= 1 {
+        return;
+    }
+    let (b, u) = truncated(range);
+    if v < u {
+        w.put(v, b - 1);
+    } else {
+        let x = v + u;
+        w.put(x >> 1, b - 1);
+        w.put(x & 1, 1);
+    }
+}
+
+fn bounded_bits(v: u64, range: u64) -> u64 {
+    if range <= 1 {
+        return 0;
+    }
+    let (b, u) = truncated(range);
+    u64::from(b) - u64::from(v < u)
 }
 
 /// Reads bits LSB first.
@@ -214,6 +343,28 @@ impl BitReader<'_> {
         }
     }
 
+    /// An Elias gamma code, less one (see `put_gamma`).
+    fn gamma(&mut self) -> Result<u64, Malformed> {
+        let z = self.unary()?;
+        if z > 32 {
+            return Err(Malformed("gamma code past 33 bits"));
+        }
+        Ok(((1u64 << z) | self.get(z)?) - 1)
+    }
+
+    /// A value of `0..range` in truncated binary (see `put_bounded`).
+    fn bounded(&mut self, range: u64) -> Result<u64, Malformed> {
+        if range <= 1 {
+            return Ok(0);
+        }
+        let (b, u) = truncated(range);
+        let x = self.get(b - 1)?;
+        if x < u {
+            return Ok(x);
+        }
+        Ok(((x << 1) | self.get(1)?) - u)
+    }
+
     /// The next `width` (≤ 32) bits.
     fn get(&mut self, width: u32) -> Result<u64, Malformed> {
         while self.bits < width {
@@ -236,6 +387,48 @@ impl BitReader<'_> {
     }
 }
 
+/// The `n` ids of an interpolative block after its `first` (already in `out`).
+fn get_interpolative(
+    r: &mut BitReader,
+    first: u32,
+    n: usize,
+    out: &mut Vec<u32>,
+) -> Result<(), Malformed> {
+    if n < 2 {
+        return Ok(());
+    }
+    let last = u64::from(first) + r.gamma()? + (n as u64 - 1);
+    let last = u32::try_from(last).map_err(|_| Malformed("ids overflow"))?;
+    out.resize(n, 0);
+    out[n - 1] = last;
+    get_span(r, &mut out[1..n - 1], 0, first.into(), last.into())
+}
+
+/// See `put_span`.
+fn get_span(
+    r: &mut BitReader,
+    ids: &mut [u32],
+    shift: u64,
+    lo: u64,
+    hi: u64,
+) -> Result<(), Malformed> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mid = ids.len() / 2;
+    // The span's bounds leave room for its ids unless the bytes are bad (a gamma-coded
+    // last id too small, a count past the universe).
+    let range = (hi - lo)
+        .checked_sub(ids.len() as u64)
+        .filter(|&r| r >= 1)
+        .ok_or(Malformed("ids overflow their span"))?;
+    let x = lo + 1 + mid as u64 + r.bounded(range)?;
+    ids[mid] = u32::try_from(x - shift).map_err(|_| Malformed("id past u32"))?;
+    let (left, right) = ids.split_at_mut(mid);
+    get_span(r, left, shift, lo, x)?;
+    get_span(r, &mut right[1..], shift, x, hi)
+}
+
 /// A posting list read in place.
 #[derive(Debug, Clone, Copy)]
 pub struct Postings<'a> {
@@ -246,11 +439,22 @@ pub struct Postings<'a> {
     body_at: usize,
     /// A short list's first id (it has no skip table).
     short_first: Option<u32>,
+    /// The universe of a list written by `encode_in`.
+    universe: Option<u64>,
 }
 
 impl<'a> Postings<'a> {
     /// Checks the header and the skip table (not every block: those are checked as read).
     pub fn new(bytes: &'a [u8]) -> Result<Self, Malformed> {
+        Self::parse(bytes, None)
+    }
+
+    /// A list written by [`encode_in`] with this `universe`.
+    pub fn new_in(bytes: &'a [u8], universe: u64) -> Result<Self, Malformed> {
+        Self::parse(bytes, Some(universe))
+    }
+
+    pub(crate) fn parse(bytes: &'a [u8], universe: Option<u64>) -> Result<Self, Malformed> {
         let mut pos = 0;
         let count = get_varint(bytes, &mut pos)?;
         let count = usize::try_from(count)
@@ -258,6 +462,21 @@ impl<'a> Postings<'a> {
             .filter(|&c| c <= bytes.len().saturating_mul(BLOCK))
             .ok_or(Malformed("count larger than the bytes can hold"))?;
         let blocks = count.div_ceil(BLOCK);
+        if let (1, Some(u)) = (blocks, universe) {
+            if count as u64 > u {
+                return Err(Malformed("more ids than the universe holds"));
+            }
+            // Dense enough, the ids take no bits at all.
+            return Ok(Postings {
+                bytes,
+                count,
+                blocks,
+                skip_at: pos,
+                body_at: pos,
+                short_first: None,
+                universe,
+            });
+        }
         if blocks == 1 {
             let first = get_varint(bytes, &mut pos)?;
             let first = u32::try_from(first).map_err(|_| Malformed("id past u32"))?;
@@ -271,6 +490,7 @@ impl<'a> Postings<'a> {
                 skip_at: pos,
                 body_at: pos,
                 short_first: Some(first),
+                universe,
             });
         }
         let skip_at = pos;
@@ -286,6 +506,7 @@ impl<'a> Postings<'a> {
             skip_at,
             body_at,
             short_first: None,
+            universe,
         };
         for b in 0..blocks {
             let (first, offset) = p.skip(b);
@@ -324,6 +545,16 @@ impl<'a> Postings<'a> {
     /// The ids of block `b`.
     pub fn block(&self, b: usize, out: &mut Vec<u32>) -> Result<(), Malformed> {
         out.clear();
+        if let (1, Some(u)) = (self.blocks, self.universe) {
+            let mut r = BitReader {
+                bytes: self.bytes,
+                pos: self.body_at,
+                acc: 0,
+                bits: 0,
+            };
+            out.resize(self.count, 0);
+            return get_span(&mut r, out, 1, 0, u + 1);
+        }
         let (first, offset) = self.skip(b);
         let n = if b + 1 == self.blocks {
             self.count - b * BLOCK
@@ -340,6 +571,10 @@ impl<'a> Postings<'a> {
             bits: 0,
         };
         out.push(first);
+        if header == INTERPOLATIVE {
+            get_interpolative(&mut r, first, n, out)?;
+            return self.check_block_end(b, out[n - 1]);
+        }
         let mut cur = first;
         let rice = header & RICE != 0;
         let width = u32::from(header & !RICE);
@@ -361,9 +596,13 @@ impl<'a> Postings<'a> {
                 .ok_or(Malformed("ids overflow"))?;
             out.push(cur);
         }
-        // Damaged gaps could run past the next block's first id (found by the `postings`
-        // fuzz target): ids must ascend across blocks too, or merges go wrong silently.
-        if b + 1 < self.blocks && cur >= self.skip(b + 1).0 {
+        self.check_block_end(b, cur)
+    }
+
+    /// Damaged gaps could run past the next block's first id (found by the `postings` fuzz
+    /// target): ids must ascend across blocks too, or merges go wrong silently.
+    fn check_block_end(&self, b: usize, last: u32) -> Result<(), Malformed> {
+        if b + 1 < self.blocks && last >= self.skip(b + 1).0 {
             return Err(Malformed("block runs into the next"));
         }
         Ok(())
@@ -372,6 +611,10 @@ impl<'a> Postings<'a> {
     /// The index of the first block that may hold an id ≥ `start`: a binary search of the
     /// skip table.
     pub fn seek_block(&self, start: u32) -> usize {
+        if self.blocks <= 1 {
+            // A short list in a universe has no first id outside its code.
+            return 0;
+        }
         let (mut lo, mut hi) = (0, self.blocks);
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -442,13 +685,36 @@ mod tests {
         assert!(bytes.len() < 8 * (8 + 1) + 8, "{} bytes", bytes.len());
         // A short list: count, first id, width, gaps.
         assert_eq!(encode(&[5, 9]), [2, 5, 2, 3]);
-        // Mostly consecutive ids with a few long jumps: Rice-coded, long unary runs.
+        // Mostly consecutive ids with a few long jumps: interpolative, the runs free.
         let mut ids: Vec<u32> = (0..120).collect();
         ids.extend([170, 171, 240, 241, 242, 300, 301, 302]);
         let bytes = encode(&ids);
         // count (2 bytes), first id, then the header.
-        assert_eq!(bytes[3] & RICE, RICE, "{bytes:?}");
+        assert_eq!(bytes[3], INTERPOLATIVE, "{bytes:?}");
+        assert!(bytes.len() <= 16, "{bytes:?}");
         assert_eq!(Postings::new(&bytes).unwrap().all().unwrap(), ids);
+        // In a universe, a full one costs nothing past its count, and one id its bits.
+        let all: Vec<u32> = (0..100).collect();
+        assert_eq!(encode_in(&all, 100), [100]);
+        assert_eq!(encode_in(&[700], 1024), [1, 94, 1]);
+        assert_eq!(
+            Postings::new_in(&[1, 94, 1], 1024).unwrap().all().unwrap(),
+            [700]
+        );
+        // Random-looking gaps: Rice.
+        let mut x = 1u64;
+        let ids = sorted(
+            (0..128)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (x >> 40) as u32
+                })
+                .collect(),
+        );
+        // count (2 bytes), first id (3 bytes), then the header.
+        assert_eq!(encode(&ids)[5] & RICE, RICE, "{:?}", encode(&ids));
     }
 
     #[test]
@@ -475,6 +741,29 @@ mod tests {
             prop_assert_eq!(p.all().unwrap(), ids.clone());
             let want: Vec<u32> = ids.iter().copied().filter(|&i| i >= start).take(limit).collect();
             prop_assert_eq!(p.from(start, limit).unwrap(), want);
+        }
+
+        #[test]
+        fn round_trip_in_a_universe(ids in proptest::collection::vec(any::<u32>(), 0..400).prop_map(sorted),
+                                    extra in 0u64..1000, start in any::<u32>(), limit in 0usize..300) {
+            let universe = (ids.last().map_or(0, |&l| u64::from(l) + 1) + extra).min(1 << 32);
+            let bytes = encode_in(&ids, universe);
+            let p = Postings::new_in(&bytes, universe).unwrap();
+            prop_assert_eq!(p.len(), ids.len());
+            prop_assert_eq!(p.all().unwrap(), ids.clone());
+            let want: Vec<u32> = ids.iter().copied().filter(|&i| i >= start).take(limit).collect();
+            prop_assert_eq!(p.from(start, limit).unwrap(), want);
+        }
+
+        #[test]
+        fn garbage_in_a_universe_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200),
+                                                          universe in 0u64..=(1 << 32)) {
+            if let Ok(p) = Postings::new_in(&bytes, universe) {
+                if let Ok(ids) = p.all() {
+                    prop_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+                    prop_assert!(ids.len() > BLOCK || ids.iter().all(|&i| u64::from(i) < universe));
+                }
+            }
         }
 
         #[test]

@@ -1589,7 +1589,7 @@ impl<'t> Writer<'t> {
 
 /// A page's link rows as a forward entry (`fwd_delta`, the segment's forward table): groups by (kind, namespace), each
 /// `varint(kind) zigzag(ns) varint(bytes)` and then the group's ascending target ids as an
-/// `inlink-postings 1` list — under 2 bytes per link instead of 9.
+/// `inlink-postings 2` list (no universe) — under 2 bytes per link instead of 9.
 fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
     let mut sorted: Vec<(u8, i32, u32)> = rows.iter().map(|&(k, t, n)| (k, n, t)).collect();
     sorted.sort_unstable();

@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 4` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 5` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -36,7 +36,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
+/// Version 4 differs only in its short lists (a varint first id and a block; no universe),
+/// which the posting reader still decodes.
+const OLDEST_READ: u32 = 4;
 const MAGIC: &[u8; 8] = b"inlnkSEG";
 /// Reverse tables, one per link kind.
 pub const KINDS: usize = 4;
@@ -88,6 +91,14 @@ pub struct SegmentWriter {
     /// those written.
     titles: Option<(usize, TitlesWriter)>,
     places: Vec<[u8; PLACE]>,
+    version: u32,
+}
+
+fn encode(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
+    match universe {
+        Some(u) => postings::encode_in(ids, u),
+        None => postings::encode(ids),
+    }
 }
 
 impl Write for SegmentWriter {
@@ -118,6 +129,7 @@ impl SegmentWriter {
             last_forward: None,
             titles: None,
             places: Vec::new(),
+            version: VERSION,
         })
     }
 
@@ -205,9 +217,29 @@ impl SegmentWriter {
         self.w.write_all(bytes)
     }
 
-    /// Adds one link row; rows must come strictly ascending.
+    /// The page ids reverse rows may hold, once the forward entries are in (see `universe`).
+    fn universe(&self) -> Option<u64> {
+        (self.version > OLDEST_READ)
+            .then(|| universe(self.last_forward.map_or(0, |f| f / GROUP + 1)))
+    }
+
+    /// Writes version 4, to test that it is still read.
+    #[cfg(test)]
+    fn version_4(mut self) -> Self {
+        self.version = OLDEST_READ;
+        self
+    }
+
+    /// Adds one link row; rows must come strictly ascending, each from a page with a
+    /// forward entry (or with none at all in the segment).
     pub fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> io::Result<()> {
         let row = (kind, tid, ns, from);
+        if self.universe().is_some_and(|u| u64::from(from) >= u) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("link row {row:?} from past the last forward entry's group"),
+            ));
+        }
         if usize::from(kind) >= KINDS || self.last.is_some_and(|l| l >= row) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -255,7 +287,7 @@ impl SegmentWriter {
                     prev = i64::from(ns);
                 }
                 let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
-                let bytes = postings::encode(&ids);
+                let bytes = encode(&ids, self.universe());
                 put_varint(&mut self.body, bytes.len() as u64);
                 self.body.extend_from_slice(&bytes);
                 let width = index_width(k as usize);
@@ -278,10 +310,11 @@ impl SegmentWriter {
         }
         put_varint(&mut self.body, (self.lists.len() as u64) << 1);
         let mut prev = 0i64;
+        let universe = self.universe();
         for (ns, ids) in self.lists.drain(..) {
             put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
             prev = i64::from(ns);
-            let bytes = postings::encode(&ids);
+            let bytes = encode(&ids, universe);
             put_varint(&mut self.body, bytes.len() as u64);
             self.body.extend_from_slice(&bytes);
         }
@@ -335,7 +368,7 @@ impl SegmentWriter {
             trailer.extend_from_slice(place);
         }
         trailer.extend_from_slice(&seq.to_le_bytes());
-        trailer.extend_from_slice(&VERSION.to_le_bytes());
+        trailer.extend_from_slice(&self.version.to_le_bytes());
         self.put(&trailer)?;
         let crc = self.crc.clone().finalize();
         self.w.write_all(&crc.to_le_bytes())?;
@@ -376,6 +409,17 @@ pub struct Segment {
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
+    /// The page ids that reverse lists may hold (none in version 4).
+    universe: Option<u64>,
+}
+
+/// The page ids a segment's reverse lists hold: below the forward table's last group's end
+/// (every linking page has a forward entry), or any `u32` when it has none.
+fn universe(forward_groups: u32) -> u64 {
+    match forward_groups {
+        0 => 1 << 32,
+        g => u64::from(g) * u64::from(GROUP),
+    }
 }
 
 impl std::fmt::Debug for Segment {
@@ -418,7 +462,7 @@ impl Segment {
         let u64_at = |i: usize| u64::from_le_bytes(t[i..i + 8].try_into().expect("8 bytes"));
         let u32_at = |i: usize| u32::from_le_bytes(t[i..i + 4].try_into().expect("4 bytes"));
         let version = u32_at(VERSION_AT);
-        if version != VERSION {
+        if !(OLDEST_READ..=VERSION).contains(&version) {
             return Err(SegmentError::Version(version));
         }
         let crc = u32_at(CRC_AT);
@@ -456,6 +500,7 @@ impl Segment {
         };
         let (targets, pages) = (titles(TARGET_TITLES)?, titles(PAGE_TITLES)?);
         Ok(Segment {
+            universe: (version > OLDEST_READ).then(|| universe(tables[FORWARD].1)),
             id,
             seq: u64_at(SEQ_AT),
             map: Arc::clone(&map),
@@ -578,7 +623,7 @@ impl Segment {
             return Ok(TargetLists::default());
         }
         match self.entry(usize::from(kind), tid)? {
-            Some(entry) => TargetLists::parse(entry),
+            Some(entry) => TargetLists::parse(entry, self.universe),
             None => Ok(TargetLists::default()),
         }
     }
@@ -695,7 +740,7 @@ impl Segment {
             TABLES
         };
         self.entries(table)
-            .map(|e| e.and_then(|(id, b)| Ok((id, TargetLists::parse(b)?))))
+            .map(move |e| e.and_then(|(id, b)| Ok((id, TargetLists::parse(b, self.universe)?))))
     }
 
     /// Every (id, entry bytes) of a table, by id.
@@ -799,7 +844,7 @@ pub struct TargetLists<'a> {
 }
 
 impl<'a> TargetLists<'a> {
-    fn parse(entry: &'a [u8]) -> Result<Self, Malformed> {
+    fn parse(entry: &'a [u8], universe: Option<u64>) -> Result<Self, Malformed> {
         let mut pos = 0;
         let tag = get_varint(entry, &mut pos)?;
         let n = tag >> 1;
@@ -807,7 +852,7 @@ impl<'a> TargetLists<'a> {
             return Err(Malformed("list count"));
         }
         if tag & 1 == 1 {
-            return Self::parse_mixed(entry, pos, n as usize);
+            return Self::parse_mixed(entry, pos, n as usize, universe);
         }
         let mut lists = Vec::with_capacity(n as usize);
         let mut posting_len = 0;
@@ -825,7 +870,7 @@ impl<'a> TargetLists<'a> {
                 .ok_or(Malformed("list past the end"))?;
             pos += len;
             posting_len += len;
-            lists.push((ns32, List::Packed(Postings::new(bytes)?)));
+            lists.push((ns32, List::Packed(Postings::parse(bytes, universe)?)));
         }
         if pos != entry.len() {
             return Err(Malformed("bytes after the last list"));
@@ -838,7 +883,12 @@ impl<'a> TargetLists<'a> {
     }
 
     /// A small target's single list, split by namespace.
-    fn parse_mixed(entry: &'a [u8], mut pos: usize, k: usize) -> Result<Self, Malformed> {
+    fn parse_mixed(
+        entry: &'a [u8],
+        mut pos: usize,
+        k: usize,
+        universe: Option<u64>,
+    ) -> Result<Self, Malformed> {
         if k < 2 {
             return Err(Malformed("a single-list entry with one namespace"));
         }
@@ -858,7 +908,7 @@ impl<'a> TargetLists<'a> {
             .get(pos..pos.saturating_add(len))
             .ok_or(Malformed("list past the end"))?;
         pos += len;
-        let p = Postings::new(bytes)?;
+        let p = Postings::parse(bytes, universe)?;
         if p.len() > MIXED_MAX {
             return Err(Malformed("single list too long"));
         }
@@ -996,20 +1046,34 @@ mod tests {
         v
     }
 
-    /// The forward entries of the rows' pages below 2^20 (the table has 8 bytes per 128
-    /// page ids up to the largest: the random ids of the reverse rows would make it huge).
+    /// The forward entries of the rows' pages, when all are below 2^20; none otherwise (the
+    /// table has 8 bytes per 128 page ids up to the largest, so random `u32` ids would make
+    /// it huge), which leaves the reverse lists every `u32` for their universe.
     fn forward(rows: &BTreeSet<(u8, u32, i32, u32)>) -> BTreeMap<u32, u64> {
         let mut by_page = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.3 < 1 << 20) {
+        if rows.iter().any(|r| r.3 >= 1 << 20) {
+            return by_page;
+        }
+        for r in rows {
             *by_page.entry(r.3).or_insert(0) += 1;
         }
         by_page
     }
 
     fn build(rows: &BTreeSet<(u8, u32, i32, u32)>) -> (tempfile::TempDir, Segment) {
+        build_version(rows, VERSION)
+    }
+
+    fn build_version(
+        rows: &BTreeSet<(u8, u32, i32, u32)>,
+        version: u32,
+    ) -> (tempfile::TempDir, Segment) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.seg");
         let mut w = SegmentWriter::create(&path).unwrap();
+        if version == OLDEST_READ {
+            w = w.version_4();
+        }
         for (&from, &n) in &forward(rows) {
             w.push_forward(from, &fentry(from, n), n).unwrap();
         }
@@ -1048,22 +1112,30 @@ mod tests {
         t
     }
 
+    /// Rows from pages of small ids (with forward entries), or of any ids (without).
     fn rows() -> impl Strategy<Value = BTreeSet<(u8, u32, i32, u32)>> {
-        proptest::collection::btree_set(
-            (
-                0u8..4,
-                prop_oneof![0u32..300, 0u32..100_000],
-                -2i32..4,
-                prop_oneof![0u32..1000, any::<u32>()],
-            ),
-            0..600,
-        )
+        any::<bool>().prop_flat_map(|wide| {
+            let from = if wide {
+                prop_oneof![0u32..1000, any::<u32>()].boxed()
+            } else {
+                prop_oneof![0u32..1000, 0u32..1 << 20].boxed()
+            };
+            proptest::collection::btree_set(
+                (
+                    0u8..4,
+                    prop_oneof![0u32..300, 0u32..100_000],
+                    -2i32..4,
+                    from,
+                ),
+                0..600,
+            )
+        })
     }
 
     proptest! {
         #[test]
-        fn every_row_comes_back(rows in rows()) {
-            let (_d, s) = build(&rows);
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(OLDEST_READ)]) {
+            let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.seq(), 7);
             let mut got = BTreeSet::new();
             for k in 0..4u8 {
@@ -1239,6 +1311,10 @@ mod tests {
         assert!(w.push_forward(4, b"", 0).is_err());
         w.push(0, 1, 0, 3).unwrap();
         assert!(w.push_forward(9, b"z", 1).is_err());
+        // A reverse row from a page past the forward table's last group: its lists could
+        // not hold it.
+        w.push(0, 1, 0, 127).unwrap();
+        assert!(w.push(0, 1, 0, 128).is_err());
         // Titles come last, in dictionary order, a title per target id.
         w.push_title(0, "B", 1).unwrap();
         assert!(w.push_title(0, "A", 2).is_err());

@@ -163,7 +163,23 @@ fn main() -> std::io::Result<()> {
             &format!("p-{i}"),
             &inlink_store::postings::encode(ids),
         )?;
+        // In the universe the fuzz target takes from the last byte, 255: 2^24 ids.
+        let small: Vec<u32> = ids.iter().copied().filter(|&id| id < 1 << 24).collect();
+        let mut bytes = inlink_store::postings::encode_in(&small, 1 << 24);
+        bytes.push(255);
+        put(root, "postings", &format!("u-{i}"), &bytes)?;
     }
+    // Clustered ids with long jumps: interpolative blocks.
+    let mut clustered: Vec<u32> = (0..300u32)
+        .map(|i| (i / 20) * 100_000 + i % 20 * 3)
+        .collect();
+    clustered.dedup();
+    put(
+        root,
+        "postings",
+        "p-clustered",
+        &inlink_store::postings::encode(&clustered),
+    )?;
     // A segment as the store writes it (forward entries included): the conformance
     // suite's hub fixture, folded.
     {
