@@ -352,7 +352,14 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     let store = RedbStore::open(dir.path().join("index"))?;
     crate::import_bulk(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
     let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
-    let (addr, stop_tx, server) = spawn_server(store)?;
+    let (addr, stop_tx, server) = spawn_server(
+        store.clone(),
+        inlink_server::Config::new("127.0.0.1:0", None),
+    )?;
+    // The same index behind a server that keeps no answers: every request answered afresh.
+    let mut afresh = inlink_server::Config::new("127.0.0.1:0", None);
+    afresh.answer_cache_bytes = 0;
+    let (addr_afresh, stop_afresh, server_afresh) = spawn_server(store, afresh)?;
     let query = "/w/api.php?action=query&list=backlinks&bltitle=River_science_0&format=json";
     let big_query = format!("{query}&bllimit=500");
     let d = Duration::from_secs(seconds);
@@ -368,26 +375,35 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     };
     let default_body = crate::loadgen::fetch(&addr, query)?;
     let big_body = crate::loadgen::fetch(&addr, &big_query)?;
+    anyhow::ensure!(
+        crate::loadgen::fetch(&addr_afresh, &big_query)? == big_body,
+        "the servers with and without kept answers answer alike"
+    );
     let (health, tool) = load(&addr, "/healthz")?;
     let (default, _) = load(&addr, query)?;
     let (big, _) = load(&addr, &big_query)?;
+    let (default_afresh, _) = load(&addr_afresh, query)?;
+    let (big_afresh, _) = load(&addr_afresh, &big_query)?;
     println!("{connections} connections, {seconds} s each, loopback, load by {tool}");
     println!("/healthz:                     {health:>9.0} req/s");
     println!(
-        "list=backlinks (limit 10):    {default:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
+        "list=backlinks (limit 10):    {default:>9.0} req/s  ({} B)  ratio to /healthz {:.2}; answered afresh each time {default_afresh:.0} req/s, {:.2}",
         default_body.len(),
-        default / health
+        default / health,
+        default_afresh / health
     );
     println!(
-        "list=backlinks&bllimit=500:   {big:>9.0} req/s  ({} B)  ratio to /healthz {:.2}",
+        "list=backlinks&bllimit=500:   {big:>9.0} req/s  ({} B)  ratio to /healthz {:.2}; answered afresh each time {big_afresh:.0} req/s, {:.2}",
         big_body.len(),
-        big / health
+        big / health,
+        big_afresh / health
     );
     if let Some(rps) = nginx_rps(&big_body, &big_query, &load)? {
         println!(
-            "nginx, the same {} B as a static file: {rps:>9.0} req/s  bllimit=500 / nginx {:.2}",
+            "nginx, the same {} B as a static file: {rps:>9.0} req/s  bllimit=500 / nginx {:.2} (afresh {:.2})",
             big_body.len(),
-            big / rps
+            big / rps,
+            big_afresh / rps
         );
     } else {
         println!("nginx: not installed (Debian package nginx), comparison skipped");
@@ -420,20 +436,24 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
             d,
         )?;
         println!(
-            "MediaWiki list=backlinks (10):  {:>7.1} req/s  ({} B)  inlink / MediaWiki {:.0}",
+            "MediaWiki list=backlinks (10):  {:>7.1} req/s  ({} B)  inlink / MediaWiki {:.0} (afresh {:.0})",
             mw_default.rps,
             mw_default.body_bytes,
-            default.rps / mw_default.rps
+            default.rps / mw_default.rps,
+            default_afresh / mw_default.rps
         );
         println!(
-            "MediaWiki bllimit=500:          {:>7.1} req/s  ({} B)  inlink / MediaWiki {:.0}",
+            "MediaWiki bllimit=500:          {:>7.1} req/s  ({} B)  inlink / MediaWiki {:.0} (afresh {:.0})",
             mw_big.rps,
             mw_big.body_bytes,
-            big.rps / mw_big.rps
+            big.rps / mw_big.rps,
+            big_afresh / mw_big.rps
         );
     }
     let _ = stop_tx.send(());
+    let _ = stop_afresh.send(());
     server.join().expect("server thread")?;
+    server_afresh.join().expect("server thread")?;
     Ok(())
 }
 
@@ -442,6 +462,7 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
 #[allow(clippy::type_complexity)]
 fn spawn_server(
     store: std::sync::Arc<dyn inlink_store::LinkStore>,
+    config: inlink_server::Config,
 ) -> Result<(
     String,
     tokio::sync::oneshot::Sender<()>,
@@ -455,7 +476,7 @@ fn spawn_server(
             .build()?;
         rt.block_on(inlink_server::serve(
             store,
-            inlink_server::Config::new("127.0.0.1:0", None),
+            config,
             move |addr| {
                 let _ = tx.send(addr);
             },
@@ -490,7 +511,8 @@ fn soak(seconds: u64, readers: usize, articles: u64, every: u64) -> Result<()> {
     let store = RedbStore::open(dir.path().join("index"))?;
     crate::import_bulk(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
     let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
-    let (addr, stop_tx, server) = spawn_server(store)?;
+    let (addr, stop_tx, server) =
+        spawn_server(store, inlink_server::Config::new("127.0.0.1:0", None))?;
     let host = addr.as_str();
     let get = move |path: String| -> Vec<u8> {
         format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: inlink-soak\r\n\r\n")

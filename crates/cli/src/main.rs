@@ -74,6 +74,10 @@ enum Command {
         /// Without it, CORS is off.
         #[arg(long = "cors-origin", value_name = "ORIGIN")]
         cors_origins: Vec<String>,
+        /// MiB of MediaWiki answers kept for requests that come again (the same GET query
+        /// while the index is unchanged); 0 answers every request afresh.
+        #[arg(long, default_value_t = 64)]
+        answer_cache_mib: usize,
         /// Keep the index equal to this folder of notes (a Markdown vault or SiYuan
         /// notebooks) as its files change.
         #[arg(long, value_name = "DIR")]
@@ -158,6 +162,7 @@ fn main() -> Result<()> {
             header_timeout,
             request_timeout,
             cors_origins,
+            answer_cache_mib,
             watch,
         } => {
             let mut config = inlink_server::Config::new(listen, token);
@@ -165,6 +170,7 @@ fn main() -> Result<()> {
             config.limits.header_timeout = std::time::Duration::from_secs(header_timeout.max(1));
             config.limits.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
             config.limits.cors_origins = cors_origins;
+            config.answer_cache_bytes = answer_cache_mib.saturating_mul(1 << 20);
             serve(&cli.data, config, demo, watch)
         }
         Command::Query {

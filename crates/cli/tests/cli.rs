@@ -573,6 +573,61 @@ fn backlink_titles(addr: &str, title: &str) -> Vec<String> {
     t
 }
 
+/// A MediaWiki answer kept for a repeated request is served again only while the index is
+/// unchanged: every write shows in the next answer, and repeats are served from memory.
+#[test]
+fn kept_answers_follow_writes() {
+    let live = tempfile::tempdir().unwrap();
+    let (child, addr) = serve(live.path(), &["--token", "k-token"]);
+    let _child = KillOnDrop(child);
+    let auth = "Authorization: Bearer k-token\r\nContent-Type: application/json\r\n";
+    let url = "/w/api.php?action=query&list=backlinks&bltitle=Hub&format=json";
+    let linkers = || -> Vec<String> {
+        let v = json_of(&http_get(&addr, url).unwrap());
+        v["query"]["backlinks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let kept_served = || -> u64 {
+        let m = http_get(&addr, "/metrics").unwrap();
+        m.lines()
+            .find_map(|l| l.strip_prefix("inlink_answers_kept_served_total "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    for i in 0..6 {
+        let before = kept_served();
+        let first = linkers();
+        assert_eq!(first.len(), i, "{first:?}");
+        // The same request again, unchanged index: the kept answer.
+        assert_eq!(linkers(), first);
+        assert_eq!(kept_served(), before + 1);
+        let op = if i % 2 == 0 {
+            serde_json::json!({"op": "upsert", "title": format!("L{i}"), "wikitext": "[[Hub]]"})
+        } else {
+            // A move renames a linker: the kept answer's titles are stale now.
+            serde_json::json!({"op": "move", "from": format!("L{}", i - 1), "to": format!("M{i}"), "redirect": false})
+        };
+        let mut ops = vec![op];
+        if i % 2 == 1 {
+            ops.push(serde_json::json!({"op": "upsert", "title": format!("L{i}"), "wikitext": "[[Hub]]"}));
+        }
+        let body = serde_json::json!({ "ops": ops }).to_string();
+        let r = http_raw(&addr, "POST", "/v1/batch", auth, &body);
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    }
+    let last = linkers();
+    assert!(
+        last.contains(&"M5".to_string()) && !last.contains(&"L4".to_string()),
+        "{last:?}"
+    );
+}
+
 /// Random batches of upserts, deletions and moves through `POST /v1/batch`, some refused
 /// whole; then every backlinks answer equals that of a fresh import of the pages as they
 /// ended (an XML dump written from the test's own model, with the ids the server gave).

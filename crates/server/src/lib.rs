@@ -1,6 +1,7 @@
 //! The HTTP server. It owns the listener, the router, limits, metrics and shutdown; the API
 //! dialects plug their routes in here and reach the index only through [`LinkStore`].
 
+pub mod cache;
 pub mod metrics;
 
 use axum::body::Bytes;
@@ -38,6 +39,8 @@ pub struct Config {
     pub limits: Limits,
     /// The folder of notes the index follows (`serve --watch`), which note writes go into.
     pub notes: Option<Arc<native::NotesFolder>>,
+    /// Bytes of MediaWiki answers kept for repeated requests (`cache`); 0 keeps none.
+    pub answer_cache_bytes: usize,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             token,
             limits: Limits::default(),
             notes: None,
+            answer_cache_bytes: 64 << 20,
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct AppState {
     pub siyuan: Arc<SiYuan>,
     pub native: Arc<Native>,
     pub metrics: Arc<metrics::Metrics>,
+    pub answers: Arc<cache::AnswerCache>,
 }
 
 impl AppState {
@@ -105,6 +110,7 @@ impl AppState {
             siyuan: Arc::new(SiYuan::new(store.clone())),
             native: Arc::new(Native::new(store.clone(), config.notes.clone())),
             metrics: Arc::new(metrics::Metrics::new()),
+            answers: Arc::new(cache::AnswerCache::new(config.answer_cache_bytes)),
             store,
             config: Arc::new(config),
         })
@@ -366,20 +372,24 @@ async fn v1_batch(
 }
 
 fn dialect_response(r: inlink_api::Response) -> Response {
-    let mut resp = (
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
-        r.body,
-    )
-        .into_response();
+    dialect_parts(r).into_response()
+}
+
+fn dialect_parts(r: inlink_api::Response) -> (StatusCode, HeaderMap, String) {
+    let mut headers = HeaderMap::new();
     for (k, v) in r.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(k.as_bytes()),
             HeaderValue::from_str(&v),
         ) {
-            resp.headers_mut().insert(name, value);
+            headers.insert(name, value);
         }
     }
-    resp
+    (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+        headers,
+        r.body,
+    )
 }
 
 /// Whether a host name or `host:port` names this machine.
@@ -556,10 +566,26 @@ fn raw_pairs(b: &[u8], from_query: bool) -> Vec<(String, Vec<u8>, bool)> {
 /// wins over `$_GET` in MediaWiki's `WebRequest`).
 async fn api_php(
     State(state): State<AppState>,
+    method: axum::http::Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let high_limits = authorised(&state.config, &headers);
+    // A GET's answer is its query string's (and the caller's); one with a body is odd
+    // enough to answer afresh.
+    let cache_key = (method == axum::http::Method::GET && body.is_empty())
+        .then(|| query.as_deref().unwrap_or(""));
+    let generation = state.store.generation();
+    if let Some(key) = cache_key {
+        if let Some(answer) = state.answers.get(generation, high_limits, key) {
+            state.metrics.answers_kept_served.inc();
+            let module = Module(answer.module);
+            let mut resp = answer.into_response();
+            resp.extensions_mut().insert(module);
+            return resp;
+        }
+    }
     let mut params = query
         .as_deref()
         .map(|q| raw_pairs(q.as_bytes(), true))
@@ -589,12 +615,30 @@ async fn api_php(
             }
         }
     }
-    let caller = Caller {
-        high_limits: authorised(&state.config, &headers),
+    let caller = Caller { high_limits };
+    let module = mw_module(&params);
+    let answer = state.mediawiki.handle_bytes(params, caller);
+    // Errors of the index itself (I/O, damage) may not come again; other answers,
+    // MediaWiki's own errors included, are the request's.
+    let internal = answer
+        .headers
+        .iter()
+        .any(|(k, v)| *k == "MediaWiki-API-Error" && v.starts_with("internal_api_error"));
+    let (status, headers, body) = dialect_parts(answer);
+    let answer = cache::Answer {
+        status,
+        headers,
+        body: Bytes::from(body),
+        module,
     };
-    let module = Module(mw_module(&params));
-    let mut resp = dialect_response(state.mediawiki.handle_bytes(params, caller));
-    resp.extensions_mut().insert(module);
+    if let (Some(key), false) = (cache_key, internal) {
+        let after = state.store.generation();
+        state
+            .answers
+            .put(generation, after, high_limits, key, &answer);
+    }
+    let mut resp = answer.into_response();
+    resp.extensions_mut().insert(Module(module));
     resp
 }
 

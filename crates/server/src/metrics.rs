@@ -32,6 +32,7 @@ pub struct Metrics {
     pub latency: Family<DialectLabel, Histogram>,
     pub connections_open: Gauge,
     pub connections_refused: Counter,
+    pub answers_kept_served: Counter,
     pages: Gauge,
     links: Family<TableLabel, Gauge>,
     pending: Gauge,
@@ -58,6 +59,7 @@ impl Metrics {
             latency,
             connections_open: Gauge::default(),
             connections_refused: Counter::default(),
+            answers_kept_served: Counter::default(),
             pages: Gauge::default(),
             links: Family::default(),
             pending: Gauge::default(),
@@ -84,6 +86,11 @@ impl Metrics {
             "connections_refused",
             "Connections closed at once because --max-connections were open",
             m.connections_refused.clone(),
+        );
+        registry.register(
+            "answers_kept_served",
+            "MediaWiki answers served from those kept for repeated requests",
+            m.answers_kept_served.clone(),
         );
         registry.register("index_pages", "Pages in the index", m.pages.clone());
         registry.register(
