@@ -85,7 +85,8 @@ pub fn encode_in(ids: &[u32], universe: u64) -> Vec<u8> {
     encode_with(ids, Some(universe))
 }
 
-fn encode_with(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
+/// [`encode_in`] when given a universe, [`encode`] otherwise.
+pub fn encode_with(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
     debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
     let blocks = ids.len().div_ceil(BLOCK);
     let mut out = Vec::with_capacity(16 + blocks * 8 + ids.len() * 2);

@@ -492,9 +492,19 @@ impl Core {
             let io = redb::Error::Io;
             let mut sorter = Sorter::new(&self.dir, DEFAULT_BUDGET);
             let mut w = SegmentWriter::create(&tmp).map_err(io)?;
-            for_each_forward(&txn, old.as_deref(), |from, entry| {
-                let rows = decode_links(entry)?;
-                w.push_forward(from, entry, rows.len() as u64).map_err(io)?;
+            // Every target id of the snapshot is below its `next_target`.
+            let universe = u64::from(covered);
+            w.set_forward_universe(universe);
+            for_each_forward(&txn, old.as_deref(), |from, entry, was| {
+                let rows = decode_links(entry, was)?;
+                if let Some(&(_, tid, _)) = rows.iter().find(|r| u64::from(r.1) >= universe) {
+                    return Err(redb::Error::Corrupted(format!(
+                        "page {from} links target {tid}, past the next target id {universe}"
+                    )));
+                }
+                let entry = encode_links(&rows, Some(universe));
+                w.push_forward(from, &entry, rows.len() as u64)
+                    .map_err(io)?;
                 for (kind, tid, ns) in rows {
                     sorter.push(pack(kind, tid, ns, from)).map_err(io)?;
                 }
@@ -783,13 +793,15 @@ fn for_each_target(
     )
 }
 
-/// Calls `f` with every page's forward entry in a snapshot, by page id: the `fwd_delta`
-/// row where there is one (pages whose row is empty left out), else the segment's.
+/// Calls `f` with every page's forward entry in a snapshot, by page id, and the universe
+/// it was written in: the `fwd_delta` row where there is one (pages whose row is empty
+/// left out), else the segment's.
 fn for_each_forward(
     txn: &ReadTransaction,
     seg: Option<&Segment>,
-    mut f: impl FnMut(u32, &[u8]) -> R<()>,
+    mut f: impl FnMut(u32, &[u8], Option<u64>) -> R<()>,
 ) -> R<()> {
+    let seg_universe = seg.and_then(Segment::forward_universe);
     let fwd = txn.open_table(FWD)?;
     let mut over = fwd.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.forward_entries());
@@ -807,7 +819,11 @@ fn for_each_forward(
         |_| Ok(()),
         |(from, entry)| {
             if !entry.is_empty() {
-                f(from, &entry)?;
+                let universe = match entry {
+                    std::borrow::Cow::Owned(_) => None,
+                    std::borrow::Cow::Borrowed(_) => seg_universe,
+                };
+                f(from, &entry, universe)?;
             }
             Ok(true)
         },
@@ -901,8 +917,8 @@ impl RedbStore {
             let (txn, seg) = self.snapshot()?;
             let io = |e: std::io::Error| redb::Error::Io(e);
             let mut forward = Sorter::new(&self.dir, DEFAULT_BUDGET / 2);
-            for_each_forward(&txn, seg.as_deref(), |from, entry| {
-                for (kind, tid, ns) in decode_links(entry)? {
+            for_each_forward(&txn, seg.as_deref(), |from, entry, universe| {
+                for (kind, tid, ns) in decode_links(entry, universe)? {
                     forward.push(pack(kind, tid, ns, from)).map_err(io)?;
                 }
                 Ok(())
@@ -910,7 +926,8 @@ impl RedbStore {
             if let Some(seg) = &seg {
                 let mut n = 0u64;
                 for e in seg.forward_entries() {
-                    n += decode_links(e.map_err(corrupt("link segment"))?.1)?.len() as u64;
+                    let entry = e.map_err(corrupt("link segment"))?.1;
+                    n += decode_links(entry, seg.forward_universe())?.len() as u64;
                 }
                 if n != seg.forward_links() {
                     say(format!(
@@ -1309,10 +1326,12 @@ impl<'t> Writer<'t> {
     /// (kind, target id, filed namespace) of every link row of `from`, sorted.
     fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
         if let Some(v) = self.fwd.get(from)? {
-            return decode_links(v.value().1);
+            return decode_links(v.value().1, None);
         }
         match self.segment_forward(from)? {
-            Some(entry) => decode_links(entry),
+            Some(entry) => {
+                decode_links(entry, self.seg.as_ref().and_then(|s| s.forward_universe()))
+            }
             None => Ok(Vec::new()),
         }
     }
@@ -1327,7 +1346,7 @@ impl<'t> Writer<'t> {
             return Ok(());
         }
         self.fwd
-            .insert(from, (self.seq, encode_links(links).as_slice()))?;
+            .insert(from, (self.seq, encode_links(links, None).as_slice()))?;
         Ok(())
     }
 
@@ -1589,8 +1608,11 @@ impl<'t> Writer<'t> {
 
 /// A page's link rows as a forward entry (`fwd_delta`, the segment's forward table): groups by (kind, namespace), each
 /// `varint(kind) zigzag(ns) varint(bytes)` and then the group's ascending target ids as an
-/// `inlink-postings 2` list (no universe) — under 2 bytes per link instead of 9.
-fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
+/// `inlink-postings 2` list — under 2 bytes per link instead of 9. In a segment the lists
+/// are in the universe of the target ids below its snapshot's `next_target`
+/// (`Segment::forward_universe`), which every row's target is (checked by the caller);
+/// in `fwd_delta`, in none.
+fn encode_links(rows: &[(u8, u32, i32)], universe: Option<u64>) -> Vec<u8> {
     let mut sorted: Vec<(u8, i32, u32)> = rows.iter().map(|&(k, t, n)| (k, n, t)).collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -1605,7 +1627,7 @@ fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
         put_varint(&mut v, u64::from(kind));
         put_varint(&mut v, zigzag(ns));
         let ids: Vec<u32> = sorted[i..i + n].iter().map(|r| r.2).collect();
-        let list = crate::postings::encode(&ids);
+        let list = crate::postings::encode_with(&ids, universe);
         put_varint(&mut v, list.len() as u64);
         v.extend_from_slice(&list);
         i += n;
@@ -1613,8 +1635,9 @@ fn encode_links(rows: &[(u8, u32, i32)]) -> Vec<u8> {
     v
 }
 
-/// Decodes a forward entry into (kind, target, namespace) rows sorted by kind and target.
-fn decode_links(b: &[u8]) -> R<Vec<(u8, u32, i32)>> {
+/// Decodes a forward entry (written in `universe`) into (kind, target, namespace) rows
+/// sorted by kind and target.
+fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
     let bad = |what: &str| redb::Error::Corrupted(format!("forward links: {what}"));
     let mut out = Vec::new();
     let mut pos = 0;
@@ -1627,7 +1650,7 @@ fn decode_links(b: &[u8]) -> R<Vec<(u8, u32, i32)>> {
             .get(pos..pos.saturating_add(len))
             .ok_or_else(|| bad("list past the end"))?;
         pos += len;
-        let ids = crate::postings::Postings::new(list)
+        let ids = crate::postings::Postings::parse(list, universe)
             .and_then(|p| p.all())
             .map_err(|m| bad(m.0))?;
         out.extend(ids.into_iter().map(|tid| (kind, tid, ns)));
@@ -2035,9 +2058,9 @@ impl LinkStore for RedbStore {
             let k = kind as u8;
             let mut out = Vec::new();
             let rows = match (fwd.get(id.0)?, &seg) {
-                (Some(v), _) => decode_links(v.value().1)?,
+                (Some(v), _) => decode_links(v.value().1, None)?,
                 (None, Some(s)) => match s.forward(id.0).map_err(corrupt("link segment"))? {
-                    Some(entry) => decode_links(entry)?,
+                    Some(entry) => decode_links(entry, s.forward_universe())?,
                     None => Vec::new(),
                 },
                 (None, None) => Vec::new(),
@@ -2408,7 +2431,10 @@ mod postings_tests {
 pub mod decoders {
     /// A forward entry (a page's forward link groups).
     pub fn forward_links(b: &[u8]) -> bool {
-        super::decode_links(b).is_ok()
+        // As in `fwd_delta`, and as in a segment of 2^20 targets.
+        let plain = super::decode_links(b, None).is_ok();
+        let _ = super::decode_links(b, Some(1 << 20));
+        plain
     }
 
     /// A `page_blocks` value (a page's blocks as JSON), and its first block alone.

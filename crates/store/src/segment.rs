@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 5` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 6` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -10,7 +10,7 @@
 //! page ids (with the redirect flag), and back.
 //!
 //! ```text
-//! file    := group* titles(targets) titles(pages) table[5] trailer
+//! file    := group* titles(targets) titles(pages) table[5] funiverse trailer
 //!                                          tables 0-3: reverse, by kind; 4: forward
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
@@ -24,6 +24,8 @@
 //! fentry  := the page's link rows, as the store writes them (opaque here)
 //! titles  := a title table (`crate::titles`)
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
+//! funiverse := u64le                       the forward entries' universe (the store's),
+//!                                          u64::MAX: none; from version 6
 //! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
 //!            place(targets) place(pages)  u64le seq  u32le version
 //!            u32le crc32(every byte before it)  "inlnkSEG"
@@ -36,7 +38,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -57,6 +59,15 @@ const SEQ_AT: usize = TABLES * 20 + 2 * PLACE;
 const VERSION_AT: usize = SEQ_AT + 8;
 const CRC_AT: usize = VERSION_AT + 4;
 const TRAILER: usize = CRC_AT + 4 + 8;
+/// Version 6 puts the forward entries' universe (`u64le`, `u64::MAX`: none) before the
+/// trailer of version 5.
+const FORWARD_UNIVERSE: usize = 8;
+const NO_UNIVERSE: u64 = u64::MAX;
+
+/// The bytes after the last table: the trailer, and the forward universe from version 6.
+fn tail_len(version: u32) -> usize {
+    TRAILER + if version >= 6 { FORWARD_UNIVERSE } else { 0 }
+}
 /// Title tables: targets, then pages.
 const TARGET_TITLES: usize = 0;
 const PAGE_TITLES: usize = 1;
@@ -92,13 +103,7 @@ pub struct SegmentWriter {
     titles: Option<(usize, TitlesWriter)>,
     places: Vec<[u8; PLACE]>,
     version: u32,
-}
-
-fn encode(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
-    match universe {
-        Some(u) => postings::encode_in(ids, u),
-        None => postings::encode(ids),
-    }
+    forward_universe: Option<u64>,
 }
 
 impl Write for SegmentWriter {
@@ -130,6 +135,7 @@ impl SegmentWriter {
             titles: None,
             places: Vec::new(),
             version: VERSION,
+            forward_universe: None,
         })
     }
 
@@ -223,10 +229,16 @@ impl SegmentWriter {
             .then(|| universe(self.last_forward.map_or(0, |f| f / GROUP + 1)))
     }
 
-    /// Writes version 4, to test that it is still read.
+    /// Records the universe the forward entries' lists were written in (opaque here: the
+    /// store writes and reads the entries), for [`Segment::forward_universe`].
+    pub fn set_forward_universe(&mut self, universe: u64) {
+        self.forward_universe = Some(universe);
+    }
+
+    /// Writes an older version, to test that it is still read.
     #[cfg(test)]
-    fn version_4(mut self) -> Self {
-        self.version = OLDEST_READ;
+    fn with_version(mut self, version: u32) -> Self {
+        self.version = version;
         self
     }
 
@@ -287,7 +299,7 @@ impl SegmentWriter {
                     prev = i64::from(ns);
                 }
                 let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
-                let bytes = encode(&ids, self.universe());
+                let bytes = postings::encode_with(&ids, self.universe());
                 put_varint(&mut self.body, bytes.len() as u64);
                 self.body.extend_from_slice(&bytes);
                 let width = index_width(k as usize);
@@ -314,7 +326,7 @@ impl SegmentWriter {
         for (ns, ids) in self.lists.drain(..) {
             put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
             prev = i64::from(ns);
-            let bytes = encode(&ids, universe);
+            let bytes = postings::encode_with(&ids, universe);
             put_varint(&mut self.body, bytes.len() as u64);
             self.body.extend_from_slice(&bytes);
         }
@@ -347,7 +359,16 @@ impl SegmentWriter {
         let (_, w) = self.titles.take().expect("opened");
         let place = w.finish(&mut self)?;
         self.places.push(place);
-        let mut trailer = Vec::with_capacity(TRAILER);
+        let mut trailer = Vec::with_capacity(tail_len(self.version));
+        if self.version >= 6 {
+            let u = self.forward_universe.unwrap_or(NO_UNIVERSE);
+            trailer.extend_from_slice(&u.to_le_bytes());
+        } else if self.forward_universe.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a forward universe needs version 6",
+            ));
+        }
         let tables = std::mem::take(&mut self.tables);
         let mut placed = Vec::new();
         for table in &tables {
@@ -411,6 +432,9 @@ pub struct Segment {
     seq: u64,
     /// The page ids that reverse lists may hold (none in version 4).
     universe: Option<u64>,
+    forward_universe: Option<u64>,
+    /// Where the groups, titles and tables end.
+    body_end: usize,
 }
 
 /// The page ids a segment's reverse lists hold: below the forward table's last group's end
@@ -481,7 +505,13 @@ impl Segment {
         if hasher.finalize() != crc {
             return Err(SegmentError::Corrupted("checksum mismatch".into()));
         }
-        let body_end = bytes.len() - TRAILER;
+        if bytes.len() < tail_len(version) {
+            return Err(SegmentError::Corrupted("no segment trailer".into()));
+        }
+        let body_end = bytes.len() - tail_len(version);
+        let forward_universe = (version >= 6)
+            .then(|| u64::from_le_bytes(bytes[body_end..body_end + 8].try_into().expect("8 bytes")))
+            .filter(|&u| u != NO_UNIVERSE);
         let mut tables = [(0usize, 0u32); TABLES];
         let mut links = [0u64; TABLES];
         for (k, table) in tables.iter_mut().enumerate() {
@@ -501,6 +531,8 @@ impl Segment {
         let (targets, pages) = (titles(TARGET_TITLES)?, titles(PAGE_TITLES)?);
         Ok(Segment {
             universe: (version > OLDEST_READ).then(|| universe(tables[FORWARD].1)),
+            forward_universe,
+            body_end,
             id,
             seq: u64_at(SEQ_AT),
             map: Arc::clone(&map),
@@ -603,6 +635,11 @@ impl Segment {
         self.links[FORWARD]
     }
 
+    /// What the writer gave `SegmentWriter::set_forward_universe` (none before version 6).
+    pub fn forward_universe(&self) -> Option<u64> {
+        self.forward_universe
+    }
+
     pub fn bytes(&self) -> u64 {
         self.map.len() as u64
     }
@@ -641,7 +678,7 @@ impl Segment {
     /// Bytes of the forward table: entries, their groups' length headers and the group
     /// offsets.
     pub fn forward_bytes(&self) -> Result<u64, Malformed> {
-        let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
+        let bytes: &[u8] = &self.map[..self.body_end];
         let mut total = u64::from(self.tables[FORWARD].1) * 8;
         for g in 0..self.tables[FORWARD].1 {
             let Some(mut pos) = self.group_offset(FORWARD, g) else {
@@ -664,7 +701,7 @@ impl Segment {
         let Some(mut pos) = self.group_offset(table, id / GROUP) else {
             return Ok(None);
         };
-        let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
+        let bytes: &[u8] = &self.map[..self.body_end];
         let slot = (id % GROUP) as usize;
         let mut before = 0usize;
         let mut len = 0usize;
@@ -756,7 +793,7 @@ impl Segment {
 
     /// The entries of the group at byte `at`.
     fn group(&self, g: u32, mut pos: usize) -> Result<Vec<RawEntry<'_>>, Malformed> {
-        let bytes: &[u8] = &self.map[..self.map.len() - TRAILER];
+        let bytes: &[u8] = &self.map[..self.body_end];
         let mut lens = [0usize; GROUP as usize];
         for l in &mut lens {
             *l = usize::try_from(get_varint(bytes, &mut pos)?)
@@ -1071,8 +1108,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.seg");
         let mut w = SegmentWriter::create(&path).unwrap();
-        if version == OLDEST_READ {
-            w = w.version_4();
+        w = w.with_version(version);
+        if version >= 6 {
+            w.set_forward_universe(u64::from(version) * 1000);
         }
         for (&from, &n) in &forward(rows) {
             w.push_forward(from, &fentry(from, n), n).unwrap();
@@ -1134,8 +1172,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
+            prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);
             let mut got = BTreeSet::new();
             for k in 0..4u8 {

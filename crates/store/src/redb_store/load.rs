@@ -316,23 +316,47 @@ impl<'s> Loader<'s> {
         Ok(())
     }
 
-    /// Gives each distinct target title an id, in title order, and maps keys to them.
+    /// Gives each distinct target title an id and maps keys to them. Ids follow the ids of
+    /// the pages the titles name (titles naming no page come after, in title order): pages
+    /// made together link each other, so a page's targets then lie close together in
+    /// target ids, as its links do in page ids, and its forward lists code small.
     fn settle_targets(&mut self) -> R<()> {
         let Some(targets) = self.targets.take() else {
             return Ok(());
         };
         let started = std::time::Instant::now();
-        let mut tids = cells((self.max_key + 1) * 4)?;
-        let mut out = TitleFile::create(&self.store.dir, "targets")?;
+        let dir = self.store.dir.clone();
+        // In title order: each title's rank (from 1) and the page it names.
+        let mut ranks = cells((self.max_key + 1) * 4)?;
+        let mut by_title = TitleFile::create(&dir, "targets-ranked")?;
+        let mut order = Sorter::new(&dir, self.small);
+        let mut pages = match &self.page_titles {
+            Some(p) => Some(TitleReader::open(p)?),
+            None => None,
+        };
+        let mut page = match pages.as_mut() {
+            Some(r) => r.next()?,
+            None => None,
+        };
+        let mut rank = 0u32;
         let mut last: Option<Box<[u8]>> = None;
         for rec in targets.finish()? {
             let (title, value) = rec?;
             if last.as_deref() != Some(&title[..]) {
-                if self.next_tid == u32::MAX {
-                    return Err(refuse("more link targets than ids"));
+                rank = rank
+                    .checked_add(1)
+                    .filter(|&r| r < u32::MAX)
+                    .ok_or_else(|| refuse("more link targets than ids"))?;
+                while page.as_ref().is_some_and(|p| p.0.as_slice() < &title[..]) {
+                    page = pages.as_mut().expect("read").next()?;
                 }
-                out.push(&title, self.next_tid, false)?;
-                self.next_tid += 1;
+                let named = page.as_ref().filter(|p| p.0.as_slice() == &title[..]);
+                let pid = named.map_or(u32::MAX, |p| p.1);
+                // Not namespace first: that keeps a link kind's targets (templates,
+                // categories) in fewer groups of the reverse tables, but splits a page's
+                // neighbours by namespace (at 1 M generated pages, 4.4 MB more in all).
+                order.push((u128::from(pid) << 32) | u128::from(rank))?;
+                by_title.push(&title, rank, false)?;
                 last = Some(title);
             }
             let (key, seq) = (be64(&value, 0), be64(&value, 8));
@@ -340,11 +364,37 @@ impl<'s> Loader<'s> {
                 continue;
             }
             let at = key as usize * 4;
-            tids[at..at + 4].copy_from_slice(&(self.next_tid - 1).to_le_bytes());
+            ranks[at..at + 4].copy_from_slice(&rank.to_le_bytes());
+        }
+        drop(pages);
+        let mut tid_of = cells((u64::from(rank) + 1) * 4)?;
+        for k in order.finish()? {
+            let at = (k? as u32) as usize * 4;
+            if self.next_tid == u32::MAX {
+                return Err(refuse("more link targets than ids"));
+            }
+            tid_of[at..at + 4].copy_from_slice(&self.next_tid.to_le_bytes());
+            self.next_tid += 1;
+        }
+        let tid = |rank: u32| -> u32 {
+            let at = rank as usize * 4;
+            u32::from_le_bytes(tid_of[at..at + 4].try_into().expect("four bytes"))
+        };
+        for cell in ranks.chunks_exact_mut(4) {
+            let rank = u32::from_le_bytes(cell.try_into().expect("four bytes"));
+            if rank != 0 {
+                cell.copy_from_slice(&tid(rank).to_le_bytes());
+            }
+        }
+        let by_title = by_title.done()?;
+        let mut ranked = TitleReader::open(&by_title)?;
+        let mut out = TitleFile::create(&dir, "targets")?;
+        while let Some((title, rank, _)) = ranked.next()? {
+            out.push(&title, tid(rank), false)?;
         }
         self.seen = Vec::new();
         self.twice = HashMap::new();
-        self.tids = Some(tids);
+        self.tids = Some(ranks);
         self.target_titles = Some(out.done()?);
         tracing::info!(
             rows = self.target_rows,
@@ -463,6 +513,9 @@ impl<'s> Loader<'s> {
         let tmp = dir.join(format!("links-{new_id}.tmp"));
         let built = (|| -> R<()> {
             let mut w = SegmentWriter::create(&tmp)?;
+            // Every target id is given out by now.
+            let universe = u64::from(self.next_tid);
+            w.set_forward_universe(universe);
             let mut reverse = Sorter::new(&dir, self.big);
             let forward = std::mem::replace(&mut self.forward, Sorter::new(&dir, 0));
             let mut rows: Vec<(u8, u32, i32)> = Vec::new();
@@ -471,7 +524,7 @@ impl<'s> Loader<'s> {
                 // One row per (kind, target): rows of a missing page may disagree on `ns`.
                 rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
                 rows.dedup_by_key(|&mut (k, t, _)| (k, t));
-                w.push_forward(from, &encode_links(rows), rows.len() as u64)?;
+                w.push_forward(from, &encode_links(rows, Some(universe)), rows.len() as u64)?;
                 for &(kind, tid, ns) in rows.iter() {
                     reverse.push(pack(kind, tid, ns, from))?;
                 }
