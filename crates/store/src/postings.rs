@@ -463,34 +463,28 @@ impl<'a> Postings<'a> {
             .filter(|&c| c <= bytes.len().saturating_mul(BLOCK))
             .ok_or(Malformed("count larger than the bytes can hold"))?;
         let blocks = count.div_ceil(BLOCK);
-        if let (1, Some(u)) = (blocks, universe) {
-            if count as u64 > u {
-                return Err(Malformed("more ids than the universe holds"));
-            }
-            // Dense enough, the ids take no bits at all.
-            return Ok(Postings {
-                bytes,
-                count,
-                blocks,
-                skip_at: pos,
-                body_at: pos,
-                short_first: None,
-                universe,
-            });
-        }
         if blocks == 1 {
-            let first = get_varint(bytes, &mut pos)?;
-            let first = u32::try_from(first).map_err(|_| Malformed("id past u32"))?;
-            if pos >= bytes.len() {
-                return Err(Malformed("block past the end"));
-            }
+            let short_first = match universe {
+                Some(u) if count as u64 > u => {
+                    return Err(Malformed("more ids than the universe holds"))
+                }
+                // No first id; dense enough, the body may even be empty.
+                Some(_) => None,
+                None => {
+                    let first = get_varint(bytes, &mut pos)?;
+                    if pos >= bytes.len() {
+                        return Err(Malformed("block past the end"));
+                    }
+                    Some(u32::try_from(first).map_err(|_| Malformed("id past u32"))?)
+                }
+            };
             return Ok(Postings {
                 bytes,
                 count,
                 blocks,
                 skip_at: pos,
                 body_at: pos,
-                short_first: Some(first),
+                short_first,
                 universe,
             });
         }
