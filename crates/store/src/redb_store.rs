@@ -502,9 +502,15 @@ impl Core {
                         "page {from} links target {tid}, past the next target id {universe}"
                     )));
                 }
-                let entry = encode_links(&rows, Some(universe));
-                w.push_forward(from, &entry, rows.len() as u64)
-                    .map_err(io)?;
+                // An entry of the old segment in the same universe is copied as it is.
+                let fresh;
+                let entry = if was == Some(universe) {
+                    entry
+                } else {
+                    fresh = encode_links(&rows, Some(universe));
+                    &fresh
+                };
+                w.push_forward(from, entry, rows.len() as u64).map_err(io)?;
                 for (kind, tid, ns) in rows {
                     sorter.push(pack(kind, tid, ns, from)).map_err(io)?;
                 }
