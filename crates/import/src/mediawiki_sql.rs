@@ -30,12 +30,84 @@ pub(crate) fn table_rank(table: &str) -> Option<u8> {
     })
 }
 
-/// Column positions of one table, looked up by name from its `CREATE TABLE`.
-struct Cols(Vec<String>);
+/// The columns a table's rows are read by, found by name in its `CREATE TABLE` once rather
+/// than for every row.
+struct Cols {
+    names: [&'static str; 5],
+    at: [Option<usize>; 5],
+}
 
 impl Cols {
-    fn idx(&self, name: &str) -> Option<usize> {
-        self.0.iter().position(|c| c == name)
+    fn new(columns: &[String], names: [&'static str; 5]) -> Self {
+        let at = names.map(|n| columns.iter().position(|c| c == n));
+        Cols { names, at }
+    }
+
+    fn get<'r, 'v>(&self, row: &'r [Value<'v>], i: usize) -> Option<&'r Value<'v>> {
+        self.at[i].and_then(|at| row.get(at))
+    }
+
+    fn int(&self, row: &[Value<'_>], i: usize) -> Result<i64, String> {
+        self.get(row, i)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| format!("{} is missing or not a number", self.names[i]))
+    }
+
+    fn text(&self, row: &[Value<'_>], i: usize) -> Result<String, String> {
+        self.get(row, i)
+            .and_then(Value::as_str)
+            .map(|s| s.into_owned())
+            .ok_or_else(|| format!("{} is missing or not a string", self.names[i]))
+    }
+}
+
+/// The columns read from each table, in the order `handle` reads them.
+fn columns_of(table: &str) -> [&'static str; 5] {
+    match table {
+        "page" => [
+            "page_id",
+            "page_namespace",
+            "page_title",
+            "page_is_redirect",
+            "",
+        ],
+        "linktarget" => ["lt_id", "lt_namespace", "lt_title", "", ""],
+        "pagelinks" => [
+            "pl_from",
+            "pl_from_namespace",
+            "pl_target_id",
+            "pl_title",
+            "pl_namespace",
+        ],
+        "templatelinks" => [
+            "tl_from",
+            "tl_from_namespace",
+            "tl_target_id",
+            "tl_title",
+            "tl_namespace",
+        ],
+        "imagelinks" => [
+            "il_from",
+            "il_from_namespace",
+            "il_target_id",
+            "il_title",
+            "il_namespace",
+        ],
+        "categorylinks" => [
+            "cl_from",
+            "cl_from_namespace",
+            "cl_target_id",
+            "cl_title",
+            "cl_namespace",
+        ],
+        "redirect" => [
+            "rd_from",
+            "rd_namespace",
+            "rd_title",
+            "rd_interwiki",
+            "rd_fragment",
+        ],
+        _ => [""; 5],
     }
 }
 
@@ -126,6 +198,7 @@ impl<'s> SqlImport<'s> {
             let mut handler = Handler {
                 imp: self,
                 cols: None,
+                to: None,
                 table: String::new(),
                 batch: Batch::new(),
                 rows: 0,
@@ -158,6 +231,8 @@ impl<'s> SqlImport<'s> {
 struct Handler<'a, 's> {
     imp: &'a mut SqlImport<'s>,
     cols: Option<Cols>,
+    /// Where `il_to` / `cl_to` is, in the old image and category link schemas.
+    to: Option<usize>,
     table: String,
     batch: Batch,
     rows: u64,
@@ -199,7 +274,9 @@ impl Handler<'_, '_> {
     fn start_table(&mut self, name: &str, cols: &[String]) {
         let _ = self.flush();
         self.table = name.to_string();
-        self.cols = Some(Cols(cols.to_vec()));
+        self.cols = Some(Cols::new(cols, columns_of(name)));
+        // The old schemas' own columns for a target, `il_to` and `cl_to`.
+        self.to = cols.iter().position(|c| c == "il_to" || c == "cl_to");
     }
 
     fn flush(&mut self) -> Result<(), String> {
@@ -265,27 +342,17 @@ impl Handler<'_, '_> {
         let Some(cols) = &self.cols else {
             return Err("row before CREATE TABLE".into());
         };
-        let get = |name: &str| cols.idx(name).and_then(|i| row.get(i));
-        let int = |name: &str| {
-            get(name)
-                .and_then(Value::as_i64)
-                .ok_or_else(|| format!("{name} is missing or not a number"))
-        };
-        let text = |name: &str| {
-            get(name)
-                .and_then(Value::as_str)
-                .map(|s| s.into_owned())
-                .ok_or_else(|| format!("{name} is missing or not a string"))
-        };
+        let int = |i: usize| cols.int(row, i);
+        let text = |i: usize| cols.text(row, i);
         let ns_of = |v: i64| i32::try_from(v).map_err(|_| format!("namespace {v} out of range"));
         let page_id = |v: i64| u32::try_from(v).map_err(|_| format!("page id {v} out of range"));
         self.rows += 1;
         match self.table.as_str() {
             "page" => {
                 let page = PageRecord {
-                    id: PageId(page_id(int("page_id")?)?),
-                    title: Title::new(ns_of(int("page_namespace")?)?, text("page_title")?),
-                    is_redirect: int("page_is_redirect").unwrap_or(0) != 0,
+                    id: PageId(page_id(int(0)?)?),
+                    title: Title::new(ns_of(int(1)?)?, text(2)?),
+                    is_redirect: int(3).unwrap_or(0) != 0,
                 };
                 self.summary.pages += 1;
                 match self.imp.loader.as_mut() {
@@ -294,65 +361,28 @@ impl Handler<'_, '_> {
                 }
             }
             "linktarget" => {
-                let id = int("lt_id")?;
-                let ns = ns_of(int("lt_namespace")?)?;
+                let id = int(0)?;
+                let ns = ns_of(int(1)?)?;
                 if let Some(l) = self.imp.loader.as_mut() {
                     let key = u64::try_from(id).map_err(|_| format!("lt_id {id} out of range"))?;
-                    let title = Title::new(ns, text("lt_title")?);
+                    let title = Title::new(ns, text(2)?);
                     return l.target(key, &title).map_err(|e| self.fatal(e));
                 }
                 let key = target_key(id);
-                let value = encode_title(ns, &text("lt_title")?);
+                let value = encode_title(ns, &text(2)?);
                 self.imp
                     .linktargets
                     .put(key.to_vec(), value)
                     .map_err(|e| e.to_string())?;
             }
             "pagelinks" | "templatelinks" | "imagelinks" | "categorylinks" => {
-                // Column names by table, not formatted per row.
-                let (kind, [c_from, c_from_ns, c_target, c_title, c_ns]) = match self.table.as_str()
-                {
-                    "pagelinks" => (
-                        LinkKind::Page,
-                        [
-                            "pl_from",
-                            "pl_from_namespace",
-                            "pl_target_id",
-                            "pl_title",
-                            "pl_namespace",
-                        ],
-                    ),
-                    "templatelinks" => (
-                        LinkKind::Template,
-                        [
-                            "tl_from",
-                            "tl_from_namespace",
-                            "tl_target_id",
-                            "tl_title",
-                            "tl_namespace",
-                        ],
-                    ),
-                    "imagelinks" => (
-                        LinkKind::Image,
-                        [
-                            "il_from",
-                            "il_from_namespace",
-                            "il_target_id",
-                            "il_title",
-                            "il_namespace",
-                        ],
-                    ),
-                    _ => (
-                        LinkKind::Category,
-                        [
-                            "cl_from",
-                            "cl_from_namespace",
-                            "cl_target_id",
-                            "cl_title",
-                            "cl_namespace",
-                        ],
-                    ),
+                let kind = match self.table.as_str() {
+                    "pagelinks" => LinkKind::Page,
+                    "templatelinks" => LinkKind::Template,
+                    "imagelinks" => LinkKind::Image,
+                    _ => LinkKind::Category,
                 };
+                let (c_from, c_from_ns, c_target, c_title, c_ns) = (0, 1, 2, 3, 4);
                 let from = page_id(int(c_from)?)?;
                 let from_ns = int(c_from_ns).ok().map(ns_of).transpose()?.unwrap_or(0);
                 if let (Some(l), Ok(tid)) = (self.imp.loader.as_mut(), int(c_target)) {
@@ -374,10 +404,14 @@ impl Handler<'_, '_> {
                     decode_title(&v).ok_or("bad linktarget entry")?
                 } else if let Ok(title) = text(c_title) {
                     Title::new(ns_of(int(c_ns)?)?, title)
-                } else if kind == LinkKind::Image {
-                    Title::new(NS_FILE, text("il_to")?)
-                } else if kind == LinkKind::Category {
-                    Title::new(NS_CATEGORY, text("cl_to")?)
+                } else if let Some(to) = self.to.and_then(|at| row.get(at)).and_then(Value::as_str)
+                {
+                    let ns = if kind == LinkKind::Image {
+                        NS_FILE
+                    } else {
+                        NS_CATEGORY
+                    };
+                    Title::new(ns, to.into_owned())
                 } else {
                     return Err(format!("{} row without a target", self.table));
                 };
@@ -395,10 +429,10 @@ impl Handler<'_, '_> {
                 });
             }
             "redirect" => {
-                let from = PageId(page_id(int("rd_from")?)?);
-                let target = Title::new(ns_of(int("rd_namespace")?)?, text("rd_title")?);
-                let interwiki = text("rd_interwiki").unwrap_or_default();
-                let fragment = text("rd_fragment").unwrap_or_default();
+                let from = PageId(page_id(int(0)?)?);
+                let target = Title::new(ns_of(int(1)?)?, text(2)?);
+                let interwiki = text(3).unwrap_or_default();
+                let fragment = text(4).unwrap_or_default();
                 self.summary.redirects += 1;
                 let row = RedirectRow {
                     target,

@@ -294,6 +294,59 @@ fn bad_records_are_reported_and_skipped() {
     assert_eq!(ids("From_template"), [5, 6]);
 }
 
+/// The old image and category link schemas name their targets in `il_to` and `cl_to`; a
+/// row without a target column is reported, not guessed.
+#[test]
+fn old_image_and_category_schemas() {
+    let d = tempfile::tempdir().unwrap();
+    let il = d.path().join("imagelinks.sql");
+    std::fs::write(
+        &il,
+        "CREATE TABLE `imagelinks` (\n  `il_from` int,\n  `il_to` varbinary(255),\n  `il_from_namespace` int\n) ENGINE=InnoDB;\nINSERT INTO `imagelinks` VALUES (1,'Pic.png',0),(2,'Pic.png',4);\n",
+    )
+    .unwrap();
+    let cl = d.path().join("categorylinks.sql");
+    std::fs::write(
+        &cl,
+        "CREATE TABLE `categorylinks` (\n  `cl_from` int,\n  `cl_to` varbinary(255),\n  `cl_sortkey` varbinary(230)\n) ENGINE=InnoDB;\nINSERT INTO `categorylinks` VALUES (3,'Birds','X'),(1,'Birds','Y');\n",
+    )
+    .unwrap();
+    let tl = d.path().join("templatelinks.sql");
+    std::fs::write(
+        &tl,
+        "CREATE TABLE `templatelinks` (\n  `tl_from` int,\n  `tl_to` varbinary(255)\n) ENGINE=InnoDB;\nINSERT INTO `templatelinks` VALUES (1,'Infobox');\n",
+    )
+    .unwrap();
+    let page = d.path().join("page.sql");
+    std::fs::write(
+        &page,
+        "CREATE TABLE `page` (\n  `page_id` int,\n  `page_namespace` int,\n  `page_title` varbinary(255),\n  `page_is_redirect` tinyint\n) ENGINE=InnoDB;\nINSERT INTO `page` VALUES (1,0,'A',0),(2,4,'B',0),(3,0,'C',0);\n",
+    )
+    .unwrap();
+    let store = MemStore::new();
+    let s = import(
+        &store,
+        &[page, il, cl, tl],
+        Format::Auto,
+        &Options::default(),
+    )
+    .unwrap();
+    let total = |f: fn(&inlink_import::Summary) -> u64| s.iter().map(f).sum::<u64>();
+    assert_eq!(total(|x| x.links[LinkKind::Image as usize]), 2);
+    assert_eq!(total(|x| x.links[LinkKind::Category as usize]), 2);
+    assert_eq!(total(|x| x.skipped), 1, "{s:?}");
+    let ids = |kind, t: Title| {
+        store
+            .backlinks(&BacklinkQuery::new(kind, t))
+            .unwrap()
+            .iter()
+            .map(|p| p.id.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(LinkKind::Image, Title::new(6, "Pic.png")), [1, 2]);
+    assert_eq!(ids(LinkKind::Category, Title::new(14, "Birds")), [1, 3]);
+}
+
 #[test]
 fn unsupported_formats_say_so() {
     let store = MemStore::new();
