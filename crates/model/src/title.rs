@@ -82,10 +82,11 @@ impl TitleCodec {
     /// `Title::newFromText(text, default_ns)`.
     pub fn parse(&self, text: &str, default_ns: NamespaceId) -> Result<ParsedTitle, TitleError> {
         let decoded = decode_char_references(text);
-        let normalized: String = match is_nfc_quick(decoded.chars()) {
-            IsNormalized::Yes => decoded.into_owned(),
-            _ => decoded.nfc().collect(),
-        };
+        // ASCII is always in NFC.
+        if decoded.is_ascii() || is_nfc_quick(decoded.chars()) == IsNormalized::Yes {
+            return self.split(&decoded, default_ns);
+        }
+        let normalized: String = decoded.nfc().collect();
         self.split(&normalized, default_ns)
     }
 
@@ -101,25 +102,43 @@ impl TitleCodec {
         let mut ns = default_ns;
         let mut interwiki = String::new();
         // Spaces → `_`, bidi marks removed, whitespace runs collapsed, `_` trimmed.
-        let mut key = String::with_capacity(text.len());
         let mut in_space = false;
-        for c in text.chars() {
-            if is_bidi_override(c) {
-                continue;
+        let key = if text.is_ascii() {
+            // The same, a byte at a time: neither bidi marks nor U+FFFD are ASCII.
+            let mut bytes = Vec::with_capacity(text.len());
+            for &b in text.as_bytes() {
+                if b == b' ' || b == b'_' {
+                    in_space = true;
+                    continue;
+                }
+                if in_space && !bytes.is_empty() {
+                    bytes.push(b'_');
+                }
+                in_space = false;
+                bytes.push(b);
             }
-            if is_space_like(c) {
-                in_space = true;
-                continue;
+            String::from_utf8(bytes).expect("ASCII")
+        } else {
+            let mut key = String::with_capacity(text.len());
+            for c in text.chars() {
+                if is_bidi_override(c) {
+                    continue;
+                }
+                if is_space_like(c) {
+                    in_space = true;
+                    continue;
+                }
+                if in_space && !key.is_empty() {
+                    key.push('_');
+                }
+                in_space = false;
+                key.push(c);
             }
-            if in_space && !key.is_empty() {
-                key.push('_');
+            if key.contains('\u{FFFD}') {
+                return Err(TitleError::Utf8);
             }
-            in_space = false;
-            key.push(c);
-        }
-        if key.contains('\u{FFFD}') {
-            return Err(TitleError::Utf8);
-        }
+            key
+        };
         let mut dbkey: &str = &key;
         if let Some(rest) = dbkey.strip_prefix(':') {
             ns = NS_MAIN;

@@ -1,7 +1,11 @@
 //! `[[…]]` links in expanded wikitext, as MediaWiki's `handleInternalLinks2` finds them.
 
 use super::Sink;
-use inlink_model::{LinkKind, Title, TitleCodec, NS_CATEGORY, NS_FILE, NS_MEDIA, NS_SPECIAL};
+use inlink_model::{
+    LinkKind, ParsedTitle, Title, TitleCodec, NS_CATEGORY, NS_FILE, NS_MEDIA, NS_SPECIAL,
+};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// URL protocols (`$wgUrlProtocols`); `[[http://x]]` is not an internal link.
 const URL_PROTOCOLS: &[&str] = &[
@@ -38,6 +42,11 @@ const URL_PROTOCOLS: &[&str] = &[
 
 fn starts_with_protocol(s: &str) -> bool {
     let b = s.as_bytes();
+    // Every protocol starts `//` or has its colon within ten bytes (`worldwind:`).
+    let head = &b[..b.len().min(10)];
+    if !head.starts_with(b"//") && !head.contains(&b':') {
+        return false;
+    }
     URL_PROTOCOLS
         .iter()
         .any(|p| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
@@ -78,37 +87,67 @@ pub(crate) fn raw_url_decode(s: &str) -> String {
 
 /// Resolves `[[/Sub]]` and `[[../Up]]` against the page when its namespace has subpages.
 /// `None` means the link is plain text (climbing above the root).
-fn subpage_link(codec: &TitleCodec, page: &Title, target: &str) -> Option<String> {
-    if !codec.site().namespaces.has_subpages(page.ns) {
-        return Some(target.to_string());
+fn subpage_link<'t>(codec: &TitleCodec, page: &Title, target: &'t str) -> Option<Cow<'t, str>> {
+    if !(target.starts_with('/') || target.starts_with("../"))
+        || !codec.site().namespaces.has_subpages(page.ns)
+    {
+        return Some(Cow::Borrowed(target));
     }
     let base = codec.full_text(page);
     if let Some(rest) = target.strip_prefix('/') {
         let rest = rest.strip_suffix('/').unwrap_or(rest);
-        return Some(format!("{base}/{rest}"));
+        return Some(Cow::Owned(format!("{base}/{rest}")));
     }
-    if target.starts_with("../") {
-        let mut rest = target;
-        let mut parts: Vec<&str> = base.split('/').collect();
-        while let Some(r) = rest.strip_prefix("../") {
-            rest = r;
-            parts.pop();
-            if parts.is_empty() {
-                return None;
-            }
+    let mut rest = target;
+    let mut parts: Vec<&str> = base.split('/').collect();
+    while let Some(r) = rest.strip_prefix("../") {
+        rest = r;
+        parts.pop();
+        if parts.is_empty() {
+            return None;
         }
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        let mut s = parts.join("/");
-        if !rest.is_empty() {
-            s.push('/');
-            s.push_str(rest);
-        }
-        return Some(s);
     }
-    Some(target.to_string())
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let mut s = parts.join("/");
+    if !rest.is_empty() {
+        s.push('/');
+        s.push_str(rest);
+    }
+    Some(Cow::Owned(s))
 }
 
-pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut Sink) {
+/// Link targets already parsed, by their text. A wiki's pages name the same popular titles
+/// over and over, and a lookup costs a fraction of the title rules. Emptied when full.
+#[derive(Default)]
+pub(crate) struct TitleMemo {
+    parsed: HashMap<Box<str>, Option<ParsedTitle>, foldhash::fast::RandomState>,
+}
+
+/// Entries a memo holds before it starts again (a few MB).
+const MEMO_ENTRIES: usize = 1 << 16;
+
+impl TitleMemo {
+    /// `codec.parse(text, 0)`, remembered. A memo serves one codec only.
+    fn parse(&mut self, codec: &TitleCodec, text: &str) -> Option<ParsedTitle> {
+        if let Some(known) = self.parsed.get(text) {
+            return known.clone();
+        }
+        let parsed = codec.parse(text, 0).ok();
+        if self.parsed.len() >= MEMO_ENTRIES {
+            self.parsed.clear();
+        }
+        self.parsed.insert(text.into(), parsed.clone());
+        parsed
+    }
+}
+
+pub(crate) fn extract(
+    text: &str,
+    page: &Title,
+    codec: &TitleCodec,
+    memo: &mut TitleMemo,
+    sink: &mut Sink,
+) {
     let starts: Vec<usize> = memchr::memmem::find_iter(text.as_bytes(), b"[[").collect();
     for (n, &start) in starts.iter().enumerate() {
         // MediaWiki splits the text on `[[`; a piece runs to the next one.
@@ -133,9 +172,9 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
         } else {
             continue;
         };
-        let mut target = piece[..target_len].to_string();
+        let mut target = Cow::Borrowed(&piece[..target_len]);
         if target.contains('%') {
-            target = raw_url_decode(&target);
+            target = Cow::Owned(raw_url_decode(&target));
         }
         let orig = target.trim_start_matches(' ');
         if starts_with_protocol(orig) {
@@ -145,7 +184,7 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
         let Some(link) = subpage_link(codec, page, orig) else {
             continue;
         };
-        let Ok(t) = codec.parse(&link, 0) else {
+        let Some(t) = memo.parse(codec, &link) else {
             continue;
         };
         if !t.is_local() {
@@ -162,7 +201,7 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
             continue;
         }
         match t.ns {
-            NS_CATEGORY if !forced => sink.add(LinkKind::Category, t.title()),
+            NS_CATEGORY if !forced => sink.add(LinkKind::Category, Title::new(t.ns, t.dbkey)),
             NS_MEDIA => sink.add(LinkKind::Image, Title::new(NS_FILE, t.dbkey)),
             NS_SPECIAL => {}
             _ if t.dbkey.is_empty() => {}
@@ -170,7 +209,7 @@ pub(crate) fn extract(text: &str, page: &Title, codec: &TitleCodec, sink: &mut S
                 if t.ns == page.ns && t.dbkey == page.dbkey && t.fragment.is_empty() {
                     continue;
                 }
-                sink.add(LinkKind::Page, t.title());
+                sink.add(LinkKind::Page, Title::new(t.ns, t.dbkey));
             }
         }
     }
@@ -191,6 +230,75 @@ fn image_link_option(options: &str, page: &Title, codec: &TitleCodec, sink: &mut
             if t.ns >= 0 && !t.dbkey.is_empty() && t != *page {
                 sink.add(LinkKind::Page, t);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use inlink_model::SiteInfo;
+
+    /// The memo answers as the title rules do, for texts seen once, again, and after it
+    /// filled up and started again.
+    #[test]
+    fn memo_answers_as_the_title_rules() {
+        let codec = TitleCodec::new(SiteInfo::mediawiki_default("W"));
+        let mut memo = TitleMemo::default();
+        let texts = [
+            "foo bar",
+            "Foo_bar",
+            "talk:x",
+            "Talk:X#Part",
+            "w:en:Y",
+            "A[b",
+            "",
+            " : ",
+            "ß x",
+            "Category:Birds",
+            "..",
+            "User:127.0.0.1",
+            "a&amp;b",
+            "e\u{301}",
+        ];
+        let spread = (0..MEMO_ENTRIES + 10).map(|i| format!("Page {i}"));
+        let all: Vec<String> = texts
+            .iter()
+            .map(|t| t.to_string())
+            .chain(spread)
+            .chain(texts.iter().map(|t| t.to_string()))
+            .collect();
+        for text in &all {
+            assert_eq!(
+                memo.parse(&codec, text),
+                codec.parse(text, 0).ok(),
+                "{text:?}"
+            );
+        }
+        assert!(memo.parsed.len() <= MEMO_ENTRIES);
+    }
+
+    #[test]
+    fn protocols_need_their_colon_or_slashes() {
+        for yes in [
+            "http://x",
+            "HTTPS://x",
+            "//x",
+            "worldwind://x",
+            "mailto:a",
+            "urn:x",
+        ] {
+            assert!(starts_with_protocol(yes), "{yes}");
+        }
+        for no in [
+            "http",
+            "Foo:bar",
+            "/x",
+            "worldwind:/x",
+            "Talk:http://x",
+            "a//b",
+        ] {
+            assert!(!starts_with_protocol(no), "{no}");
         }
     }
 }

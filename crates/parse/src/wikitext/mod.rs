@@ -87,6 +87,7 @@ pub struct Extractor {
     codec: TitleCodec,
     redirect_words: Vec<String>,
     cache: RefCell<expand::Cache>,
+    titles: RefCell<links::TitleMemo>,
 }
 
 /// Localised `#REDIRECT` magic words of the languages we have met. The English one always
@@ -155,6 +156,7 @@ impl Extractor {
             codec,
             redirect_words,
             cache: RefCell::new(expand::Cache::default()),
+            titles: RefCell::default(),
         }
     }
 
@@ -194,7 +196,13 @@ impl Extractor {
             );
             ex.expand_page(&pre)
         };
-        links::extract(&expanded, page, &self.codec, &mut sink);
+        links::extract(
+            &expanded,
+            page,
+            &self.codec,
+            &mut self.titles.borrow_mut(),
+            &mut sink,
+        );
         Extracted {
             redirect,
             links: sink.links,
