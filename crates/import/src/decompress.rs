@@ -191,16 +191,25 @@ pub struct ParallelBz2 {
     results: Receiver<Receiver<io::Result<Vec<u8>>>>,
     current: Vec<u8>,
     pos: usize,
+    /// Buffers read out, for the workers to decode into again: fresh memory costs the
+    /// kernel a page fault and a zeroed page for every 4 KiB.
+    spare: Spare,
 }
 
-/// Compressed bytes gathered before a chunk is handed to a worker.
-const CHUNK: usize = 4 << 20;
+/// Output buffers going back to the bzip2 workers.
+type Spare = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// Compressed bytes gathered before a chunk is handed to a worker (a Wikimedia stream
+/// holds 100 pages, some tens of KB).
+const CHUNK: usize = 1 << 20;
 
 impl ParallelBz2 {
     pub fn new<R: Read + Send + 'static>(mut input: R, workers: usize) -> Self {
         // Each chunk gets its own one-shot channel; the queue of those keeps output in order
         // and bounds how far reading runs ahead of the consumer.
         let (order_tx, order_rx) = sync_channel::<Receiver<io::Result<Vec<u8>>>>(workers * 2);
+        let spare: Spare = Default::default();
+        let pool_spare = spare.clone();
         thread::spawn(move || {
             let ready = |r: io::Result<Vec<u8>>| {
                 let (tx, rx) = sync_channel(1);
@@ -257,7 +266,7 @@ impl ParallelBz2 {
                     }
                 }
             }
-            let pool = Pool::new(workers);
+            let pool = Pool::new(workers, pool_spare);
             loop {
                 while pending.len() >= CHUNK || (eof && !pending.is_empty()) {
                     // Cut at the last stream start past CHUNK/2, else take everything when at EOF.
@@ -284,6 +293,7 @@ impl ParallelBz2 {
             results: order_rx,
             current: Vec::new(),
             pos: 0,
+            spare,
         }
     }
 }
@@ -318,16 +328,24 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(n: usize) -> Self {
+    fn new(n: usize, spare: Spare) -> Self {
         let (tx, rx) =
             sync_channel::<(Vec<u8>, std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>)>(n);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for _ in 0..n {
             let rx = rx.clone();
+            let spare = spare.clone();
             thread::spawn(move || loop {
                 let job = rx.lock().expect("job queue").recv();
                 let Ok((chunk, reply)) = job else { return };
-                let mut out = Vec::with_capacity(chunk.len() * 4);
+                let mut out = spare
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.pop())
+                    .unwrap_or_default();
+                out.clear();
+                // Wikitext compresses about sixfold; a buffer that grows copies what it holds.
+                out.reserve(chunk.len() * 8);
                 let r = bzip2::read::MultiBzDecoder::new(&chunk[..])
                     .read_to_end(&mut out)
                     .map(|_| out);
@@ -353,7 +371,15 @@ impl Read for ParallelBz2 {
             let data = next
                 .recv()
                 .map_err(|_| io::Error::other("bzip2 worker stopped"))??;
-            self.current = data;
+            let old = std::mem::replace(&mut self.current, data);
+            if old.capacity() > 0 {
+                if let Ok(mut s) = self.spare.lock() {
+                    // As many as can be in flight at once; more would only hold memory.
+                    if s.len() < 16 {
+                        s.push(old);
+                    }
+                }
+            }
             self.pos = 0;
         }
         let n = buf.len().min(self.current.len() - self.pos);

@@ -9,13 +9,14 @@ use crate::temp::TempKv;
 use crate::xml::{DumpPage, Skipped, XmlDump};
 use crate::{ImportError, Options};
 use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title, TitleCodec, NS_TEMPLATE};
-use inlink_parse::{Extracted, Extractor, TemplateSource};
+use inlink_parse::{Expanded, Extracted, Extractor, LinkFinder, TemplateSource};
 use inlink_store::{Batch, LinkStore, Op, PageUpdate, RedirectRow};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn title_key(t: &Title) -> Vec<u8> {
@@ -70,10 +71,163 @@ impl TemplateSource for Final<'_> {
     }
 }
 
+/// One page's part after its templates are expanded, or an operation that needs no more.
+enum Item {
+    Page {
+        id: u32,
+        title: Title,
+        dump_redirect: Option<String>,
+        expanded: Expanded,
+    },
+    Op(Op),
+}
+
+/// Pages read (or operations made) before a chunk goes to the link workers: enough to pay
+/// for the hand-over, few enough to keep every core busy.
+const CHUNK_ITEMS: usize = 64;
+
+/// A chunk's operations, in the order of its items, and what they add to the summary.
+#[derive(Default)]
+struct Done {
+    ops: Vec<Op>,
+    counts: Counts,
+}
+
+#[derive(Default)]
+struct Counts {
+    pages: u64,
+    redirects: u64,
+    links: [u64; 4],
+    pages_with_unexpanded: u64,
+}
+
+impl Counts {
+    fn count(&mut self, u: &PageUpdate, unexpanded: u32) {
+        self.pages += 1;
+        if u.redirect.is_some() {
+            self.redirects += 1;
+        }
+        for (k, _) in &u.links {
+            self.links[*k as usize] += 1;
+        }
+        if unexpanded > 0 {
+            self.pages_with_unexpanded += 1;
+        }
+    }
+
+    fn add_to(&self, summary: &mut Summary) {
+        summary.pages += self.pages;
+        summary.redirects += self.redirects;
+        for (s, l) in summary.links.iter_mut().zip(self.links) {
+            *s += l;
+        }
+        summary.pages_with_unexpanded += self.pages_with_unexpanded;
+    }
+}
+
+/// What the writer thread takes, in the order of the dump.
 enum ToWriter {
-    Batch(Batch),
-    /// Answered once every batch sent before it is applied.
-    Barrier(std::sync::mpsc::SyncSender<()>),
+    /// A chunk the link workers are on.
+    Chunk(Receiver<Done>),
+    /// Answered once every operation sent before it is applied.
+    Barrier(SyncSender<()>),
+}
+
+/// Finds the links of expanded pages on every core (the link rules are most of a page's
+/// cost, and need no other page), each chunk answered on its own channel so that the
+/// writer takes the answers in dump order.
+struct LinkWorkers {
+    jobs: SyncSender<(Vec<Item>, SyncSender<Done>)>,
+}
+
+impl LinkWorkers {
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        codec: &TitleCodec,
+        n: usize,
+    ) -> Self {
+        let (jobs, rx) = sync_channel::<(Vec<Item>, SyncSender<Done>)>(n);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..n {
+            let rx = rx.clone();
+            let codec = codec.clone();
+            scope.spawn(move || {
+                let mut finder = LinkFinder::new(codec.clone());
+                loop {
+                    let job = rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|r| r.recv().map_err(|_| ()));
+                    let Ok((items, reply)) = job else { return };
+                    let mut done = Done {
+                        ops: Vec::with_capacity(items.len()),
+                        counts: Counts::default(),
+                    };
+                    for item in items {
+                        match item {
+                            Item::Op(op) => done.ops.push(op),
+                            Item::Page {
+                                id,
+                                title,
+                                dump_redirect,
+                                expanded,
+                            } => {
+                                let ex = finder.links(expanded);
+                                let unexpanded = ex.unexpanded;
+                                let u = update(&codec, id, title, dump_redirect.as_deref(), ex);
+                                done.counts.count(&u, unexpanded);
+                                done.ops.push(Op::Upsert(u));
+                            }
+                        }
+                    }
+                    let _ = reply.send(done);
+                }
+            });
+        }
+        LinkWorkers { jobs }
+    }
+
+    /// Hands a chunk over; its answer comes on the returned channel.
+    fn submit(&self, items: Vec<Item>) -> Option<Receiver<Done>> {
+        let (tx, rx) = sync_channel(1);
+        self.jobs.send((items, tx)).ok()?;
+        Some(rx)
+    }
+}
+
+/// The way from the reading thread to the index: link workers, then the writer.
+struct Pipe {
+    links: LinkWorkers,
+    tx: SyncSender<ToWriter>,
+}
+
+type Writer<'scope> =
+    std::thread::ScopedJoinHandle<'scope, Result<(Counts, Duration), ImportError>>;
+
+impl Pipe {
+    /// False when the writer or the workers stopped.
+    fn send(&self, items: Vec<Item>) -> bool {
+        match self.links.submit(items) {
+            Some(done) => self.tx.send(ToWriter::Chunk(done)).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Waits until everything sent is in the store; false when the writer stopped.
+    fn barrier(&self) -> bool {
+        let (ack, acked) = sync_channel(1);
+        self.tx.send(ToWriter::Barrier(ack)).is_ok() && acked.recv().is_ok()
+    }
+
+    /// Why the pipe broke: the writer's own error, if it has one.
+    fn fail(self, writer: Writer<'_>) -> ImportError {
+        // Closed first, so that a writer still waiting for work ends.
+        drop(self);
+        match writer.join().expect("writer thread") {
+            Err(e) => e,
+            Ok(_) => ImportError::Temp("the index writer or a link worker stopped".into()),
+        }
+    }
 }
 
 /// Parked pages, written to a scratch file.
@@ -177,19 +331,6 @@ pub(crate) fn update(
     }
 }
 
-fn count(summary: &mut Summary, u: &PageUpdate, unexpanded: u32) {
-    summary.pages += 1;
-    if u.redirect.is_some() {
-        summary.redirects += 1;
-    }
-    for (k, _) in &u.links {
-        summary.links[*k as usize] += 1;
-    }
-    if unexpanded > 0 {
-        summary.pages_with_unexpanded += 1;
-    }
-}
-
 /// Imports the XML files of one wiki (all namespaces of an export may come in several
 /// files): one pass over every file, then the parked pages.
 pub(crate) fn import(
@@ -240,29 +381,64 @@ pub(crate) fn import(
     };
     let io = |e: std::io::Error| ImportError::Temp(e.to_string());
 
-    std::thread::scope(|scope| -> Result<(), ImportError> {
-        let (tx, rx) = sync_channel::<ToWriter>(4);
-        let writer = scope.spawn(move || -> Result<Duration, ImportError> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
+    let batch_pages = opts.batch_pages.max(1);
+    let written = std::thread::scope(|scope| -> Result<(Counts, Duration), ImportError> {
+        let links = LinkWorkers::start(scope, &codec, workers);
+        // Room for two batches' chunks: reading and finding links go on while the writer
+        // applies a batch.
+        let (tx, rx) = sync_channel::<ToWriter>((2 * batch_pages / CHUNK_ITEMS).max(workers * 4));
+        // Applies the operations in dump order, in batches of `batch_pages`.
+        let writer = scope.spawn(move || -> Result<(Counts, Duration), ImportError> {
             let mut busy = Duration::ZERO;
+            let mut counts = Counts::default();
+            let mut batch = Batch::new();
+            let mut apply = |batch: &mut Batch| -> Result<(), ImportError> {
+                if !batch.is_empty() {
+                    let t = Instant::now();
+                    store.apply(batch)?;
+                    busy += t.elapsed();
+                    *batch = Batch::new();
+                }
+                Ok(())
+            };
             for m in rx {
                 match m {
-                    ToWriter::Batch(b) => {
-                        let t = Instant::now();
-                        store.apply(&b)?;
-                        busy += t.elapsed();
+                    ToWriter::Chunk(done) => {
+                        let done = done
+                            .recv()
+                            .map_err(|_| ImportError::Temp("a link worker stopped".into()))?;
+                        for op in done.ops {
+                            batch.push(op);
+                            if batch.len() >= batch_pages {
+                                apply(&mut batch)?;
+                            }
+                        }
+                        let c = done.counts;
+                        counts.pages += c.pages;
+                        counts.redirects += c.redirects;
+                        for (s, l) in counts.links.iter_mut().zip(c.links) {
+                            *s += l;
+                        }
+                        counts.pages_with_unexpanded += c.pages_with_unexpanded;
                     }
-                    ToWriter::Barrier(done) => {
-                        let _ = done.send(());
+                    ToWriter::Barrier(ack) => {
+                        apply(&mut batch)?;
+                        let _ = ack.send(());
                     }
                 }
             }
-            Ok(busy)
+            apply(&mut batch)?;
+            Ok((counts, busy))
         });
-        let stopped = || ImportError::Temp("the store writer stopped".into());
-        let send = |b: Batch| tx.send(ToWriter::Batch(b)).map_err(|_| stopped());
-        let mut batch = Batch::new();
+        let pipe = Pipe { links, tx };
+        let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK_ITEMS);
+        let mut read = 0u64;
         if dump_site.is_some() {
-            batch.push(Op::SetSiteInfo(Box::new(site.clone())));
+            chunk.push(Item::Op(Op::SetSiteInfo(Box::new(site.clone()))));
         }
         for (dump, progress, _) in dumps.iter_mut() {
             while let Some(next) = dump.next_page() {
@@ -302,13 +478,16 @@ pub(crate) fn import(
                     texts: &texts,
                     misses: RefCell::new(Vec::new()),
                 };
-                let ex = extractor.extract(&title, &p.text, &source);
+                let expanded = extractor.expand(&title, &p.text, &source);
                 let misses = source.misses.into_inner();
+                read += 1;
                 if misses.is_empty() {
-                    let unexpanded = ex.unexpanded;
-                    let u = update(&codec, p.id, title, p.redirect.as_deref(), ex);
-                    count(&mut summary, &u, unexpanded);
-                    batch.push(Op::Upsert(u));
+                    chunk.push(Item::Page {
+                        id: p.id,
+                        title,
+                        dump_redirect: p.redirect,
+                        expanded,
+                    });
                 } else {
                     for m in misses {
                         if m.ns != NS_TEMPLATE {
@@ -317,28 +496,28 @@ pub(crate) fn import(
                     }
                     parked.park(&p, &title).map_err(io)?;
                     // The row exists now, so that later transclusions of it are not red links.
-                    batch.push(Op::PutPage(PageRecord {
+                    chunk.push(Item::Op(Op::PutPage(PageRecord {
                         id: PageId(p.id),
                         title,
                         is_redirect: p.redirect.is_some(),
-                    }));
+                    })));
                 }
-                if batch.len() >= opts.batch_pages {
-                    send(std::mem::take(&mut batch))?;
-                    progress.tick(summary.pages + parked.count);
+                if chunk.len() >= CHUNK_ITEMS {
+                    if !pipe.send(std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(CHUNK_ITEMS),
+                    )) {
+                        return Err(pipe.fail(writer));
+                    }
+                    progress.tick(read);
                 }
             }
             progress.finish();
         }
-        send(std::mem::take(&mut batch))?;
         // The parked pages' rows must be in the store before the second look asks it
         // which pages exist.
-        let (done_tx, done_rx) = sync_channel(1);
-        tx.send(ToWriter::Barrier(done_tx)).map_err(|_| stopped())?;
-        if done_rx.recv().is_err() {
-            drop(tx);
-            writer.join().expect("writer thread")?;
-            return Err(stopped());
+        if !pipe.send(std::mem::take(&mut chunk)) || !pipe.barrier() {
+            return Err(pipe.fail(writer));
         }
 
         // Second look at parked pages: every template of the dump is known now.
@@ -355,20 +534,31 @@ pub(crate) fn import(
             store,
         };
         while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
-            let ex = extractor.extract(&title, &text, &source);
-            let unexpanded = ex.unexpanded;
-            let u = update(&codec, id, title, redirect.as_deref(), ex);
-            count(&mut summary, &u, unexpanded);
-            batch.push(Op::Upsert(u));
-            if batch.len() >= opts.batch_pages {
-                send(std::mem::take(&mut batch))?;
+            let expanded = extractor.expand(&title, &text, &source);
+            chunk.push(Item::Page {
+                id,
+                title,
+                dump_redirect: redirect,
+                expanded,
+            });
+            if chunk.len() >= CHUNK_ITEMS
+                && !pipe.send(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(CHUNK_ITEMS),
+                ))
+            {
+                return Err(pipe.fail(writer));
             }
         }
-        send(std::mem::take(&mut batch))?;
-        drop(tx);
-        summary.store_time += writer.join().expect("writer thread")?;
-        Ok(())
+        if !pipe.send(std::mem::take(&mut chunk)) {
+            return Err(pipe.fail(writer));
+        }
+        drop(pipe);
+        writer.join().expect("writer thread")
     })?;
+    let (counts, busy) = written;
+    counts.add_to(&mut summary);
+    summary.store_time += busy;
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

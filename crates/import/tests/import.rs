@@ -897,6 +897,43 @@ fn bulk_loaded_sql_answers_like_batches() {
     assert_eq!(loaded.verify(10).unwrap(), Vec::<String>::new());
 }
 
+/// Links are found on several threads and written in batches: neither the batch size nor
+/// the thread count changes a row, and a summary counts every page once.
+#[test]
+fn xml_rows_do_not_depend_on_batches() {
+    let d = tempfile::tempdir().unwrap();
+    let (xml, _) = inlink_import::demo_enwiki::write_xml_bz2(d.path(), "gen", 3_000, 7).unwrap();
+    let mut rows = Vec::new();
+    for batch_pages in [10_000, 7, 1] {
+        let store = RedbStore::open(d.path().join(format!("index-{batch_pages}"))).unwrap();
+        let opts = Options {
+            batch_pages,
+            ..Options::default()
+        };
+        let s = import(&store, std::slice::from_ref(&xml), Format::Auto, &opts).unwrap();
+        let st = store.stats().unwrap();
+        assert_eq!(s[0].pages, st.pages, "{}", s[0]);
+        assert_eq!(s[0].links, st.links, "{}", s[0]);
+        assert!(
+            s[0].deferred > 0,
+            "parked pages are part of the test: {}",
+            s[0]
+        );
+        let mut all = Vec::new();
+        for p in store.pages(PageId(0), usize::MAX).unwrap() {
+            let links: Vec<_> = LinkKind::ALL
+                .iter()
+                .map(|&k| store.outgoing(p.id, k).unwrap())
+                .collect();
+            let redirect = store.redirect(p.id).unwrap();
+            all.push((p, links, redirect));
+        }
+        rows.push(all);
+    }
+    assert!(rows[0].len() > 2_000);
+    assert!(rows.windows(2).all(|w| w[0] == w[1]));
+}
+
 #[test]
 fn enwiki_shaped_sql_dumps_import_exactly() {
     let d = tempfile::tempdir().unwrap();

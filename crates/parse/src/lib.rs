@@ -7,4 +7,6 @@ pub mod markdown;
 pub mod siyuan;
 pub mod wikitext;
 
-pub use wikitext::{Extracted, Extractor, NoTemplates, Redirect, TemplateSource};
+pub use wikitext::{
+    Expanded, Extracted, Extractor, LinkFinder, NoTemplates, Redirect, TemplateSource,
+};

@@ -176,6 +176,14 @@ impl Extractor {
 
     /// All link rows of page `page` whose current wikitext is `text`.
     pub fn extract(&self, page: &Title, text: &str, templates: &dyn TemplateSource) -> Extracted {
+        let expanded = self.expand(page, text, templates);
+        expanded.links_in(&self.codec, &mut self.titles.borrow_mut())
+    }
+
+    /// The half of [`Extractor::extract`] that needs the templates: the redirect, the
+    /// preprocessor and template expansion. [`LinkFinder::links`] does the rest, on any
+    /// thread.
+    pub fn expand(&self, page: &Title, text: &str, templates: &dyn TemplateSource) -> Expanded {
         let mut sink = Sink::default();
         let redirect = self.redirect(text);
         if let Some(r) = &redirect {
@@ -185,7 +193,7 @@ impl Extractor {
             }
         }
         let pre = strip::preprocess(text, strip::Mode::Page, &self.codec);
-        let expanded = {
+        let text = {
             let mut ex = expand::Expander::new(
                 &self.codec,
                 templates,
@@ -196,17 +204,53 @@ impl Extractor {
             );
             ex.expand_page(&pre)
         };
-        links::extract(
-            &expanded,
-            page,
-            &self.codec,
-            &mut self.titles.borrow_mut(),
-            &mut sink,
-        );
-        Extracted {
+        Expanded {
+            page: page.clone(),
             redirect,
-            links: sink.links,
-            unexpanded: sink.unexpanded,
+            text,
+            sink,
         }
+    }
+}
+
+/// A page with its templates expanded: what [`LinkFinder::links`] needs, and nothing that
+/// depends on other pages.
+pub struct Expanded {
+    page: Title,
+    redirect: Option<Redirect>,
+    text: String,
+    sink: Sink,
+}
+
+impl Expanded {
+    fn links_in(mut self, codec: &TitleCodec, memo: &mut links::TitleMemo) -> Extracted {
+        links::extract(&self.text, &self.page, codec, memo, &mut self.sink);
+        Extracted {
+            redirect: self.redirect,
+            links: self.sink.links,
+            unexpanded: self.sink.unexpanded,
+        }
+    }
+}
+
+/// Finds the `[[…]]` links of expanded pages; one per thread, each with its own memo of
+/// titles.
+pub struct LinkFinder {
+    codec: TitleCodec,
+    memo: links::TitleMemo,
+}
+
+impl LinkFinder {
+    pub fn new(codec: TitleCodec) -> Self {
+        LinkFinder {
+            codec,
+            memo: links::TitleMemo::default(),
+        }
+    }
+
+    /// The page's link rows: those its expansion found and those of its expanded text. The
+    /// codec must be the extractor's.
+    pub fn links(&mut self, page: Expanded) -> Extracted {
+        page.links_in(&self.codec, &mut self.memo)
     }
 }
