@@ -89,7 +89,7 @@ struct Rows(usize);
 
 impl inlink_import::sql::Visitor for Rows {
     fn table(&mut self, _: &str, _: &[String]) {}
-    fn row(&mut self, row: &[inlink_import::sql::Value<'_>]) -> Result<(), String> {
+    fn row(&mut self, row: &[inlink_import::sql::Value<'_>], _: u64) -> Result<(), String> {
         for v in row {
             let _ = (v.as_i64(), v.as_str());
         }

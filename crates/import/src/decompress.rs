@@ -105,7 +105,7 @@ pub struct ReadAhead {
 }
 
 /// Chunks in flight, and their size.
-const AHEAD: usize = 4;
+const AHEAD: usize = 16;
 const AHEAD_CHUNK: usize = 1 << 20;
 
 impl ReadAhead {

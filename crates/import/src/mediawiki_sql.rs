@@ -134,7 +134,7 @@ pub(crate) struct SqlImport<'s> {
     store: &'s dyn LinkStore,
     /// The store's loader, when it takes the rows instead of batches (then `linktargets`
     /// stays empty: the loader keeps the targets).
-    loader: Option<Box<dyn BulkLoad + 's>>,
+    loader: Option<Box<dyn BulkLoad + Send + 's>>,
     linktargets: TempKv,
     opts: Options,
 }
@@ -142,7 +142,7 @@ pub(crate) struct SqlImport<'s> {
 impl<'s> SqlImport<'s> {
     pub fn new(
         store: &'s dyn LinkStore,
-        loader: Option<Box<dyn BulkLoad + 's>>,
+        loader: Option<Box<dyn BulkLoad + Send + 's>>,
         opts: &Options,
     ) -> Result<Self, ImportError> {
         Ok(SqlImport {
@@ -177,9 +177,10 @@ impl<'s> SqlImport<'s> {
             ..Summary::default()
         };
         // Reading (inflate, tokenise) and index writes overlap: batches go to a writer
-        // thread, two at most in flight.
+        // thread, two at most in flight; rows for the loader go to a thread of their own.
         let store = self.store;
         let failed: std::sync::Mutex<Option<inlink_store::StoreError>> = Default::default();
+        let mut loader = self.loader.take();
         let result = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
             let failed = &failed;
@@ -195,25 +196,44 @@ impl<'s> SqlImport<'s> {
                     }
                 }
             });
+            let (calls_tx, calls_rx) = std::sync::mpsc::sync_channel::<Vec<Call>>(32);
+            let loading = loader
+                .as_mut()
+                .map(|l| scope.spawn(move || load_calls(l.as_mut(), calls_rx)));
             let mut handler = Handler {
                 imp: self,
                 cols: None,
                 to: None,
                 table: String::new(),
                 batch: Batch::new(),
+                calls: Vec::new(),
                 rows: 0,
                 summary: &mut summary,
                 error: None,
                 progress: &progress,
                 writer: Some(tx),
+                loader: loading.is_some().then_some(calls_tx),
                 failed,
             };
             let result = read_dump(opened.reader, &mut handler);
             let _ = handler.flush();
-            // Closing the channel lets the writer finish; the scope waits for it.
+            // Closing the channels lets the threads finish; the scope waits for them.
             handler.writer = None;
-            (result, handler.error.take())
+            handler.loader = None;
+            let mut error = handler.error.take();
+            if let Some(done) = loading.map(|h| h.join().expect("loader thread")) {
+                for (kind, n) in done.links.iter().enumerate() {
+                    summary.links[kind] += n;
+                }
+                summary.skip_many(done.unknown, done.examples);
+                if let Some(e) = done.error {
+                    // The loader's own error is the one to report.
+                    error = Some(ImportError::Store(e));
+                }
+            }
+            (result, error)
         });
+        self.loader = loader;
         let (result, error) = result;
         if let Some(e) = failed.into_inner().ok().flatten() {
             return Err(ImportError::Store(e));
@@ -235,6 +255,8 @@ struct Handler<'a, 's> {
     to: Option<usize>,
     table: String,
     batch: Batch,
+    /// Loader calls waiting to go to the loader thread.
+    calls: Vec<Call>,
     rows: u64,
     summary: &'a mut Summary,
     /// A store error ends the import; it is kept here because the tokenizer's callbacks
@@ -243,6 +265,8 @@ struct Handler<'a, 's> {
     progress: &'a Progress,
     /// Where full batches go (the writer thread); `None` once reading is over.
     writer: Option<std::sync::mpsc::SyncSender<Batch>>,
+    /// Where loader calls go (the loader thread), when the store is bulk loaded.
+    loader: Option<std::sync::mpsc::SyncSender<Vec<Call>>>,
     /// The writer's error, if a batch failed.
     failed: &'a std::sync::Mutex<Option<inlink_store::StoreError>>,
 }
@@ -252,8 +276,8 @@ impl Visitor for Handler<'_, '_> {
         self.start_table(name, columns);
     }
 
-    fn row(&mut self, row: &[Value<'_>]) -> Result<(), String> {
-        let r = self.handle(row);
+    fn row(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
+        let r = self.handle(row, position);
         if self.rows.is_multiple_of(100_000) {
             self.progress.tick(self.rows);
         }
@@ -290,6 +314,13 @@ impl Handler<'_, '_> {
             self.error = Some(ImportError::Temp(format!("index writes failed: {e}")));
             return Err(e);
         }
+        if self.error.is_none() && !self.calls.is_empty() {
+            let calls = std::mem::take(&mut self.calls);
+            let sent = self.loader.as_ref().map(|l| l.send(calls));
+            if !matches!(sent, Some(Ok(()))) {
+                self.error = Some(ImportError::Temp("the bulk loader stopped".into()));
+            }
+        }
         if self.error.is_none() && !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
             let sent = self.writer.as_ref().map(|w| w.send(batch));
@@ -301,13 +332,6 @@ impl Handler<'_, '_> {
             Some(e) => Err(e.to_string()),
             None => Ok(()),
         }
-    }
-
-    /// A store error ends the import (row problems only skip the row).
-    fn fatal(&mut self, e: inlink_store::StoreError) -> String {
-        let msg = e.to_string();
-        self.error = Some(ImportError::Store(e));
-        msg
     }
 
     fn push(&mut self, op: Op) {
@@ -335,7 +359,16 @@ impl Handler<'_, '_> {
         self.batch.push(op);
     }
 
-    fn handle(&mut self, row: &[Value<'_>]) -> Result<(), String> {
+    /// Hands a call to the loader thread, a chunk at a time.
+    fn call(&mut self, call: Call) -> Result<(), String> {
+        self.calls.push(call);
+        if self.calls.len() >= CALLS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
         if self.error.is_some() {
             return Err("import stopped".into());
         }
@@ -355,18 +388,18 @@ impl Handler<'_, '_> {
                     is_redirect: int(3).unwrap_or(0) != 0,
                 };
                 self.summary.pages += 1;
-                match self.imp.loader.as_mut() {
-                    Some(l) => l.page(&page).map_err(|e| self.fatal(e))?,
-                    None => self.push(Op::PutPage(page)),
+                if self.loader.is_some() {
+                    return self.call(Call::Page(page));
                 }
+                self.push(Op::PutPage(page));
             }
             "linktarget" => {
                 let id = int(0)?;
                 let ns = ns_of(int(1)?)?;
-                if let Some(l) = self.imp.loader.as_mut() {
+                if self.loader.is_some() {
                     let key = u64::try_from(id).map_err(|_| format!("lt_id {id} out of range"))?;
                     let title = Title::new(ns, text(2)?);
-                    return l.target(key, &title).map_err(|e| self.fatal(e));
+                    return self.call(Call::Target(key, title));
                 }
                 let key = target_key(id);
                 let value = encode_title(ns, &text(2)?);
@@ -385,15 +418,18 @@ impl Handler<'_, '_> {
                 let (c_from, c_from_ns, c_target, c_title, c_ns) = (0, 1, 2, 3, 4);
                 let from = page_id(int(c_from)?)?;
                 let from_ns = int(c_from_ns).ok().map(ns_of).transpose()?.unwrap_or(0);
-                if let (Some(l), Ok(tid)) = (self.imp.loader.as_mut(), int(c_target)) {
-                    let known = u64::try_from(tid)
-                        .map_or(Ok(false), |key| l.link(PageId(from), from_ns, kind, key))
-                        .map_err(|e| self.fatal(e))?;
-                    if !known {
+                if let (true, Ok(tid)) = (self.loader.is_some(), int(c_target)) {
+                    let Ok(key) = u64::try_from(tid) else {
                         return Err(format!("link target {tid} is not in linktarget"));
-                    }
-                    self.summary.links[kind as usize] += 1;
-                    return Ok(());
+                    };
+                    // Counted by the loader thread, which knows whether the key is there.
+                    return self.call(Call::Link {
+                        from,
+                        from_ns,
+                        kind,
+                        key,
+                        position,
+                    });
                 }
                 let target = if let Ok(tid) = int(c_target) {
                     let v = self
@@ -416,10 +452,8 @@ impl Handler<'_, '_> {
                     return Err(format!("{} row without a target", self.table));
                 };
                 self.summary.links[kind as usize] += 1;
-                if let Some(l) = self.imp.loader.as_mut() {
-                    return l
-                        .link_title(PageId(from), from_ns, kind, &target)
-                        .map_err(|e| self.fatal(e));
+                if self.loader.is_some() {
+                    return self.call(Call::LinkTitle(PageId(from), from_ns, kind, target));
                 }
                 self.push(Op::AddLinks {
                     from: PageId(from),
@@ -439,13 +473,13 @@ impl Handler<'_, '_> {
                     fragment,
                     interwiki,
                 };
-                match self.imp.loader.as_mut() {
-                    Some(l) => l.redirect(from, &row).map_err(|e| self.fatal(e))?,
-                    None => self.push(Op::SetRedirect {
-                        from,
-                        redirect: Some(row),
-                    }),
+                if self.loader.is_some() {
+                    return self.call(Call::Redirect(from, row));
                 }
+                self.push(Op::SetRedirect {
+                    from,
+                    redirect: Some(row),
+                });
             }
             _ => {}
         }
@@ -454,4 +488,84 @@ impl Handler<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Unknown-target rows kept to show (a summary shows fewer).
+const UNKNOWN_EXAMPLES: usize = 20;
+
+/// Rows handed to the loader thread, in chunks of this many.
+const CALLS: usize = 4096;
+
+/// A row for the store's bulk loader.
+enum Call {
+    Page(PageRecord),
+    Target(u64, Title),
+    Link {
+        from: u32,
+        from_ns: i32,
+        kind: LinkKind,
+        key: u64,
+        /// Where the row is in the file, to report it if its target is unknown.
+        position: u64,
+    },
+    LinkTitle(PageId, i32, LinkKind, Title),
+    Redirect(PageId, RedirectRow),
+}
+
+/// What the loader thread did with a file's rows.
+#[derive(Default)]
+struct Loaded {
+    /// Link rows taken, by kind (rows by target key are counted here).
+    links: [u64; 4],
+    /// Link rows whose target key no linktarget row named, and the first of them.
+    unknown: u64,
+    examples: Vec<Skipped>,
+    /// The loader's error, which ends the import.
+    error: Option<inlink_store::StoreError>,
+}
+
+/// Feeds the loader on a thread of its own, so that tokenising the next rows and sorting
+/// these share the cores. Stops at the loader's first error.
+fn load_calls(
+    l: &mut (dyn BulkLoad + Send),
+    calls: std::sync::mpsc::Receiver<Vec<Call>>,
+) -> Loaded {
+    let mut done = Loaded::default();
+    for chunk in calls {
+        for call in chunk {
+            let r = match call {
+                Call::Page(p) => l.page(&p),
+                Call::Target(key, title) => l.target(key, &title),
+                Call::Link {
+                    from,
+                    from_ns,
+                    kind,
+                    key,
+                    position,
+                } => l.link(PageId(from), from_ns, kind, key).map(|known| {
+                    if known {
+                        done.links[kind as usize] += 1;
+                    } else {
+                        done.unknown += 1;
+                        if done.examples.len() < UNKNOWN_EXAMPLES {
+                            done.examples.push(Skipped {
+                                position,
+                                reason: format!("link target {key} is not in linktarget"),
+                            });
+                        }
+                    }
+                }),
+                Call::LinkTitle(from, from_ns, kind, title) => {
+                    l.link_title(from, from_ns, kind, &title)
+                }
+                Call::Redirect(from, row) => l.redirect(from, &row),
+            };
+            if let Err(e) = r {
+                done.error = Some(e);
+                // Dropping the receiver stops the reading thread at its next chunk.
+                return done;
+            }
+        }
+    }
+    done
 }

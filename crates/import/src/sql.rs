@@ -41,8 +41,9 @@ pub struct BadRow {
 pub trait Visitor {
     /// A `CREATE TABLE` with its column names in order.
     fn table(&mut self, name: &str, columns: &[String]);
-    /// One row; an `Err` reports the row as bad (with its position) and reading goes on.
-    fn row(&mut self, row: &[Value<'_>]) -> Result<(), String>;
+    /// One row, starting at `position` in the decompressed file; an `Err` reports the row
+    /// as bad (at that position) and reading goes on.
+    fn row(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String>;
     fn bad(&mut self, bad: BadRow);
 }
 
@@ -128,7 +129,7 @@ fn parse_tuples(b: &[u8], base: u64, v: &mut impl Visitor) {
         values.clear();
         match parse_tuple(b, &mut i, &mut values) {
             Ok(()) => {
-                if let Err(reason) = v.row(&values) {
+                if let Err(reason) = v.row(&values, base + tuple_start as u64) {
                     v.bad(BadRow {
                         position: base + tuple_start as u64,
                         reason,
@@ -290,7 +291,7 @@ mod tests {
             fn table(&mut self, name: &str, cols: &[String]) {
                 self.tables.push((name.to_string(), cols.to_vec()));
             }
-            fn row(&mut self, r: &[Value<'_>]) -> Result<(), String> {
+            fn row(&mut self, r: &[Value<'_>], _: u64) -> Result<(), String> {
                 self.rows.push((
                     r[0].as_i64(),
                     r[1].as_i64(),

@@ -36,6 +36,14 @@ impl Summary {
             self.skipped_examples.push(s);
         }
     }
+
+    /// `count` records skipped, of which `examples` are the first.
+    pub(crate) fn skip_many(&mut self, count: u64, examples: Vec<Skipped>) {
+        self.skipped += count;
+        let room = EXAMPLES.saturating_sub(self.skipped_examples.len());
+        self.skipped_examples
+            .extend(examples.into_iter().take(room));
+    }
 }
 
 impl fmt::Display for Summary {

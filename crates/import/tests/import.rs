@@ -294,6 +294,48 @@ fn bad_records_are_reported_and_skipped() {
     assert_eq!(ids("From_template"), [5, 6]);
 }
 
+/// Loaded in bulk (an empty index), a link row to a target key no `linktarget` row names is
+/// reported where it is, and the rest load.
+#[test]
+fn bulk_load_reports_unknown_targets_where_they_are() {
+    let d = tempfile::tempdir().unwrap();
+    let write = |name: &str, sql: &str| {
+        let p = d.path().join(name);
+        std::fs::write(&p, sql).unwrap();
+        p
+    };
+    let page = write("page.sql", "CREATE TABLE `page` (\n  `page_id` int,\n  `page_namespace` int,\n  `page_title` varbinary(255),\n  `page_is_redirect` tinyint\n) ENGINE=InnoDB;\nINSERT INTO `page` VALUES (1,0,'A',0),(2,0,'B',0);\n");
+    let lt = write("linktarget.sql", "CREATE TABLE `linktarget` (\n  `lt_id` bigint,\n  `lt_namespace` int,\n  `lt_title` varbinary(255)\n) ENGINE=InnoDB;\nINSERT INTO `linktarget` VALUES (10,0,'B'),(11,0,'Red');\n");
+    let pl_sql = "CREATE TABLE `pagelinks` (\n  `pl_from` int,\n  `pl_from_namespace` int,\n  `pl_target_id` bigint\n) ENGINE=InnoDB;\nINSERT INTO `pagelinks` VALUES (1,0,10),(1,0,99),(2,0,11),(2,0,10);\n";
+    let pl = write("pagelinks.sql", pl_sql);
+    let store = RedbStore::open(d.path().join("index")).unwrap();
+    assert!(store.bulk_loader().unwrap().is_some());
+    let s = import(&store, &[page, lt, pl], Format::Auto, &Options::default()).unwrap();
+    let links = s
+        .iter()
+        .find(|s| s.source.ends_with("pagelinks.sql"))
+        .unwrap();
+    assert_eq!(links.skipped, 1, "{links}");
+    assert_eq!(links.links[LinkKind::Page as usize], 3, "{links}");
+    let pos = links.skipped_examples[0].position as usize;
+    assert!(
+        pl_sql[pos..].starts_with("(1,0,99)"),
+        "{:?}",
+        &pl_sql[pos..]
+    );
+    assert_eq!(store.stats().unwrap().links[LinkKind::Page as usize], 3);
+    let from = |t: &str| -> Vec<u32> {
+        store
+            .backlinks(&BacklinkQuery::new(LinkKind::Page, Title::new(0, t)))
+            .unwrap()
+            .iter()
+            .map(|p| p.id.0)
+            .collect()
+    };
+    assert_eq!(from("B"), [1, 2]);
+    assert_eq!(from("Red"), [2]);
+}
+
 /// The old image and category link schemas name their targets in `il_to` and `cl_to`; a
 /// row without a target column is reported, not guessed.
 #[test]

@@ -92,7 +92,7 @@ pub trait LinkStore: Send + Sync {
 
     /// A [`BulkLoad`] filling this store, when it is empty and can load faster that way
     /// than through batches; `None` otherwise (the caller applies batches).
-    fn bulk_loader(&self) -> Result<Option<Box<dyn BulkLoad + '_>>> {
+    fn bulk_loader(&self) -> Result<Option<Box<dyn BulkLoad + Send + '_>>> {
         Ok(None)
     }
 }

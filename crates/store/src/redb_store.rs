@@ -1989,7 +1989,7 @@ impl Core {
 
 impl LinkStore for RedbStore {
     /// On an empty index: a loader that builds the segment by sorting.
-    fn bulk_loader(&self) -> Result<Option<Box<dyn crate::BulkLoad + '_>>> {
+    fn bulk_loader(&self) -> Result<Option<Box<dyn crate::BulkLoad + Send + '_>>> {
         let txn = self.db.begin_write().map_err(self.err())?;
         if !load::index_is_empty(&txn).map_err(self.err())? {
             return Ok(None);

@@ -196,6 +196,56 @@ impl SegmentWriter {
         }
     }
 
+    /// Puts in the target titles written apart by [`TitlesApart`] (on another thread, while
+    /// this writer took the link rows), where [`SegmentWriter::push_title`]'s would go.
+    pub fn splice_titles(&mut self, titles: TitlesWritten) -> io::Result<()> {
+        self.splice(TARGET_TITLES, titles)
+    }
+
+    /// Puts in the page titles written apart, where [`SegmentWriter::push_page`]'s would go.
+    pub fn splice_pages(&mut self, pages: TitlesWritten) -> io::Result<()> {
+        self.splice(PAGE_TITLES, pages)
+    }
+
+    fn splice(&mut self, k: usize, written: TitlesWritten) -> io::Result<()> {
+        // Table `k` opens here (those before it end), and the written one takes its place.
+        self.open_titles(k)?;
+        self.titles = None;
+        let base = self.pos;
+        let le = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("eight bytes"));
+        let mut place = written.place;
+        let gtable = le(&place[16..24]);
+        let groups = u64::from(u32::from_le_bytes(place[24..].try_into().expect("four")));
+        // The group table ends the table: it alone holds file offsets, which move by where
+        // the table lands.
+        if gtable.checked_add(groups * 8) != Some(written.len) {
+            return Err(io::Error::other("a title table written apart is not whole"));
+        }
+        let mut file = File::open(&written.file.0)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = gtable;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            io::Read::read_exact(&mut file, &mut buf[..n])?;
+            self.put(&buf[..n])?;
+            left -= n as u64;
+        }
+        let mut table = vec![0u8; (groups * 8) as usize];
+        io::Read::read_exact(&mut file, &mut table)?;
+        for entry in table.chunks_exact_mut(8) {
+            let v = le(entry);
+            if v != EMPTY {
+                entry.copy_from_slice(&(v + base).to_le_bytes());
+            }
+        }
+        self.put(&table)?;
+        let dict = le(&place[..8]) + base;
+        place[..8].copy_from_slice(&dict.to_le_bytes());
+        place[16..24].copy_from_slice(&(gtable + base).to_le_bytes());
+        self.places.push(place);
+        Ok(())
+    }
+
     /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer);
     /// pages must come strictly ascending, and before any reverse row.
     pub fn push_forward(&mut self, from: u32, entry: &[u8], rows: u64) -> io::Result<()> {
@@ -355,10 +405,12 @@ impl SegmentWriter {
 
     /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
     pub fn finish(mut self, seq: u64) -> io::Result<()> {
-        self.open_titles(PAGE_TITLES)?;
-        let (_, w) = self.titles.take().expect("opened");
-        let place = w.finish(&mut self)?;
-        self.places.push(place);
+        if self.places.len() <= PAGE_TITLES {
+            self.open_titles(PAGE_TITLES)?;
+            let (_, w) = self.titles.take().expect("opened");
+            let place = w.finish(&mut self)?;
+            self.places.push(place);
+        }
         let mut trailer = Vec::with_capacity(tail_len(self.version));
         if self.version >= 6 {
             let u = self.forward_universe.unwrap_or(NO_UNIVERSE);
@@ -397,6 +449,90 @@ impl SegmentWriter {
         let file = self.w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         Ok(())
+    }
+}
+
+/// A title table written to a scratch file of its own, so that another thread can write
+/// it while the segment takes its link rows; [`SegmentWriter::splice_titles`] and
+/// [`SegmentWriter::splice_pages`] put it in. Titles come as `push_title`'s do.
+pub struct TitlesApart {
+    w: BufWriter<File>,
+    file: ScratchFile,
+    table: TitlesWriter,
+    len: u64,
+}
+
+/// A title table written apart, waiting to be spliced in.
+pub struct TitlesWritten {
+    file: ScratchFile,
+    len: u64,
+    place: [u8; PLACE],
+}
+
+/// A scratch file, removed when dropped.
+struct ScratchFile(std::path::PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+static APART: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts what goes through, so that the table knows its length.
+struct Counted<'a> {
+    w: &'a mut BufWriter<File>,
+    n: &'a mut u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.w.write(buf)?;
+        *self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl TitlesApart {
+    /// A table written into a scratch file in `dir`.
+    pub fn create(dir: &Path) -> io::Result<Self> {
+        let n = APART.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("titles-{}-{n}.tmp", std::process::id()));
+        let file = ScratchFile(path);
+        Ok(TitlesApart {
+            w: BufWriter::with_capacity(1 << 20, File::create(&file.0)?),
+            file,
+            // Offsets from the table's start; the splice moves them.
+            table: TitlesWriter::new(0),
+            len: 0,
+        })
+    }
+
+    pub fn push(&mut self, ns: i32, dbkey: &str, id: u32, flag: bool) -> io::Result<()> {
+        let mut out = Counted {
+            w: &mut self.w,
+            n: &mut self.len,
+        };
+        self.table.push(&mut out, ns, dbkey, id, flag)
+    }
+
+    pub fn finish(mut self) -> io::Result<TitlesWritten> {
+        let mut out = Counted {
+            w: &mut self.w,
+            n: &mut self.len,
+        };
+        let place = self.table.finish(&mut out)?;
+        self.w.flush()?;
+        Ok(TitlesWritten {
+            file: self.file,
+            len: self.len,
+            place,
+        })
     }
 }
 
@@ -1170,7 +1306,60 @@ mod tests {
         })
     }
 
+    /// Title tables written apart and spliced in make the same file, byte for byte, as
+    /// those pushed in line; `which` picks the tables written apart.
+    fn spliced_bytes(rows: &BTreeSet<(u8, u32, i32, u32)>, which: u8) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.seg");
+        let mut w = SegmentWriter::create(&path).unwrap();
+        w.set_forward_universe(1 << 20);
+        for (&from, &n) in &forward(rows) {
+            w.push_forward(from, &fentry(from, n), n).unwrap();
+        }
+        let mut targets = TitlesApart::create(dir.path()).unwrap();
+        let mut pages = TitlesApart::create(dir.path()).unwrap();
+        for (ns, t, tid) in titles(rows) {
+            targets.push(ns, &t, tid, false).unwrap();
+        }
+        for (ns, t, id, redirect) in page_titles(rows) {
+            pages.push(ns, &t, id, redirect).unwrap();
+        }
+        for &(k, t, n, f) in rows {
+            w.push(k, t, n, f).unwrap();
+        }
+        if which & 1 != 0 {
+            w.splice_titles(targets.finish().unwrap()).unwrap();
+        } else {
+            drop(targets);
+            for (ns, t, tid) in titles(rows) {
+                w.push_title(ns, &t, tid).unwrap();
+            }
+        }
+        if which & 2 != 0 {
+            w.splice_pages(pages.finish().unwrap()).unwrap();
+        } else {
+            drop(pages);
+            for (ns, t, id, redirect) in page_titles(rows) {
+                w.push_page(ns, &t, id, redirect).unwrap();
+            }
+        }
+        w.finish(7).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        Segment::open(&path, 1).unwrap();
+        // Only the segment is left: the scratch files went with their tables.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        bytes
+    }
+
     proptest! {
+        #[test]
+        fn titles_written_apart_splice_in_unchanged(rows in rows().prop_filter("forward entries", |r| !forward(r).is_empty() || r.is_empty())) {
+            let inline = spliced_bytes(&rows, 0);
+            for which in 1..4 {
+                prop_assert!(spliced_bytes(&rows, which) == inline, "tables apart: {which}");
+            }
+        }
+
         #[test]
         fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);

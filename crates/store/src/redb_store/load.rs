@@ -7,6 +7,7 @@
 //! names the segment, so nothing is visible before `finish`.
 
 use super::*;
+use crate::segment::{TitlesApart, TitlesWritten};
 use crate::sorter::RecordSorter;
 use crate::BulkLoad;
 use inlink_model::NamespaceId;
@@ -511,7 +512,25 @@ impl<'s> Loader<'s> {
         // The segment: forward entries by page, posting lists by target, then the titles.
         let new_id = 1;
         let tmp = dir.join(format!("links-{new_id}.tmp"));
-        let built = (|| -> R<()> {
+        let page_titles = self.page_titles.take().expect("settled");
+        let built = std::thread::scope(|scope| -> R<()> {
+            // The title tables need nothing of the link rows: another thread writes them
+            // meanwhile, and they are spliced in after the reverse index.
+            let titles = scope.spawn(|| -> R<(TitlesWritten, TitlesWritten)> {
+                let mut targets = TitlesApart::create(&dir)?;
+                let mut read = TitleReader::open(&all_targets)?;
+                while let Some((k, tid, _)) = read.next()? {
+                    let (ns, dbkey) = split_title_key(&k)?;
+                    targets.push(ns, dbkey, tid, false)?;
+                }
+                let mut pages = TitlesApart::create(&dir)?;
+                let mut read = TitleReader::open(&page_titles)?;
+                while let Some((k, id, redirect)) = read.next()? {
+                    let (ns, dbkey) = split_title_key(&k)?;
+                    pages.push(ns, dbkey, id, redirect)?;
+                }
+                Ok((targets.finish()?, pages.finish()?))
+            });
             let mut w = SegmentWriter::create(&tmp)?;
             // Every target id is given out by now.
             let universe = u64::from(self.next_tid);
@@ -553,20 +572,14 @@ impl<'s> Loader<'s> {
                 w.push(kind, tid, ns, from)?;
             }
             tracing::info!(secs = started.elapsed().as_secs_f64(), "bulk load: titles");
-            let mut titles = TitleReader::open(&all_targets)?;
-            while let Some((k, tid, _)) = titles.next()? {
-                let (ns, dbkey) = split_title_key(&k)?;
-                w.push_title(ns, dbkey, tid)?;
-            }
-            let page_titles = self.page_titles.take().expect("settled");
-            let mut titles = TitleReader::open(&page_titles)?;
-            while let Some((k, id, redirect)) = titles.next()? {
-                let (ns, dbkey) = split_title_key(&k)?;
-                w.push_page(ns, dbkey, id, redirect)?;
-            }
+            let (targets, pages) = titles
+                .join()
+                .map_err(|_| refuse("the thread writing the titles panicked"))??;
+            w.splice_titles(targets)?;
+            w.splice_pages(pages)?;
             w.finish(seq)?;
             Ok(())
-        })();
+        });
         if let Err(e) = built {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
