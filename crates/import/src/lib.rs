@@ -44,6 +44,9 @@ pub enum Format {
 pub struct Options {
     /// Pages per store transaction.
     pub batch_pages: usize,
+    /// Fill an empty index by sorting (the store's bulk loader, when it has one) rather
+    /// than batch by batch.
+    pub bulk_load: bool,
     /// Memory for scratch maps before they spill to disk, in bytes.
     pub memory_budget: usize,
     /// Draw a progress bar (on a terminal).
@@ -54,6 +57,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             batch_pages: 10_000,
+            bulk_load: true,
             memory_budget: 256 << 20,
             progress: false,
         }
@@ -161,7 +165,7 @@ pub fn import(
     sql.sort_by_key(|(rank, _)| *rank);
     if !sql.is_empty() {
         // An empty index with SQL tables alone is loaded by sorting, not batch by batch.
-        let loader = if xml.is_empty() {
+        let loader = if xml.is_empty() && opts.bulk_load {
             store.bulk_loader()?
         } else {
             None
@@ -186,7 +190,9 @@ pub fn import(
         finished?;
     }
     if !xml.is_empty() {
-        summaries.push(mediawiki_xml::import(store, &xml, opts)?);
+        // An empty index with XML dumps alone is loaded by sorting too.
+        let bulk = sql.is_empty() && opts.bulk_load;
+        summaries.push(mediawiki_xml::import(store, &xml, opts, bulk)?);
     }
     Ok(summaries)
 }

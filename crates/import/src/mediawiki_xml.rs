@@ -9,8 +9,8 @@ use crate::temp::TempKv;
 use crate::xml::{DumpPage, Skipped, XmlDump};
 use crate::{ImportError, Options};
 use inlink_model::{LinkKind, PageId, PageRecord, SiteInfo, Title, TitleCodec, NS_TEMPLATE};
-use inlink_parse::{Expanded, Extracted, Extractor, LinkFinder, TemplateSource};
-use inlink_store::{Batch, LinkStore, Op, PageUpdate, RedirectRow};
+use inlink_parse::{Expanded, Extracted, Extractor, LinkFinder, Redirect, TemplateSource};
+use inlink_store::{Batch, BulkLoad, LinkStore, Op, PageUpdate, RedirectRow};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -52,10 +52,19 @@ impl TemplateSource for Recording<'_> {
     }
 }
 
-/// The template source of the final pass: the dump is complete, the store knows every page.
+/// The template source of the final pass: the dump is complete, and every page is known —
+/// to the store, or (in a bulk load, which shows nothing before it ends) by the titles the
+/// loader was asked about.
 struct Final<'a> {
     texts: &'a Texts,
-    store: &'a dyn LinkStore,
+    pages: Pages<'a>,
+}
+
+enum Pages<'a> {
+    Store(&'a dyn LinkStore),
+    Known(HashSet<Title>),
+    /// Answers no, and notes what was asked.
+    Asking(RefCell<HashSet<Title>>),
 }
 
 impl TemplateSource for Final<'_> {
@@ -67,7 +76,14 @@ impl TemplateSource for Final<'_> {
     }
 
     fn exists(&self, title: &Title) -> bool {
-        matches!(self.store.page_by_title(title), Ok(Some(_)))
+        match &self.pages {
+            Pages::Store(store) => matches!(store.page_by_title(title), Ok(Some(_))),
+            Pages::Known(titles) => titles.contains(title),
+            Pages::Asking(asked) => {
+                asked.borrow_mut().insert(title.clone());
+                false
+            }
+        }
     }
 }
 
@@ -131,6 +147,9 @@ enum ToWriter {
     Chunk(Receiver<Done>),
     /// Answered once every operation sent before it is applied.
     Barrier(SyncSender<()>),
+    /// Which of these titles the pages sent hold: asked of the bulk loader, which takes no
+    /// page row after it.
+    Existing(Vec<Title>, SyncSender<Vec<bool>>),
 }
 
 /// Finds the links of expanded pages on every core (the link rules are most of a page's
@@ -219,6 +238,13 @@ impl Pipe {
         self.tx.send(ToWriter::Barrier(ack)).is_ok() && acked.recv().is_ok()
     }
 
+    /// Which of `titles` the pages sent so far hold (the bulk loader's answer).
+    fn existing(&self, titles: Vec<Title>) -> Option<Vec<bool>> {
+        let (answer, answered) = sync_channel(1);
+        self.tx.send(ToWriter::Existing(titles, answer)).ok()?;
+        answered.recv().ok()
+    }
+
     /// Why the pipe broke: the writer's own error, if it has one.
     fn fail(self, writer: Writer<'_>) -> ImportError {
         // Closed first, so that a writer still waiting for work ends.
@@ -285,16 +311,14 @@ fn read_parked(r: &mut impl Read) -> std::io::Result<Option<ParkedPage>> {
     )))
 }
 
-/// Builds the store update of one page from its extracted links.
-pub(crate) fn update(
+/// A page's redirect row: the dump's `<redirect title>` is MediaWiki's own verdict; the
+/// text's fragment is kept.
+fn redirect_row(
     codec: &TitleCodec,
-    id: u32,
-    title: Title,
+    text: Option<Redirect>,
     dump_redirect: Option<&str>,
-    ex: Extracted,
-) -> PageUpdate {
-    // The dump's `<redirect title>` is MediaWiki's own verdict; the text's fragment is kept.
-    let mut redirect = ex.redirect.map(|r| RedirectRow {
+) -> Option<RedirectRow> {
+    let mut redirect = text.map(|r| RedirectRow {
         target: r.title,
         fragment: r.fragment,
         interwiki: r.interwiki,
@@ -311,6 +335,18 @@ pub(crate) fn update(
             });
         }
     }
+    redirect
+}
+
+/// Builds the store update of one page from its extracted links.
+pub(crate) fn update(
+    codec: &TitleCodec,
+    id: u32,
+    title: Title,
+    dump_redirect: Option<&str>,
+    ex: Extracted,
+) -> PageUpdate {
+    let redirect = redirect_row(codec, ex.redirect, dump_redirect);
     let mut links: Vec<(LinkKind, Title)> = ex.links.into_iter().collect();
     if let Some(r) = &redirect {
         if r.interwiki.is_empty()
@@ -331,12 +367,32 @@ pub(crate) fn update(
     }
 }
 
+/// Hands one operation to the bulk loader: a page with its rows, or a parked page's row.
+/// Once the page rows are `closed`, a parked page's links and redirect come on their own.
+fn load(l: &mut (dyn BulkLoad + Send), op: Op, closed: bool) -> Result<(), ImportError> {
+    match op {
+        Op::Upsert(u) if closed => {
+            for (kind, t) in &u.links {
+                l.link_title(u.page.id, u.page.title.ns, *kind, t)?;
+            }
+            if let Some(r) = &u.redirect {
+                l.redirect(u.page.id, r)?;
+            }
+        }
+        Op::Upsert(u) => l.page_with_links(&u.page, &u.links, u.redirect.as_ref())?,
+        Op::PutPage(p) => l.page(&p)?,
+        other => return Err(ImportError::Temp(format!("no bulk load for {other:?}"))),
+    }
+    Ok(())
+}
+
 /// Imports the XML files of one wiki (all namespaces of an export may come in several
 /// files): one pass over every file, then the parked pages.
 pub(crate) fn import(
     store: &dyn LinkStore,
     paths: &[PathBuf],
     opts: &Options,
+    bulk: bool,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
     let mut dumps = Vec::new();
@@ -370,6 +426,18 @@ pub(crate) fn import(
     };
     let codec = TitleCodec::new(site.clone());
     let extractor = Extractor::new(codec.clone());
+    // An empty index is loaded by sorting, not batch by batch; the site goes first.
+    let loader = if bulk {
+        if dump_site.is_some() {
+            let mut b = Batch::new();
+            b.push(Op::SetSiteInfo(Box::new(site.clone())));
+            store.apply(&b)?;
+        }
+        store.bulk_loader()?
+    } else {
+        None
+    };
+    let loading = loader.is_some();
     let mut texts = Texts {
         kv: TempKv::new(opts.memory_budget / 4)?,
         wanted: HashSet::new(),
@@ -396,6 +464,9 @@ pub(crate) fn import(
             let mut busy = Duration::ZERO;
             let mut counts = Counts::default();
             let mut batch = Batch::new();
+            let mut loader = loader;
+            // Once the page rows are closed (`existing`), a parked page's rows come alone.
+            let mut closed = false;
             let mut apply = |batch: &mut Batch| -> Result<(), ImportError> {
                 if !batch.is_empty() {
                     let t = Instant::now();
@@ -412,6 +483,10 @@ pub(crate) fn import(
                             .recv()
                             .map_err(|_| ImportError::Temp("a link worker stopped".into()))?;
                         for op in done.ops {
+                            if let Some(l) = loader.as_mut() {
+                                load(l.as_mut(), op, closed)?;
+                                continue;
+                            }
                             batch.push(op);
                             if batch.len() >= batch_pages {
                                 apply(&mut batch)?;
@@ -429,15 +504,28 @@ pub(crate) fn import(
                         apply(&mut batch)?;
                         let _ = ack.send(());
                     }
+                    ToWriter::Existing(titles, answer) => {
+                        let found = match loader.as_mut() {
+                            Some(l) => l.existing(&titles)?,
+                            None => vec![false; titles.len()],
+                        };
+                        closed = true;
+                        let _ = answer.send(found);
+                    }
                 }
             }
             apply(&mut batch)?;
+            if let Some(l) = loader {
+                let t = Instant::now();
+                l.finish()?;
+                busy += t.elapsed();
+            }
             Ok((counts, busy))
         });
         let pipe = Pipe { links, tx };
         let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK_ITEMS);
         let mut read = 0u64;
-        if dump_site.is_some() {
+        if dump_site.is_some() && !loading {
             chunk.push(Item::Op(Op::SetSiteInfo(Box::new(site.clone()))));
         }
         for (dump, progress, _) in dumps.iter_mut() {
@@ -496,10 +584,13 @@ pub(crate) fn import(
                     }
                     parked.park(&p, &title).map_err(io)?;
                     // The row exists now, so that later transclusions of it are not red links.
+                    // A bulk load takes no page row after the pages, so this one is final.
+                    let redirect =
+                        redirect_row(&codec, extractor.redirect(&p.text), p.redirect.as_deref());
                     chunk.push(Item::Op(Op::PutPage(PageRecord {
                         id: PageId(p.id),
                         title,
-                        is_redirect: p.redirect.is_some(),
+                        is_redirect: redirect.is_some(),
                     })));
                 }
                 if chunk.len() >= CHUNK_ITEMS {
@@ -528,10 +619,38 @@ pub(crate) fn import(
         )
         .into_inner()
         .map_err(|e| ImportError::Temp(e.to_string()))?;
+        let pages = if loading {
+            // The loader answers for the pages only when asked, so a first look finds what
+            // the expansions ask (an answer never changes what else is asked).
+            let asking = Final {
+                texts: &texts,
+                pages: Pages::Asking(RefCell::default()),
+            };
+            let mut r = BufReader::new(file.reopen().map_err(io)?);
+            while let Some((_, title, _, text)) = read_parked(&mut r).map_err(io)? {
+                extractor.expand(&title, &text, &asking);
+            }
+            let Pages::Asking(asked) = asking.pages else {
+                unreachable!("made above")
+            };
+            let asked: Vec<Title> = asked.into_inner().into_iter().collect();
+            let Some(found) = pipe.existing(asked.clone()) else {
+                return Err(pipe.fail(writer));
+            };
+            Pages::Known(
+                asked
+                    .into_iter()
+                    .zip(found)
+                    .filter_map(|(t, f)| f.then_some(t))
+                    .collect(),
+            )
+        } else {
+            Pages::Store(store)
+        };
         let mut r = BufReader::new(file.reopen().map_err(io)?);
         let source = Final {
             texts: &texts,
-            store,
+            pages,
         };
         while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
             let expanded = extractor.expand(&title, &text, &source);

@@ -939,17 +939,20 @@ fn bulk_loaded_sql_answers_like_batches() {
     assert_eq!(loaded.verify(10).unwrap(), Vec::<String>::new());
 }
 
-/// Links are found on several threads and written in batches: neither the batch size nor
-/// the thread count changes a row, and a summary counts every page once.
+/// Links are found on several threads and written in batches, or sorted by the bulk
+/// loader into an empty index: neither the way nor the batch size changes a row, and a
+/// summary counts every page once.
 #[test]
 fn xml_rows_do_not_depend_on_batches() {
     let d = tempfile::tempdir().unwrap();
     let (xml, _) = inlink_import::demo_enwiki::write_xml_bz2(d.path(), "gen", 3_000, 7).unwrap();
     let mut rows = Vec::new();
-    for batch_pages in [10_000, 7, 1] {
-        let store = RedbStore::open(d.path().join(format!("index-{batch_pages}"))).unwrap();
+    for (bulk_load, batch_pages) in [(true, 10_000), (false, 10_000), (false, 7), (false, 1)] {
+        let store =
+            RedbStore::open(d.path().join(format!("index-{bulk_load}-{batch_pages}"))).unwrap();
         let opts = Options {
             batch_pages,
+            bulk_load,
             ..Options::default()
         };
         let s = import(&store, std::slice::from_ref(&xml), Format::Auto, &opts).unwrap();

@@ -132,6 +132,21 @@ pub trait BulkLoad {
     /// Sets page `from`'s redirect row (a later row for the same page wins).
     fn redirect(&mut self, from: PageId, redirect: &RedirectRow) -> Result<()>;
 
+    /// A page row with its link rows (targets by title, filed under the page's namespace)
+    /// and redirect, as a dump of page texts gives them: it comes among the page rows. The
+    /// rows belong to this page row and go with it when a later row takes its id or title,
+    /// as an upsert in batches would drop them.
+    fn page_with_links(
+        &mut self,
+        page: &PageRecord,
+        links: &[(LinkKind, Title)],
+        redirect: Option<&RedirectRow>,
+    ) -> Result<()>;
+
+    /// Whether the page rows given so far leave a page with each title, in `titles`' order.
+    /// Ends the page rows.
+    fn existing(&mut self, titles: &[Title]) -> Result<Vec<bool>>;
+
     /// Builds the index from every row given and commits it, durably.
     fn finish(self: Box<Self>) -> Result<()>;
 }

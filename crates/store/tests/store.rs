@@ -270,6 +270,66 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Pages given with their links, as a dump of page texts gives them, load like upserts
+    /// in batches — a later row for a page's id or title takes its links with it — and
+    /// `existing` answers as the batches leave the pages; rows given after it load like
+    /// the model's added links and redirects.
+    #[test]
+    fn pages_with_links_load_like_upserts(
+        pages in prop::collection::vec((arb_page(),
+                                        prop::collection::vec((arb_kind(), arb_title()), 0..4),
+                                        prop::option::of(arb_title())), 0..12),
+        asked in prop::collection::vec(arb_title(), 0..8),
+        later in prop::collection::vec((1u32..12, arb_kind(), arb_title()), 0..6),
+        later_redirects in prop::collection::vec((1u32..12, arb_title()), 0..3),
+    ) {
+        let d = tempfile::tempdir().unwrap();
+        let redb = RedbStore::open(d.path()).unwrap();
+        let model = MemStore::new();
+        let mut loader = redb.bulk_loader().unwrap().expect("an empty index has a loader");
+        for (page, links, redirect) in &pages {
+            let redirect = redirect.as_ref().map(|t| RedirectRow {
+                target: t.clone(),
+                fragment: String::new(),
+                interwiki: String::new(),
+            });
+            let mut links = links.clone();
+            links.sort();
+            links.dedup();
+            loader.page_with_links(page, &links, redirect.as_ref()).unwrap();
+            model.apply(&Batch { ops: vec![Op::Upsert(PageUpdate {
+                page: page.clone(),
+                links,
+                redirect,
+            })] }).unwrap();
+        }
+        let found = loader.existing(&asked).unwrap();
+        for (t, f) in asked.iter().zip(&found) {
+            prop_assert_eq!(*f, model.page_by_title(t).unwrap().is_some(), "{:?}", t);
+        }
+        prop_assert!(loader.page(&PageRecord { id: PageId(1), title: Title::new(0, "Late"), is_redirect: false }).is_err(),
+                     "a page row after `existing`");
+        let mut batch = Batch::new();
+        for (from, kind, t) in &later {
+            loader.link_title(PageId(*from), from_ns(*from), *kind, t).unwrap();
+            batch.push(Op::AddLinks { from: PageId(*from), from_ns: from_ns(*from), kind: *kind, targets: vec![t.clone()] });
+        }
+        for (from, t) in &later_redirects {
+            let row = RedirectRow { target: t.clone(), fragment: "f".into(), interwiki: String::new() };
+            loader.redirect(PageId(*from), &row).unwrap();
+            batch.push(Op::SetRedirect { from: PageId(*from), redirect: Some(row) });
+        }
+        loader.finish().unwrap();
+        model.apply(&batch).unwrap();
+        let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
+        assert_same_answers(&redb, &model, &probe);
+        let problems = redb.verify(10).unwrap();
+        prop_assert!(problems.is_empty(), "{problems:?}");
+    }
+}
+
 const CHILD_ENV: &str = "INLINK_CRASH_CHILD_DIR";
 
 fn crash_batch(i: u32) -> Batch {

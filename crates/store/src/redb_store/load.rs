@@ -22,6 +22,18 @@ enum Phase {
     Links,
 }
 
+/// The owner of a row given on its own, not with a page row.
+const NO_OWNER: u64 = u64::MAX;
+
+/// Whether a row owned by page row `owner` stays: it is nobody's, or its page row held its
+/// page when the pages were settled.
+fn owner_stays(survived: &[u64], owner: u64) -> bool {
+    owner == NO_OWNER
+        || survived
+            .get((owner / 64) as usize)
+            .is_some_and(|w| w & (1 << (owner % 64)) != 0)
+}
+
 /// Sort budgets: the page and target sorts run one after the other, the link sorts beside
 /// the titled rows and redirects.
 const TITLES_BUDGET: usize = 128 << 20;
@@ -188,11 +200,14 @@ pub(super) struct Loader<'s> {
     target_titles: Option<Scratch>,
     next_tid: u32,
     forward: Sorter,
-    /// Rows needing a title looked up: value = 0 ‖ from (4) ‖ kind ‖ ns (4) for link rows,
-    /// 1 ‖ from (4) for redirects.
+    /// Rows needing a title looked up: value = 0 ‖ from (4) ‖ kind ‖ ns (4) ‖ owner (8)
+    /// for link rows, 1 ‖ from (4) for redirects.
     titled: RecordSorter,
-    /// Redirect rows by page: key = from (4) ‖ seq (8).
+    /// Redirect rows by page: key = from (4) ‖ seq (8), value = owner (8) ‖ the row.
     redirects: RecordSorter,
+    /// The page rows (by seq) that hold their page when the pages are settled: rows given
+    /// with a page row (`page_with_links`) name it as their owner and go if it did not.
+    survived: Vec<u64>,
     redirect_rows: u64,
     /// The budgets of the sorts made at the end: small ones, and the reverse index's.
     small: usize,
@@ -230,6 +245,7 @@ impl<'s> Loader<'s> {
             forward: Sorter::new(dir, big),
             titled: RecordSorter::new(dir, small),
             redirects: RecordSorter::new(dir, small),
+            survived: Vec::new(),
             redirect_rows: 0,
             small,
             big,
@@ -280,6 +296,7 @@ impl<'s> Loader<'s> {
         if let Some((_, s)) = prev {
             last_of_id[(s / 64) as usize] |= 1 << (s % 64);
         }
+        let mut survived = vec![0u64; (self.page_rows as usize).div_ceil(64)];
         let mut page_ns = cells(u64::from(self.max_page) + 1)?;
         let mut out = TitleFile::create(&self.store.dir, "pages")?;
         let mut sorted = pages.finish()?.peekable();
@@ -295,6 +312,7 @@ impl<'s> Loader<'s> {
             if last_of_id[(seq / 64) as usize] & (1 << (seq % 64)) == 0 {
                 continue;
             }
+            survived[(seq / 64) as usize] |= 1 << (seq % 64);
             let (ns, _) = split_title_key(&key)?;
             let idx = match self.namespaces.iter().position(|&n| n == ns) {
                 Some(i) => i,
@@ -308,6 +326,7 @@ impl<'s> Loader<'s> {
             out.push(&key, id, redirect)?;
         }
         self.page_ns = Some(page_ns);
+        self.survived = survived;
         self.page_titles = Some(out.done()?);
         tracing::info!(
             rows = self.page_rows,
@@ -405,6 +424,34 @@ impl<'s> Loader<'s> {
         Ok(())
     }
 
+    fn push_titled(
+        &mut self,
+        from: PageId,
+        ns: NamespaceId,
+        kind: LinkKind,
+        title: &Title,
+        owner: u64,
+    ) -> Result<()> {
+        let mut v = [0u8; 18];
+        v[1..5].copy_from_slice(&from.0.to_be_bytes());
+        v[5] = kind as u8;
+        v[6..10].copy_from_slice(&(ns as u32).to_be_bytes());
+        v[10..].copy_from_slice(&owner.to_be_bytes());
+        self.titled
+            .push(&title_key(title.ns, &title.dbkey), &v)
+            .map_err(StoreError::Io)
+    }
+
+    fn push_redirect(&mut self, from: PageId, redirect: &RedirectRow, owner: u64) -> Result<()> {
+        let mut key = [0u8; 12];
+        key[..4].copy_from_slice(&from.0.to_be_bytes());
+        key[4..].copy_from_slice(&self.redirect_rows.to_be_bytes());
+        self.redirect_rows += 1;
+        let mut value = owner.to_be_bytes().to_vec();
+        value.extend_from_slice(&encode_redirect(redirect));
+        self.redirects.push(&key, &value).map_err(StoreError::Io)
+    }
+
     /// The namespace a link row from `from` is filed under.
     fn ns_of(&self, from: u32, from_ns: i32) -> i32 {
         match self.page_ns.as_ref().and_then(|m| m.get(from as usize)) {
@@ -431,16 +478,24 @@ impl<'s> Loader<'s> {
         {
             let mut redir = txn.open_table(REDIR)?;
             let redirects = std::mem::replace(&mut self.redirects, RecordSorter::new(&dir, 0));
-            let mut sorted = redirects.finish()?.peekable();
+            let survived = &self.survived;
+            let mut sorted = redirects
+                .finish()?
+                .filter(|rec| {
+                    rec.as_ref()
+                        .map_or(true, |(_, v)| owner_stays(survived, be64(v, 0)))
+                })
+                .peekable();
             while let Some(rec) = sorted.next() {
                 let (key, value) = rec?;
                 let from = be32(&key, 0);
+                // A page's last row that stays.
                 if let Some(Ok((next, _))) = sorted.peek() {
                     if be32(next, 0) == from {
                         continue;
                     }
                 }
-                let (ns, dbkey, fragment, interwiki) = decode_redirect(&value)?;
+                let (ns, dbkey, fragment, interwiki) = decode_redirect(&value[8..])?;
                 redir.insert(from, (ns, dbkey, fragment, interwiki))?;
                 if interwiki.is_empty() {
                     let mut v = vec![1u8];
@@ -484,6 +539,9 @@ impl<'s> Loader<'s> {
             }
             let tid = current.as_ref().expect("set").1;
             let from = be32(&value, 1);
+            if value[0] == 0 && !owner_stays(&self.survived, be64(&value, 10)) {
+                continue;
+            }
             if value[0] == 0 {
                 let ns = be32(&value, 6) as i32;
                 self.forward.push(pack_forward(from, value[5], tid, ns))?;
@@ -755,24 +813,57 @@ impl BulkLoad for Loader<'_> {
     ) -> Result<()> {
         self.reach(Phase::Links).map_err(self.err())?;
         let ns = self.ns_of(from.0, from_ns);
-        let mut v = [0u8; 10];
-        v[1..5].copy_from_slice(&from.0.to_be_bytes());
-        v[5] = kind as u8;
-        v[6..].copy_from_slice(&(ns as u32).to_be_bytes());
-        self.titled
-            .push(&title_key(title.ns, &title.dbkey), &v)
-            .map_err(StoreError::Io)
+        self.push_titled(from, ns, kind, title, NO_OWNER)
     }
 
     fn redirect(&mut self, from: PageId, redirect: &RedirectRow) -> Result<()> {
         self.reach(Phase::Targets).map_err(self.err())?;
-        let mut key = [0u8; 12];
-        key[..4].copy_from_slice(&from.0.to_be_bytes());
-        key[4..].copy_from_slice(&self.redirect_rows.to_be_bytes());
-        self.redirect_rows += 1;
-        self.redirects
-            .push(&key, &encode_redirect(redirect))
-            .map_err(StoreError::Io)
+        self.push_redirect(from, redirect, NO_OWNER)
+    }
+
+    fn page_with_links(
+        &mut self,
+        page: &PageRecord,
+        links: &[(LinkKind, Title)],
+        redirect: Option<&RedirectRow>,
+    ) -> Result<()> {
+        let owner = self.page_rows;
+        self.page(page)?;
+        for (kind, title) in links {
+            self.push_titled(page.id, page.title.ns, *kind, title, owner)?;
+        }
+        if let Some(r) = redirect {
+            self.push_redirect(page.id, r, owner)?;
+        }
+        Ok(())
+    }
+
+    fn existing(&mut self, titles: &[Title]) -> Result<Vec<bool>> {
+        self.reach(Phase::Targets).map_err(self.err())?;
+        let mut asked: Vec<(Vec<u8>, usize)> = titles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (title_key(t.ns, &t.dbkey), i))
+            .collect();
+        asked.sort_unstable();
+        let mut found = vec![false; titles.len()];
+        let Some(pages) = self.page_titles.as_ref() else {
+            return Ok(found);
+        };
+        let mut run = || -> R<()> {
+            // Both in title order: one merge over the page titles.
+            let mut read = TitleReader::open(pages)?;
+            let mut page = read.next()?;
+            for (key, i) in &asked {
+                while page.as_ref().is_some_and(|p| p.0 < *key) {
+                    page = read.next()?;
+                }
+                found[*i] = page.as_ref().is_some_and(|p| p.0 == *key);
+            }
+            Ok(())
+        };
+        run().map_err(self.err())?;
+        Ok(found)
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
