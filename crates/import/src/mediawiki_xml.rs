@@ -131,6 +131,15 @@ impl Counts {
         }
     }
 
+    fn add(&mut self, c: &Counts) {
+        self.pages += c.pages;
+        self.redirects += c.redirects;
+        for (s, l) in self.links.iter_mut().zip(c.links) {
+            *s += l;
+        }
+        self.pages_with_unexpanded += c.pages_with_unexpanded;
+    }
+
     fn add_to(&self, summary: &mut Summary) {
         summary.pages += self.pages;
         summary.redirects += self.redirects;
@@ -492,13 +501,7 @@ pub(crate) fn import(
                                 apply(&mut batch)?;
                             }
                         }
-                        let c = done.counts;
-                        counts.pages += c.pages;
-                        counts.redirects += c.redirects;
-                        for (s, l) in counts.links.iter_mut().zip(c.links) {
-                            *s += l;
-                        }
-                        counts.pages_with_unexpanded += c.pages_with_unexpanded;
+                        counts.add(&done.counts);
                     }
                     ToWriter::Barrier(ack) => {
                         apply(&mut batch)?;

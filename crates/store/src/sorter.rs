@@ -508,15 +508,36 @@ impl RecordSorter {
         if !self.entries.is_empty() {
             self.spill()?;
         }
-        let mut runs = Vec::with_capacity(self.runs.len());
-        let mut heap = BinaryHeap::new();
-        for (i, path) in self.runs.iter().enumerate() {
-            let mut r = BufReader::with_capacity(1 << 16, File::open(path)?);
-            if let Some(rec) = read_record(&mut r)? {
-                heap.push(Reverse((rec, i)));
+        // As many runs as a merge takes at once: more are merged in stages first.
+        while self.runs.len() > FAN_IN {
+            let group: Vec<PathBuf> = self.runs.drain(..FAN_IN).collect();
+            let path = self.dir.join(format!(
+                "records-{}-{}-m{}.tmp",
+                std::process::id(),
+                self.id,
+                self.runs.len() + group.len()
+            ));
+            self.runs.push(path.clone());
+            let merged = (|| -> io::Result<()> {
+                let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+                let mut head = Vec::with_capacity(20);
+                for rec in merge_records(&group)? {
+                    let (k, v) = rec?;
+                    head.clear();
+                    crate::postings::put_varint(&mut head, k.len() as u64);
+                    crate::postings::put_varint(&mut head, v.len() as u64);
+                    w.write_all(&head)?;
+                    w.write_all(&k)?;
+                    w.write_all(&v)?;
+                }
+                w.flush()
+            })();
+            for p in &group {
+                let _ = std::fs::remove_file(p);
             }
-            runs.push(r);
+            merged?;
         }
+        let (runs, heap) = open_runs(&self.runs)?;
         Ok(SortedRecords {
             memory: MemoryRecords {
                 arena: Vec::new(),
@@ -575,6 +596,36 @@ fn read_record(r: &mut impl Read) -> io::Result<Option<Record>> {
     Ok(Some((k.into(), v.into())))
 }
 
+type RecordHeap = BinaryHeap<Reverse<(Record, usize)>>;
+
+/// Opens runs of records with each one's first record in a heap.
+fn open_runs(paths: &[PathBuf]) -> io::Result<(Vec<BufReader<File>>, RecordHeap)> {
+    let mut runs = Vec::with_capacity(paths.len());
+    let mut heap = BinaryHeap::new();
+    for (i, path) in paths.iter().enumerate() {
+        let mut r = BufReader::with_capacity(1 << 16, File::open(path)?);
+        if let Some(rec) = read_record(&mut r)? {
+            heap.push(Reverse((rec, i)));
+        }
+        runs.push(r);
+    }
+    Ok((runs, heap))
+}
+
+/// The records of several runs, ascending.
+fn merge_records(paths: &[PathBuf]) -> io::Result<impl Iterator<Item = io::Result<Record>>> {
+    let (mut runs, mut heap) = open_runs(paths)?;
+    Ok(std::iter::from_fn(move || {
+        let Reverse((rec, i)) = heap.pop()?;
+        match read_record(&mut runs[i]) {
+            Ok(Some(n)) => heap.push(Reverse((n, i))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok(rec))
+    }))
+}
+
 /// Records sorted in memory, none spilled.
 struct MemoryRecords {
     arena: Vec<u8>,
@@ -585,7 +636,7 @@ struct MemoryRecords {
 pub struct SortedRecords {
     memory: MemoryRecords,
     runs: Vec<BufReader<File>>,
-    heap: BinaryHeap<Reverse<(Record, usize)>>,
+    heap: RecordHeap,
     _sorter: RecordSorter,
 }
 
@@ -642,6 +693,25 @@ mod tests {
             s.push((k * 7919) % n).unwrap();
         }
         let got: Vec<u128> = s.finish().unwrap().map(|k| k.unwrap()).collect();
+        assert_eq!(got, (0..n).collect::<Vec<_>>());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// More record runs than one merge takes are merged in stages, every record kept.
+    #[test]
+    fn many_record_runs_merge_in_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = RecordSorter::new(dir.path(), 0);
+        let n = FAN_IN as u32 + 40;
+        for k in 0..n {
+            // A budget of nothing: a run per record.
+            s.push(&((k * 7919) % n).to_be_bytes(), &[k as u8]).unwrap();
+        }
+        let got: Vec<u32> = s
+            .finish()
+            .unwrap()
+            .map(|r| u32::from_be_bytes(r.unwrap().0[..].try_into().unwrap()))
+            .collect();
         assert_eq!(got, (0..n).collect::<Vec<_>>());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

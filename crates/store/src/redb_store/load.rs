@@ -243,7 +243,8 @@ impl<'s> Loader<'s> {
             target_titles: None,
             next_tid: 1,
             forward: Sorter::new(dir, big),
-            titled: RecordSorter::new(dir, small),
+            // Every link row of a dump of page texts, which has no link target ids.
+            titled: RecordSorter::new(dir, titles),
             redirects: RecordSorter::new(dir, small),
             survived: Vec::new(),
             redirect_rows: 0,
