@@ -499,8 +499,8 @@ impl Write for Counted<'_> {
 }
 
 impl TitlesApart {
-    /// A table written into a scratch file in `dir`.
-    pub fn create(dir: &Path) -> io::Result<Self> {
+    /// A table written into a scratch file in `dir`, with room for `titles` titles.
+    pub fn create(dir: &Path, titles: u64) -> io::Result<Self> {
         let n = APART.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.join(format!("titles-{}-{n}.tmp", std::process::id()));
         let file = ScratchFile(path);
@@ -508,7 +508,7 @@ impl TitlesApart {
             w: BufWriter::with_capacity(1 << 20, File::create(&file.0)?),
             file,
             // Offsets from the table's start; the splice moves them.
-            table: TitlesWriter::new(0),
+            table: TitlesWriter::with_capacity(0, titles),
             len: 0,
         })
     }
@@ -1316,8 +1316,8 @@ mod tests {
         for (&from, &n) in &forward(rows) {
             w.push_forward(from, &fentry(from, n), n).unwrap();
         }
-        let mut targets = TitlesApart::create(dir.path()).unwrap();
-        let mut pages = TitlesApart::create(dir.path()).unwrap();
+        let mut targets = TitlesApart::create(dir.path(), 0).unwrap();
+        let mut pages = TitlesApart::create(dir.path(), 10).unwrap();
         for (ns, t, tid) in titles(rows) {
             targets.push(ns, &t, tid, false).unwrap();
         }

@@ -38,10 +38,16 @@ pub struct TitlesWriter {
 impl TitlesWriter {
     /// A table whose first byte goes to file offset `start`.
     pub fn new(start: u64) -> Self {
+        Self::with_capacity(start, 0)
+    }
+
+    /// The same, with room for `titles` titles' slots.
+    pub fn with_capacity(start: u64, titles: u64) -> Self {
         TitlesWriter {
             dict: dictionary::Writer::default(),
             start,
-            slots: Vec::new(),
+            // A hint: past 2^28 titles (2 GiB of slots) the vector grows as it must.
+            slots: Vec::with_capacity(titles.min(1 << 28) as usize),
         }
     }
 

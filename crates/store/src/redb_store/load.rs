@@ -556,6 +556,9 @@ impl<'s> Loader<'s> {
         }
         drop((known, targets));
         let all_targets = out.done()?;
+        // No row comes any more: the arrays from keys and page ids go before the big sorts.
+        self.tids = None;
+        self.page_ns = None;
         {
             let mut to = txn.open_table(REDIR_TO)?;
             for k in redirect_to.finish()? {
@@ -575,15 +578,19 @@ impl<'s> Loader<'s> {
         let built = std::thread::scope(|scope| -> R<()> {
             // The title tables need nothing of the link rows: another thread writes them
             // meanwhile, and they are spliced in after the reverse index.
-            let titles = scope.spawn(|| -> R<(TitlesWritten, TitlesWritten)> {
-                let mut targets = TitlesApart::create(&dir)?;
-                let mut read = TitleReader::open(&all_targets)?;
+            // At most one title per id given out, and per page row: room made at once, not
+            // by doublings that hold both the old and the new buffer.
+            let (target_ids, page_rows) = (u64::from(self.next_tid), self.page_rows);
+            let (dir, all_targets, page_titles) = (&dir, &all_targets, &page_titles);
+            let titles = scope.spawn(move || -> R<(TitlesWritten, TitlesWritten)> {
+                let mut targets = TitlesApart::create(dir, target_ids)?;
+                let mut read = TitleReader::open(all_targets)?;
                 while let Some((k, tid, _)) = read.next()? {
                     let (ns, dbkey) = split_title_key(&k)?;
                     targets.push(ns, dbkey, tid, false)?;
                 }
-                let mut pages = TitlesApart::create(&dir)?;
-                let mut read = TitleReader::open(&page_titles)?;
+                let mut pages = TitlesApart::create(dir, page_rows)?;
+                let mut read = TitleReader::open(page_titles)?;
                 while let Some((k, id, redirect)) = read.next()? {
                     let (ns, dbkey) = split_title_key(&k)?;
                     pages.push(ns, dbkey, id, redirect)?;
@@ -594,8 +601,8 @@ impl<'s> Loader<'s> {
             // Every target id is given out by now.
             let universe = u64::from(self.next_tid);
             w.set_forward_universe(universe);
-            let mut reverse = Sorter::new(&dir, self.big);
-            let forward = std::mem::replace(&mut self.forward, Sorter::new(&dir, 0));
+            let mut reverse = Sorter::new(dir, self.big);
+            let forward = std::mem::replace(&mut self.forward, Sorter::new(dir, 0));
             let mut rows: Vec<(u8, u32, i32)> = Vec::new();
             let mut page: Option<u32> = None;
             let mut flush = |from: u32, rows: &mut Vec<(u8, u32, i32)>| -> R<()> {
