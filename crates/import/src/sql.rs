@@ -192,15 +192,7 @@ fn parse_value<'a>(b: &'a [u8], i: &mut usize) -> Result<Value<'a>, String> {
                         let Some(&e) = b.get(*i + 1) else {
                             return Err("unterminated escape".into());
                         };
-                        o.push(match e {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'0' => 0,
-                            b'Z' => 0x1a,
-                            b'b' => 8,
-                            other => other,
-                        });
+                        o.push(unescaped(e));
                         *i += 2;
                     }
                     _ => {
@@ -239,6 +231,19 @@ fn parse_value<'a>(b: &'a [u8], i: &mut usize) -> Result<Value<'a>, String> {
             }
         }
         _ => Err("expected a value".into()),
+    }
+}
+
+/// The byte a backslash escape in a mysqldump string stands for.
+fn unescaped(e: u8) -> u8 {
+    match e {
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'0' => 0,
+        b'Z' => 0x1a,
+        b'b' => 8,
+        other => other,
     }
 }
 
@@ -334,15 +339,7 @@ mod tests {
             let mut it = body.iter();
             while let Some(&c) = it.next() {
                 if c == b'\\' {
-                    out.push(match *it.next()? {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'0' => 0,
-                        b'Z' => 0x1a,
-                        b'b' => 8,
-                        other => other,
-                    });
+                    out.push(unescaped(*it.next()?));
                 } else if c == b'\'' {
                     return None;
                 } else {

@@ -113,35 +113,50 @@ impl Sorter {
     /// Merges runs into bigger ones until at most [`FAN_IN`] are left, so the final merge
     /// never holds more files open than a default descriptor limit (1,024) allows.
     fn narrow_runs(&mut self) -> io::Result<()> {
-        while self.runs.len() > FAN_IN {
-            let group: Vec<PathBuf> = self.runs.drain(..FAN_IN).collect();
-            let path = self.dir.join(format!(
-                "sort-{}-{}-m{}.tmp",
-                std::process::id(),
-                self.id,
-                self.runs.len() + group.len()
-            ));
-            self.runs.push(path.clone());
-            let merged = (|| -> io::Result<()> {
-                let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+        let (dir, id) = (self.dir.clone(), self.id);
+        merge_in_stages(
+            &mut self.runs,
+            |n| dir.join(format!("sort-{}-{id}-m{n}.tmp", std::process::id())),
+            |group, w| {
                 let mut prev = 0u128;
                 let mut bytes = Vec::with_capacity(19);
-                for k in Merge::open(&group)? {
+                for k in Merge::open(group)? {
                     let k = k?;
                     bytes.clear();
                     put_varint128(&mut bytes, k - prev);
                     w.write_all(&bytes)?;
                     prev = k;
                 }
-                w.flush()
-            })();
-            for p in &group {
-                let _ = std::fs::remove_file(p);
-            }
-            merged?;
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
+}
+
+/// Merges runs, [`FAN_IN`] at a time, into bigger ones (named by `name` from the count of
+/// runs) until at most [`FAN_IN`] are left, so the final merge never holds more files open
+/// than a default descriptor limit (1,024) allows. `merge` writes a group's keys or records.
+fn merge_in_stages(
+    runs: &mut Vec<PathBuf>,
+    name: impl Fn(usize) -> PathBuf,
+    merge: impl Fn(&[PathBuf], &mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
+    while runs.len() > FAN_IN {
+        let group: Vec<PathBuf> = runs.drain(..FAN_IN).collect();
+        let path = name(runs.len() + group.len());
+        // Registered before writing so that a failed write is still cleaned up.
+        runs.push(path.clone());
+        let merged = (|| -> io::Result<()> {
+            let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+            merge(&group, &mut w)?;
+            w.flush()
+        })();
+        for p in &group {
+            let _ = std::fs::remove_file(p);
+        }
+        merged?;
+    }
+    Ok(())
 }
 
 /// Runs merged at once at most.
@@ -476,14 +491,8 @@ impl RecordSorter {
         ));
         self.runs.push(path.clone());
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-        let mut head = Vec::with_capacity(20);
         for e in &self.entries {
-            head.clear();
-            crate::postings::put_varint(&mut head, u64::from(e.key_len));
-            crate::postings::put_varint(&mut head, u64::from(e.value_len));
-            w.write_all(&head)?;
-            w.write_all(e.key(&self.arena))?;
-            w.write_all(e.value(&self.arena))?;
+            write_record(&mut w, e.key(&self.arena), e.value(&self.arena))?;
         }
         w.flush()?;
         self.arena.clear();
@@ -509,34 +518,18 @@ impl RecordSorter {
             self.spill()?;
         }
         // As many runs as a merge takes at once: more are merged in stages first.
-        while self.runs.len() > FAN_IN {
-            let group: Vec<PathBuf> = self.runs.drain(..FAN_IN).collect();
-            let path = self.dir.join(format!(
-                "records-{}-{}-m{}.tmp",
-                std::process::id(),
-                self.id,
-                self.runs.len() + group.len()
-            ));
-            self.runs.push(path.clone());
-            let merged = (|| -> io::Result<()> {
-                let mut w = BufWriter::with_capacity(1 << 20, File::create(&path)?);
-                let mut head = Vec::with_capacity(20);
-                for rec in merge_records(&group)? {
+        let (dir, id) = (self.dir.clone(), self.id);
+        merge_in_stages(
+            &mut self.runs,
+            |n| dir.join(format!("records-{}-{id}-m{n}.tmp", std::process::id())),
+            |group, w| {
+                for rec in merge_records(group)? {
                     let (k, v) = rec?;
-                    head.clear();
-                    crate::postings::put_varint(&mut head, k.len() as u64);
-                    crate::postings::put_varint(&mut head, v.len() as u64);
-                    w.write_all(&head)?;
-                    w.write_all(&k)?;
-                    w.write_all(&v)?;
+                    write_record(w, &k, &v)?;
                 }
-                w.flush()
-            })();
-            for p in &group {
-                let _ = std::fs::remove_file(p);
-            }
-            merged?;
-        }
+                Ok(())
+            },
+        )?;
         let (runs, heap) = open_runs(&self.runs)?;
         Ok(SortedRecords {
             memory: MemoryRecords {
@@ -581,6 +574,16 @@ pub(crate) fn read_varint(r: &mut impl Read) -> io::Result<Option<u64>> {
             return Ok(Some(v));
         }
     }
+}
+
+/// `varint(key len) varint(value len) key value`, as runs of records hold them.
+fn write_record(w: &mut impl Write, key: &[u8], value: &[u8]) -> io::Result<()> {
+    let mut head = Vec::with_capacity(20);
+    crate::postings::put_varint(&mut head, key.len() as u64);
+    crate::postings::put_varint(&mut head, value.len() as u64);
+    w.write_all(&head)?;
+    w.write_all(key)?;
+    w.write_all(value)
 }
 
 fn read_record(r: &mut impl Read) -> io::Result<Option<Record>> {

@@ -161,7 +161,7 @@ proptest! {
             }
         }
         prop_assert_eq!(redb.join_fold(), None);
-        let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
+        let probe = probe_titles();
         assert_same_answers(&redb, &model, &probe);
         let pages: Vec<PageId> = (0..13).map(PageId).collect();
         let ids: Vec<String> = (0..6).map(|i| format!("b{i}")).collect();
@@ -187,6 +187,14 @@ fn arb_load_row() -> impl Strategy<Value = LoadRow> {
         3 => (1u32..12, arb_kind(), 0u64..10).prop_map(|(f, k, key)| LoadRow::Keyed(f, k, key)),
         1 => (1u32..12, arb_kind(), arb_title()).prop_map(|(f, k, t)| LoadRow::Titled(f, k, t)),
     ]
+}
+
+/// Every title the generated rows can name.
+fn probe_titles() -> Vec<Title> {
+    ["A", "B", "C", "D", "E", "F"]
+        .iter()
+        .flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k)))
+        .collect()
 }
 
 /// `pl_from_namespace` as a dump has it: one per linking page.
@@ -253,7 +261,7 @@ proptest! {
         prop_assert_eq!(redb.pages(PageId(0), usize::MAX).unwrap(), vec![]);
         loader.finish().unwrap();
         model.apply(&batch).unwrap();
-        let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
+        let probe = probe_titles();
         assert_same_answers(&redb, &model, &probe);
         let problems = redb.verify(10).unwrap();
         prop_assert!(problems.is_empty(), "{problems:?}");
@@ -323,7 +331,7 @@ proptest! {
         }
         loader.finish().unwrap();
         model.apply(&batch).unwrap();
-        let probe: Vec<Title> = ["A", "B", "C", "D", "E", "F"].iter().flat_map(|k| [0, 1, 2, 10].map(|ns| Title::new(ns, *k))).collect();
+        let probe = probe_titles();
         assert_same_answers(&redb, &model, &probe);
         let problems = redb.verify(10).unwrap();
         prop_assert!(problems.is_empty(), "{problems:?}");
