@@ -4,7 +4,9 @@
 //! title order, and a dense array maps the caller's keys to them), link rows by source page
 //! (the forward entries) and then by target (the posting lists), and the segment is written
 //! straight from those streams. The redirect rows go to `index.redb` in the commit that
-//! names the segment, so nothing is visible before `finish`.
+//! names the segment, so nothing is visible before `finish`. A dump of page texts gives
+//! pages with their link rows by title (`page_with_links`): those rows name their page row
+//! as owner and are dropped with it when a later row takes its id or title.
 
 use super::*;
 use crate::segment::{TitlesApart, TitlesWritten};
@@ -577,9 +579,9 @@ impl<'s> Loader<'s> {
         let page_titles = self.page_titles.take().expect("settled");
         let built = std::thread::scope(|scope| -> R<()> {
             // The title tables need nothing of the link rows: another thread writes them
-            // meanwhile, and they are spliced in after the reverse index.
-            // At most one title per id given out, and per page row: room made at once, not
-            // by doublings that hold both the old and the new buffer.
+            // meanwhile, and they are spliced in after the reverse index. Their slots get
+            // room at once (a title per target id, per page row at most), not by doublings
+            // that hold the old buffer and the new.
             let (target_ids, page_rows) = (u64::from(self.next_tid), self.page_rows);
             let (dir, all_targets, page_titles) = (&dir, &all_targets, &page_titles);
             let titles = scope.spawn(move || -> R<(TitlesWritten, TitlesWritten)> {
