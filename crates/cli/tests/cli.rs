@@ -394,7 +394,27 @@ fn sql_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
     let d = tempfile::tempdir().unwrap();
     let g =
         inlink_import::demo_enwiki::write_sql(&d.path().join("dumps"), "w", 150_000, 4).unwrap();
-    let files: Vec<&str> = g.files.iter().map(|f| f.to_str().unwrap()).collect();
+    let want = format!("150000 pages, {} redirects", g.redirects);
+    // The whole import takes several seconds in a debug build.
+    killed_bulk_loads(d.path(), &g.files, &want, g.pagelinks, &[900, 5000]);
+}
+
+/// The same for an XML dump, which is bulk loaded page by page with its link rows.
+#[test]
+fn xml_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
+    let d = tempfile::tempdir().unwrap();
+    let dumps = d.path().join("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    let (xml, _) = inlink_import::demo_enwiki::write_xml_bz2(&dumps, "w", 8_000, 4).unwrap();
+    let g = inlink_import::demo_enwiki::write_sql(&dumps, "w", 8_000, 4).unwrap();
+    let want = format!("8000 pages, {} redirects", g.redirects);
+    killed_bulk_loads(d.path(), &[xml], &want, g.pagelinks, &[250, 800]);
+}
+
+/// Imports `files` fresh, then again killed after each of `kills_ms` milliseconds; the
+/// fresh index's counts start with `want` and hold `pagelinks` page links.
+fn killed_bulk_loads(dir: &Path, files: &[PathBuf], want: &str, pagelinks: u64, kills_ms: &[u64]) {
+    let files: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
     let import_args: Vec<&str> = ["import"]
         .into_iter()
         .chain(files.iter().copied())
@@ -408,20 +428,13 @@ fn sql_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
             .map(|(_, c)| c.to_string())
             .unwrap_or(first)
     };
-    let fresh = d.path().join("fresh");
+    let fresh = dir.join("fresh");
     inlink(&fresh, &import_args);
-    let want = counts(&fresh);
-    assert!(
-        want.starts_with(&format!("150000 pages, {} redirects", g.redirects)),
-        "{want}"
-    );
-    assert!(
-        want.contains(&format!("pagelinks {}", g.pagelinks)),
-        "{want}"
-    );
-    // The whole import takes several seconds in a debug build.
-    for (i, ms) in [900u64, 5000].into_iter().enumerate() {
-        let data: PathBuf = d.path().join(format!("data-{i}"));
+    let full = counts(&fresh);
+    assert!(full.starts_with(want), "{full}");
+    assert!(full.contains(&format!("pagelinks {pagelinks}")), "{full}");
+    for (i, &ms) in kills_ms.iter().enumerate() {
+        let data: PathBuf = dir.join(format!("data-{i}"));
         let mut child = Command::new(BIN)
             .arg("--data")
             .arg(&data)
@@ -447,7 +460,7 @@ fn sql_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
         assert!(scratch.is_empty(), "{scratch:?}");
         let after_kill = counts(&data);
         assert!(
-            after_kill.starts_with("0 pages,") || after_kill == want,
+            after_kill.starts_with("0 pages,") || after_kill == full,
             "killed after {ms} ms: {after_kill}"
         );
         let out = inlink(&data, &import_args);
@@ -456,7 +469,7 @@ fn sql_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(counts(&data), want);
+        assert_eq!(counts(&data), full);
     }
 }
 
