@@ -42,14 +42,20 @@ const URL_PROTOCOLS: &[&str] = &[
 
 fn starts_with_protocol(s: &str) -> bool {
     let b = s.as_bytes();
-    // Every protocol starts `//` or has its colon within ten bytes (`worldwind:`).
-    let head = &b[..b.len().min(10)];
-    if !head.starts_with(b"//") && !head.contains(&b':') {
-        return false;
+    if b.starts_with(b"//") {
+        return true;
     }
-    URL_PROTOCOLS
-        .iter()
-        .any(|p| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+    // Every other protocol has its colon within ten bytes (`worldwind:`), and only those
+    // with the colon where the text has its first one can match: namespaced titles
+    // (`Category:…`) end here.
+    let head = &b[..b.len().min(10)];
+    let Some(colon) = head.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    URL_PROTOCOLS.iter().any(|p| {
+        let p = p.as_bytes();
+        p.get(colon) == Some(&b':') && b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p)
+    })
 }
 
 /// The characters a link target may hold: legal title characters plus `#` and `%`.
