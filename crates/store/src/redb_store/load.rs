@@ -516,6 +516,19 @@ impl<'s> Loader<'s> {
         let mut pending = known.next()?;
         let titled = std::mem::replace(&mut self.titled, RecordSorter::new(&dir, 0));
         let mut current: Option<(Box<[u8]>, u32)> = None;
+        // New titles take ids from `base` on in title order for now; once all are known
+        // they are given the order of the page ids of the pages they name, as keyed
+        // targets are (`settle_targets`), and every row's id is mapped on the way out.
+        let base = self.next_tid;
+        let mut order = Sorter::new(&dir, self.small);
+        let mut pages = match &self.page_titles {
+            Some(p) => Some(TitleReader::open(p)?),
+            None => None,
+        };
+        let mut page = match pages.as_mut() {
+            Some(r) => r.next()?,
+            None => None,
+        };
         for rec in titled.finish()? {
             let (title, value) = rec?;
             if current.as_ref().is_none_or(|(t, _)| *t != title) {
@@ -534,6 +547,12 @@ impl<'s> Loader<'s> {
                         self.next_tid = tid
                             .checked_add(1)
                             .ok_or_else(|| refuse("more link targets than ids"))?;
+                        while page.as_ref().is_some_and(|p| p.0.as_slice() < &title[..]) {
+                            page = pages.as_mut().expect("read").next()?;
+                        }
+                        let named = page.as_ref().filter(|p| p.0.as_slice() == &title[..]);
+                        let pid = named.map_or(u32::MAX, |p| p.1);
+                        order.push((u128::from(pid) << 32) | u128::from(tid - base))?;
                         out.push(&title, tid, false)?;
                         tid
                     }
@@ -556,8 +575,17 @@ impl<'s> Loader<'s> {
             out.push(&k, tid, false)?;
             pending = known.next()?;
         }
-        drop((known, targets));
+        drop((known, targets, pages));
         let all_targets = out.done()?;
+        let mut final_of = vec![0u32; (self.next_tid - base) as usize];
+        for (i, k) in order.finish()?.enumerate() {
+            final_of[k? as u32 as usize] = base + i as u32;
+        }
+        let final_of = &final_of;
+        let remap = move |tid: u32| match tid.checked_sub(base) {
+            Some(new) => final_of[new as usize],
+            None => tid,
+        };
         // No row comes any more: the arrays from keys and page ids go before the big sorts.
         self.tids = None;
         self.page_ns = None;
@@ -565,7 +593,7 @@ impl<'s> Loader<'s> {
             let mut to = txn.open_table(REDIR_TO)?;
             for k in redirect_to.finish()? {
                 let k = k?;
-                to.insert(((k >> 32) as u32, k as u32), ())?;
+                to.insert((remap((k >> 32) as u32), k as u32), ())?;
             }
         }
 
@@ -589,7 +617,7 @@ impl<'s> Loader<'s> {
                 let mut read = TitleReader::open(all_targets)?;
                 while let Some((k, tid, _)) = read.next()? {
                     let (ns, dbkey) = split_title_key(&k)?;
-                    targets.push(ns, dbkey, tid, false)?;
+                    targets.push(ns, dbkey, remap(tid), false)?;
                 }
                 let mut pages = TitlesApart::create(dir, page_rows)?;
                 let mut read = TitleReader::open(page_titles)?;
@@ -620,6 +648,7 @@ impl<'s> Loader<'s> {
             };
             for k in forward.finish()?.ahead() {
                 let (from, kind, tid, ns) = unpack_forward(k?);
+                let tid = remap(tid);
                 if page != Some(from) {
                     if let Some(p) = page {
                         flush(p, &mut rows)?;
