@@ -174,11 +174,13 @@ fn tail_word(bytes: &[u8], n: usize) -> u64 {
             let last = u64::from_le_bytes(bytes[at..].try_into().expect("8 bytes"));
             (last >> (8 * (8 - n))) | keep
         }
-        None => bytes[bytes.len() - n..]
-            .iter()
-            .rev()
-            .fold(0u64, |w, &b| (w << 8) | u64::from(b))
-            | keep,
+        None => {
+            bytes[bytes.len() - n..]
+                .iter()
+                .rev()
+                .fold(0u64, |w, &b| (w << 8) | u64::from(b))
+                | keep
+        }
     }
 }
 

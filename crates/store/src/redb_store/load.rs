@@ -544,14 +544,15 @@ impl<'s> Loader<'s> {
         let base = self.next_tid;
         let mut order = Sorter::new(&dir, self.small);
         let mut pages = PageNames::open(self.page_titles.as_ref())?;
-        for rec in titled.finish()? {
+        let mut sorted = titled.finish()?;
+        while let Some(rec) = sorted.next_ref() {
             let (title, value) = rec?;
-            if current.as_ref().is_none_or(|(t, _)| *t != title) {
-                while let Some((k, tid, _)) = pending.take_if(|p| p.0.as_slice() < &title[..]) {
+            if current.as_ref().is_none_or(|(t, _)| **t != *title) {
+                while let Some((k, tid, _)) = pending.take_if(|p| p.0.as_slice() < title) {
                     out.push(&k, tid, false)?;
                     pending = known.next()?;
                 }
-                let tid = match pending.take_if(|p| p.0.as_slice() == &title[..]) {
+                let tid = match pending.take_if(|p| p.0.as_slice() == title) {
                     Some((k, tid, _)) => {
                         out.push(&k, tid, false)?;
                         pending = known.next()?;
@@ -562,16 +563,16 @@ impl<'s> Loader<'s> {
                         self.next_tid = tid
                             .checked_add(1)
                             .ok_or_else(|| refuse("more link targets than ids"))?;
-                        let pid = pages.page_of(&title)?.unwrap_or(u32::MAX);
+                        let pid = pages.page_of(title)?.unwrap_or(u32::MAX);
                         order.push((u128::from(pid) << 32) | u128::from(tid - base))?;
-                        out.push(&title, tid, false)?;
+                        out.push(title, tid, false)?;
                         tid
                     }
                 };
-                current = Some((title, tid));
+                current = Some((title.into(), tid));
             }
             let tid = current.as_ref().expect("set").1;
-            match Titled::decode(&value)? {
+            match Titled::decode(value)? {
                 Titled::Link {
                     from,
                     kind,
@@ -591,7 +592,8 @@ impl<'s> Loader<'s> {
             out.push(&k, tid, false)?;
             pending = known.next()?;
         }
-        drop((known, targets, pages));
+        // The titled runs go before the big sorts.
+        drop((sorted, known, targets, pages));
         let all_targets = out.done()?;
         let mut final_of = vec![0u32; (self.next_tid - base) as usize];
         for (i, k) in order.finish()?.enumerate() {
