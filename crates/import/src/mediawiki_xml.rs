@@ -63,8 +63,8 @@ struct Final<'a> {
 enum Pages<'a> {
     Store(&'a dyn LinkStore),
     Known(HashSet<Title>),
-    /// Answers no, and notes what was asked.
-    Asking(RefCell<HashSet<Title>>),
+    /// Answers no, and notes what was asked and how often.
+    Asking(RefCell<HashSet<Title>>, std::cell::Cell<u64>),
 }
 
 impl TemplateSource for Final<'_> {
@@ -79,7 +79,8 @@ impl TemplateSource for Final<'_> {
         match &self.pages {
             Pages::Store(store) => matches!(store.page_by_title(title), Ok(Some(_))),
             Pages::Known(titles) => titles.contains(title),
-            Pages::Asking(asked) => {
+            Pages::Asking(asked, calls) => {
+                calls.set(calls.get() + 1);
                 asked.borrow_mut().insert(title.clone());
                 false
             }
@@ -622,18 +623,57 @@ pub(crate) fn import(
         )
         .into_inner()
         .map_err(|e| ImportError::Temp(e.to_string()))?;
+        // Which parked pages to expand (again) now: all, or in a bulk load those whose
+        // first look asked which pages exist (ascending places in the parked file).
+        let mut again: Option<Vec<u64>> = None;
         let pages = if loading {
             // The loader answers for the pages only when asked, so a first look finds what
-            // the expansions ask (an answer never changes what else is asked).
+            // the expansions ask (an answer never changes what else is asked). A page that
+            // asks nothing is expanded for good by it; its rows go at once, and the pages
+            // are closed first so that they come as a parked page's rows.
+            if pipe.existing(Vec::new()).is_none() {
+                return Err(pipe.fail(writer));
+            }
             let asking = Final {
                 texts: &texts,
-                pages: Pages::Asking(RefCell::default()),
+                pages: Pages::Asking(RefCell::default(), std::cell::Cell::new(0)),
             };
+            let mut asked_by = Vec::new();
             let mut r = BufReader::new(file.reopen().map_err(io)?);
-            while let Some((_, title, _, text)) = read_parked(&mut r).map_err(io)? {
-                extractor.expand(&title, &text, &asking);
+            let mut at = 0u64;
+            while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
+                let Pages::Asking(_, calls) = &asking.pages else {
+                    unreachable!("made above")
+                };
+                let before = calls.get();
+                let expanded = extractor.expand(&title, &text, &asking);
+                if calls.get() == before {
+                    chunk.push(Item::Page {
+                        id,
+                        title,
+                        dump_redirect: redirect,
+                        expanded,
+                    });
+                    if chunk.len() >= CHUNK_ITEMS
+                        && !pipe.send(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(CHUNK_ITEMS),
+                        ))
+                    {
+                        return Err(pipe.fail(writer));
+                    }
+                } else {
+                    asked_by.push(at);
+                }
+                at += 1;
             }
-            let Pages::Asking(asked) = asking.pages else {
+            tracing::info!(
+                parked = at,
+                asking = asked_by.len(),
+                "parked pages looked at; those asking which pages exist are expanded again"
+            );
+            again = Some(asked_by);
+            let Pages::Asking(asked, _) = asking.pages else {
                 unreachable!("made above")
             };
             let asked: Vec<Title> = asked.into_inner().into_iter().collect();
@@ -655,7 +695,15 @@ pub(crate) fn import(
             texts: &texts,
             pages,
         };
+        let mut wanted = again.as_deref().map(|a| a.iter().copied().peekable());
+        let mut at = 0u64;
         while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
+            at += 1;
+            if let Some(w) = wanted.as_mut() {
+                if w.next_if_eq(&(at - 1)).is_none() {
+                    continue;
+                }
+            }
             let expanded = extractor.expand(&title, &text, &source);
             chunk.push(Item::Page {
                 id,
