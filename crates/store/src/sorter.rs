@@ -398,7 +398,13 @@ pub struct RecordSorter {
     entries: Vec<Entry>,
     budget: usize,
     runs: Vec<PathBuf>,
+    /// The run being sorted and written on another thread, as [`Sorter`] does; joining it
+    /// gives its buffers back, emptied.
+    writing: Option<std::thread::JoinHandle<io::Result<Spare>>>,
 }
+
+/// A record buffer's arena and entries.
+type Spare = (Vec<u8>, Vec<Entry>);
 
 /// A record in the arena, with its key's first bytes as a number: most comparisons end
 /// there.
@@ -436,6 +442,8 @@ pub type Record = (Box<[u8]>, Box<[u8]>);
 const RECORD_OVERHEAD: usize = std::mem::size_of::<Entry>();
 
 impl RecordSorter {
+    /// A sorter holding at most `budget` bytes of records and their entries, in two
+    /// buffers: one filling, one being sorted and written.
     pub fn new(dir: &Path, budget: usize) -> Self {
         RecordSorter {
             dir: dir.to_path_buf(),
@@ -444,6 +452,7 @@ impl RecordSorter {
             entries: Vec::new(),
             budget,
             runs: Vec::new(),
+            writing: None,
         }
     }
 
@@ -452,7 +461,7 @@ impl RecordSorter {
     }
 
     pub fn push(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
-        if self.held() >= self.budget && !self.entries.is_empty() {
+        if self.held() >= self.budget / 2 && !self.entries.is_empty() {
             self.spill()?;
         }
         let (key_len, value_len) = match (u32::try_from(key.len()), u32::try_from(value.len())) {
@@ -470,40 +479,40 @@ impl RecordSorter {
         Ok(())
     }
 
-    /// Sorts the held records by key, then value.
-    fn sort(&mut self) {
-        let arena = &self.arena;
-        self.entries.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| a.key(arena).cmp(b.key(arena)))
-                .then_with(|| a.value(arena).cmp(b.value(arena)))
-        });
+    /// Waits for the run being written; returns its buffers.
+    fn wait(&mut self) -> io::Result<Spare> {
+        match self.writing.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| io::Error::other("the thread writing a sort run panicked"))?,
+            None => Ok((Vec::new(), Vec::new())),
+        }
     }
 
+    /// Hands the held records to a thread that sorts and writes them as a run, so that
+    /// the caller goes on filling the other buffer meanwhile.
     fn spill(&mut self) -> io::Result<()> {
-        self.sort();
+        let (arena, entries) = self.wait()?;
+        let arena = std::mem::replace(&mut self.arena, arena);
+        let entries = std::mem::replace(&mut self.entries, entries);
         let path = self.dir.join(format!(
             "records-{}-{}-{}.tmp",
             std::process::id(),
             self.id,
             self.runs.len()
         ));
+        // Registered before writing so that a failed write is still cleaned up.
         self.runs.push(path.clone());
-        let mut w = RunWriter::new(BufWriter::with_capacity(1 << 20, File::create(&path)?));
-        for e in &self.entries {
-            w.push(e.key(&self.arena), e.value(&self.arena))?;
-        }
-        w.into_inner().flush()?;
-        self.arena.clear();
-        self.entries.clear();
+        self.writing = Some(std::thread::spawn(move || {
+            write_records(&path, arena, entries)
+        }));
         Ok(())
     }
 
     /// Every record pushed, ascending.
     pub fn finish(mut self) -> io::Result<SortedRecords> {
         if self.runs.is_empty() {
-            self.sort();
+            sort_entries(&self.arena, &mut self.entries);
             return Ok(SortedRecords {
                 memory: MemoryRecords {
                     arena: std::mem::take(&mut self.arena),
@@ -516,6 +525,7 @@ impl RecordSorter {
         if !self.entries.is_empty() {
             self.spill()?;
         }
+        self.wait()?;
         // As many runs as a merge takes at once: more are merged in stages first.
         let (dir, id) = (self.dir.clone(), self.id);
         merge_in_stages(
@@ -542,8 +552,32 @@ impl RecordSorter {
     }
 }
 
+/// Sorts records by key, then value.
+fn sort_entries(arena: &[u8], entries: &mut [Entry]) {
+    entries.sort_unstable_by(|a, b| {
+        a.prefix
+            .cmp(&b.prefix)
+            .then_with(|| a.key(arena).cmp(b.key(arena)))
+            .then_with(|| a.value(arena).cmp(b.value(arena)))
+    });
+}
+
+/// Sorts a full buffer of records and writes it as a run; gives the buffers back, emptied.
+fn write_records(path: &Path, mut arena: Vec<u8>, mut entries: Vec<Entry>) -> io::Result<Spare> {
+    sort_entries(&arena, &mut entries);
+    let mut w = RunWriter::new(BufWriter::with_capacity(1 << 20, File::create(path)?));
+    for e in &entries {
+        w.push(e.key(&arena), e.value(&arena))?;
+    }
+    w.into_inner().flush()?;
+    arena.clear();
+    entries.clear();
+    Ok((arena, entries))
+}
+
 impl Drop for RecordSorter {
     fn drop(&mut self) {
+        let _ = self.wait();
         for p in &self.runs {
             let _ = std::fs::remove_file(p);
         }
