@@ -332,31 +332,43 @@ impl<'s> Loader<'s> {
         let mut survived = vec![0u64; (self.page_rows as usize).div_ceil(64)];
         let mut page_ns = cells(u64::from(self.max_page) + 1)?;
         let mut out = TitleFile::create(&self.store.dir, "pages")?;
-        let mut sorted = pages.finish()?.peekable();
-        while let Some(rec) = sorted.next() {
-            let (key, value) = rec?;
-            // Only a title's last row can hold it.
-            if let Some(Ok((next, _))) = sorted.peek() {
-                if *next == key {
-                    continue;
-                }
-            }
-            let (seq, id, redirect) = (be64(&value, 0), be32(&value, 8), value[12] != 0);
+        let namespaces = &mut self.namespaces;
+        // A title's last row, if it is also its id's last, holds the title.
+        let mut keep = |key: &[u8], value: &[u8]| -> R<()> {
+            let (seq, id, redirect) = (be64(value, 0), be32(value, 8), value[12] != 0);
             if last_of_id[(seq / 64) as usize] & (1 << (seq % 64)) == 0 {
-                continue;
+                return Ok(());
             }
             survived[(seq / 64) as usize] |= 1 << (seq % 64);
-            let (ns, _) = split_title_key(&key)?;
-            let idx = match self.namespaces.iter().position(|&n| n == ns) {
+            let (ns, _) = split_title_key(key)?;
+            let idx = match namespaces.iter().position(|&n| n == ns) {
                 Some(i) => i,
-                None if self.namespaces.len() < 255 => {
-                    self.namespaces.push(ns);
-                    self.namespaces.len() - 1
+                None if namespaces.len() < 255 => {
+                    namespaces.push(ns);
+                    namespaces.len() - 1
                 }
                 None => return Err(refuse("pages in more than 255 namespaces")),
             };
             page_ns[id as usize] = idx as u8 + 1;
-            out.push(&key, id, redirect)?;
+            out.push(key, id, redirect)
+        };
+        // Each row is held (in buffers reused, not allocated a row) until the next shows
+        // whether it was its title's last.
+        let mut sorted = pages.finish()?;
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        let mut held = false;
+        loop {
+            let next = sorted.next_ref().transpose()?;
+            let same_title = next.is_some_and(|(k, _)| held && k == key.as_slice());
+            if held && !same_title {
+                keep(&key, &value)?;
+            }
+            let Some((k, v)) = next else { break };
+            key.clear();
+            key.extend_from_slice(k);
+            value.clear();
+            value.extend_from_slice(v);
+            held = true;
         }
         self.page_ns = Some(page_ns);
         self.survived = survived;
@@ -386,29 +398,30 @@ impl<'s> Loader<'s> {
         let mut pages = PageNames::open(self.page_titles.as_ref())?;
         let mut rank = 0u32;
         let mut last: Option<Box<[u8]>> = None;
-        for rec in targets.finish()? {
+        let mut sorted = targets.finish()?;
+        while let Some(rec) = sorted.next_ref() {
             let (title, value) = rec?;
-            if last.as_deref() != Some(&title[..]) {
+            if last.as_deref() != Some(title) {
                 rank = rank
                     .checked_add(1)
                     .filter(|&r| r < u32::MAX)
                     .ok_or_else(|| refuse("more link targets than ids"))?;
-                let pid = pages.page_of(&title)?.unwrap_or(u32::MAX);
+                let pid = pages.page_of(title)?.unwrap_or(u32::MAX);
                 // Not namespace first: that keeps a link kind's targets (templates,
                 // categories) in fewer groups of the reverse tables, but splits a page's
                 // neighbours by namespace (at 1 M generated pages, 4.4 MB more in all).
                 order.push((u128::from(pid) << 32) | u128::from(rank))?;
-                by_title.push(&title, rank, false)?;
-                last = Some(title);
+                by_title.push(title, rank, false)?;
+                last = Some(title.into());
             }
-            let (key, seq) = (be64(&value, 0), be64(&value, 8));
+            let (key, seq) = (be64(value, 0), be64(value, 8));
             if self.twice.get(&key).is_some_and(|&s| s != seq) {
                 continue;
             }
             let at = key as usize * 4;
             ranks[at..at + 4].copy_from_slice(&rank.to_le_bytes());
         }
-        drop(pages);
+        drop((sorted, pages));
         let mut tid_of = cells((u64::from(rank) + 1) * 4)?;
         for k in order.finish()? {
             let at = (k? as u32) as usize * 4;
