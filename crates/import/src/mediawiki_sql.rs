@@ -532,10 +532,21 @@ fn load_calls(
 ) -> Loaded {
     let mut done = Loaded::default();
     for chunk in calls {
-        for call in chunk {
-            let r = match call {
-                Call::Page(p) => l.page(&p),
-                Call::Target(key, title) => l.target(key, &title),
+        // Link rows name their targets by keys spread over a large table: each is asked
+        // for a few rows ahead of its turn.
+        const AHEAD: usize = 16;
+        for call in chunk.iter().take(AHEAD) {
+            if let Call::Link { key, .. } = call {
+                l.prefetch_link(*key);
+            }
+        }
+        for (i, call) in chunk.iter().enumerate() {
+            if let Some(Call::Link { key, .. }) = chunk.get(i + AHEAD) {
+                l.prefetch_link(*key);
+            }
+            let r = match *call {
+                Call::Page(ref p) => l.page(p),
+                Call::Target(key, ref title) => l.target(key, title),
                 Call::Link {
                     from,
                     from_ns,
@@ -555,10 +566,10 @@ fn load_calls(
                         }
                     }
                 }),
-                Call::LinkTitle(from, from_ns, kind, title) => {
-                    l.link_title(from, from_ns, kind, &title)
+                Call::LinkTitle(from, from_ns, kind, ref title) => {
+                    l.link_title(from, from_ns, kind, title)
                 }
-                Call::Redirect(from, row) => l.redirect(from, &row),
+                Call::Redirect(from, ref row) => l.redirect(from, row),
             };
             if let Err(e) = r {
                 done.error = Some(e);

@@ -111,6 +111,12 @@ pub trait BulkLoad {
     /// Names link target `key` (the caller's number for it, such as a dump's `lt_id`).
     fn target(&mut self, key: u64, title: &Title) -> Result<()>;
 
+    /// A hint that a `link` to `key` comes soon, so that a loader which maps keys through
+    /// a table too large for the caches can fetch the entry meanwhile. Does nothing here.
+    fn prefetch_link(&self, key: u64) {
+        let _ = key;
+    }
+
     /// A link row to the target named `key`; `false` if no target has that key.
     fn link(
         &mut self,

@@ -915,6 +915,25 @@ impl BulkLoad for Loader<'_> {
             .map_err(StoreError::Io)
     }
 
+    fn prefetch_link(&self, key: u64) {
+        // The key → target id table is tens of MB, each row's key random in it: a row
+        // waited on a cache miss for most of its time here (6 % of a 10 M-page import).
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(t), Ok(k)) = (self.tids.as_ref(), usize::try_from(key)) {
+            if let Some(cell) = k
+                .checked_mul(4)
+                .and_then(|at| t.get(at..at.checked_add(4)?))
+            {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // SAFETY: SSE is in every x86-64 CPU, and a prefetch of an address in
+                // `t` changes nothing the program can observe.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.as_ptr().cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = key;
+    }
+
     fn link(
         &mut self,
         from: PageId,
@@ -1004,6 +1023,25 @@ mod tests {
     use crate::conformance::assert_same_answers;
     use crate::{Batch, MemStore, Op};
     use inlink_model::PageId;
+
+    /// A prefetch hint for any key, known or not, before or after the targets are
+    /// settled, changes nothing and never panics.
+    #[test]
+    fn prefetching_any_key_is_harmless() {
+        let d = tempfile::tempdir().unwrap();
+        let redb = RedbStore::open(d.path()).unwrap();
+        let mut l = redb.bulk_loader().unwrap().expect("empty");
+        let keys = [0, 1, 7, 1 << 40, u64::MAX / 4, u64::MAX];
+        for &k in &keys {
+            l.prefetch_link(k);
+        }
+        l.target(7, &Title::new(0, "T")).unwrap();
+        assert!(l.link(PageId(1), 0, LinkKind::Page, 7).unwrap());
+        for &k in &keys {
+            l.prefetch_link(k);
+        }
+        assert!(!l.link(PageId(1), 0, LinkKind::Page, u64::MAX).unwrap());
+    }
 
     /// Titled rows come back from their scratch bytes as they went in, the extremes too.
     #[test]
