@@ -242,6 +242,14 @@ impl Pipe {
         }
     }
 
+    /// Adds `item` to `chunk`, sending the chunk once it is full; false when the writer or
+    /// the workers stopped.
+    fn push(&self, chunk: &mut Vec<Item>, item: Item) -> bool {
+        chunk.push(item);
+        chunk.len() < CHUNK_ITEMS
+            || self.send(std::mem::replace(chunk, Vec::with_capacity(CHUNK_ITEMS)))
+    }
+
     /// Waits until everything sent is in the store; false when the writer stopped.
     fn barrier(&self) -> bool {
         let (ack, acked) = sync_channel(1);
@@ -638,32 +646,27 @@ pub(crate) fn import(
                 texts: &texts,
                 pages: Pages::Asking(RefCell::default(), std::cell::Cell::new(0)),
             };
+            let Pages::Asking(_, calls) = &asking.pages else {
+                unreachable!("made above")
+            };
             let mut asked_by = Vec::new();
             let mut r = BufReader::new(file.reopen().map_err(io)?);
             let mut at = 0u64;
             while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
-                let Pages::Asking(_, calls) = &asking.pages else {
-                    unreachable!("made above")
-                };
                 let before = calls.get();
                 let expanded = extractor.expand(&title, &text, &asking);
-                if calls.get() == before {
-                    chunk.push(Item::Page {
+                if calls.get() != before {
+                    asked_by.push(at);
+                } else if !pipe.push(
+                    &mut chunk,
+                    Item::Page {
                         id,
                         title,
                         dump_redirect: redirect,
                         expanded,
-                    });
-                    if chunk.len() >= CHUNK_ITEMS
-                        && !pipe.send(std::mem::replace(
-                            &mut chunk,
-                            Vec::with_capacity(CHUNK_ITEMS),
-                        ))
-                    {
-                        return Err(pipe.fail(writer));
-                    }
-                } else {
-                    asked_by.push(at);
+                    },
+                ) {
+                    return Err(pipe.fail(writer));
                 }
                 at += 1;
             }
@@ -696,27 +699,21 @@ pub(crate) fn import(
             pages,
         };
         let mut wanted = again.as_deref().map(|a| a.iter().copied().peekable());
-        let mut at = 0u64;
-        while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
-            at += 1;
-            if let Some(w) = wanted.as_mut() {
-                if w.next_if_eq(&(at - 1)).is_none() {
-                    continue;
-                }
+        for at in 0u64.. {
+            let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? else {
+                break;
+            };
+            if wanted.as_mut().is_some_and(|w| w.next_if_eq(&at).is_none()) {
+                continue;
             }
             let expanded = extractor.expand(&title, &text, &source);
-            chunk.push(Item::Page {
+            let item = Item::Page {
                 id,
                 title,
                 dump_redirect: redirect,
                 expanded,
-            });
-            if chunk.len() >= CHUNK_ITEMS
-                && !pipe.send(std::mem::replace(
-                    &mut chunk,
-                    Vec::with_capacity(CHUNK_ITEMS),
-                ))
-            {
+            };
+            if !pipe.push(&mut chunk, item) {
                 return Err(pipe.fail(writer));
             }
         }
