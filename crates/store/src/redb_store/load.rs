@@ -227,8 +227,6 @@ pub(super) struct Loader<'s> {
     page_ns: Option<MmapMut>,
     namespaces: Vec<i32>,
     page_titles: Option<Scratch>,
-    /// The pages settling on another thread, from the first link target row on.
-    settling: Option<std::thread::JoinHandle<R<SettledPages>>>,
     /// After the targets: each key's target id (little-endian u32; 0: none).
     tids: Option<MmapMut>,
     target_titles: Option<Scratch>,
@@ -273,7 +271,6 @@ impl<'s> Loader<'s> {
             page_ns: None,
             namespaces: Vec::new(),
             page_titles: None,
-            settling: None,
             tids: None,
             target_titles: None,
             next_tid: 1,
@@ -297,39 +294,90 @@ impl<'s> Loader<'s> {
         }
     }
 
-    /// Moves on to `phase`, settling the pages and then the targets on the way. The pages
-    /// settle on a thread of their own while link target rows come (those need nothing of
-    /// the pages); anything that does waits for them ([`Loader::pages_settled`]).
+    /// Moves on to `phase`, settling the pages and then the targets on the way.
     fn reach(&mut self, phase: Phase) -> R<()> {
         if self.phase < Phase::Targets && phase >= Phase::Targets {
-            if let (Some(pages), Some(ids)) = (self.pages.take(), self.page_ids.take()) {
-                let (rows, max_page) = (self.page_rows, self.max_page);
-                let dir = self.store.dir.clone();
-                self.settling = Some(std::thread::spawn(move || {
-                    settle_pages(&dir, pages, ids, rows, max_page)
-                }));
-            }
+            self.settle_pages()?;
             self.phase = Phase::Targets;
         }
         if self.phase < Phase::Links && phase >= Phase::Links {
-            self.pages_settled()?;
             self.settle_targets()?;
             self.phase = Phase::Links;
         }
         Ok(())
     }
 
-    /// Waits for the pages to settle, if they are settling, and takes what they give.
-    fn pages_settled(&mut self) -> R<()> {
-        if let Some(h) = self.settling.take() {
-            let settled = h
-                .join()
-                .map_err(|_| refuse("the thread settling the pages panicked"))??;
-            self.page_ns = Some(settled.page_ns);
-            self.namespaces = settled.namespaces;
-            self.survived = settled.survived;
-            self.page_titles = Some(settled.page_titles);
+    /// Keeps each page's last row, unless a later row of another page took its title; files
+    /// the survivors' titles (in dictionary order) and namespaces.
+    fn settle_pages(&mut self) -> R<()> {
+        let (Some(pages), Some(ids)) = (self.pages.take(), self.page_ids.take()) else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let mut last_of_id = vec![0u64; (self.page_rows as usize).div_ceil(64)];
+        let mut prev: Option<(u32, u64)> = None;
+        for k in ids.finish()? {
+            let k = k?;
+            let (id, seq) = ((k >> 64) as u32, k as u64);
+            if let Some((p, s)) = prev {
+                if p != id {
+                    last_of_id[(s / 64) as usize] |= 1 << (s % 64);
+                }
+            }
+            prev = Some((id, seq));
         }
+        if let Some((_, s)) = prev {
+            last_of_id[(s / 64) as usize] |= 1 << (s % 64);
+        }
+        let mut survived = vec![0u64; (self.page_rows as usize).div_ceil(64)];
+        let mut page_ns = cells(u64::from(self.max_page) + 1)?;
+        let mut out = TitleFile::create(&self.store.dir, "pages")?;
+        let namespaces = &mut self.namespaces;
+        // A title's last row, if it is also its id's last, holds the title.
+        let mut keep = |key: &[u8], value: &[u8]| -> R<()> {
+            let (seq, id, redirect) = (be64(value, 0), be32(value, 8), value[12] != 0);
+            if last_of_id[(seq / 64) as usize] & (1 << (seq % 64)) == 0 {
+                return Ok(());
+            }
+            survived[(seq / 64) as usize] |= 1 << (seq % 64);
+            let (ns, _) = split_title_key(key)?;
+            let idx = match namespaces.iter().position(|&n| n == ns) {
+                Some(i) => i,
+                None if namespaces.len() < 255 => {
+                    namespaces.push(ns);
+                    namespaces.len() - 1
+                }
+                None => return Err(refuse("pages in more than 255 namespaces")),
+            };
+            page_ns[id as usize] = idx as u8 + 1;
+            out.push(key, id, redirect)
+        };
+        // Each row is held (in buffers reused, not allocated a row) until the next shows
+        // whether it was its title's last.
+        let mut sorted = pages.finish()?;
+        let (mut key, mut value) = (Vec::new(), Vec::new());
+        let mut held = false;
+        loop {
+            let next = sorted.next_ref().transpose()?;
+            let same_title = next.is_some_and(|(k, _)| held && k == key.as_slice());
+            if held && !same_title {
+                keep(&key, &value)?;
+            }
+            let Some((k, v)) = next else { break };
+            key.clear();
+            key.extend_from_slice(k);
+            value.clear();
+            value.extend_from_slice(v);
+            held = true;
+        }
+        self.page_ns = Some(page_ns);
+        self.survived = survived;
+        self.page_titles = Some(out.done()?);
+        tracing::info!(
+            rows = self.page_rows,
+            secs = started.elapsed().as_secs_f64(),
+            "bulk load: page titles sorted"
+        );
         Ok(())
     }
 
@@ -771,105 +819,6 @@ impl Titled {
     }
 }
 
-impl Drop for Loader<'_> {
-    /// A load given up still waits for its pages to settle: nothing of it writes into the
-    /// index's directory once it is gone.
-    fn drop(&mut self) {
-        if let Some(h) = self.settling.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-/// What settling the pages gives: each page id's namespace (an index into `namespaces`,
-/// plus one), the page titles in dictionary order, and the page rows that stay.
-struct SettledPages {
-    page_ns: MmapMut,
-    namespaces: Vec<i32>,
-    page_titles: Scratch,
-    survived: Vec<u64>,
-}
-
-/// Keeps each page's last row, unless a later row of another page took its title; files
-/// the survivors' titles (in dictionary order) and namespaces.
-fn settle_pages(
-    dir: &std::path::Path,
-    pages: RecordSorter,
-    ids: Sorter,
-    page_rows: u64,
-    max_page: u32,
-) -> R<SettledPages> {
-    let started = std::time::Instant::now();
-    let mut last_of_id = vec![0u64; (page_rows as usize).div_ceil(64)];
-    let mut prev: Option<(u32, u64)> = None;
-    for k in ids.finish()? {
-        let k = k?;
-        let (id, seq) = ((k >> 64) as u32, k as u64);
-        if let Some((p, s)) = prev {
-            if p != id {
-                last_of_id[(s / 64) as usize] |= 1 << (s % 64);
-            }
-        }
-        prev = Some((id, seq));
-    }
-    if let Some((_, s)) = prev {
-        last_of_id[(s / 64) as usize] |= 1 << (s % 64);
-    }
-    let mut survived = vec![0u64; (page_rows as usize).div_ceil(64)];
-    let mut page_ns = cells(u64::from(max_page) + 1)?;
-    let mut out = TitleFile::create(dir, "pages")?;
-    let mut namespaces = Vec::new();
-    // A title's last row, if it is also its id's last, holds the title.
-    let mut keep = |key: &[u8], value: &[u8]| -> R<()> {
-        let (seq, id, redirect) = (be64(value, 0), be32(value, 8), value[12] != 0);
-        if last_of_id[(seq / 64) as usize] & (1 << (seq % 64)) == 0 {
-            return Ok(());
-        }
-        survived[(seq / 64) as usize] |= 1 << (seq % 64);
-        let (ns, _) = split_title_key(key)?;
-        let idx = match namespaces.iter().position(|&n| n == ns) {
-            Some(i) => i,
-            None if namespaces.len() < 255 => {
-                namespaces.push(ns);
-                namespaces.len() - 1
-            }
-            None => return Err(refuse("pages in more than 255 namespaces")),
-        };
-        page_ns[id as usize] = idx as u8 + 1;
-        out.push(key, id, redirect)
-    };
-    // Each row is held (in buffers reused, not allocated a row) until the next shows
-    // whether it was its title's last.
-    let mut sorted = pages.finish()?;
-    let (mut key, mut value) = (Vec::new(), Vec::new());
-    let mut held = false;
-    loop {
-        let next = sorted.next_ref().transpose()?;
-        let same_title = next.is_some_and(|(k, _)| held && k == key.as_slice());
-        if held && !same_title {
-            keep(&key, &value)?;
-        }
-        let Some((k, v)) = next else { break };
-        key.clear();
-        key.extend_from_slice(k);
-        value.clear();
-        value.extend_from_slice(v);
-        held = true;
-    }
-    let page_titles = out.done()?;
-    tracing::info!(
-        rows = page_rows,
-        secs = started.elapsed().as_secs_f64(),
-        "bulk load: page titles sorted"
-    );
-    Ok(SettledPages {
-        page_ns,
-        namespaces,
-        page_titles,
-        survived,
-    })
-}
-
 fn encode_redirect(r: &RedirectRow) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&r.target.ns.to_le_bytes());
@@ -1044,7 +993,6 @@ impl BulkLoad for Loader<'_> {
 
     fn existing(&mut self, titles: &[Title]) -> Result<Vec<bool>> {
         self.reach(Phase::Targets).map_err(self.err())?;
-        self.pages_settled().map_err(self.err())?;
         let mut asked: Vec<(Vec<u8>, usize)> = titles
             .iter()
             .enumerate()
