@@ -112,7 +112,8 @@ pub trait BulkLoad {
     fn target(&mut self, key: u64, title: &Title) -> Result<()>;
 
     /// A hint that a `link` to `key` comes soon, so that a loader which maps keys through
-    /// a table too large for the caches can fetch the entry meanwhile. Does nothing here.
+    /// a table too large for the caches can fetch the entry meanwhile. The default does
+    /// nothing.
     fn prefetch_link(&self, key: u64) {
         let _ = key;
     }
