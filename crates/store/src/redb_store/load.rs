@@ -232,8 +232,7 @@ pub(super) struct Loader<'s> {
     target_titles: Option<Scratch>,
     next_tid: u32,
     forward: Sorter,
-    /// Rows needing a title looked up: value = 0 ‖ from (4) ‖ kind ‖ ns (4) ‖ owner (8)
-    /// for link rows, 1 ‖ from (4) for redirects.
+    /// Rows needing a title looked up: key = the title, value = a [`Titled`] row.
     titled: RecordSorter,
     /// Redirect rows by page: key = from (4) ‖ seq (8), value = owner (8) ‖ the row.
     redirects: RecordSorter,
