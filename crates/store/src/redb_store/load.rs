@@ -1113,7 +1113,6 @@ mod tests {
         assert!(!l.link(PageId(1), 0, LinkKind::Page, u64::MAX).unwrap());
     }
 
-    /// Titled rows come back from their scratch bytes as they went in, the extremes too.
     proptest::proptest! {
         /// Scattered writes, held back and prefetched, leave what writing each at once
         /// would, a cell written twice included.
@@ -1132,6 +1131,7 @@ mod tests {
         }
     }
 
+    /// Titled rows come back from their scratch bytes as they went in, the extremes too.
     #[test]
     fn titled_rows_round_trip() {
         for from in [0, 1, 127, 128, u32::MAX] {
