@@ -146,11 +146,6 @@ impl TitleReader {
         Ok(crate::sorter::read_varint(&mut self.0)?)
     }
 
-    fn next(&mut self) -> R<Option<(Vec<u8>, u32, bool)>> {
-        let mut key = Vec::new();
-        Ok(self.read(&mut key)?.map(|(id, flag)| (key, id, flag)))
-    }
-
     /// The next title into `key` (its buffer reused), with its id and flag.
     fn read(&mut self, key: &mut Vec<u8>) -> R<Option<(u32, bool)>> {
         let Some(len) = self.varint()? else {
