@@ -87,18 +87,25 @@ pub fn encode_in(ids: &[u32], universe: u64) -> Vec<u8> {
 
 /// [`encode_in`] when given a universe, [`encode`] otherwise.
 pub fn encode_with(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + ids.len().div_ceil(BLOCK) * 8 + ids.len() * 2);
+    encode_into(&mut out, ids, universe);
+    out
+}
+
+/// [`encode_with`], appended to `out`: the segment build codes a list per target and per
+/// page, and an allocation each showed in its profile.
+pub fn encode_into(out: &mut Vec<u8>, ids: &[u32], universe: Option<u64>) {
     debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
     let blocks = ids.len().div_ceil(BLOCK);
-    let mut out = Vec::with_capacity(16 + blocks * 8 + ids.len() * 2);
-    put_varint(&mut out, ids.len() as u64);
+    put_varint(out, ids.len() as u64);
     if ids.is_empty() {
-        return out;
+        return;
     }
     if blocks == 1 {
         match universe {
             Some(u) => {
                 let mut w = BitWriter {
-                    out: &mut out,
+                    out,
                     acc: 0,
                     bits: 0,
                 };
@@ -106,11 +113,11 @@ pub fn encode_with(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
                 w.finish();
             }
             None => {
-                put_varint(&mut out, u64::from(ids[0]));
-                pack_block(ids, &mut out);
+                put_varint(out, u64::from(ids[0]));
+                pack_block(ids, out);
             }
         }
-        return out;
+        return;
     }
     let skip_at = out.len();
     out.resize(skip_at + blocks * 8, 0);
@@ -120,9 +127,8 @@ pub fn encode_with(ids: &[u32], universe: Option<u64>) -> Vec<u8> {
         let s = skip_at + b * 8;
         out[s..s + 4].copy_from_slice(&chunk[0].to_le_bytes());
         out[s + 4..s + 8].copy_from_slice(&offset.to_le_bytes());
-        pack_block(chunk, &mut out);
+        pack_block(chunk, out);
     }
-    out
 }
 
 /// Marks a Rice-coded block in the header byte.
@@ -736,6 +742,19 @@ mod tests {
             prop_assert_eq!(p.all().unwrap(), ids.clone());
             let want: Vec<u32> = ids.iter().copied().filter(|&i| i >= start).take(limit).collect();
             prop_assert_eq!(p.from(start, limit).unwrap(), want);
+        }
+
+        /// Appending a list to bytes already there leaves them and adds what coding the
+        /// list alone gives: the segment build codes its lists into buffers it reuses.
+        #[test]
+        fn coding_into_a_buffer_appends(ids in proptest::collection::vec(any::<u32>(), 0..400).prop_map(sorted),
+                                        before in proptest::collection::vec(any::<u8>(), 0..20),
+                                        in_universe in any::<bool>()) {
+            let universe = in_universe.then(|| ids.last().map_or(1, |&l| u64::from(l) + 1));
+            let mut out = before.clone();
+            encode_into(&mut out, &ids, universe);
+            prop_assert_eq!(&out[..before.len()], &before[..]);
+            prop_assert_eq!(&out[before.len()..], &encode_with(&ids, universe)[..]);
         }
 
         #[test]

@@ -1619,26 +1619,40 @@ impl<'t> Writer<'t> {
 /// (`Segment::forward_universe`), which every row's target is (checked by the caller);
 /// in `fwd_delta`, in none.
 fn encode_links(rows: &[(u8, u32, i32)], universe: Option<u64>) -> Vec<u8> {
-    let mut sorted: Vec<(u8, i32, u32)> = rows.iter().map(|&(k, t, n)| (k, n, t)).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut v = Vec::with_capacity(rows.len() * 2 + 8);
-    let mut i = 0;
-    while i < sorted.len() {
-        let (kind, ns, _) = sorted[i];
-        let n = sorted[i..]
-            .iter()
-            .take_while(|r| r.0 == kind && r.1 == ns)
-            .count();
-        put_varint(&mut v, u64::from(kind));
-        put_varint(&mut v, zigzag(ns));
-        let ids: Vec<u32> = sorted[i..i + n].iter().map(|r| r.2).collect();
-        let list = crate::postings::encode_with(&ids, universe);
-        put_varint(&mut v, list.len() as u64);
-        v.extend_from_slice(&list);
-        i += n;
+    LinkCoder::default().encode(rows, universe).to_vec()
+}
+
+/// Codes forward entries one after another in buffers it keeps: a bulk load codes one a
+/// page, and their allocations showed in its profile.
+#[derive(Default)]
+struct LinkCoder {
+    sorted: Vec<(u8, i32, u32)>,
+    ids: Vec<u32>,
+    list: Vec<u8>,
+    out: Vec<u8>,
+}
+
+impl LinkCoder {
+    /// `rows` as `encode_links` codes them, lent until the next call.
+    fn encode(&mut self, rows: &[(u8, u32, i32)], universe: Option<u64>) -> &[u8] {
+        self.sorted.clear();
+        self.sorted.extend(rows.iter().map(|&(k, t, n)| (k, n, t)));
+        self.sorted.sort_unstable();
+        self.sorted.dedup();
+        self.out.clear();
+        for group in self.sorted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (kind, ns, _) = group[0];
+            put_varint(&mut self.out, u64::from(kind));
+            put_varint(&mut self.out, zigzag(ns));
+            self.ids.clear();
+            self.ids.extend(group.iter().map(|r| r.2));
+            self.list.clear();
+            crate::postings::encode_into(&mut self.list, &self.ids, universe);
+            put_varint(&mut self.out, self.list.len() as u64);
+            self.out.extend_from_slice(&self.list);
+        }
+        &self.out
     }
-    v
 }
 
 /// Decodes a forward entry (written in `universe`) into (kind, target, namespace) rows

@@ -93,9 +93,13 @@ pub struct SegmentWriter {
     group: Option<(u8, u32)>,
     lens: [u64; GROUP as usize],
     body: Vec<u8>,
-    /// The open target and its lists so far.
+    /// The open target and its lists so far: each list's namespace and where its ids
+    /// start in `ids` (buffers reused from target to target, not allocated for each).
     target: Option<(u8, u32)>,
-    lists: Vec<(i32, Vec<u32>)>,
+    lists: Vec<(i32, usize)>,
+    ids: Vec<u32>,
+    /// A list's bytes before they go into `body` behind their length.
+    coded: Vec<u8>,
     last: Option<(u8, u32, i32, u32)>,
     last_forward: Option<u32>,
     /// The title table being written (`TARGET_TITLES`, `PAGE_TITLES`), and the places of
@@ -130,6 +134,8 @@ impl SegmentWriter {
             body: Vec::new(),
             target: None,
             lists: Vec::new(),
+            ids: Vec::new(),
+            coded: Vec::new(),
             last: None,
             last_forward: None,
             titles: None,
@@ -313,10 +319,10 @@ impl SegmentWriter {
             self.end_target()?;
             self.target = Some((kind, tid));
         }
-        match self.lists.last_mut() {
-            Some((n, ids)) if *n == ns => ids.push(from),
-            _ => self.lists.push((ns, vec![from])),
+        if self.lists.last().is_none_or(|&(n, _)| n != ns) {
+            self.lists.push((ns, self.ids.len()));
         }
+        self.ids.push(from);
         self.links[usize::from(kind)] += 1;
         Ok(())
     }
@@ -331,11 +337,16 @@ impl SegmentWriter {
             self.group = Some(g);
         }
         let start = self.body.len();
-        let total: usize = self.lists.iter().map(|l| l.1.len()).sum();
+        let total = self.ids.len();
+        // List `i`'s ids.
+        let bounds = |i: usize| {
+            let end = self.lists.get(i + 1).map_or(total, |l| l.1);
+            self.lists[i].1..end
+        };
         if self.lists.len() > 1 && total <= MIXED_MAX {
             let mut rows: Vec<(u32, u64)> = Vec::with_capacity(total);
-            for (i, (_, ids)) in self.lists.iter().enumerate() {
-                rows.extend(ids.iter().map(|&id| (id, i as u64)));
+            for i in 0..self.lists.len() {
+                rows.extend(self.ids[bounds(i)].iter().map(|&id| (id, i as u64)));
             }
             rows.sort_unstable();
             // A page filed under two namespaces of one target cannot happen; keep the
@@ -344,14 +355,19 @@ impl SegmentWriter {
                 let k = self.lists.len() as u64;
                 put_varint(&mut self.body, (k << 1) | 1);
                 let mut prev = 0i64;
-                for (ns, _) in self.lists.drain(..) {
+                for &(ns, _) in &self.lists {
                     put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
                     prev = i64::from(ns);
                 }
-                let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
-                let bytes = postings::encode_with(&ids, self.universe());
-                put_varint(&mut self.body, bytes.len() as u64);
-                self.body.extend_from_slice(&bytes);
+                self.lists.clear();
+                self.ids.clear();
+                self.ids.extend(rows.iter().map(|r| r.0));
+                self.coded.clear();
+                let universe = self.universe();
+                postings::encode_into(&mut self.coded, &self.ids, universe);
+                self.ids.clear();
+                put_varint(&mut self.body, self.coded.len() as u64);
+                self.body.extend_from_slice(&self.coded);
                 let width = index_width(k as usize);
                 let (mut acc, mut bits) = (0u64, 0u32);
                 for &(_, i) in &rows {
@@ -373,13 +389,17 @@ impl SegmentWriter {
         put_varint(&mut self.body, (self.lists.len() as u64) << 1);
         let mut prev = 0i64;
         let universe = self.universe();
-        for (ns, ids) in self.lists.drain(..) {
+        for i in 0..self.lists.len() {
+            let ns = self.lists[i].0;
             put_varint(&mut self.body, zigzag(i64::from(ns) - prev));
             prev = i64::from(ns);
-            let bytes = postings::encode_with(&ids, universe);
-            put_varint(&mut self.body, bytes.len() as u64);
-            self.body.extend_from_slice(&bytes);
+            self.coded.clear();
+            postings::encode_into(&mut self.coded, &self.ids[bounds(i)], universe);
+            put_varint(&mut self.body, self.coded.len() as u64);
+            self.body.extend_from_slice(&self.coded);
         }
+        self.lists.clear();
+        self.ids.clear();
         self.lens[(tid % GROUP) as usize] = (self.body.len() - start) as u64;
         Ok(())
     }

@@ -750,11 +750,12 @@ impl<'s> Loader<'s> {
             let forward = std::mem::replace(&mut self.forward, Sorter::new(dir, 0));
             let mut rows: Vec<(u8, u32, i32)> = Vec::new();
             let mut page: Option<u32> = None;
+            let mut coder = LinkCoder::default();
             let mut flush = |from: u32, rows: &mut Vec<(u8, u32, i32)>| -> R<()> {
                 // One row per (kind, target): rows of a missing page may disagree on `ns`.
                 rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
                 rows.dedup_by_key(|&mut (k, t, _)| (k, t));
-                w.push_forward(from, &encode_links(rows, Some(universe)), rows.len() as u64)?;
+                w.push_forward(from, coder.encode(rows, Some(universe)), rows.len() as u64)?;
                 for &(kind, tid, ns) in rows.iter() {
                     reverse.push(pack(kind, tid, ns, from))?;
                 }
