@@ -358,7 +358,7 @@ impl Sorted {
     /// The same keys, merged on a thread of its own a few thousand ahead of the caller, so
     /// that merging and what the caller does with each key share the cores.
     pub fn ahead(self) -> Ahead {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u128>>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Option<Vec<u128>>>>(4);
         std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(AHEAD_CHUNK);
             for k in self {
@@ -371,18 +371,20 @@ impl Sorted {
                 }
                 if chunk.len() == AHEAD_CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(AHEAD_CHUNK));
-                    if tx.send(Ok(full)).is_err() {
+                    if tx.send(Ok(Some(full))).is_err() {
                         return;
                     }
                 }
             }
-            if !chunk.is_empty() {
-                let _ = tx.send(Ok(chunk));
+            if !chunk.is_empty() && tx.send(Ok(Some(chunk))).is_err() {
+                return;
             }
+            let _ = tx.send(Ok(None));
         });
         Ahead {
             rx,
             chunk: Vec::new().into_iter(),
+            done: false,
         }
     }
 }
@@ -392,8 +394,9 @@ const AHEAD_CHUNK: usize = 1 << 14;
 /// [`Sorted::ahead`]'s keys. Dropping it early stops the merging thread at its next chunk;
 /// the run files go when that thread ends.
 pub struct Ahead {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u128>>>,
+    rx: std::sync::mpsc::Receiver<io::Result<Option<Vec<u128>>>>,
     chunk: std::vec::IntoIter<u128>,
+    done: bool,
 }
 
 impl Iterator for Ahead {
@@ -404,9 +407,21 @@ impl Iterator for Ahead {
             if let Some(k) = self.chunk.next() {
                 return Some(Ok(k));
             }
-            match self.rx.recv().ok()? {
-                Ok(c) => self.chunk = c.into_iter(),
-                Err(e) => return Some(Err(e)),
+            if self.done {
+                return None;
+            }
+            match self.rx.recv() {
+                Ok(Ok(Some(c))) => self.chunk = c.into_iter(),
+                Ok(Ok(None)) => self.done = true,
+                Ok(Err(e)) => return Some(Err(e)),
+                // Gone without saying it was done: it panicked. Its keys must not look
+                // like all there were.
+                Err(_) => {
+                    self.done = true;
+                    return Some(Err(io::Error::other(
+                        "the thread merging sort runs stopped",
+                    )));
+                }
             }
         }
     }
@@ -855,6 +870,119 @@ impl SortedRecords {
     }
 }
 
+impl SortedRecords {
+    /// The same records, merged on a thread of its own a batch ahead of the caller, as
+    /// [`Sorted::ahead`] does for keys: a bulk load's settles then merge on one core and
+    /// file what they read on the other.
+    pub fn ahead(mut self) -> RecordsAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Option<RecordBatch>>>(4);
+        let (back, spare) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        std::thread::spawn(move || {
+            let mut batch = RecordBatch::default();
+            loop {
+                match self.next_ref() {
+                    Some(Ok((k, v))) => {
+                        batch.bytes.extend_from_slice(k);
+                        let key_end = batch.bytes.len();
+                        batch.bytes.extend_from_slice(v);
+                        batch.ends.push((key_end, batch.bytes.len()));
+                        if batch.bytes.len() >= RECORDS_AHEAD || batch.ends.len() >= AHEAD_CHUNK {
+                            let mut next = spare.try_recv().unwrap_or_default();
+                            next.bytes.clear();
+                            next.ends.clear();
+                            if tx
+                                .send(Ok(Some(std::mem::replace(&mut batch, next))))
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    None => {
+                        if !batch.ends.is_empty() && tx.send(Ok(Some(batch))).is_err() {
+                            return;
+                        }
+                        let _ = tx.send(Ok(None));
+                        return;
+                    }
+                }
+            }
+        });
+        RecordsAhead {
+            rx,
+            back,
+            batch: RecordBatch::default(),
+            at: 0,
+            done: false,
+        }
+    }
+}
+
+/// Bytes of records a batch of [`RecordsAhead`] holds, at most (give or take a record).
+const RECORDS_AHEAD: usize = if cfg!(test) { 64 } else { 1 << 20 };
+
+/// Records one after another: each one's key and value end in `bytes` (the next one
+/// starts where the value before ends).
+#[derive(Default)]
+struct RecordBatch {
+    bytes: Vec<u8>,
+    ends: Vec<(usize, usize)>,
+}
+
+/// [`SortedRecords::ahead`]'s records. Dropping it early stops the merging thread at its
+/// next batch; the run files go when that thread ends.
+pub struct RecordsAhead {
+    rx: std::sync::mpsc::Receiver<io::Result<Option<RecordBatch>>>,
+    /// Batches read, handed back to be filled again.
+    back: std::sync::mpsc::SyncSender<RecordBatch>,
+    batch: RecordBatch,
+    at: usize,
+    done: bool,
+}
+
+impl RecordsAhead {
+    /// The next record, lent until the next call.
+    pub fn next_ref(&mut self) -> Option<io::Result<(&[u8], &[u8])>> {
+        if self.at == self.batch.ends.len() {
+            if self.done {
+                return None;
+            }
+            match self.rx.recv() {
+                Ok(Ok(Some(b))) => {
+                    let read = std::mem::replace(&mut self.batch, b);
+                    let _ = self.back.try_send(read);
+                    self.at = 0;
+                }
+                Ok(Ok(None)) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(Err(e)) => return Some(Err(e)),
+                // Gone without saying it was done: it panicked.
+                Err(_) => {
+                    return Some(Err(io::Error::other(
+                        "the thread merging sort runs stopped",
+                    )));
+                }
+            }
+        }
+        let start = match self.at {
+            0 => 0,
+            n => self.batch.ends[n - 1].1,
+        };
+        let (key_end, end) = self.batch.ends[self.at];
+        self.at += 1;
+        Some(Ok((
+            &self.batch.bytes[start..key_end],
+            &self.batch.bytes[key_end..end],
+        )))
+    }
+}
+
 impl Iterator for SortedRecords {
     type Item = io::Result<Record>;
 
@@ -960,19 +1088,32 @@ mod tests {
         #[test]
         fn records_sort_like_a_sorted_vec(recs in proptest::collection::vec(
             (proptest::collection::vec(any::<u8>(), 0..12), proptest::collection::vec(any::<u8>(), 0..3)), 0..600),
-                                          budget in prop_oneof![Just(0), Just(400), Just(DEFAULT_BUDGET)]) {
+                                          budget in prop_oneof![Just(0), Just(400), Just(DEFAULT_BUDGET)],
+                                          ahead in any::<bool>()) {
             let dir = tempfile::tempdir().unwrap();
             // No budget: a run per record; a small one: runs of a few records, front coded.
             let mut s = RecordSorter::new(dir.path(), budget);
             for (k, v) in &recs {
                 s.push(k, v).unwrap();
             }
-            let got: Vec<(Vec<u8>, Vec<u8>)> = s.finish().unwrap()
-                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
             let mut want = recs.clone();
             want.sort();
-            prop_assert_eq!(got, want);
-            prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+            if ahead {
+                // Merged by another thread, in batches of a few records here.
+                let mut sorted = s.finish().unwrap().ahead();
+                let mut got = Vec::new();
+                while let Some(r) = sorted.next_ref() {
+                    let (k, v) = r.unwrap();
+                    got.push((k.to_vec(), v.to_vec()));
+                }
+                prop_assert!(sorted.next_ref().is_none());
+                prop_assert_eq!(got, want);
+            } else {
+                let got: Vec<(Vec<u8>, Vec<u8>)> = s.finish().unwrap()
+                    .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect();
+                prop_assert_eq!(got, want);
+                prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+            }
         }
 
         #[test]

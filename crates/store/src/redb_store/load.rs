@@ -418,7 +418,7 @@ impl<'s> Loader<'s> {
         };
         // Each row is held (in buffers reused, not allocated a row) until the next shows
         // whether it was its title's last.
-        let mut sorted = pages.finish()?;
+        let mut sorted = pages.finish()?.ahead();
         let (mut key, mut value) = (Vec::new(), Vec::new());
         let mut held = false;
         loop {
@@ -465,7 +465,7 @@ impl<'s> Loader<'s> {
         let mut scatter = Scatter::new();
         // The title before, in a buffer reused (`rank` 0: none yet).
         let mut last = Vec::new();
-        let mut sorted = targets.finish()?;
+        let mut sorted = targets.finish()?.ahead();
         while let Some(rec) = sorted.next_ref() {
             let (title, value) = rec?;
             if rank == 0 || last != title {
@@ -631,7 +631,7 @@ impl<'s> Loader<'s> {
         let base = self.next_tid;
         let mut order = Sorter::new(&dir, self.small);
         let mut pages = PageNames::open(self.page_titles.as_ref())?;
-        let mut sorted = titled.finish()?;
+        let mut sorted = titled.finish()?.ahead();
         while let Some(rec) = sorted.next_ref() {
             let (title, value) = rec?;
             let tid = match current_tid {
