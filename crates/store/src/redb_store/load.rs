@@ -275,8 +275,10 @@ pub(super) struct Loader<'s> {
     phase: Phase,
     /// Page rows by title: value = seq (8) ‖ id (4) ‖ redirect (1).
     pages: Option<RecordSorter>,
-    /// Page rows by id: `id << 64 | seq`.
-    page_ids: Option<Sorter>,
+    /// A bit per page id given (2³² bits, touched as ids come), and the ids given twice
+    /// with the row that gave them last (that row wins): no sort of the rows by id.
+    ids_seen: Option<MmapMut>,
+    ids_twice: HashMap<u32, u64>,
     page_rows: u64,
     max_page: u32,
     /// Link targets by title: value = key (8) ‖ seq (8).
@@ -323,7 +325,8 @@ impl<'s> Loader<'s> {
             store,
             phase: Phase::Pages,
             pages: Some(RecordSorter::new(dir, titles)),
-            page_ids: Some(Sorter::new(dir, small)),
+            ids_seen: None,
+            ids_twice: HashMap::new(),
             page_rows: 0,
             max_page: 0,
             targets: Some(RecordSorter::new(dir, titles)),
@@ -373,25 +376,12 @@ impl<'s> Loader<'s> {
     /// Keeps each page's last row, unless a later row of another page took its title; files
     /// the survivors' titles (in dictionary order) and namespaces.
     fn settle_pages(&mut self) -> R<()> {
-        let (Some(pages), Some(ids)) = (self.pages.take(), self.page_ids.take()) else {
+        let Some(pages) = self.pages.take() else {
             return Ok(());
         };
         let started = std::time::Instant::now();
-        let mut last_of_id = vec![0u64; (self.page_rows as usize).div_ceil(64)];
-        let mut prev: Option<(u32, u64)> = None;
-        for k in ids.finish()? {
-            let k = k?;
-            let (id, seq) = ((k >> 64) as u32, k as u64);
-            if let Some((p, s)) = prev {
-                if p != id {
-                    last_of_id[(s / 64) as usize] |= 1 << (s % 64);
-                }
-            }
-            prev = Some((id, seq));
-        }
-        if let Some((_, s)) = prev {
-            last_of_id[(s / 64) as usize] |= 1 << (s % 64);
-        }
+        self.ids_seen = None;
+        let twice = std::mem::take(&mut self.ids_twice);
         let mut survived = vec![0u64; (self.page_rows as usize).div_ceil(64)];
         let mut page_ns = cells(u64::from(self.max_page) + 1)?;
         let mut out = TitleFile::create(&self.store.dir, "pages")?;
@@ -400,7 +390,7 @@ impl<'s> Loader<'s> {
         // A title's last row, if it is also its id's last, holds the title.
         let mut keep = |key: &[u8], value: &[u8]| -> R<()> {
             let (seq, id, redirect) = (be64(value, 0), be32(value, 8), value[12] != 0);
-            if last_of_id[(seq / 64) as usize] & (1 << (seq % 64)) == 0 {
+            if !twice.is_empty() && twice.get(&id).is_some_and(|&last| last != seq) {
                 return Ok(());
             }
             survived[(seq / 64) as usize] |= 1 << (seq % 64);
@@ -962,14 +952,20 @@ impl BulkLoad for Loader<'_> {
         v[8..12].copy_from_slice(&page.id.0.to_be_bytes());
         v[12] = u8::from(page.is_redirect);
         let key = title_key(page.title.ns, &page.title.dbkey);
-        let pushed = (|| -> std::io::Result<()> {
-            self.pages.as_mut().expect("pages phase").push(&key, &v)?;
-            self.page_ids
-                .as_mut()
-                .expect("pages phase")
-                .push((u128::from(page.id.0) << 64) | u128::from(seq))
-        })();
-        pushed.map_err(StoreError::Io)
+        if self.ids_seen.is_none() {
+            self.ids_seen = Some(cells(1 << 29).map_err(self.err())?);
+        }
+        let seen = self.ids_seen.as_mut().expect("made");
+        let (byte, bit) = ((page.id.0 / 8) as usize, 1u8 << (page.id.0 % 8));
+        if seen[byte] & bit != 0 {
+            self.ids_twice.insert(page.id.0, seq);
+        }
+        seen[byte] |= bit;
+        self.pages
+            .as_mut()
+            .expect("pages phase")
+            .push(&key, &v)
+            .map_err(StoreError::Io)
     }
 
     fn target(&mut self, key: u64, title: &Title) -> Result<()> {
