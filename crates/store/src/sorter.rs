@@ -382,21 +382,51 @@ impl Sorted {
             let _ = tx.send(Ok(None));
         });
         Ahead {
-            rx,
+            batches: Batches::new(rx),
             chunk: Vec::new().into_iter(),
-            done: false,
         }
     }
 }
 
 const AHEAD_CHUNK: usize = 1 << 14;
 
+/// The receiving end of a thread that works ahead of its reader: batches, then word that
+/// there are no more.
+struct Batches<T> {
+    rx: std::sync::mpsc::Receiver<io::Result<Option<T>>>,
+    done: bool,
+}
+
+impl<T> Batches<T> {
+    fn new(rx: std::sync::mpsc::Receiver<io::Result<Option<T>>>) -> Self {
+        Batches { rx, done: false }
+    }
+
+    /// The next batch; `None` once the thread said it was done.
+    fn next(&mut self) -> Option<io::Result<T>> {
+        if self.done {
+            return None;
+        }
+        let next = match self.rx.recv() {
+            Ok(Ok(Some(batch))) => return Some(Ok(batch)),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => Some(Err(e)),
+            // Gone without saying it was done: it panicked, and what it sent must not look
+            // like all there was.
+            Err(_) => Some(Err(io::Error::other(
+                "the thread merging sort runs stopped",
+            ))),
+        };
+        self.done = true;
+        next
+    }
+}
+
 /// [`Sorted::ahead`]'s keys. Dropping it early stops the merging thread at its next chunk;
 /// the run files go when that thread ends.
 pub struct Ahead {
-    rx: std::sync::mpsc::Receiver<io::Result<Option<Vec<u128>>>>,
+    batches: Batches<Vec<u128>>,
     chunk: std::vec::IntoIter<u128>,
-    done: bool,
 }
 
 impl Iterator for Ahead {
@@ -407,21 +437,9 @@ impl Iterator for Ahead {
             if let Some(k) = self.chunk.next() {
                 return Some(Ok(k));
             }
-            if self.done {
-                return None;
-            }
-            match self.rx.recv() {
-                Ok(Ok(Some(c))) => self.chunk = c.into_iter(),
-                Ok(Ok(None)) => self.done = true,
-                Ok(Err(e)) => return Some(Err(e)),
-                // Gone without saying it was done: it panicked. Its keys must not look
-                // like all there were.
-                Err(_) => {
-                    self.done = true;
-                    return Some(Err(io::Error::other(
-                        "the thread merging sort runs stopped",
-                    )));
-                }
+            match self.batches.next()? {
+                Ok(c) => self.chunk = c.into_iter(),
+                Err(e) => return Some(Err(e)),
             }
         }
     }
@@ -868,9 +886,7 @@ impl SortedRecords {
             }
         }
     }
-}
 
-impl SortedRecords {
     /// The same records, merged on a thread of its own a batch ahead of the caller, as
     /// [`Sorted::ahead`] does for keys: a bulk load's settles then merge on one core and
     /// file what they read on the other.
@@ -913,11 +929,10 @@ impl SortedRecords {
             }
         });
         RecordsAhead {
-            rx,
+            batches: Batches::new(rx),
             back,
             batch: RecordBatch::default(),
             at: 0,
-            done: false,
         }
     }
 }
@@ -936,38 +951,24 @@ struct RecordBatch {
 /// [`SortedRecords::ahead`]'s records. Dropping it early stops the merging thread at its
 /// next batch; the run files go when that thread ends.
 pub struct RecordsAhead {
-    rx: std::sync::mpsc::Receiver<io::Result<Option<RecordBatch>>>,
+    batches: Batches<RecordBatch>,
     /// Batches read, handed back to be filled again.
     back: std::sync::mpsc::SyncSender<RecordBatch>,
     batch: RecordBatch,
     at: usize,
-    done: bool,
 }
 
 impl RecordsAhead {
     /// The next record, lent until the next call.
     pub fn next_ref(&mut self) -> Option<io::Result<(&[u8], &[u8])>> {
-        if self.at == self.batch.ends.len() {
-            if self.done {
-                return None;
-            }
-            match self.rx.recv() {
-                Ok(Ok(Some(b))) => {
+        while self.at == self.batch.ends.len() {
+            match self.batches.next()? {
+                Ok(b) => {
                     let read = std::mem::replace(&mut self.batch, b);
                     let _ = self.back.try_send(read);
                     self.at = 0;
                 }
-                Ok(Ok(None)) => {
-                    self.done = true;
-                    return None;
-                }
-                Ok(Err(e)) => return Some(Err(e)),
-                // Gone without saying it was done: it panicked.
-                Err(_) => {
-                    return Some(Err(io::Error::other(
-                        "the thread merging sort runs stopped",
-                    )));
-                }
+                Err(e) => return Some(Err(e)),
             }
         }
         let start = match self.at {
@@ -1067,6 +1068,32 @@ mod tests {
             assert_eq!((&k[..], &val[..]), (&key[..], &v.to_be_bytes()[..]));
         }
         assert!(!r.read(&mut k, &mut val).unwrap());
+    }
+
+    /// A thread working ahead that stops without saying it is done (it panicked) gives an
+    /// error after what it sent, not an end that would pass for all of it.
+    #[test]
+    fn a_thread_gone_silent_is_an_error() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        tx.send(Ok(Some(vec![1u128, 2]))).unwrap();
+        drop(tx);
+        let mut ahead = Ahead {
+            batches: Batches::new(rx),
+            chunk: Vec::new().into_iter(),
+        };
+        assert_eq!(ahead.next().unwrap().unwrap(), 1);
+        assert_eq!(ahead.next().unwrap().unwrap(), 2);
+        assert!(ahead.next().unwrap().is_err());
+        assert!(ahead.next().is_none());
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        tx.send(Ok(Some(vec![3u128]))).unwrap();
+        tx.send(Ok(None)).unwrap();
+        let mut ahead = Ahead {
+            batches: Batches::new(rx),
+            chunk: Vec::new().into_iter(),
+        };
+        assert_eq!(ahead.next().unwrap().unwrap(), 3);
+        assert!(ahead.next().is_none());
     }
 
     #[test]
