@@ -199,6 +199,42 @@ impl PageNames {
     }
 }
 
+/// Which rows name an id (a page id, a target key: below 2³²) that a later row names
+/// again: the last row to name an id wins. A bit per id, in memory touched only where ids
+/// fall, and the ids named twice with the row that named them last: no sort of the rows
+/// by id.
+#[derive(Default)]
+struct LastRows {
+    seen: Option<MmapMut>,
+    twice: HashMap<u32, u64>,
+}
+
+impl LastRows {
+    /// Row `seq` names `id`.
+    fn note(&mut self, id: u32, seq: u64) -> R<()> {
+        if self.seen.is_none() {
+            self.seen = Some(cells(1 << 29)?);
+        }
+        let seen = self.seen.as_mut().expect("made");
+        let (byte, bit) = ((id / 8) as usize, 1u8 << (id % 8));
+        if seen[byte] & bit != 0 {
+            self.twice.insert(id, seq);
+        }
+        seen[byte] |= bit;
+        Ok(())
+    }
+
+    /// Frees the bits; what `is_last` answers stays.
+    fn seal(&mut self) {
+        self.seen = None;
+    }
+
+    /// Whether row `seq`, naming `id`, is the last row to name it.
+    fn is_last(&self, id: u32, seq: u64) -> bool {
+        self.twice.is_empty() || self.twice.get(&id).is_none_or(|&last| last == seq)
+    }
+}
+
 /// Asks the CPU to bring `cell` into the cache, for an access to come a few rows later.
 fn prefetch(cell: &[u8]) {
     #[cfg(target_arch = "x86_64")]
@@ -275,19 +311,16 @@ pub(super) struct Loader<'s> {
     phase: Phase,
     /// Page rows by title: value = seq (8) ‖ id (4) ‖ redirect (1).
     pages: Option<RecordSorter>,
-    /// A bit per page id given (2³² bits, touched as ids come), and the ids given twice
-    /// with the row that gave them last (that row wins): no sort of the rows by id.
-    ids_seen: Option<MmapMut>,
-    ids_twice: HashMap<u32, u64>,
+    /// The page rows that give their id last.
+    page_ids: LastRows,
     page_rows: u64,
     max_page: u32,
     /// Link targets by title: value = key (8) ‖ seq (8).
     targets: Option<RecordSorter>,
     target_rows: u64,
     max_key: u64,
-    /// Keys named twice, with the row that named them last (that row wins).
-    seen: Vec<u64>,
-    twice: HashMap<u64, u64>,
+    /// The target rows that name their key last.
+    keys: LastRows,
     /// After the pages: each page id's namespace as an index into `namespaces`, plus one
     /// (0: no page).
     page_ns: Option<MmapMut>,
@@ -325,15 +358,13 @@ impl<'s> Loader<'s> {
             store,
             phase: Phase::Pages,
             pages: Some(RecordSorter::new(dir, titles)),
-            ids_seen: None,
-            ids_twice: HashMap::new(),
+            page_ids: LastRows::default(),
             page_rows: 0,
             max_page: 0,
             targets: Some(RecordSorter::new(dir, titles)),
             target_rows: 0,
             max_key: 0,
-            seen: Vec::new(),
-            twice: HashMap::new(),
+            keys: LastRows::default(),
             page_ns: None,
             namespaces: Vec::new(),
             page_titles: None,
@@ -380,8 +411,8 @@ impl<'s> Loader<'s> {
             return Ok(());
         };
         let started = std::time::Instant::now();
-        self.ids_seen = None;
-        let twice = std::mem::take(&mut self.ids_twice);
+        self.page_ids.seal();
+        let page_ids = std::mem::take(&mut self.page_ids);
         let mut survived = vec![0u64; (self.page_rows as usize).div_ceil(64)];
         let mut page_ns = cells(u64::from(self.max_page) + 1)?;
         let mut out = TitleFile::create(&self.store.dir, "pages")?;
@@ -390,7 +421,7 @@ impl<'s> Loader<'s> {
         // A title's last row, if it is also its id's last, holds the title.
         let mut keep = |key: &[u8], value: &[u8]| -> R<()> {
             let (seq, id, redirect) = (be64(value, 0), be32(value, 8), value[12] != 0);
-            if !twice.is_empty() && twice.get(&id).is_some_and(|&last| last != seq) {
+            if !page_ids.is_last(id, seq) {
                 return Ok(());
             }
             survived[(seq / 64) as usize] |= 1 << (seq % 64);
@@ -445,6 +476,7 @@ impl<'s> Loader<'s> {
             return Ok(());
         };
         let started = std::time::Instant::now();
+        self.keys.seal();
         let dir = self.store.dir.clone();
         // In title order: each title's rank (from 1) and the page it names.
         let mut ranks = cells((self.max_key + 1) * 4)?;
@@ -473,7 +505,7 @@ impl<'s> Loader<'s> {
                 last.extend_from_slice(title);
             }
             let (key, seq) = (be64(value, 0), be64(value, 8));
-            if !self.twice.is_empty() && self.twice.get(&key).is_some_and(|&s| s != seq) {
+            if !self.keys.is_last(key as u32, seq) {
                 continue;
             }
             scatter.set(&mut ranks, key as usize, rank.to_le_bytes());
@@ -507,8 +539,7 @@ impl<'s> Loader<'s> {
         while let Some((rank, _)) = ranked.read(&mut title)? {
             out.push(&title, tid(rank), false)?;
         }
-        self.seen = Vec::new();
-        self.twice = HashMap::new();
+        self.keys = LastRows::default();
         self.tids = Some(ranks);
         self.target_titles = Some(out.done()?);
         tracing::info!(
@@ -952,15 +983,7 @@ impl BulkLoad for Loader<'_> {
         v[8..12].copy_from_slice(&page.id.0.to_be_bytes());
         v[12] = u8::from(page.is_redirect);
         let key = title_key(page.title.ns, &page.title.dbkey);
-        if self.ids_seen.is_none() {
-            self.ids_seen = Some(cells(1 << 29).map_err(self.err())?);
-        }
-        let seen = self.ids_seen.as_mut().expect("made");
-        let (byte, bit) = ((page.id.0 / 8) as usize, 1u8 << (page.id.0 % 8));
-        if seen[byte] & bit != 0 {
-            self.ids_twice.insert(page.id.0, seq);
-        }
-        seen[byte] |= bit;
+        self.page_ids.note(page.id.0, seq).map_err(self.err())?;
         self.pages
             .as_mut()
             .expect("pages phase")
@@ -981,14 +1004,8 @@ impl BulkLoad for Loader<'_> {
         let seq = self.target_rows;
         self.target_rows += 1;
         self.max_key = self.max_key.max(key);
-        let (word, bit) = ((key / 64) as usize, key % 64);
-        if self.seen.len() <= word {
-            self.seen.resize(word + 1, 0);
-        }
-        if self.seen[word] & (1 << bit) != 0 {
-            self.twice.insert(key, seq);
-        }
-        self.seen[word] |= 1 << bit;
+        // Below 2³², checked above.
+        self.keys.note(key as u32, seq).map_err(self.err())?;
         let mut v = [0u8; 16];
         v[..8].copy_from_slice(&key.to_be_bytes());
         v[8..].copy_from_slice(&seq.to_be_bytes());
