@@ -1,7 +1,9 @@
 //! External sort of `u128` keys under a memory budget: keys gather in memory, each full
 //! buffer is sorted and spilled to a run file on a thread of its own (each key the LEB128 varint of its
 //! difference from the previous one, so sorted runs of link rows take a few bytes per key),
-//! and the runs are merged. The segment build swaps link rows from (from page → target)
+//! and the runs are merged. A run whose keys all follow the run before goes onto its end,
+//! so that keys given nearly in order (a dump's link rows, page by page) merge from a few
+//! runs, not hundreds. The segment build swaps link rows from (from page → target)
 //! to (target → from page) with it, as webgraph-rs builds a transpose. Run files are
 //! scratch: written under the index directory and removed when the sorter is dropped.
 //! `RecordSorter` does the same for byte records (the bulk loader's titles).
@@ -28,9 +30,19 @@ pub struct Sorter {
     buf: Vec<u128>,
     cap: usize,
     runs: Vec<PathBuf>,
+    /// The last key of the last run, once one is written.
+    last: Option<u128>,
     /// The run being sorted and written on another thread, so that the caller goes on
     /// filling the other buffer meanwhile; joining it gives its buffer back, emptied.
-    writing: Option<std::thread::JoinHandle<io::Result<Vec<u128>>>>,
+    writing: Option<std::thread::JoinHandle<io::Result<Written>>>,
+}
+
+/// What the thread writing a run gives back.
+struct Written {
+    buf: Vec<u128>,
+    /// The run's last key, and whether its keys went onto the end of the run before.
+    last: Option<u128>,
+    appended: bool,
 }
 
 impl Sorter {
@@ -44,13 +56,14 @@ impl Sorter {
             buf: Vec::new(),
             cap,
             runs: Vec::new(),
+            last: None,
             writing: None,
         }
     }
 
     pub fn push(&mut self, key: u128) -> io::Result<()> {
         if self.buf.len() >= self.cap {
-            self.spill()?;
+            self.spill(false)?;
         }
         if self.buf.capacity() == 0 {
             // Once, rather than doubling its way there (each step a copy into fresh pages).
@@ -62,16 +75,44 @@ impl Sorter {
 
     /// Waits for the run being written; returns its buffer.
     fn wait(&mut self) -> io::Result<Vec<u128>> {
-        match self.writing.take() {
-            Some(h) => h
-                .join()
-                .map_err(|_| io::Error::other("the thread writing a sort run panicked"))?,
-            None => Ok(Vec::new()),
+        let Some(h) = self.writing.take() else {
+            return Ok(Vec::new());
+        };
+        let written = h
+            .join()
+            .map_err(|_| io::Error::other("the thread writing a sort run panicked"))??;
+        if written.appended {
+            // Its own file was never made.
+            self.runs.pop();
         }
+        if written.last.is_some() {
+            self.last = written.last;
+        }
+        Ok(written.buf)
     }
 
-    fn spill(&mut self) -> io::Result<()> {
-        let spare = self.wait()?;
+    /// Writes the full buffer as a run; `last`: no key comes after.
+    fn spill(&mut self, last: bool) -> io::Result<()> {
+        let mut spare = self.wait()?;
+        // Keys often come ordered by their high half (a bulk load's forward rows, page by
+        // page), and then each run can go onto the end of the one before, leaving one run
+        // to merge, not hundreds: the keys of the last high half may have more to come,
+        // so they wait for the next run.
+        let high = |k: u128| (k >> 64) as u64;
+        let held = match self.buf.last() {
+            // All of one high half: nothing to hold.
+            Some(&k) if !last => self
+                .buf
+                .iter()
+                .rposition(|&x| high(x) != high(k))
+                .map_or(self.buf.len(), |i| i + 1),
+            _ => self.buf.len(),
+        };
+        if spare.capacity() == 0 && !last {
+            spare.reserve_exact(self.cap);
+        }
+        spare.extend_from_slice(&self.buf[held..]);
+        self.buf.truncate(held);
         let full = std::mem::replace(&mut self.buf, spare);
         let path = self.dir.join(format!(
             "sort-{}-{}-{}.tmp",
@@ -79,9 +120,10 @@ impl Sorter {
             self.id,
             self.runs.len()
         ));
+        let after = self.last.zip(self.runs.last().cloned());
         // Registered before writing so that a failed write is still cleaned up.
         self.runs.push(path.clone());
-        self.writing = Some(std::thread::spawn(move || write_run(&path, full)));
+        self.writing = Some(std::thread::spawn(move || write_run(&path, full, after)));
         Ok(())
     }
 
@@ -97,7 +139,7 @@ impl Sorter {
             });
         }
         if !self.buf.is_empty() {
-            self.spill()?;
+            self.spill(true)?;
         }
         self.wait()?;
         self.buf = Vec::new();
@@ -223,17 +265,36 @@ fn sort_keys(buf: &mut [u128]) {
     }
 }
 
-/// Sorts a full buffer and writes it as a run; gives the buffer back, emptied.
-fn write_run(path: &Path, mut buf: Vec<u128>) -> io::Result<Vec<u128>> {
+/// Sorts a full buffer and writes it as a run — onto the end of the run before, `after`
+/// (its last key and file), if its keys all come after that one; gives the buffer back,
+/// emptied.
+fn write_run(
+    path: &Path,
+    mut buf: Vec<u128>,
+    after: Option<(u128, PathBuf)>,
+) -> io::Result<Written> {
     sort_keys(&mut buf);
     buf.dedup();
-    let mut run = KeyRunWriter::new(File::create(path)?);
+    let last = buf.last().copied();
+    let (mut run, appended) = match after {
+        Some((prev, before)) if buf.first().is_some_and(|&k| k > prev) => {
+            let file = std::fs::OpenOptions::new().append(true).open(before)?;
+            let mut run = KeyRunWriter::new(file);
+            run.prev = prev;
+            (run, true)
+        }
+        _ => (KeyRunWriter::new(File::create(path)?), false),
+    };
     for &k in &buf {
         run.push(k)?;
     }
     run.finish()?;
     buf.clear();
-    Ok(buf)
+    Ok(Written {
+        buf,
+        last,
+        appended,
+    })
 }
 
 /// Writes a run of ascending keys, each the varint of its difference from the one before,
@@ -1015,6 +1076,34 @@ mod tests {
     }
 
     /// More runs than one merge takes are merged in stages, with every key once.
+    #[test]
+    fn keys_ordered_by_their_high_half_make_a_run_a_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Sorter::new(dir.path(), 0);
+        // Groups of a few keys by high half (pages' forward rows), unordered within, that
+        // straddle the runs' ends; then a second such sequence (another link table).
+        let keys: Vec<u128> = (0..2u128)
+            .flat_map(|table| {
+                (0..10_000u128).map(move |i| ((i / 7) << 64) | ((i * 7919 + table) % 1000))
+            })
+            .collect();
+        for &k in &keys {
+            s.push(k).unwrap();
+        }
+        let sorted = s.finish().unwrap();
+        let runs = std::fs::read_dir(dir.path()).unwrap().count();
+        // One run per ordered sequence, and one of the buffer where they meet.
+        assert_eq!(runs, 3);
+        let got: Vec<u128> = sorted.map(|k| k.unwrap()).collect();
+        let want: Vec<u128> = keys
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn many_runs_merge_in_stages() {
         let dir = tempfile::tempdir().unwrap();
