@@ -40,8 +40,9 @@ pub struct Sorter {
 /// What the thread writing a run gives back.
 struct Written {
     buf: Vec<u128>,
-    /// The run's last key, and whether its keys went onto the end of the run before.
+    /// The run's last key (none if it was empty).
     last: Option<u128>,
+    /// Its keys went onto the end of the run before.
     appended: bool,
 }
 
@@ -85,9 +86,7 @@ impl Sorter {
             // Its own file was never made.
             self.runs.pop();
         }
-        if written.last.is_some() {
-            self.last = written.last;
-        }
+        self.last = written.last.or(self.last);
         Ok(written.buf)
     }
 
@@ -98,7 +97,6 @@ impl Sorter {
         // page), and then each run can go onto the end of the one before, leaving one run
         // to merge, not hundreds: the keys of the last high half may have more to come,
         // so they wait for the next run.
-        let high = |k: u128| (k >> 64) as u64;
         let held = match self.buf.last() {
             // All of one high half: nothing to hold.
             Some(&k) if !last => self
@@ -252,10 +250,14 @@ impl Iterator for Merge {
     }
 }
 
+/// A key's high 64 bits: a forward row's page, or a reverse row's kind and target.
+fn high(k: u128) -> u64 {
+    (k >> 64) as u64
+}
+
 /// Sorts keys that often come already ordered by their high half (a bulk load's forward
 /// rows arrive page by page), then only each group of equal high halves needs sorting.
 fn sort_keys(buf: &mut [u128]) {
-    let high = |k: u128| (k >> 64) as u64;
     if !buf.windows(2).all(|w| high(w[0]) <= high(w[1])) {
         buf.sort_unstable();
         return;
