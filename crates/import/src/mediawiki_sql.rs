@@ -5,7 +5,7 @@
 
 use crate::decompress;
 use crate::progress::Progress;
-use crate::sql::{read_dump, BadRow, Value, Visitor};
+use crate::sql::{int_values, read_dump, BadRow, Value, Visitor};
 use crate::summary::Summary;
 use crate::temp::TempKv;
 use crate::xml::Skipped;
@@ -28,6 +28,32 @@ pub(crate) fn table_rank(table: &str) -> Option<u8> {
         "redirect" => 6,
         _ => return None,
     })
+}
+
+/// What a table's rows are, found once per table rather than by its name every row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Page,
+    LinkTarget,
+    Links(LinkKind),
+    Redirect,
+    /// A table not imported: its rows are counted and passed over.
+    Other,
+}
+
+impl Table {
+    fn of(name: &str) -> Self {
+        match name {
+            "page" => Table::Page,
+            "linktarget" => Table::LinkTarget,
+            "pagelinks" => Table::Links(LinkKind::Page),
+            "templatelinks" => Table::Links(LinkKind::Template),
+            "imagelinks" => Table::Links(LinkKind::Image),
+            "categorylinks" => Table::Links(LinkKind::Category),
+            "redirect" => Table::Redirect,
+            _ => Table::Other,
+        }
+    }
 }
 
 /// The columns a table's rows are read by, found by name in its `CREATE TABLE` once rather
@@ -205,6 +231,7 @@ impl<'s> SqlImport<'s> {
                 cols: None,
                 to: None,
                 table: String::new(),
+                kind: Table::Other,
                 batch: Batch::new(),
                 calls: Vec::new(),
                 rows: 0,
@@ -254,6 +281,7 @@ struct Handler<'a, 's> {
     /// Where `il_to` / `cl_to` is, in the old image and category link schemas.
     to: Option<usize>,
     table: String,
+    kind: Table,
     batch: Batch,
     /// Loader calls waiting to go to the loader thread.
     calls: Vec<Call>,
@@ -278,10 +306,27 @@ impl Visitor for Handler<'_, '_> {
 
     fn row(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
         let r = self.handle(row, position);
-        if self.rows.is_multiple_of(100_000) {
-            self.progress.tick(self.rows);
-        }
+        self.tick();
         r
+    }
+
+    fn int_row(&mut self, row: &[i64], position: u64) -> Result<(), String> {
+        // A link row for the loader, its columns read straight from the integers: the
+        // rows of the link tables are most of a dump's, and most of reading them was
+        // making and looking through their values.
+        if let (Table::Links(kind), true, Some(cols), None) =
+            (self.kind, self.loader.is_some(), &self.cols, &self.error)
+        {
+            let at = |i: usize| cols.at[i].and_then(|at| row.get(at)).copied();
+            if let (Some(from), Some(target)) = (at(0), at(2)) {
+                let from_ns = at(1);
+                self.rows += 1;
+                let r = self.link_call(kind, from, from_ns, target, position);
+                self.tick();
+                return r;
+            }
+        }
+        self.row(&int_values(row), position)
     }
 
     fn bad(&mut self, b: BadRow) {
@@ -298,6 +343,7 @@ impl Handler<'_, '_> {
     fn start_table(&mut self, name: &str, cols: &[String]) {
         let _ = self.flush();
         self.table = name.to_string();
+        self.kind = Table::of(name);
         self.cols = Some(Cols::new(cols, columns_of(name)));
         // The old schemas' own columns for a target, `il_to` and `cl_to`.
         self.to = cols.iter().position(|c| c == "il_to" || c == "cl_to");
@@ -315,7 +361,8 @@ impl Handler<'_, '_> {
             return Err(e);
         }
         if self.error.is_none() && !self.calls.is_empty() {
-            let calls = std::mem::take(&mut self.calls);
+            // A chunk's room at once: grown by doublings, it was copied on the way.
+            let calls = std::mem::replace(&mut self.calls, Vec::with_capacity(CALLS));
             let sent = self.loader.as_ref().map(|l| l.send(calls));
             if !matches!(sent, Some(Ok(()))) {
                 self.error = Some(ImportError::Temp("the bulk loader stopped".into()));
@@ -368,6 +415,39 @@ impl Handler<'_, '_> {
         Ok(())
     }
 
+    fn tick(&self) {
+        if self.rows.is_multiple_of(100_000) {
+            self.progress.tick(self.rows);
+        }
+    }
+
+    /// A link row by target key for the loader thread, which counts it once it knows
+    /// whether the key is there.
+    fn link_call(
+        &mut self,
+        kind: LinkKind,
+        from: i64,
+        from_ns: Option<i64>,
+        target: i64,
+        position: u64,
+    ) -> Result<(), String> {
+        let from = u32::try_from(from).map_err(|_| format!("page id {from} out of range"))?;
+        let from_ns = from_ns
+            .map(|v| i32::try_from(v).map_err(|_| format!("namespace {v} out of range")))
+            .transpose()?
+            .unwrap_or(0);
+        let Ok(key) = u64::try_from(target) else {
+            return Err(format!("link target {target} is not in linktarget"));
+        };
+        self.call(Call::Link {
+            from,
+            from_ns,
+            kind,
+            key,
+            position,
+        })
+    }
+
     fn handle(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
         if self.error.is_some() {
             return Err("import stopped".into());
@@ -380,8 +460,8 @@ impl Handler<'_, '_> {
         let ns_of = |v: i64| i32::try_from(v).map_err(|_| format!("namespace {v} out of range"));
         let page_id = |v: i64| u32::try_from(v).map_err(|_| format!("page id {v} out of range"));
         self.rows += 1;
-        match self.table.as_str() {
-            "page" => {
+        match self.kind {
+            Table::Page => {
                 let page = PageRecord {
                     id: PageId(page_id(int(0)?)?),
                     title: Title::new(ns_of(int(1)?)?, text(2)?),
@@ -389,17 +469,17 @@ impl Handler<'_, '_> {
                 };
                 self.summary.pages += 1;
                 if self.loader.is_some() {
-                    return self.call(Call::Page(page));
+                    return self.call(Call::Page(Box::new(page)));
                 }
                 self.push(Op::PutPage(page));
             }
-            "linktarget" => {
+            Table::LinkTarget => {
                 let id = int(0)?;
                 let ns = ns_of(int(1)?)?;
                 if self.loader.is_some() {
                     let key = u64::try_from(id).map_err(|_| format!("lt_id {id} out of range"))?;
                     let title = Title::new(ns, text(2)?);
-                    return self.call(Call::Target(key, title));
+                    return self.call(Call::Target(key, Box::new(title)));
                 }
                 let key = target_key(id);
                 let value = encode_title(ns, &text(2)?);
@@ -408,29 +488,14 @@ impl Handler<'_, '_> {
                     .put(key.to_vec(), value)
                     .map_err(|e| e.to_string())?;
             }
-            "pagelinks" | "templatelinks" | "imagelinks" | "categorylinks" => {
-                let kind = match self.table.as_str() {
-                    "pagelinks" => LinkKind::Page,
-                    "templatelinks" => LinkKind::Template,
-                    "imagelinks" => LinkKind::Image,
-                    _ => LinkKind::Category,
-                };
+            Table::Links(kind) => {
                 let (c_from, c_from_ns, c_target, c_title, c_ns) = (0, 1, 2, 3, 4);
+                if let (true, Ok(tid)) = (self.loader.is_some(), int(c_target)) {
+                    let from_ns = int(c_from_ns).ok();
+                    return self.link_call(kind, int(c_from)?, from_ns, tid, position);
+                }
                 let from = page_id(int(c_from)?)?;
                 let from_ns = int(c_from_ns).ok().map(ns_of).transpose()?.unwrap_or(0);
-                if let (true, Ok(tid)) = (self.loader.is_some(), int(c_target)) {
-                    let Ok(key) = u64::try_from(tid) else {
-                        return Err(format!("link target {tid} is not in linktarget"));
-                    };
-                    // Counted by the loader thread, which knows whether the key is there.
-                    return self.call(Call::Link {
-                        from,
-                        from_ns,
-                        kind,
-                        key,
-                        position,
-                    });
-                }
                 let target = if let Ok(tid) = int(c_target) {
                     let v = self
                         .imp
@@ -453,7 +518,12 @@ impl Handler<'_, '_> {
                 };
                 self.summary.links[kind as usize] += 1;
                 if self.loader.is_some() {
-                    return self.call(Call::LinkTitle(PageId(from), from_ns, kind, target));
+                    return self.call(Call::LinkTitle(
+                        PageId(from),
+                        from_ns,
+                        kind,
+                        Box::new(target),
+                    ));
                 }
                 self.push(Op::AddLinks {
                     from: PageId(from),
@@ -462,7 +532,7 @@ impl Handler<'_, '_> {
                     targets: vec![target],
                 });
             }
-            "redirect" => {
+            Table::Redirect => {
                 let from = PageId(page_id(int(0)?)?);
                 let target = Title::new(ns_of(int(1)?)?, text(2)?);
                 let interwiki = text(3).unwrap_or_default();
@@ -474,14 +544,14 @@ impl Handler<'_, '_> {
                     interwiki,
                 };
                 if self.loader.is_some() {
-                    return self.call(Call::Redirect(from, row));
+                    return self.call(Call::Redirect(from, Box::new(row)));
                 }
                 self.push(Op::SetRedirect {
                     from,
                     redirect: Some(row),
                 });
             }
-            _ => {}
+            Table::Other => {}
         }
         if self.batch.len() >= BATCH_ROWS {
             self.flush()?;
@@ -496,10 +566,11 @@ const UNKNOWN_EXAMPLES: usize = 20;
 /// Rows handed to the loader thread, in chunks of this many.
 const CALLS: usize = 4096;
 
-/// A row for the store's bulk loader.
+/// A row for the store's bulk loader. All but link rows are boxed: nearly every call is a
+/// link row, and each chunk of calls is written by one thread and read by another.
 enum Call {
-    Page(PageRecord),
-    Target(u64, Title),
+    Page(Box<PageRecord>),
+    Target(u64, Box<Title>),
     Link {
         from: u32,
         from_ns: i32,
@@ -508,9 +579,11 @@ enum Call {
         /// Where the row is in the file, to report it if its target is unknown.
         position: u64,
     },
-    LinkTitle(PageId, i32, LinkKind, Title),
-    Redirect(PageId, RedirectRow),
+    LinkTitle(PageId, i32, LinkKind, Box<Title>),
+    Redirect(PageId, Box<RedirectRow>),
 }
+
+const _: () = assert!(std::mem::size_of::<Call>() <= 32);
 
 /// What the loader thread did with a file's rows.
 #[derive(Default)]

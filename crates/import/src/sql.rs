@@ -30,6 +30,11 @@ impl Value<'_> {
     }
 }
 
+/// A row of integers as the values `Visitor::row` takes.
+pub fn int_values(row: &[i64]) -> Vec<Value<'static>> {
+    row.iter().map(|&i| Value::Int(i)).collect()
+}
+
 /// A row that could not be read: byte position in the decompressed file and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRow {
@@ -44,6 +49,12 @@ pub trait Visitor {
     /// One row, starting at `position` in the decompressed file; an `Err` reports the row
     /// as bad (at that position) and reading goes on.
     fn row(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String>;
+    /// A row of plain integers only (every row of the current link tables): what `row`
+    /// would be given as [`Value::Int`]s, and by default handed to it so. Nearly every row of
+    /// a dump is one, and a visitor may take them without the values.
+    fn int_row(&mut self, row: &[i64], position: u64) -> Result<(), String> {
+        self.row(&int_values(row), position)
+    }
     fn bad(&mut self, bad: BadRow);
 }
 
@@ -117,6 +128,10 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 /// parsing resumes at the next `),(`.
 fn parse_tuples(b: &[u8], base: u64, v: &mut impl Visitor) {
     let mut values = Vec::new();
+    let mut ints = Vec::new();
+    // A table's rows are alike: once one is not all plain integers, the rest of the
+    // statement is read the general way without trying the quick one first.
+    let mut quick = true;
     let mut i = 0;
     loop {
         while i < b.len() && (b[i] == b',' || b[i].is_ascii_whitespace()) {
@@ -126,6 +141,17 @@ fn parse_tuples(b: &[u8], base: u64, v: &mut impl Visitor) {
             return;
         }
         let tuple_start = i;
+        if let Some(end) = quick.then(|| int_tuple(b, i, &mut ints)).flatten() {
+            i = end;
+            if let Err(reason) = v.int_row(&ints, base + tuple_start as u64) {
+                v.bad(BadRow {
+                    position: base + tuple_start as u64,
+                    reason,
+                });
+            }
+            continue;
+        }
+        quick = false;
         values.clear();
         match parse_tuple(b, &mut i, &mut values) {
             Ok(()) => {
@@ -164,6 +190,24 @@ fn parse_tuple<'a>(b: &'a [u8], i: &mut usize, values: &mut Vec<Value<'a>>) -> R
                 return Ok(());
             }
             _ => return Err("expected ',' or ')' after a value".into()),
+        }
+    }
+}
+
+/// A tuple of plain integers at `i` into `ints`, and where it ends; `None` (and the general
+/// reading) for any other tuple.
+fn int_tuple(b: &[u8], mut i: usize, ints: &mut Vec<i64>) -> Option<usize> {
+    if b.get(i) != Some(&b'(') {
+        return None;
+    }
+    i += 1;
+    ints.clear();
+    loop {
+        ints.push(plain_int(b, &mut i)?);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b')') => return Some(i + 1),
+            _ => return None,
         }
     }
 }
@@ -257,16 +301,11 @@ fn plain_int(b: &[u8], i: &mut usize) -> Option<i64> {
         j += 1;
     }
     let digits = j;
-    let mut v: i64 = 0;
-    while let Some(d) = b.get(j).filter(|d| d.is_ascii_digit()) {
-        let d = i64::from(d - b'0');
-        v = v.checked_mul(10).and_then(|v| {
-            if negative {
-                v.checked_sub(d)
-            } else {
-                v.checked_add(d)
-            }
-        })?;
+    // Unchecked while it cannot overflow (18 digits), checked only past that: nearly
+    // every number of a dump is an id, and this is a tenth of reading one.
+    let mut v: u64 = 0;
+    while let Some(d) = b.get(j).map(|d| d.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
         j += 1;
     }
     if j == digits
@@ -275,6 +314,25 @@ fn plain_int(b: &[u8], i: &mut usize) -> Option<i64> {
     {
         return None;
     }
+    let v = if j - digits <= 18 {
+        let v = v as i64;
+        if negative {
+            -v
+        } else {
+            v
+        }
+    } else {
+        b[digits..j].iter().try_fold(0i64, |v, d| {
+            let d = i64::from(d - b'0');
+            v.checked_mul(10).and_then(|v| {
+                if negative {
+                    v.checked_sub(d)
+                } else {
+                    v.checked_add(d)
+                }
+            })
+        })?
+    };
     *i = j;
     Some(v)
 }
@@ -282,6 +340,7 @@ fn plain_int(b: &[u8], i: &mut usize) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     #[test]
     fn tables_rows_escapes_and_bad_rows() {
@@ -384,6 +443,71 @@ mod tests {
                     }
                     None => proptest::prop_assert!(got.is_none(), "{text:?} read as {got:?}"),
                 }
+            }
+        }
+
+        /// Tuples of plain integers take the quick way (`int_row`) until a tuple of a
+        /// statement is not one, and are read as any other tuple would be.
+        #[test]
+        fn integer_rows_read_as_any_row_would(
+            rows in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        proptest::num::i64::ANY.prop_map(|n| n.to_string()),
+                        proptest::string::string_regex("-?[0-9]{1,21}").unwrap(),
+                        proptest::strategy::Just("NULL".to_string()),
+                        proptest::strategy::Just("'a,b'".to_string()),
+                        proptest::strategy::Just("1.5".to_string()),
+                    ],
+                    1..5,
+                ),
+                1..6,
+            ),
+        ) {
+            #[derive(Default)]
+            struct Seen(Vec<(u64, Vec<Value<'static>>, bool)>);
+            fn owned(v: &Value<'_>) -> Value<'static> {
+                match v {
+                    Value::Null => Value::Null,
+                    Value::Int(i) => Value::Int(*i),
+                    Value::Float(f) => Value::Float(*f),
+                    Value::Str(s) => Value::Str(Cow::Owned(s.to_vec())),
+                }
+            }
+            impl Visitor for Seen {
+                fn table(&mut self, _: &str, _: &[String]) {}
+                fn row(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
+                    self.0.push((position, row.iter().map(owned).collect(), false));
+                    Ok(())
+                }
+                fn int_row(&mut self, row: &[i64], position: u64) -> Result<(), String> {
+                    self.0.push((position, row.iter().map(|&i| Value::Int(i)).collect(), true));
+                    Ok(())
+                }
+                fn bad(&mut self, b: BadRow) {
+                    panic!("{b:?}");
+                }
+            }
+            let tuples: Vec<String> = rows.iter().map(|r| format!("({})", r.join(","))).collect();
+            let body = tuples.join(",") + ";";
+            let mut seen = Seen::default();
+            parse_tuples(body.as_bytes(), 0, &mut seen);
+            proptest::prop_assert_eq!(seen.0.len(), rows.len());
+            let mut at = 0;
+            let mut all_plain = true;
+            for ((position, got, quick), (texts, tuple)) in seen.0.iter().zip(rows.iter().zip(&tuples)) {
+                let want: Vec<Value<'static>> = texts
+                    .iter()
+                    .map(|t| match t.as_str() {
+                        "NULL" => Value::Null,
+                        t => reference_value(t.as_bytes()).expect("a value"),
+                    })
+                    .collect();
+                proptest::prop_assert_eq!(*position, at as u64);
+                proptest::prop_assert_eq!(got, &want);
+                all_plain &= want.iter().all(|v| matches!(v, Value::Int(_)));
+                proptest::prop_assert_eq!(*quick, all_plain, "{}", tuple);
+                at += tuple.len() + 1;
             }
         }
     }
