@@ -516,10 +516,7 @@ impl Core {
                 }
                 Ok(())
             })?;
-            for key in sorter.finish().map_err(io)?.ahead() {
-                let (kind, tid, ns, from) = unpack(key.map_err(io)?);
-                w.push(kind, tid, ns, from).map_err(io)?;
-            }
+            push_reverse(&mut w, sorter.finish().map_err(io)?.ahead()).map_err(io)?;
             for_each_target(&txn, old.as_deref(), |ns, dbkey, tid| {
                 w.push_title(ns, dbkey, tid).map_err(io)
             })?;
@@ -1693,6 +1690,36 @@ fn pack(kind: u8, tid: u32, ns: i32, from: u32) -> u128 {
         | (u128::from(tid) << 64)
         | (u128::from(ns as u32 ^ 0x8000_0000) << 32)
         | u128::from(from)
+}
+
+/// Hands `w` the reverse rows of `keys` (ascending, [`pack`]ed) a list at a time: the rows
+/// of one target and namespace differ in their low 32 bits only.
+fn push_reverse(
+    w: &mut SegmentWriter,
+    keys: impl Iterator<Item = std::io::Result<u128>>,
+) -> std::io::Result<()> {
+    let mut list: Option<u128> = None;
+    let mut from: Vec<u32> = Vec::new();
+    let mut put = |list: u128, from: &mut Vec<u32>| -> std::io::Result<()> {
+        let (kind, tid, ns, _) = unpack(list << 32);
+        w.push_list(kind, tid, ns, from)?;
+        from.clear();
+        Ok(())
+    };
+    for k in keys {
+        let k = k?;
+        if list != Some(k >> 32) {
+            if let Some(l) = list {
+                put(l, &mut from)?;
+            }
+            list = Some(k >> 32);
+        }
+        from.push(k as u32);
+    }
+    match list {
+        Some(l) => put(l, &mut from),
+        None => Ok(()),
+    }
 }
 
 fn unpack(k: u128) -> (u8, u32, i32, u32) {

@@ -301,20 +301,36 @@ impl SegmentWriter {
     /// Adds one link row; rows must come strictly ascending, each from a page with a
     /// forward entry (or with none at all in the segment).
     pub fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> io::Result<()> {
-        let row = (kind, tid, ns, from);
-        if self.universe().is_some_and(|u| u64::from(from) >= u) {
+        self.push_list(kind, tid, ns, &[from])
+    }
+
+    /// Adds the link rows from pages `from` (strictly ascending) to one target in one
+    /// namespace, as [`push`](Self::push) of each would: a bulk build hands them over a
+    /// list at a time, and its checks made a sixth of the reverse index's time by row.
+    pub fn push_list(&mut self, kind: u8, tid: u32, ns: i32, from: &[u32]) -> io::Result<()> {
+        let (Some(&first), Some(&last)) = (from.first(), from.last()) else {
+            return Ok(());
+        };
+        if self.universe().is_some_and(|u| u64::from(last) >= u) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("link row {row:?} from past the last forward entry's group"),
+                format!(
+                    "link row {:?} from past the last forward entry's group",
+                    (kind, tid, ns, last)
+                ),
             ));
         }
-        if usize::from(kind) >= KINDS || self.last.is_some_and(|l| l >= row) {
+        let row = (kind, tid, ns, first);
+        if usize::from(kind) >= KINDS
+            || self.last.is_some_and(|l| l >= row)
+            || !from.windows(2).all(|w| w[0] < w[1])
+        {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("link rows out of order at {row:?}"),
             ));
         }
-        self.last = Some(row);
+        self.last = Some((kind, tid, ns, last));
         if self.target != Some((kind, tid)) {
             self.end_target()?;
             self.target = Some((kind, tid));
@@ -322,8 +338,8 @@ impl SegmentWriter {
         if self.lists.last().is_none_or(|&(n, _)| n != ns) {
             self.lists.push((ns, self.ids.len()));
         }
-        self.ids.push(from);
-        self.links[usize::from(kind)] += 1;
+        self.ids.extend_from_slice(from);
+        self.links[usize::from(kind)] += from.len() as u64;
         Ok(())
     }
 
@@ -1542,6 +1558,48 @@ mod tests {
             );
         }
         assert_eq!(log2_binomial(3, 5), 0.0);
+    }
+
+    #[test]
+    fn a_list_writes_what_its_rows_would() {
+        let rows = [
+            (0u8, 1u32, 0i32, 3u32),
+            (0, 1, 0, 9),
+            (0, 1, 2, 4),
+            (0, 7, 0, 1),
+            (1, 2, -1, 5),
+            (1, 2, -1, 6),
+            (1, 2, 4, 2),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, lists: bool| {
+            let path = dir.path().join(name);
+            let mut w = SegmentWriter::create(&path).unwrap();
+            if lists {
+                for group in rows.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+                    let from: Vec<u32> = group.iter().map(|r| r.3).collect();
+                    let (k, t, n, _) = group[0];
+                    w.push_list(k, t, n, &from).unwrap();
+                }
+            } else {
+                for &(k, t, n, f) in &rows {
+                    w.push(k, t, n, f).unwrap();
+                }
+            }
+            w.finish(1).unwrap();
+            std::fs::read(path).unwrap()
+        };
+        assert_eq!(write("lists", true), write("rows", false));
+        let mut w = SegmentWriter::create(&dir.path().join("bad")).unwrap();
+        w.push_list(0, 5, 0, &[]).unwrap();
+        assert!(w.push_list(0, 5, 0, &[2, 2]).is_err(), "a page twice");
+        assert!(w.push_list(0, 5, 0, &[3, 2]).is_err(), "pages descending");
+        w.push_list(0, 5, 0, &[2, 3]).unwrap();
+        assert!(
+            w.push_list(0, 5, 0, &[3, 4]).is_err(),
+            "a page before again"
+        );
+        w.push_list(0, 5, 0, &[4, 8]).unwrap();
     }
 
     #[test]

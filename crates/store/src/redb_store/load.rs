@@ -801,10 +801,7 @@ impl<'s> Loader<'s> {
                 secs = started.elapsed().as_secs_f64(),
                 "bulk load: reverse index"
             );
-            for k in reverse.finish()?.ahead() {
-                let (kind, tid, ns, from) = unpack(k?);
-                w.push(kind, tid, ns, from)?;
-            }
+            push_reverse(&mut w, reverse.finish()?.ahead())?;
             tracing::info!(secs = started.elapsed().as_secs_f64(), "bulk load: titles");
             let (targets, pages) = titles
                 .join()
