@@ -9,7 +9,7 @@
 //! as owner and are dropped with it when a later row takes its id or title.
 
 use super::*;
-use crate::segment::{TitlesApart, TitlesWritten};
+use crate::segment::{TitlesApart, TitlesWritten, KINDS};
 use crate::sorter::RecordSorter;
 use crate::BulkLoad;
 use inlink_model::NamespaceId;
@@ -90,6 +90,103 @@ fn pack_forward(from: u32, kind: u8, tid: u32, ns: i32) -> u128 {
         | (u128::from(ns as u32 ^ 0x8000_0000) << 40)
         | (u128::from(kind) << 32)
         | u128::from(tid)
+}
+
+/// The namespaces and page ids of the forward rows, noted as they are pushed, so that the
+/// reverse rows can be packed into the bits they need.
+#[derive(Default)]
+struct Seen {
+    /// Every namespace a forward row has (a handful), unordered.
+    ns: Vec<i32>,
+    /// The one noted last: a page's rows come together and share it.
+    last_ns: Option<i32>,
+    max_from: u32,
+}
+
+impl Seen {
+    fn note(&mut self, from: u32, ns: i32) {
+        self.max_from = self.max_from.max(from);
+        if self.last_ns != Some(ns) {
+            self.last_ns = Some(ns);
+            if !self.ns.contains(&ns) {
+                self.ns.push(ns);
+            }
+        }
+    }
+}
+
+/// Reverse rows as 64-bit sort keys, where their fields fit (a dump of all of Wikipedia
+/// needs about 60 bits): kind (two bits, for the four kinds), target, the namespace's rank
+/// among those seen, page. A `u64` sorts in about two thirds of a `u128`'s time, and a run
+/// of the same memory holds twice the rows.
+struct NarrowKeys {
+    /// Namespaces in order, a rank each.
+    ns: Vec<i32>,
+    at_ns: u32,
+    at_tid: u32,
+    at_kind: u32,
+    /// The namespace ranked last, and its rank.
+    last: std::cell::Cell<(i32, u64)>,
+}
+
+impl NarrowKeys {
+    fn new(seen: &Seen, next_tid: u32) -> Option<Self> {
+        let bits = |max: u64| u64::BITS - max.leading_zeros();
+        let mut ns = seen.ns.clone();
+        ns.sort_unstable();
+        let at_ns = bits(u64::from(seen.max_from));
+        let at_tid = at_ns + bits(ns.len().saturating_sub(1) as u64);
+        let at_kind = at_tid + bits(u64::from(next_tid));
+        (at_kind + bits(KINDS as u64 - 1) <= u64::BITS).then(|| NarrowKeys {
+            last: std::cell::Cell::new((ns.first().copied().unwrap_or(0), 0)),
+            ns,
+            at_ns,
+            at_tid,
+            at_kind,
+        })
+    }
+
+    fn pack(&self, kind: u8, tid: u32, ns: i32, from: u32) -> u64 {
+        debug_assert!(usize::from(kind) < KINDS, "kinds are the four of LinkKind");
+        let (last, mut rank) = self.last.get();
+        if last != ns {
+            rank = self
+                .ns
+                .binary_search(&ns)
+                .expect("every forward row's namespace is noted") as u64;
+            self.last.set((ns, rank));
+        }
+        (u64::from(kind) << self.at_kind)
+            | (u64::from(tid) << self.at_tid)
+            | (rank << self.at_ns)
+            | u64::from(from)
+    }
+
+    /// The key as [`pack`] makes it of the same row.
+    fn widen(&self, k: u64) -> u128 {
+        let field = |at: u32, to: u32| (k >> at) & ((1 << (to - at)) - 1);
+        pack(
+            (k >> self.at_kind) as u8,
+            field(self.at_tid, self.at_kind) as u32,
+            self.ns[field(self.at_ns, self.at_tid) as usize],
+            field(0, self.at_ns) as u32,
+        )
+    }
+}
+
+/// The reverse rows' sort: of narrow keys where the rows' fields fit, else of wide ones.
+enum ReverseSort {
+    Narrow(Sorter<u64>, NarrowKeys),
+    Wide(Sorter<u128>),
+}
+
+impl ReverseSort {
+    fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> std::io::Result<()> {
+        match self {
+            ReverseSort::Narrow(s, keys) => s.push(keys.pack(kind, tid, ns, from)),
+            ReverseSort::Wide(s) => s.push(pack(kind, tid, ns, from)),
+        }
+    }
 }
 
 fn unpack_forward(k: u128) -> (u32, u8, u32, i32) {
@@ -331,6 +428,8 @@ pub(super) struct Loader<'s> {
     target_titles: Option<Scratch>,
     next_tid: u32,
     forward: Sorter,
+    /// What the forward rows hold, for packing the reverse ones.
+    seen: Seen,
     /// Rows needing a title looked up: key = the title, value = a [`Titled`] row.
     titled: RecordSorter,
     /// Redirect rows by page: key = from (4) ‖ seq (8), value = owner (8) ‖ the row.
@@ -372,6 +471,7 @@ impl<'s> Loader<'s> {
             target_titles: None,
             next_tid: 1,
             forward: Sorter::new(dir, big),
+            seen: Seen::default(),
             // Every link row of a dump of page texts, which has no link target ids.
             titled: RecordSorter::new(dir, titles),
             redirects: RecordSorter::new(dir, small),
@@ -693,6 +793,7 @@ impl<'s> Loader<'s> {
                     owner,
                 } => {
                     if owner_stays(&self.survived, owner) {
+                        self.seen.note(from, ns);
                         self.forward.push(pack_forward(from, kind, tid, ns))?;
                     }
                 }
@@ -767,7 +868,10 @@ impl<'s> Loader<'s> {
             // Every target id is given out by now.
             let universe = u64::from(self.next_tid);
             w.set_forward_universe(universe);
-            let mut reverse = Sorter::new(dir, self.big);
+            let mut reverse = match NarrowKeys::new(&self.seen, self.next_tid) {
+                Some(keys) => ReverseSort::Narrow(Sorter::new(dir, self.big), keys),
+                None => ReverseSort::Wide(Sorter::new(dir, self.big)),
+            };
             let forward = std::mem::replace(&mut self.forward, Sorter::new(dir, 0));
             let mut rows: Vec<(u8, u32, i32)> = Vec::new();
             let mut page: Option<u32> = None;
@@ -778,7 +882,7 @@ impl<'s> Loader<'s> {
                 rows.dedup_by_key(|&mut (k, t, _)| (k, t));
                 w.push_forward(from, coder.encode(rows, Some(universe)), rows.len() as u64)?;
                 for &(kind, tid, ns) in rows.iter() {
-                    reverse.push(pack(kind, tid, ns, from))?;
+                    reverse.push(kind, tid, ns, from)?;
                 }
                 rows.clear();
                 Ok(())
@@ -801,7 +905,13 @@ impl<'s> Loader<'s> {
                 secs = started.elapsed().as_secs_f64(),
                 "bulk load: reverse index"
             );
-            push_reverse(&mut w, reverse.finish()?.ahead())?;
+            match reverse {
+                ReverseSort::Narrow(sort, keys) => {
+                    let wide = sort.finish()?.ahead().map(|k| k.map(|k| keys.widen(k)));
+                    push_reverse(&mut w, wide)?;
+                }
+                ReverseSort::Wide(sort) => push_reverse(&mut w, sort.finish()?.ahead())?,
+            }
             tracing::info!(secs = started.elapsed().as_secs_f64(), "bulk load: titles");
             let (targets, pages) = titles
                 .join()
@@ -1044,6 +1154,7 @@ impl BulkLoad for Loader<'_> {
             return Ok(false);
         }
         let ns = self.ns_of(from.0, from_ns);
+        self.seen.note(from.0, ns);
         self.forward
             .push(pack_forward(from.0, kind as u8, tid, ns))?;
         Ok(true)
@@ -1136,6 +1247,35 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Narrow keys sort rows as wide ones do and widen to them; rows whose fields
+        /// do not fit 64 bits get none.
+        #[test]
+        fn narrow_keys_order_rows_as_wide_ones(
+            rows in proptest::collection::vec(
+                (0u8..4, 0u32..1 << 20, proptest::sample::select(vec![-2, 0, 1, 14, 2600]), 0u32..1 << 24),
+                1..60,
+            ),
+            wide_ids in proptest::prelude::any::<bool>(),
+        ) {
+            let mut seen = Seen::default();
+            for &(_, _, ns, from) in &rows {
+                seen.note(from, ns);
+            }
+            let next_tid = rows.iter().map(|r| r.1).max().unwrap() + 1;
+            if wide_ids {
+                seen.note(u32::MAX, 0);
+                proptest::prop_assert!(NarrowKeys::new(&seen, u32::MAX).is_none());
+                return Ok(());
+            }
+            let keys = NarrowKeys::new(&seen, next_tid).expect("fits");
+            let mut narrow: Vec<u64> = rows.iter().map(|&(k, t, n, f)| keys.pack(k, t, n, f)).collect();
+            narrow.sort_unstable();
+            let mut wide: Vec<u128> = rows.iter().map(|&(k, t, n, f)| pack(k, t, n, f)).collect();
+            wide.sort_unstable();
+            let widened: Vec<u128> = narrow.iter().map(|&k| keys.widen(k)).collect();
+            proptest::prop_assert_eq!(widened, wide);
+        }
+
         /// Scattered writes, held back and prefetched, leave what writing each at once
         /// would, a cell written twice included.
         #[test]
