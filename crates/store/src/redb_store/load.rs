@@ -873,34 +873,71 @@ impl<'s> Loader<'s> {
                 None => ReverseSort::Wide(Sorter::new(dir, self.big)),
             };
             let forward = std::mem::replace(&mut self.forward, Sorter::new(dir, 0));
+            // The forward entries are coded (and written) on a thread of their own, given
+            // the rows a batch of pages at a time, while this one streams them into the
+            // reverse sort: coding them was most of this thread's time, and it held up
+            // the phase.
+            type Rows = Vec<(u32, u8, u32, i32)>;
+            let (batches, batches_rx) = std::sync::mpsc::sync_channel::<Rows>(2);
+            let (spare_tx, spare) = std::sync::mpsc::channel::<Rows>();
+            let coding = scope.spawn(move || -> R<SegmentWriter> {
+                let mut coder = LinkCoder::default();
+                let mut rows = Vec::new();
+                for mut batch in batches_rx {
+                    for page in batch.chunk_by(|a, b| a.0 == b.0) {
+                        rows.clear();
+                        rows.extend(page.iter().map(|&(_, k, t, n)| (k, t, n)));
+                        let entry = coder.encode(&rows, Some(universe));
+                        w.push_forward(page[0].0, entry, rows.len() as u64)?;
+                    }
+                    batch.clear();
+                    let _ = spare_tx.send(batch);
+                }
+                Ok(w)
+            });
+            let coded = || refuse("the thread coding the forward entries stopped");
+            let mut batch: Rows = Vec::new();
             let mut rows: Vec<(u8, u32, i32)> = Vec::new();
             let mut page: Option<u32> = None;
-            let mut coder = LinkCoder::default();
-            let mut flush = |from: u32, rows: &mut Vec<(u8, u32, i32)>| -> R<()> {
+            let mut flush = |from: u32, rows: &mut Vec<(u8, u32, i32)>, last: bool| -> R<()> {
                 // One row per (kind, target): rows of a missing page may disagree on `ns`.
                 rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
                 rows.dedup_by_key(|&mut (k, t, _)| (k, t));
-                w.push_forward(from, coder.encode(rows, Some(universe)), rows.len() as u64)?;
                 for &(kind, tid, ns) in rows.iter() {
                     reverse.push(kind, tid, ns, from)?;
+                    batch.push((from, kind, tid, ns));
                 }
                 rows.clear();
+                if batch.len() >= 1 << 16 || last {
+                    let next = spare.try_recv().unwrap_or_default();
+                    let full = std::mem::replace(&mut batch, next);
+                    batches.send(full).map_err(|_| coded())?;
+                }
                 Ok(())
             };
-            for k in forward.finish()?.ahead() {
-                let (from, kind, tid, ns) = unpack_forward(k?);
-                let tid = remap(tid);
-                if page != Some(from) {
-                    if let Some(p) = page {
-                        flush(p, &mut rows)?;
+            let streamed = (|| -> R<()> {
+                for k in forward.finish()?.ahead() {
+                    let (from, kind, tid, ns) = unpack_forward(k?);
+                    let tid = remap(tid);
+                    if page != Some(from) {
+                        if let Some(p) = page {
+                            flush(p, &mut rows, false)?;
+                        }
+                        page = Some(from);
                     }
-                    page = Some(from);
+                    rows.push((kind, tid, ns));
                 }
-                rows.push((kind, tid, ns));
-            }
-            if let Some(p) = page {
-                flush(p, &mut rows)?;
-            }
+                if let Some(p) = page {
+                    flush(p, &mut rows, true)?;
+                }
+                Ok(())
+            })();
+            // No more batches: the coding thread ends.
+            drop(flush);
+            drop(batches);
+            // The coding thread's own error, if it stopped, says more than ours.
+            let mut w = coding.join().map_err(|_| coded())??;
+            streamed?;
             tracing::info!(
                 secs = started.elapsed().as_secs_f64(),
                 "bulk load: reverse index"
