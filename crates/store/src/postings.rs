@@ -145,20 +145,21 @@ struct BitWriter<'o> {
 
 impl BitWriter<'_> {
     fn put(&mut self, value: u64, width: u32) {
-        // Callers keep `width` ≤ 32, so the accumulator never overflows.
+        // Callers keep `width` ≤ 32 and fewer than 32 bits are held, so the accumulator
+        // never overflows; four bytes go out at once rather than a push a byte (the
+        // bit writer was most of coding a list).
         self.acc |= value << self.bits;
         self.bits += width;
-        while self.bits >= 8 {
-            self.out.push(self.acc as u8);
-            self.acc >>= 8;
-            self.bits -= 8;
+        if self.bits >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.bits -= 32;
         }
     }
 
     fn finish(self) {
-        if self.bits > 0 {
-            self.out.push(self.acc as u8);
-        }
+        let bytes = self.bits.div_ceil(8) as usize;
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..bytes]);
     }
 }
 
@@ -166,7 +167,12 @@ impl BitWriter<'_> {
 /// widest gap's width, or Rice-coded when that is smaller (gaps of random-looking lists are
 /// about geometric, where Rice codes come within a bit of the entropy).
 fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
-    let gaps: Vec<u32> = chunk.windows(2).map(|w| w[1] - w[0] - 1).collect();
+    let mut room = [0u32; BLOCK];
+    let gaps = &mut room[..chunk.len().saturating_sub(1)];
+    for (g, w) in gaps.iter_mut().zip(chunk.windows(2)) {
+        *g = w[1] - w[0] - 1;
+    }
+    let gaps = &*gaps;
     let max_gap = gaps.iter().copied().max().unwrap_or(0);
     let width = 32 - max_gap.leading_zeros();
     let packed_bits = u64::from(width) * gaps.len() as u64;
@@ -192,7 +198,7 @@ fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
     match best {
         Some((bits, k)) if bits < packed_bits && bits <= interpolative_bits => {
             w.out.push(RICE | k as u8);
-            for &g in &gaps {
+            for &g in gaps {
                 let q = g >> k;
                 // q ones (q < 64), then a zero.
                 let mut ones = q;
@@ -211,7 +217,7 @@ fn pack_block(chunk: &[u32], out: &mut Vec<u8>) {
         }
         _ => {
             w.out.push(width as u8);
-            for &g in &gaps {
+            for &g in gaps {
                 w.put(u64::from(g), width);
             }
         }
@@ -296,6 +302,10 @@ fn put_bounded(w: &mut BitWriter, v: u64, range: u64) {
     let (b, u) = truncated(range);
     if v < u {
         w.put(v, b - 1);
+    } else if b <= 32 {
+        // The b - 1 bits above the last, then the last, in one write.
+        let x = v + u;
+        w.put((x >> 1) | ((x & 1) << (b - 1)), b);
     } else {
         let x = v + u;
         w.put(x >> 1, b - 1);
