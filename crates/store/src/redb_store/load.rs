@@ -933,7 +933,6 @@ impl<'s> Loader<'s> {
                 Ok(())
             })();
             // No more batches: the coding thread ends.
-            drop(flush);
             drop(batches);
             // The coding thread's own error, if it stopped, says more than ours.
             let mut w = coding.join().map_err(|_| coded())??;
