@@ -366,8 +366,21 @@ impl Core {
     }
 
     fn open_segment(&self, id: u64) -> Result<Segment> {
+        self.open_segment_as(id, Segment::open)
+    }
+
+    /// A segment this process has just written and synced ([`Segment::open_written`]).
+    fn open_written_segment(&self, id: u64) -> Result<Segment> {
+        self.open_segment_as(id, Segment::open_written)
+    }
+
+    fn open_segment_as(
+        &self,
+        id: u64,
+        open: fn(&Path, u64) -> std::result::Result<Segment, SegmentError>,
+    ) -> Result<Segment> {
         let p = segment_path(&self.dir, id);
-        Segment::open(&p, id).map_err(|e| match e {
+        open(&p, id).map_err(|e| match e {
             SegmentError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
                 StoreError::Corrupted {
                     path: p.display().to_string(),
@@ -534,7 +547,7 @@ impl Core {
         let path = segment_path(&self.dir, new_id);
         std::fs::rename(&tmp, &path)?;
         std::fs::File::open(&self.dir)?.sync_all()?;
-        let seg = Arc::new(self.open_segment(new_id)?);
+        let seg = Arc::new(self.open_written_segment(new_id)?);
         self.segments
             .write()
             .unwrap_or_else(|e| e.into_inner())

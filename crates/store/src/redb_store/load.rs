@@ -967,7 +967,7 @@ impl<'s> Loader<'s> {
         let path = segment_path(&dir, new_id);
         std::fs::rename(&tmp, &path)?;
         File::open(&dir)?.sync_all()?;
-        let seg = match store.open_segment(new_id) {
+        let seg = match store.open_written_segment(new_id) {
             Ok(s) => Arc::new(s),
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
