@@ -703,10 +703,26 @@ impl<'s> Loader<'s> {
             return Err(refuse("the index was written to during the load"));
         }
         let seq = meta_u64(&txn.open_table(META)?, SEQ_KEY)?.unwrap_or(0) + 1;
+        let filed = || refuse("the thread filing the redirects stopped");
 
-        // Redirect rows (a page's last one) into `redirect`; their targets to be looked up.
-        {
-            let mut redir = txn.open_table(REDIR)?;
+        // Redirect rows (a page's last one) into `redirect`, a B-tree insert each: a thread
+        // of its own files them, holding the transaction meanwhile, while this one looks
+        // up their targets and the titled rows' (at full size, several seconds of one core
+        // while the other waited).
+        let (redir_tx, redir_rx) = std::sync::mpsc::sync_channel::<Vec<(u32, Box<[u8]>)>>(4);
+        let filing = std::thread::spawn(move || -> R<redb::WriteTransaction> {
+            {
+                let mut redir = txn.open_table(REDIR)?;
+                for batch in redir_rx {
+                    for (from, value) in batch {
+                        let (ns, dbkey, fragment, interwiki) = decode_redirect(&value[8..])?;
+                        redir.insert(from, (ns, dbkey, fragment, interwiki))?;
+                    }
+                }
+            }
+            Ok(txn)
+        });
+        let sent = (|| -> R<()> {
             let redirects = std::mem::replace(&mut self.redirects, RecordSorter::new(&dir, 0));
             let survived = &self.survived;
             let mut sorted = redirects
@@ -716,6 +732,7 @@ impl<'s> Loader<'s> {
                         .map_or(true, |(_, v)| owner_stays(survived, be64(v, 0)))
                 })
                 .peekable();
+            let mut batch = Vec::new();
             while let Some(rec) = sorted.next() {
                 let (key, value) = rec?;
                 let from = be32(&key, 0);
@@ -725,13 +742,27 @@ impl<'s> Loader<'s> {
                         continue;
                     }
                 }
-                let (ns, dbkey, fragment, interwiki) = decode_redirect(&value[8..])?;
-                redir.insert(from, (ns, dbkey, fragment, interwiki))?;
+                let (ns, dbkey, _, interwiki) = decode_redirect(&value[8..])?;
                 if interwiki.is_empty() {
                     let v = Titled::Redirect { from }.encode();
                     self.titled.push(&title_key(ns, dbkey), &v)?;
                 }
+                batch.push((from, value));
+                if batch.len() >= 1 << 12 {
+                    let full = std::mem::take(&mut batch);
+                    redir_tx.send(full).map_err(|_| filed())?;
+                }
             }
+            redir_tx.send(batch).map_err(|_| filed())?;
+            Ok(())
+        })();
+        drop(redir_tx);
+        if let Err(e) = sent {
+            // The filing thread's own error, if it stopped, says more.
+            return Err(match filing.join() {
+                Ok(Err(filing)) => filing,
+                _ => e,
+            });
         }
 
         // Rows named by title meet the targets' titles; titles not among them get ids.
@@ -826,6 +857,7 @@ impl<'s> Loader<'s> {
             secs = started.elapsed().as_secs_f64(),
             "bulk load: forward entries and the reverse sort"
         );
+        let mut txn = filing.join().map_err(|_| filed())??;
         // The segment: forward entries by page, posting lists by target, then the titles.
         let new_id = 1;
         let tmp = dir.join(format!("links-{new_id}.tmp"));
