@@ -126,7 +126,7 @@ struct NarrowKeys {
     at_tid: u32,
     at_kind: u32,
     /// The namespace ranked last, and its rank.
-    last: std::cell::Cell<(i32, u64)>,
+    last: (i32, u64),
 }
 
 impl NarrowKeys {
@@ -138,7 +138,7 @@ impl NarrowKeys {
         let at_tid = at_ns + bits(ns.len().saturating_sub(1) as u64);
         let at_kind = at_tid + bits(u64::from(next_tid));
         (at_kind + bits(KINDS as u64 - 1) <= u64::BITS).then(|| NarrowKeys {
-            last: std::cell::Cell::new((ns.first().copied().unwrap_or(0), 0)),
+            last: (ns.first().copied().unwrap_or(0), 0),
             ns,
             at_ns,
             at_tid,
@@ -146,16 +146,16 @@ impl NarrowKeys {
         })
     }
 
-    fn pack(&self, kind: u8, tid: u32, ns: i32, from: u32) -> u64 {
+    fn pack(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> u64 {
         debug_assert!(usize::from(kind) < KINDS, "kinds are the four of LinkKind");
-        let (last, mut rank) = self.last.get();
-        if last != ns {
-            rank = self
+        if self.last.0 != ns {
+            let rank = self
                 .ns
                 .binary_search(&ns)
-                .expect("every forward row's namespace is noted") as u64;
-            self.last.set((ns, rank));
+                .expect("every forward row's namespace is noted");
+            self.last = (ns, rank as u64);
         }
+        let rank = self.last.1;
         (u64::from(kind) << self.at_kind)
             | (u64::from(tid) << self.at_tid)
             | (rank << self.at_ns)
@@ -1352,7 +1352,7 @@ mod tests {
                 proptest::prop_assert!(NarrowKeys::new(&seen, u32::MAX).is_none());
                 return Ok(());
             }
-            let keys = NarrowKeys::new(&seen, next_tid).expect("fits");
+            let mut keys = NarrowKeys::new(&seen, next_tid).expect("fits");
             let mut narrow: Vec<u64> = rows.iter().map(|&(k, t, n, f)| keys.pack(k, t, n, f)).collect();
             narrow.sort_unstable();
             let mut wide: Vec<u128> = rows.iter().map(|&(k, t, n, f)| pack(k, t, n, f)).collect();
