@@ -69,10 +69,21 @@ fn title_key(ns: i32, dbkey: &str) -> Vec<u8> {
 }
 
 fn split_title_key(k: &[u8]) -> R<(i32, &str)> {
-    let bad = || redb::Error::Corrupted("bulk load: a scratch title is malformed".into());
-    let ns: [u8; 4] = k.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
-    let dbkey = std::str::from_utf8(&k[4..]).map_err(|_| bad())?;
-    Ok(((u32::from_be_bytes(ns) ^ 0x8000_0000) as i32, dbkey))
+    let dbkey = std::str::from_utf8(&k[4..]).map_err(|_| malformed())?;
+    Ok((title_ns(k)?, dbkey))
+}
+
+/// A title key's namespace, its dbkey left unread.
+fn title_ns(k: &[u8]) -> R<i32> {
+    let ns: [u8; 4] = k
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(malformed)?;
+    Ok((u32::from_be_bytes(ns) ^ 0x8000_0000) as i32)
+}
+
+fn malformed() -> redb::Error {
+    redb::Error::Corrupted("bulk load: a scratch title is malformed".into())
 }
 
 fn be32(b: &[u8], at: usize) -> u32 {
@@ -202,24 +213,31 @@ fn unpack_forward(k: u128) -> (u32, u8, u32, i32) {
 struct TitleFile {
     w: BufWriter<File>,
     file: Scratch,
+    /// A row's varints, in a buffer reused (not allocated a title).
+    head: Vec<u8>,
 }
 
 impl TitleFile {
     fn create(dir: &Path, what: &str) -> R<Self> {
         let file = scratch(dir, what);
         let w = BufWriter::with_capacity(1 << 20, File::create(&file.0)?);
-        Ok(TitleFile { w, file })
+        Ok(TitleFile {
+            w,
+            file,
+            head: Vec::with_capacity(16),
+        })
     }
 
     fn push(&mut self, key: &[u8], id: u32, flag: bool) -> R<()> {
-        let mut head = Vec::with_capacity(16);
-        put_varint(&mut head, key.len() as u64);
-        self.w.write_all(&head)?;
+        let head = &mut self.head;
+        head.clear();
+        put_varint(head, key.len() as u64);
+        self.w.write_all(head)?;
         self.w.write_all(key)?;
         head.clear();
-        put_varint(&mut head, u64::from(id));
+        put_varint(head, u64::from(id));
         head.push(u8::from(flag));
-        self.w.write_all(&head)?;
+        self.w.write_all(head)?;
         Ok(())
     }
 
@@ -442,7 +460,9 @@ pub(super) struct Loader<'s> {
     page_titles: Option<Scratch>,
     /// After the targets: each key's target id (little-endian u32; 0: none).
     tids: Option<MmapMut>,
-    target_titles: Option<Scratch>,
+    /// After the targets: their titles in order, each with its rank, and each rank's
+    /// target id (little-endian u32).
+    target_titles: Option<(Scratch, MmapMut)>,
     next_tid: u32,
     forward: Sorter,
     /// What the forward rows hold, for packing the reverse ones.
@@ -454,6 +474,8 @@ pub(super) struct Loader<'s> {
     /// The page rows (by seq) that hold their page when the pages are settled: rows given
     /// with a page row (`page_with_links`) name it as their owner and go if it did not.
     survived: Vec<u64>,
+    /// Whether any row came with a page row (else `survived` is not kept: nothing asks).
+    owned: bool,
     redirect_rows: u64,
     /// The budgets of the sorts made at the end: small ones, and the reverse index's.
     small: usize,
@@ -493,6 +515,7 @@ impl<'s> Loader<'s> {
             titled: RecordSorter::new(dir, titles),
             redirects: RecordSorter::new(dir, small),
             survived: Vec::new(),
+            owned: false,
             redirect_rows: 0,
             small,
             big,
@@ -530,7 +553,17 @@ impl<'s> Loader<'s> {
         let started = std::time::Instant::now();
         self.page_ids.seal();
         let page_ids = std::mem::take(&mut self.page_ids);
-        let mut survived = vec![0u64; (self.page_rows as usize).div_ceil(64)];
+        // A bit per page row, set at random (rows come by title): at full size, a quarter
+        // of the settle waited on its cache misses. Only owned rows ask for it.
+        let owned = self.owned;
+        let mut survived = vec![
+            0u64;
+            if owned {
+                (self.page_rows as usize).div_ceil(64)
+            } else {
+                0
+            }
+        ];
         let mut page_ns = dense_cells(u64::from(self.max_page) + 1, self.page_rows)?;
         let mut out = TitleFile::create(&self.store.dir, "pages")?;
         let namespaces = &mut self.namespaces;
@@ -541,8 +574,10 @@ impl<'s> Loader<'s> {
             if !page_ids.is_last(id, seq) {
                 return Ok(());
             }
-            survived[(seq / 64) as usize] |= 1 << (seq % 64);
-            let (ns, _) = split_title_key(key)?;
+            if owned {
+                survived[(seq / 64) as usize] |= 1 << (seq % 64);
+            }
+            let ns = title_ns(key)?;
             let idx = match namespaces.iter().position(|&n| n == ns) {
                 Some(i) => i,
                 None if namespaces.len() < 255 => {
@@ -595,13 +630,15 @@ impl<'s> Loader<'s> {
         let started = std::time::Instant::now();
         self.keys.seal();
         let dir = self.store.dir.clone();
-        // In title order: each title's rank (from 1) and the page it names.
+        // In title order: each title's rank (from 1), by key; and by page, the rank of the
+        // title naming it (a page has one title, so the pages' order is had by counting,
+        // with no sort).
         let mut ranks = dense_cells((self.max_key + 1) * 4, self.target_rows * 4)?;
+        let mut rank_of_page = dense_cells((u64::from(self.max_page) + 1) * 4, self.page_rows * 4)?;
         let mut by_title = TitleFile::create(&dir, "targets-ranked")?;
-        let mut order = Sorter::new(&dir, self.small);
         let mut pages = PageNames::open(self.page_titles.as_ref())?;
         let mut rank = 0u32;
-        let mut scatter = Scatter::new();
+        let (mut scatter, mut by_page) = (Scatter::new(), Scatter::new());
         // The title before, in a buffer reused (`rank` 0: none yet).
         let mut last = Vec::new();
         let mut sorted = targets.finish()?.ahead();
@@ -612,11 +649,12 @@ impl<'s> Loader<'s> {
                     .checked_add(1)
                     .filter(|&r| r < u32::MAX)
                     .ok_or_else(|| refuse("more link targets than ids"))?;
-                let pid = pages.page_of(title)?.unwrap_or(u32::MAX);
                 // Not namespace first: that keeps a link kind's targets (templates,
                 // categories) in fewer groups of the reverse tables, but splits a page's
                 // neighbours by namespace (at 1 M generated pages, 4.4 MB more in all).
-                order.push((u128::from(pid) << 32) | u128::from(rank))?;
+                if let Some(pid) = pages.page_of(title)? {
+                    by_page.set(&mut rank_of_page, pid as usize, rank.to_le_bytes());
+                }
                 by_title.push(title, rank, false)?;
                 last.clear();
                 last.extend_from_slice(title);
@@ -628,37 +666,48 @@ impl<'s> Loader<'s> {
             scatter.set(&mut ranks, key as usize, rank.to_le_bytes());
         }
         scatter.finish(&mut ranks);
+        by_page.finish(&mut rank_of_page);
         drop((sorted, pages));
+        // Ids: to the titles naming pages, by page; then to the others, by rank.
         let mut tid_of = dense_cells((u64::from(rank) + 1) * 4, u64::from(rank) * 4)?;
+        let cell = |cells: &[u8], i: usize| -> u32 {
+            u32::from_le_bytes(cells[i * 4..i * 4 + 4].try_into().expect("four bytes"))
+        };
+        let mut next_tid = self.next_tid;
+        let mut give = || -> R<u32> {
+            let tid = next_tid;
+            next_tid = tid
+                .checked_add(1)
+                .filter(|&t| t < u32::MAX)
+                .ok_or_else(|| refuse("more link targets than ids"))?;
+            Ok(tid)
+        };
         let mut scatter = Scatter::new();
-        for k in order.finish()? {
-            if self.next_tid == u32::MAX {
-                return Err(refuse("more link targets than ids"));
+        for page in rank_of_page.chunks_exact(4) {
+            let rank = u32::from_le_bytes(page.try_into().expect("four bytes"));
+            if rank != 0 {
+                scatter.set(&mut tid_of, rank as usize, give()?.to_le_bytes());
             }
-            scatter.set(&mut tid_of, k? as u32 as usize, self.next_tid.to_le_bytes());
-            self.next_tid += 1;
         }
         scatter.finish(&mut tid_of);
-        let tid = |rank: u32| -> u32 {
-            let at = rank as usize * 4;
-            u32::from_le_bytes(tid_of[at..at + 4].try_into().expect("four bytes"))
-        };
-        for cell in ranks.chunks_exact_mut(4) {
-            let rank = u32::from_le_bytes(cell.try_into().expect("four bytes"));
-            if rank != 0 {
-                cell.copy_from_slice(&tid(rank).to_le_bytes());
+        drop(rank_of_page);
+        for r in 1..=rank as usize {
+            if cell(&tid_of, r) == 0 {
+                tid_of[r * 4..r * 4 + 4].copy_from_slice(&give()?.to_le_bytes());
             }
         }
-        let by_title = by_title.done()?;
-        let mut ranked = TitleReader::open(&by_title)?;
-        let mut out = TitleFile::create(&dir, "targets")?;
-        let mut title = Vec::new();
-        while let Some((rank, _)) = ranked.read(&mut title)? {
-            out.push(&title, tid(rank), false)?;
+        self.next_tid = next_tid;
+        for key in ranks.chunks_exact_mut(4) {
+            let rank = u32::from_le_bytes(key.try_into().expect("four bytes"));
+            if rank != 0 {
+                key.copy_from_slice(&cell(&tid_of, rank as usize).to_le_bytes());
+            }
         }
         self.keys = LastRows::default();
         self.tids = Some(ranks);
-        self.target_titles = Some(out.done()?);
+        // The titles stay by rank, read once more (by the titled rows) through `tid_of`:
+        // no rewrite of them all with their ids.
+        self.target_titles = Some((by_title.done()?, tid_of));
         tracing::info!(
             rows = self.target_rows,
             secs = started.elapsed().as_secs_f64(),
@@ -784,12 +833,18 @@ impl<'s> Loader<'s> {
 
         // Rows named by title meet the targets' titles; titles not among them get ids.
         let mut redirect_to = Sorter::new(&dir, self.small);
-        let targets = self.target_titles.take().expect("settled");
+        let (targets, tid_of) = self.target_titles.take().expect("settled");
         let mut known = TitleReader::open(&targets)?;
+        let tid_of_rank = |rank: u32| {
+            let at = rank as usize * 4;
+            u32::from_le_bytes(tid_of[at..at + 4].try_into().expect("four bytes"))
+        };
         let mut out = TitleFile::create(&dir, "all-targets")?;
         // The known title read last (in a buffer reused) and its id, if any is left.
         let mut known_title = Vec::new();
-        let mut known_tid = known.read(&mut known_title)?.map(|(tid, _)| tid);
+        let mut known_tid = known
+            .read(&mut known_title)?
+            .map(|(rank, _)| tid_of_rank(rank));
         let titled = std::mem::replace(&mut self.titled, RecordSorter::new(&dir, 0));
         // The title of the rows before and its id (`None`: no row yet).
         let mut current_title = Vec::new();
@@ -808,12 +863,16 @@ impl<'s> Loader<'s> {
                 _ => {
                     while let Some(tid) = known_tid.filter(|_| known_title.as_slice() < title) {
                         out.push(&known_title, tid, false)?;
-                        known_tid = known.read(&mut known_title)?.map(|(tid, _)| tid);
+                        known_tid = known
+                            .read(&mut known_title)?
+                            .map(|(rank, _)| tid_of_rank(rank));
                     }
                     let tid = match known_tid.filter(|_| known_title.as_slice() == title) {
                         Some(tid) => {
                             out.push(&known_title, tid, false)?;
-                            known_tid = known.read(&mut known_title)?.map(|(tid, _)| tid);
+                            known_tid = known
+                                .read(&mut known_title)?
+                                .map(|(rank, _)| tid_of_rank(rank));
                             tid
                         }
                         None => {
@@ -852,10 +911,12 @@ impl<'s> Loader<'s> {
         }
         while let Some(tid) = known_tid {
             out.push(&known_title, tid, false)?;
-            known_tid = known.read(&mut known_title)?.map(|(tid, _)| tid);
+            known_tid = known
+                .read(&mut known_title)?
+                .map(|(rank, _)| tid_of_rank(rank));
         }
         // The titled runs go before the big sorts.
-        drop((sorted, known, targets, pages));
+        drop((sorted, known, targets, tid_of, pages));
         let all_targets = out.done()?;
         let mut final_of = vec![0u32; (self.next_tid - base) as usize];
         for (i, k) in order.finish()?.enumerate() {
@@ -1270,6 +1331,7 @@ impl BulkLoad for Loader<'_> {
     ) -> Result<()> {
         let owner = self.page_rows;
         self.page(page)?;
+        self.owned = true;
         for (kind, title) in links {
             self.push_titled(page.id, page.title.ns, *kind, title, owner)?;
         }
