@@ -17,6 +17,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 const GROUP: u32 = 128;
+/// Writes of dense slots held back.
+const AHEAD: usize = 16;
 const NONE: u32 = u32::MAX;
 const FLAG: u32 = 1 << 31;
 const EMPTY: u64 = u64::MAX;
@@ -28,11 +30,28 @@ fn invalid(why: String) -> io::Error {
 }
 
 /// Writes one title table in one pass over titles given in dictionary order; the ids'
-/// positions are held in memory (8 bytes a title) until `finish` writes them by id.
+/// positions are held in memory until `finish` writes them by id.
 pub struct TitlesWriter {
     dict: dictionary::Writer,
     start: u64,
-    slots: Vec<(u32, u32)>,
+    slots: Slots,
+    /// The titles expected (ids up to about as many keep the slots dense).
+    expected: u64,
+}
+
+/// The titles' positions in the dictionary (with their flags), waiting to be written by id.
+enum Slots {
+    /// By id (`NONE`: no title yet), while ids stay about as dense as the titles: four
+    /// bytes an id, and no sort (at full size, sorting the pairs took seconds of a core).
+    /// Titles come in dictionary order, their ids at random: each write is made
+    /// [`AHEAD`] titles later, its slot prefetched meanwhile, not waited on a cache miss.
+    Dense {
+        by_id: Vec<u32>,
+        pending: [(u32, u32); AHEAD],
+        asked: usize,
+    },
+    /// (id, position) pairs, sorted at the end: for ids spread far apart.
+    Sparse(Vec<(u32, u32)>),
 }
 
 impl TitlesWriter {
@@ -46,8 +65,13 @@ impl TitlesWriter {
         TitlesWriter {
             dict: dictionary::Writer::default(),
             start,
-            // A hint: past 2^28 titles (2 GiB of slots) the vector grows as it must.
-            slots: Vec::with_capacity(titles.min(1 << 28) as usize),
+            // A hint: past 2^28 titles (1 GiB of slots) the vector grows as it must.
+            slots: Slots::Dense {
+                by_id: Vec::with_capacity(titles.min(1 << 28) as usize),
+                pending: [(0, 0); AHEAD],
+                asked: 0,
+            },
+            expected: titles,
         }
     }
 
@@ -66,40 +90,87 @@ impl TitlesWriter {
             .filter(|&p| p < FLAG)
             .ok_or_else(|| invalid("a title table holds at most 2^31 titles".into()))?;
         self.dict.push(out, ns, dbkey, u64::from(id))?;
-        self.slots
-            .push((id, position | if flag { FLAG } else { 0 }));
+        let v = position | if flag { FLAG } else { 0 };
+        let dense_up_to = 2 * self.expected.max(u64::from(position)) + (1 << 16);
+        match &mut self.slots {
+            Slots::Dense {
+                by_id,
+                pending,
+                asked,
+            } if u64::from(id) < dense_up_to => {
+                let at = id as usize;
+                if at >= by_id.len() {
+                    by_id.resize(at + 1, NONE);
+                }
+                crate::prefetch(&by_id[at]);
+                let slot = &mut pending[*asked % AHEAD];
+                if *asked >= AHEAD {
+                    settle(by_id, *slot)?;
+                }
+                *slot = (id, v);
+                *asked += 1;
+            }
+            Slots::Dense { .. } => {
+                let mut pairs = self.slots.take_pairs()?;
+                pairs.push((id, v));
+                self.slots = Slots::Sparse(pairs);
+            }
+            Slots::Sparse(pairs) => pairs.push((id, v)),
+        }
         Ok(())
     }
 
     /// Writes the dictionary's tail, the groups and the group table; returns the `place`.
     pub fn finish(mut self, out: &mut impl Write) -> io::Result<[u8; PLACE]> {
         let dict_len = self.dict.finish(out)?;
-        self.slots.sort_unstable();
-        if let Some(w) = self.slots.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(invalid(format!("id {} has two titles", w[0].0)));
-        }
-        let groups = self.slots.last().map_or(0, |s| s.0 / GROUP + 1);
-        let mut gtable = vec![EMPTY; groups as usize];
         let mut pos = self.start + dict_len;
-        let mut group = [NONE; GROUP as usize];
         let mut bytes = Vec::with_capacity(GROUP as usize * 4);
-        let mut i = 0;
-        while i < self.slots.len() {
-            let g = self.slots[i].0 / GROUP;
-            group.fill(NONE);
-            while i < self.slots.len() && self.slots[i].0 / GROUP == g {
-                let (id, v) = self.slots[i];
-                group[(id % GROUP) as usize] = v;
-                i += 1;
-            }
+        let mut put = |gtable: &mut [u64], g: usize, group: &[u32]| -> io::Result<()> {
             bytes.clear();
-            for v in group {
+            for &v in group {
                 bytes.extend_from_slice(&v.to_le_bytes());
             }
+            // The last group of a dense table may be short.
+            bytes.resize(GROUP as usize * 4, 0xff);
             out.write_all(&bytes)?;
-            gtable[g as usize] = pos;
+            gtable[g] = pos;
             pos += bytes.len() as u64;
-        }
+            Ok(())
+        };
+        self.slots.settle_all()?;
+        let gtable = match &mut self.slots {
+            Slots::Dense { by_id, .. } => {
+                let mut gtable = vec![EMPTY; by_id.len().div_ceil(GROUP as usize)];
+                for (g, group) in by_id.chunks(GROUP as usize).enumerate() {
+                    if group.iter().any(|&v| v != NONE) {
+                        put(&mut gtable, g, group)?;
+                    }
+                }
+                gtable
+            }
+            Slots::Sparse(pairs) => {
+                pairs.sort_unstable();
+                if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+                    return Err(invalid(format!("id {} has two titles", w[0].0)));
+                }
+                let groups = pairs.last().map_or(0, |s| s.0 / GROUP + 1);
+                let mut gtable = vec![EMPTY; groups as usize];
+                let mut group = [NONE; GROUP as usize];
+                let mut i = 0;
+                while i < pairs.len() {
+                    let g = pairs[i].0 / GROUP;
+                    group.fill(NONE);
+                    while i < pairs.len() && pairs[i].0 / GROUP == g {
+                        let (id, v) = pairs[i];
+                        group[(id % GROUP) as usize] = v;
+                        i += 1;
+                    }
+                    put(&mut gtable, g as usize, &group)?;
+                }
+                gtable
+            }
+        };
+        let groups = gtable.len() as u32;
         let gtable_at = pos;
         let mut table = Vec::with_capacity(gtable.len() * 8);
         for o in gtable {
@@ -113,6 +184,43 @@ impl TitlesWriter {
         place[24..].copy_from_slice(&groups.to_le_bytes());
         Ok(place)
     }
+}
+
+impl Slots {
+    /// Makes the dense slots' writes still held back.
+    fn settle_all(&mut self) -> io::Result<()> {
+        if let Slots::Dense {
+            by_id,
+            pending,
+            asked,
+        } = self
+        {
+            for i in asked.saturating_sub(AHEAD)..*asked {
+                settle(by_id, pending[i % AHEAD])?;
+            }
+            *asked = 0;
+        }
+        Ok(())
+    }
+
+    /// The slots as (id, position) pairs, unsorted.
+    fn take_pairs(&mut self) -> io::Result<Vec<(u32, u32)>> {
+        self.settle_all()?;
+        Ok(match std::mem::replace(self, Slots::Sparse(Vec::new())) {
+            Slots::Dense { by_id, .. } => (0..).zip(by_id).filter(|&(_, v)| v != NONE).collect(),
+            Slots::Sparse(pairs) => pairs,
+        })
+    }
+}
+
+/// Writes a dense slot held back: (id, position).
+fn settle(by_id: &mut [u32], (id, v): (u32, u32)) -> io::Result<()> {
+    let slot = &mut by_id[id as usize];
+    if *slot != NONE {
+        return Err(invalid(format!("id {id} has two titles")));
+    }
+    *slot = v;
+    Ok(())
 }
 
 /// A byte range of a mapped segment, so that a dictionary can be read in place.
@@ -278,5 +386,62 @@ impl Titles {
             .filter(|&g| self.group_at(g).ok().flatten().is_some())
             .count() as u64;
         self.dict_len + groups * u64::from(GROUP) * 4 + u64::from(self.groups) * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The bytes of a table of `titles`, its slots kept by id or as sorted pairs.
+    fn written(titles: &[(i32, String, u32, bool)], sparse: bool) -> io::Result<Vec<u8>> {
+        let mut w = TitlesWriter::with_capacity(5, titles.len() as u64);
+        if sparse {
+            w.slots = Slots::Sparse(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (ns, dbkey, id, flag) in titles {
+            w.push(&mut out, *ns, dbkey, *id, *flag)?;
+        }
+        let place = w.finish(&mut out)?;
+        out.extend_from_slice(&place);
+        Ok(out)
+    }
+
+    proptest! {
+        /// Slots by id and slots as pairs make the same table, whatever the ids' spread
+        /// (ids far past the titles turn a table's slots into pairs on the way; not past
+        /// 2^24, as each 128 ids below the last cost a group-table slot).
+        #[test]
+        fn slots_by_id_write_what_pairs_would(
+            named in prop::collection::btree_map((-1i32..3, "[A-Z][a-z]{0,3}"),
+                                                 (prop_oneof![0u32..300, 0u32..1 << 17, 0u32..1 << 24], any::<bool>()),
+                                                 0..200),
+        ) {
+            // One title an id: the first title to take it keeps it.
+            let mut taken = std::collections::HashSet::new();
+            let titles: Vec<(i32, String, u32, bool)> = named
+                .into_iter()
+                .filter(|(_, (id, _))| taken.insert(*id))
+                .map(|((ns, t), (id, flag))| (ns, t, id, flag))
+                .collect();
+            prop_assert_eq!(written(&titles, false).unwrap(), written(&titles, true).unwrap());
+        }
+    }
+
+    #[test]
+    fn an_id_with_two_titles_is_refused_either_way() {
+        let twice = [
+            (0, "A".to_string(), 7, false),
+            (0, "B".to_string(), 7, true),
+        ];
+        assert!(written(&twice, false).is_err());
+        assert!(written(&twice, true).is_err());
+        let far = [
+            (0, "A".to_string(), u32::MAX - 1, false),
+            (0, "B".to_string(), u32::MAX - 1, true),
+        ];
+        assert!(written(&far, false).is_err());
     }
 }

@@ -11,7 +11,7 @@
 use super::*;
 use crate::segment::{TitlesApart, TitlesWritten, KINDS};
 use crate::sorter::RecordSorter;
-use crate::BulkLoad;
+use crate::{prefetch, BulkLoad};
 use inlink_model::NamespaceId;
 use memmap2::MmapMut;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -348,19 +348,6 @@ impl LastRows {
     fn is_last(&self, id: u32, seq: u64) -> bool {
         self.twice.is_empty() || self.twice.get(&id).is_none_or(|&last| last == seq)
     }
-}
-
-/// Asks the CPU to bring `cell` into the cache, for an access to come a few rows later.
-fn prefetch(cell: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: SSE is in every x86-64 CPU, and a prefetch of an address in a live
-        // slice changes nothing the program can observe.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(cell.as_ptr().cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = cell;
 }
 
 /// Writes of `N`-byte cells at random places in a large array, each made [`AHEAD`] writes
