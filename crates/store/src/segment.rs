@@ -227,15 +227,16 @@ impl SegmentWriter {
         if gtable.checked_add(groups * 8) != Some(written.len) {
             return Err(io::Error::other("a title table written apart is not whole"));
         }
+        // All but the group table as it is, copied file to file (in the kernel where it
+        // can: `copy_file_range` on Linux), its checksum taken by the thread that wrote it.
         let mut file = File::open(&written.file.0)?;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut left = gtable;
-        while left > 0 {
-            let n = left.min(buf.len() as u64) as usize;
-            io::Read::read_exact(&mut file, &mut buf[..n])?;
-            self.put(&buf[..n])?;
-            left -= n as u64;
+        self.w.flush()?;
+        let copied = io::copy(&mut io::Read::take(&mut file, gtable), self.w.get_mut())?;
+        if copied != gtable {
+            return Err(io::Error::other("a title table written apart is cut short"));
         }
+        self.crc.combine(&written.crc);
+        self.pos += gtable;
         let mut table = vec![0u8; (groups * 8) as usize];
         io::Read::read_exact(&mut file, &mut table)?;
         for entry in table.chunks_exact_mut(8) {
@@ -496,6 +497,7 @@ pub struct TitlesApart {
     file: ScratchFile,
     table: TitlesWriter,
     len: u64,
+    crc: crc32fast::Hasher,
 }
 
 /// A title table written apart, waiting to be spliced in.
@@ -503,6 +505,8 @@ pub struct TitlesWritten {
     file: ScratchFile,
     len: u64,
     place: [u8; PLACE],
+    /// The checksum of all but the group table.
+    crc: crc32fast::Hasher,
 }
 
 /// A scratch file, removed when dropped.
@@ -516,16 +520,19 @@ impl Drop for ScratchFile {
 
 static APART: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Counts what goes through, so that the table knows its length.
+/// Counts and checksums what goes through, so that the table knows its length and the
+/// splice need not read it.
 struct Counted<'a> {
     w: &'a mut BufWriter<File>,
     n: &'a mut u64,
+    crc: &'a mut crc32fast::Hasher,
 }
 
 impl Write for Counted<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.w.write(buf)?;
         *self.n += n as u64;
+        self.crc.update(&buf[..n]);
         Ok(n)
     }
 
@@ -546,6 +553,7 @@ impl TitlesApart {
             // Offsets from the table's start; the splice moves them.
             table: TitlesWriter::with_capacity(0, titles),
             len: 0,
+            crc: crc32fast::Hasher::new(),
         })
     }
 
@@ -553,6 +561,7 @@ impl TitlesApart {
         let mut out = Counted {
             w: &mut self.w,
             n: &mut self.len,
+            crc: &mut self.crc,
         };
         self.table.push(&mut out, ns, dbkey, id, flag)
     }
@@ -561,13 +570,18 @@ impl TitlesApart {
         let mut out = Counted {
             w: &mut self.w,
             n: &mut self.len,
+            crc: &mut self.crc,
         };
-        let place = self.table.finish(&mut out)?;
+        let (place, table) = self.table.finish_but_table(&mut out)?;
+        // Not in the checksum: the splice rewrites it.
+        self.w.write_all(&table)?;
+        self.len += table.len() as u64;
         self.w.flush()?;
         Ok(TitlesWritten {
             file: self.file,
             len: self.len,
             place,
+            crc: self.crc,
         })
     }
 }

@@ -121,7 +121,15 @@ impl TitlesWriter {
     }
 
     /// Writes the dictionary's tail, the groups and the group table; returns the `place`.
-    pub fn finish(mut self, out: &mut impl Write) -> io::Result<[u8; PLACE]> {
+    pub fn finish(self, out: &mut impl Write) -> io::Result<[u8; PLACE]> {
+        let (place, table) = self.finish_but_table(out)?;
+        out.write_all(&table)?;
+        Ok(place)
+    }
+
+    /// [`TitlesWriter::finish`] but for the group table, which is given back to be written
+    /// next: the one part holding file offsets, which a splice moves.
+    pub fn finish_but_table(mut self, out: &mut impl Write) -> io::Result<([u8; PLACE], Vec<u8>)> {
         let dict_len = self.dict.finish(out)?;
         let mut pos = self.start + dict_len;
         let mut bytes = Vec::with_capacity(GROUP as usize * 4);
@@ -176,13 +184,12 @@ impl TitlesWriter {
         for o in gtable {
             table.extend_from_slice(&o.to_le_bytes());
         }
-        out.write_all(&table)?;
         let mut place = [0u8; PLACE];
         place[..8].copy_from_slice(&self.start.to_le_bytes());
         place[8..16].copy_from_slice(&dict_len.to_le_bytes());
         place[16..24].copy_from_slice(&gtable_at.to_le_bytes());
         place[24..].copy_from_slice(&groups.to_le_bytes());
-        Ok(place)
+        Ok((place, table))
     }
 }
 
