@@ -90,6 +90,11 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().expect("four bytes"))
 }
 
+/// Cell `i` of an array of little-endian `u32` cells (the load's dense id arrays).
+fn cell(cells: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(cells[i * 4..i * 4 + 4].try_into().expect("four bytes"))
+}
+
 fn be64(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b[at..at + 8].try_into().expect("eight bytes"))
 }
@@ -679,9 +684,6 @@ impl<'s> Loader<'s> {
         drop((sorted, pages));
         // Ids: to the titles naming pages, by page; then to the others, by rank.
         let mut tid_of = dense_cells((u64::from(rank) + 1) * 4, u64::from(rank) * 4)?;
-        let cell = |cells: &[u8], i: usize| -> u32 {
-            u32::from_le_bytes(cells[i * 4..i * 4 + 4].try_into().expect("four bytes"))
-        };
         let mut next_tid = self.next_tid;
         let mut give = || -> R<u32> {
             let tid = next_tid;
@@ -692,8 +694,8 @@ impl<'s> Loader<'s> {
             Ok(tid)
         };
         let mut scatter = Scatter::new();
-        for page in rank_of_page.chunks_exact(4) {
-            let rank = u32::from_le_bytes(page.try_into().expect("four bytes"));
+        for page in 0..rank_of_page.len() / 4 {
+            let rank = cell(&rank_of_page, page);
             if rank != 0 {
                 scatter.set(&mut tid_of, rank as usize, give()?.to_le_bytes());
             }
@@ -844,16 +846,17 @@ impl<'s> Loader<'s> {
         let mut redirect_to = Sorter::new(&dir, self.small);
         let (targets, tid_of) = self.target_titles.take().expect("settled");
         let mut known = TitleReader::open(&targets)?;
-        let tid_of_rank = |rank: u32| {
-            let at = rank as usize * 4;
-            u32::from_le_bytes(tid_of[at..at + 4].try_into().expect("four bytes"))
+        // The next known title into the buffer given, and its id (the closure owns the
+        // reader and the ids, so that dropping it lets them go).
+        let mut read_known = move |title: &mut Vec<u8>| -> R<Option<u32>> {
+            Ok(known
+                .read(title)?
+                .map(|(rank, _)| cell(&tid_of, rank as usize)))
         };
         let mut out = TitleFile::create(&dir, "all-targets")?;
         // The known title read last (in a buffer reused) and its id, if any is left.
         let mut known_title = Vec::new();
-        let mut known_tid = known
-            .read(&mut known_title)?
-            .map(|(rank, _)| tid_of_rank(rank));
+        let mut known_tid = read_known(&mut known_title)?;
         let titled = std::mem::replace(&mut self.titled, RecordSorter::new(&dir, 0));
         // The title of the rows before and its id (`None`: no row yet).
         let mut current_title = Vec::new();
@@ -872,16 +875,12 @@ impl<'s> Loader<'s> {
                 _ => {
                     while let Some(tid) = known_tid.filter(|_| known_title.as_slice() < title) {
                         out.push(&known_title, tid, false)?;
-                        known_tid = known
-                            .read(&mut known_title)?
-                            .map(|(rank, _)| tid_of_rank(rank));
+                        known_tid = read_known(&mut known_title)?;
                     }
                     let tid = match known_tid.filter(|_| known_title.as_slice() == title) {
                         Some(tid) => {
                             out.push(&known_title, tid, false)?;
-                            known_tid = known
-                                .read(&mut known_title)?
-                                .map(|(rank, _)| tid_of_rank(rank));
+                            known_tid = read_known(&mut known_title)?;
                             tid
                         }
                         None => {
@@ -920,12 +919,10 @@ impl<'s> Loader<'s> {
         }
         while let Some(tid) = known_tid {
             out.push(&known_title, tid, false)?;
-            known_tid = known
-                .read(&mut known_title)?
-                .map(|(rank, _)| tid_of_rank(rank));
+            known_tid = read_known(&mut known_title)?;
         }
         // The titled runs go before the big sorts.
-        drop((sorted, known, targets, tid_of, pages));
+        drop((sorted, read_known, targets, pages));
         let all_targets = out.done()?;
         let mut final_of = vec![0u32; (self.next_tid - base) as usize];
         for (i, k) in order.finish()?.enumerate() {
@@ -1300,9 +1297,7 @@ impl BulkLoad for Loader<'_> {
     ) -> Result<bool> {
         self.reach(Phase::Links).map_err(self.err())?;
         let tid = match (self.tids.as_ref(), usize::try_from(key)) {
-            (Some(t), Ok(k)) if k <= self.max_key as usize => {
-                u32::from_le_bytes(t[k * 4..k * 4 + 4].try_into().expect("four bytes"))
-            }
+            (Some(t), Ok(k)) if k <= self.max_key as usize => cell(t, k),
             _ => 0,
         };
         if tid == 0 {
