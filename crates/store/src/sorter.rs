@@ -575,10 +575,12 @@ pub struct RecordSorter {
 type Spare = (Vec<u8>, Vec<Entry>);
 
 /// A record in the arena, with its key's first bytes as a number: most comparisons end
-/// there.
+/// there. Sixteen, not eight: a title key spends four on its namespace, and titles sharing
+/// their first four bytes are common — each tie was a look into the arena at random and a
+/// `memcmp`, 9 % of a 10 M-page import's samples while it read the dumps.
 #[derive(Clone, Copy)]
 struct Entry {
-    prefix: u64,
+    prefix: u128,
     at: usize,
     key_len: u32,
     value_len: u32,
@@ -595,12 +597,13 @@ impl Entry {
     }
 }
 
-/// A key's first eight bytes, big-endian, zero-padded: ordered as the keys are, up to ties.
-fn prefix(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
+/// A key's first sixteen bytes, big-endian, zero-padded: ordered as the keys are, up to
+/// ties.
+fn prefix(key: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    let n = key.len().min(16);
     b[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
+    u128::from_be_bytes(b)
 }
 
 /// A record: its key and its value.
@@ -883,17 +886,17 @@ impl RunReader {
     }
 }
 
-/// A run's current record in a merge, compared by its key's first eight bytes as a
+/// A run's current record in a merge, compared by its key's first sixteen bytes as a
 /// number first: most comparisons end there, without a call to compare bytes.
 struct Head {
-    prefix: u64,
+    prefix: u128,
     key: Vec<u8>,
     value: Vec<u8>,
     run: usize,
 }
 
 impl Head {
-    fn order(&self) -> (u64, &[u8], &[u8], usize) {
+    fn order(&self) -> (u128, &[u8], &[u8], usize) {
         (self.prefix, &self.key, &self.value, self.run)
     }
 }
@@ -1251,7 +1254,16 @@ mod tests {
     proptest! {
         #[test]
         fn records_sort_like_a_sorted_vec(recs in proptest::collection::vec(
-            (proptest::collection::vec(any::<u8>(), 0..12), proptest::collection::vec(any::<u8>(), 0..3)), 0..600),
+            // Keys of random bytes, or sharing a long run of one byte (past the 16 bytes
+            // an entry compares as a number) before a short tail of small ones.
+            (prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..12),
+                (0usize..20, proptest::collection::vec(0u8..3, 0..4)).prop_map(|(n, tail)| {
+                    let mut k = vec![7u8; n];
+                    k.extend(tail);
+                    k
+                }),
+            ], proptest::collection::vec(any::<u8>(), 0..3)), 0..600),
                                           budget in prop_oneof![Just(0), Just(400), Just(DEFAULT_BUDGET)],
                                           ahead in any::<bool>()) {
             let dir = tempfile::tempdir().unwrap();
