@@ -60,19 +60,9 @@ fn scratch(dir: &Path, what: &str) -> Scratch {
     )))
 }
 
-/// Namespaces written as one byte in a title key: every namespace MediaWiki defines and
-/// most extensions add. One byte, not four, leaves fifteen of the record sorter's sixteen
-/// compared-as-a-number bytes to the title, so fewer ties go to `memcmp`.
-const NS_SHORT: std::ops::RangeInclusive<i32> = -2..=251;
-/// The first byte of a namespace below `NS_SHORT` and above it, four bytes following.
-const NS_BELOW: u8 = 0x00;
-const NS_ABOVE: u8 = 0xFF;
-
-/// Dictionary order, bytewise: (namespace, then dbkey bytes). A namespace in `NS_SHORT` is
-/// one byte (`ns + 3`: 1–254), any other `NS_BELOW` or `NS_ABOVE` and its four bytes big
-/// endian, sign bit flipped — so the bytes sort as the namespace numbers do.
+/// Dictionary order, bytewise: (namespace, then dbkey bytes).
 fn title_key(ns: i32, dbkey: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(5 + dbkey.len());
+    let mut k = Vec::with_capacity(4 + dbkey.len());
     title_key_into(&mut k, ns, dbkey);
     k
 }
@@ -80,39 +70,22 @@ fn title_key(ns: i32, dbkey: &str) -> Vec<u8> {
 /// `title_key` into a buffer reused: a key is made for every row, a link's among them.
 fn title_key_into(k: &mut Vec<u8>, ns: i32, dbkey: &str) {
     k.clear();
-    if NS_SHORT.contains(&ns) {
-        k.push((ns + 3) as u8);
-    } else {
-        k.push(if ns < 0 { NS_BELOW } else { NS_ABOVE });
-        k.extend_from_slice(&(ns as u32 ^ 0x8000_0000).to_be_bytes());
-    }
+    k.extend_from_slice(&(ns as u32 ^ 0x8000_0000).to_be_bytes());
     k.extend_from_slice(dbkey.as_bytes());
 }
 
 fn split_title_key(k: &[u8]) -> R<(i32, &str)> {
-    let (ns, len) = ns_of_key(k)?;
-    let dbkey = std::str::from_utf8(&k[len..]).map_err(|_| malformed())?;
-    Ok((ns, dbkey))
-}
-
-/// A title key's namespace and the bytes it takes.
-fn ns_of_key(k: &[u8]) -> R<(i32, usize)> {
-    match k.first() {
-        Some(&b) if b != NS_BELOW && b != NS_ABOVE => Ok((i32::from(b) - 3, 1)),
-        Some(_) => {
-            let ns: [u8; 4] = k
-                .get(1..5)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(malformed)?;
-            Ok(((u32::from_be_bytes(ns) ^ 0x8000_0000) as i32, 5))
-        }
-        None => Err(malformed()),
-    }
+    let dbkey = std::str::from_utf8(k.get(4..).ok_or_else(malformed)?).map_err(|_| malformed())?;
+    Ok((title_ns(k)?, dbkey))
 }
 
 /// A title key's namespace, its dbkey left unread.
 fn title_ns(k: &[u8]) -> R<i32> {
-    Ok(ns_of_key(k)?.0)
+    let ns: [u8; 4] = k
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(malformed)?;
+    Ok((u32::from_be_bytes(ns) ^ 0x8000_0000) as i32)
 }
 
 fn malformed() -> redb::Error {
@@ -1436,8 +1409,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Title keys sort bytewise as (namespace, dbkey) pairs do, whatever the namespace
-        /// (one byte or five), and split back into the pair.
+        /// Title keys sort bytewise as (namespace, dbkey) pairs do, negative namespaces
+        /// among them, and split back into the pair.
         #[test]
         fn title_keys_sort_as_their_titles_and_split_back(
             a in (proptest::prop_oneof![-5i32..260, proptest::prelude::any::<i32>()], "[a-zA-Z_ä]{0,6}"),
