@@ -9,6 +9,9 @@ pub enum Json {
     Str(String),
     Arr(Vec<Json>),
     Obj(Obj),
+    /// JSON text written already, with the escaping of the answer it goes into: long
+    /// lists are written row by row straight into text, not built as a tree first.
+    Raw(String),
 }
 
 /// An object key: most are literals, so they are borrowed, not allocated per row.
@@ -54,6 +57,7 @@ impl Json {
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Json::Str(s) => write_str(out, s, ascii),
+            Json::Raw(text) => out.push_str(text),
             Json::Arr(a) => {
                 out.push('[');
                 for (i, v) in a.iter().enumerate() {
@@ -114,8 +118,27 @@ fn push_unit(out: &mut String, unit: u16) {
     }
 }
 
-fn write_str(out: &mut String, s: &str, ascii: bool) {
+pub(crate) fn write_str(out: &mut String, s: &str, ascii: bool) {
     out.push('"');
+    write_escaped::<false>(out, s, ascii);
+    out.push('"');
+}
+
+/// Writes a title as MediaWiki prints it, as a JSON string: `prefix:dbkey` (no colon for
+/// an empty prefix), the dbkey's underscores as spaces, escaped in the same pass.
+pub(crate) fn write_title(out: &mut String, prefix: &str, dbkey: &str, ascii: bool) {
+    out.push('"');
+    if !prefix.is_empty() {
+        write_escaped::<false>(out, prefix, ascii);
+        out.push(':');
+    }
+    write_escaped::<true>(out, dbkey, ascii);
+    out.push('"');
+}
+
+/// The body of a JSON string; with `SPACES`, underscores are written as spaces.
+#[inline]
+fn write_escaped<const SPACES: bool>(out: &mut String, s: &str, ascii: bool) {
     let bytes = s.as_bytes();
     // Runs of bytes written as they are go in one copy; a byte ≥ 0x80 only matters in
     // `ascii` mode, where its whole character is escaped.
@@ -129,7 +152,7 @@ fn write_str(out: &mut String, s: &str, ascii: bool) {
             Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
             None => tail_word(bytes, rest.len()),
         };
-        let flagged = needs_escape(word, ascii);
+        let flagged = needs_escape(word, ascii) | if SPACES { equal(word, b'_') } else { 0 };
         if flagged == 0 {
             i += rest.len().min(8);
             continue;
@@ -137,6 +160,13 @@ fn write_str(out: &mut String, s: &str, ascii: bool) {
         i += (flagged.trailing_zeros() / 8) as usize;
         let b = bytes[i];
         let esc = ESCAPE[b as usize];
+        if SPACES && b == b'_' {
+            out.push_str(&s[plain..i]);
+            out.push(' ');
+            i += 1;
+            plain = i;
+            continue;
+        }
         if esc == 0 && (b < 0x80 || !ascii) {
             i += 1;
             continue;
@@ -161,7 +191,6 @@ fn write_str(out: &mut String, s: &str, ascii: bool) {
         plain = i;
     }
     out.push_str(&s[plain..]);
-    out.push('"');
 }
 
 /// The last `n` (1 to 7) bytes of `bytes` as a little-endian word, padded with `A`s: built
@@ -188,14 +217,17 @@ fn tail_word(bytes: &[u8], n: usize) -> u64 {
 /// or, with `ascii`, not ASCII. Bytes above a flagged one may be flagged falsely (a borrow
 /// runs up); the lowest flag is exact, and that is the one used.
 fn needs_escape(w: u64, ascii: bool) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let below = |n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
-    let equal = |c: u8| {
-        let x = w ^ (ONES * u64::from(c));
-        x.wrapping_sub(ONES) & !x & HIGHS
-    };
-    below(0x20) | equal(b'"') | equal(b'\\') | if ascii { w & HIGHS } else { 0 }
+    let below = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    below | equal(w, b'"') | equal(w, b'\\') | if ascii { w & HIGHS } else { 0 }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A high bit in each byte of `w` equal to `c`, exact up to the lowest (as above).
+fn equal(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
 }
 
 #[cfg(test)]
@@ -252,6 +284,14 @@ mod tests {
             let ascii = Json::str(s.clone()).to_string(true);
             proptest::prop_assert!(ascii.is_ascii());
             proptest::prop_assert_eq!(serde_json::from_str::<String>(&ascii).unwrap(), s);
+        }
+
+        #[test]
+        fn titles_are_their_full_text(prefix in "|[A-Za-zé ]{1,12}", dbkey in "[a-z_\"\\\x00-\x1fé𝄞]{0,40}", ascii: bool) {
+            let mut got = String::new();
+            write_title(&mut got, &prefix, &dbkey, ascii);
+            let full = if prefix.is_empty() { dbkey.replace('_', " ") } else { format!("{prefix}:{}", dbkey.replace('_', " ")) };
+            proptest::prop_assert_eq!(got, Json::str(full).to_string(ascii));
         }
     }
 }

@@ -352,6 +352,7 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     let store = RedbStore::open(dir.path().join("index"))?;
     crate::import_bulk(&store, &[xml], Format::MediaWikiXml, &Options::default())?;
     let store: Arc<dyn inlink_store::LinkStore> = Arc::new(store);
+    let in_process = answer_times(store.clone())?;
     let (addr, stop_tx, server) = spawn_server(
         store.clone(),
         inlink_server::Config::new("127.0.0.1:0", None),
@@ -397,6 +398,13 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
         big_body.len(),
         big / health,
         big_afresh / health
+    );
+    println!(
+        "in process, answered afresh: limit 10 p50 {:.1} µs; bllimit=500 p50 {:.1} µs, p99 {:.1} µs ({:.0} ns a row)",
+        in_process.0 * 1e6,
+        in_process.1 * 1e6,
+        in_process.2 * 1e6,
+        in_process.1 * 1e9 / 500.0
     );
     if let Some(rps) = nginx_rps(&big_body, &big_query, &load)? {
         println!(
@@ -455,6 +463,46 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
     server.join().expect("server thread")?;
     server_afresh.join().expect("server thread")?;
     Ok(())
+}
+
+/// The time the MediaWiki dialect takes to answer `bench http`'s queries with no HTTP in
+/// between, answered afresh: limit 10 at p50, then `bllimit=500` at p50 and p99 (seconds).
+fn answer_times(store: std::sync::Arc<dyn inlink_store::LinkStore>) -> Result<(f64, f64, f64)> {
+    use inlink_api::mediawiki::{Caller, MediaWiki};
+    let api = MediaWiki::new(store, "http://bench".to_string())?;
+    let time = |limit: u32, rounds: usize| -> Vec<f64> {
+        let query = format!("bltitle=River_science_0&bllimit={limit}");
+        let mut times: Vec<f64> = (0..rounds)
+            .map(|_| {
+                let mut params: Vec<(String, String)> = [
+                    ("action", "query"),
+                    ("list", "backlinks"),
+                    ("format", "json"),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+                params.extend(
+                    form_urlencoded::parse(query.as_bytes())
+                        .map(|(k, v)| (k.into_owned(), v.into_owned())),
+                );
+                let t = Instant::now();
+                let r = api.handle(params, Caller { high_limits: false });
+                let took = t.elapsed().as_secs_f64();
+                std::hint::black_box(r);
+                took
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times
+    };
+    let small = time(10, 20_000);
+    let big = time(500, 4_000);
+    Ok((
+        percentile(&small, 0.5),
+        percentile(&big, 0.5),
+        percentile(&big, 0.99),
+    ))
 }
 
 /// A server on a free loopback port in a thread of its own: its address, the sender that

@@ -31,6 +31,27 @@ fn key(ns: i32, dbkey: &str) -> Vec<u8> {
     k
 }
 
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `pos`, little-endian, if there are eight.
+#[inline]
+fn word(all: &[u8], pos: usize) -> Option<u64> {
+    let w = all.get(pos..pos.checked_add(8)?)?;
+    Some(u64::from_le_bytes(w.try_into().expect("8 bytes")))
+}
+
+/// A varint that fits a `usize` (a key length), read with the one-byte case first.
+#[inline]
+fn small_varint(b: &[u8], pos: &mut usize) -> Option<usize> {
+    match b.get(*pos) {
+        Some(&x) if x < 0x80 => {
+            *pos += 1;
+            Some(usize::from(x))
+        }
+        _ => usize::try_from(get_varint(b, pos).ok()?).ok(),
+    }
+}
+
 /// The (namespace, dbkey) of a key; `None` when the bytes are not one.
 fn unkey(k: &[u8]) -> Option<(i32, String)> {
     let ns = (u32::from_be_bytes(k.get(..4)?.try_into().ok()?) ^ 0x8000_0000) as i32;
@@ -303,25 +324,50 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             return None;
         }
         let (start, end) = self.block_range(p / BLOCK);
-        let b = &self.bytes.as_ref()[..end];
+        let all = self.bytes.as_ref();
+        let b = &all[..end];
         let mut pos = start;
         // (shared, suffix start, suffix length) of each key up to the wanted one.
-        let mut parts = [(0usize, 0usize, 0usize); BLOCK];
+        let mut parts = [(0u32, 0u32, 0u32); BLOCK];
         let last = p % BLOCK;
         let mut value = 0;
         // The length of the key before: a damaged block can claim a longer shared prefix,
-        // and the key is allocated from these lengths.
+        // and the key is gathered from these lengths.
         let mut prev_len = 0usize;
         for (n, part) in parts.iter_mut().enumerate().take(last + 1) {
+            // The keys stepped over are read a word at a time, without a branch on their
+            // varints' lengths: one-byte shared and suffix lengths, then the value's length
+            // from its bytes' high bits. The bytes past a block are the next block, the
+            // offsets or the trailer, so a word can be read across its end; positions are
+            // still checked against it.
+            if n < last {
+                if let (Some(head), true) = (word(all, pos), n > 0) {
+                    let (shared, len) = ((head & 0xff) as usize, ((head >> 8) & 0xff) as usize);
+                    if (shared | len) < 0x80 && shared <= prev_len {
+                        let suffix = pos + 2;
+                        pos = suffix + len;
+                        if let Some(v) = word(all, pos).filter(|v| !v & HIGHS != 0) {
+                            pos += ((!v & HIGHS).trailing_zeros() / 8 + 1) as usize;
+                            if pos > end {
+                                return None;
+                            }
+                            prev_len = shared + len;
+                            *part = (shared as u32, suffix as u32, len as u32);
+                            continue;
+                        }
+                        pos -= len + 2;
+                    }
+                }
+            }
             let shared = if n == 0 {
                 0
             } else {
-                usize::try_from(get_varint(b, &mut pos).ok()?).ok()?
+                small_varint(b, &mut pos)?
             };
             if shared > prev_len {
                 return None;
             }
-            let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
+            let len = small_varint(b, &mut pos)?;
             prev_len = shared.checked_add(len)?;
             let suffix = pos;
             pos = pos.checked_add(len).filter(|&e| e <= end)?;
@@ -329,35 +375,48 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 value = get_varint(b, &mut pos).ok()?;
             } else {
                 // Only the wanted key's value is needed: step over the others' bytes.
-                let rest = b.get(pos..)?;
-                pos += rest.iter().position(|&x| x < 0x80)? + 1;
+                pos += b.get(pos..)?.iter().position(|&x| x < 0x80)? + 1;
             }
-            *part = (shared, suffix, len);
+            // Offsets and lengths fit in u32: `block_range` reads them as such.
+            *part = (shared as u32, suffix as u32, len as u32);
         }
-        let (shared, suffix, len) = parts[last];
-        let mut key = vec![0u8; shared.checked_add(len)?];
-        key[shared..].copy_from_slice(&b[suffix..suffix + len]);
-        let mut need = shared;
-        for &(shared, suffix, len) in parts[..last].iter().rev() {
+        // The key's pieces, last first: (start in the key, suffix start, length).
+        let mut pieces = [(0u32, 0u32, 0u32); BLOCK];
+        let mut count = 0;
+        let mut need = prev_len;
+        for &(shared, suffix, len) in parts[..=last].iter().rev() {
             if need == 0 {
                 break;
             }
+            let shared = shared as usize;
             if shared < need {
                 // A damaged block can claim a shared prefix longer than the key before it.
                 let take = need - shared;
-                if take > len {
+                if take > len as usize {
                     return None;
                 }
-                key[shared..need].copy_from_slice(&b[suffix..suffix + take]);
+                pieces[count] = (shared as u32, suffix, take as u32);
+                count += 1;
                 need = shared;
             }
         }
-        if need > 0 || key.len() < 4 {
+        if need > 0 || prev_len < 4 {
             return None;
         }
-        let ns = (u32::from_be_bytes(key[..4].try_into().ok()?) ^ 0x8000_0000) as i32;
-        key.drain(..4);
-        Some((ns, String::from_utf8(key).ok()?, value))
+        // Written forward into the dbkey's own allocation: the first four bytes of the key
+        // are the namespace.
+        let mut ns = [0u8; 4];
+        let mut dbkey = Vec::with_capacity(prev_len - 4);
+        for &(at, suffix, len) in pieces[..count].iter().rev() {
+            let (at, suffix, len) = (at as usize, suffix as usize, len as usize);
+            let bytes = &b[suffix..suffix + len];
+            let in_ns = 4usize.saturating_sub(at).min(len);
+            ns[at.min(4)..at.min(4) + in_ns].copy_from_slice(&bytes[..in_ns]);
+            dbkey.extend_from_slice(&bytes[in_ns..]);
+        }
+        let ns = (u32::from_be_bytes(ns) ^ 0x8000_0000) as i32;
+        let dbkey = String::from_utf8(dbkey).ok()?;
+        Some((ns, dbkey, value))
     }
 
     /// Every entry in key order: (namespace, dbkey, value), `Err` at damaged bytes.

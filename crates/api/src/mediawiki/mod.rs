@@ -136,7 +136,7 @@ impl MediaWiki {
                 body,
             };
         }
-        let mut res = ApiResult::new(fv2);
+        let mut res = ApiResult::new(fv2, ascii);
         res.set_format(format);
         let outcome = self.run(&mut p, &mut res, caller);
         let content_type = if callback.is_some() {
@@ -321,7 +321,7 @@ impl MediaWiki {
                 Some(m) => {
                     let out = backlinks::run(self, m, false, p, res, caller)
                         .map_err(|e| e.in_module(&format!("query+{}", m.name)))?;
-                    query.push(m.name, Json::Arr(out.items));
+                    query.push(m.name, out.items);
                     match out.cont {
                         Some(c) => continuation.push((m.name, format!("{}continue", m.prefix), c)),
                         None => finished.push(m.name),

@@ -48,7 +48,8 @@ const KNOWN: &[&str] = &[
 pub(crate) struct Params {
     /// The last value of each name wins, as in PHP; order of first appearance is kept.
     values: Vec<(String, String)>,
-    used: BTreeSet<String>,
+    /// Whether each of `values` was read (a name never given needs no mark).
+    used: Vec<bool>,
     /// Names whose value was changed by decoding (NFC), for the `badutf8` warning.
     pub changed: BTreeSet<String>,
 }
@@ -126,18 +127,16 @@ impl Params {
             }
         }
         Params {
+            used: vec![false; values.len()],
             values,
-            used: BTreeSet::new(),
             changed,
         }
     }
 
     pub fn get(&mut self, name: &str) -> Option<String> {
-        self.used.insert(name.to_string());
-        self.values
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
+        let i = self.values.iter().position(|(n, _)| n == name)?;
+        self.used[i] = true;
+        Some(self.values[i].1.clone())
     }
 
     /// The value of `name` without marking it as read.
@@ -179,22 +178,18 @@ impl Params {
     /// Marks every parameter of a module whose prefix is `prefix` as read (modules inlink
     /// accepts but has no data for).
     pub fn use_prefix(&mut self, prefix: &str) {
-        let names: Vec<String> = self
-            .values
-            .iter()
-            .map(|(n, _)| n.clone())
-            .filter(|n| n.starts_with(prefix))
-            .collect();
-        self.used.extend(names);
+        for ((n, _), used) in self.values.iter().zip(&mut self.used) {
+            *used |= n.starts_with(prefix);
+        }
     }
 
     /// Names given but never read by the modules that ran, in request order.
     pub fn unused(&self) -> Vec<String> {
         self.values
             .iter()
-            .map(|(n, _)| n)
-            .filter(|n| !self.used.contains(*n) && !KNOWN.contains(&n.as_str()))
-            .cloned()
+            .zip(&self.used)
+            .filter(|((n, _), used)| !**used && !KNOWN.contains(&n.as_str()))
+            .map(|((n, _), _)| n.clone())
             .collect()
     }
 }

@@ -125,14 +125,17 @@ pub(crate) fn escape_wikitext(s: &str) -> String {
 
 pub(crate) struct ApiResult {
     fv2: bool,
+    /// Non-ASCII escaped as `\uXXXX`: text written ahead (`Json::Raw`) must know.
+    ascii: bool,
     format: ErrorFormat,
     top: Obj,
 }
 
 impl ApiResult {
-    pub fn new(fv2: bool) -> Self {
+    pub fn new(fv2: bool, ascii: bool) -> Self {
         ApiResult {
             fv2,
+            ascii,
             format: ErrorFormat::Bc,
             top: Obj::new(),
         }
@@ -255,6 +258,10 @@ impl ApiResult {
 
     pub fn fv2(&self) -> bool {
         self.fv2
+    }
+
+    pub fn ascii(&self) -> bool {
+        self.ascii
     }
 
     pub fn finish(self) -> Json {
