@@ -57,6 +57,10 @@ pub enum BenchCommand {
         /// `bllimit=500` answers 500 rows; the MediaWiki golden wiki has 150).
         #[arg(long, default_value_t = 1000)]
         articles: u64,
+        /// Rounds of the loads, one after another in each: every ratio is the median of
+        /// the rounds' ratios, each taken between loads run a few seconds apart.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// A generated Markdown vault: import time, then in-process `getBacklink2` and mention
     /// latencies (p50/p99) against an exhaustive scan of the same files for the same title
@@ -134,7 +138,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             connections,
             mediawiki,
             articles,
-        } => http(seconds, connections, mediawiki, articles),
+            rounds,
+        } => http(seconds, connections, mediawiki, articles, rounds),
         BenchCommand::Soak {
             seconds,
             readers,
@@ -342,7 +347,13 @@ fn measure_xml_import(xml_path: &std::path::Path, bz_path: &std::path::Path) -> 
     Ok(())
 }
 
-fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u64) -> Result<()> {
+fn http(
+    seconds: u64,
+    connections: usize,
+    mediawiki: Option<String>,
+    articles: u64,
+    rounds: usize,
+) -> Result<()> {
     use std::sync::Arc;
     let dir = tempfile::tempdir()?;
     let xml = dir.path().join("golden.xml");
@@ -380,24 +391,65 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
         crate::loadgen::fetch(&addr_afresh, &big_query)? == big_body,
         "the servers with and without kept answers answer alike"
     );
-    let (health, tool) = load(&addr, "/healthz")?;
-    let (default, _) = load(&addr, query)?;
-    let (big, _) = load(&addr, &big_query)?;
-    let (default_afresh, _) = load(&addr_afresh, query)?;
-    let (big_afresh, _) = load(&addr_afresh, &big_query)?;
-    println!("{connections} connections, {seconds} s each, loopback, load by {tool}");
+    let nginx = Nginx::start(&big_body, &big_query)?;
+    // The loads to be compared run next to each other in every round, so that a change of
+    // the machine's pace between rounds moves both sides of a ratio.
+    let targets: Vec<(&str, &str)> = [
+        (addr.as_str(), "/healthz"),
+        (addr_afresh.as_str(), query),
+        (addr.as_str(), query),
+        (addr_afresh.as_str(), big_query.as_str()),
+        (addr.as_str(), big_query.as_str()),
+    ]
+    .into_iter()
+    .chain(
+        nginx
+            .as_ref()
+            .map(|n| (n.addr.as_str(), big_query.as_str())),
+    )
+    .collect();
+    let mut rps = vec![Vec::new(); targets.len()];
+    let mut tool = "";
+    for _ in 0..rounds.max(1) {
+        for (i, (a, path)) in targets.iter().enumerate() {
+            let (r, t) = load(a, path)?;
+            rps[i].push(r);
+            tool = t;
+        }
+    }
+    drop(nginx);
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        percentile(&v, 0.5)
+    };
+    let ratio = |a: usize, b: usize| {
+        median(
+            &rps[a]
+                .iter()
+                .zip(&rps[b])
+                .map(|(x, y)| x / y)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let m: Vec<f64> = rps.iter().map(|v| median(v)).collect();
+    let (health, default_afresh, default, big_afresh, big) = (m[0], m[1], m[2], m[3], m[4]);
+    println!(
+        "{connections} connections, {seconds} s each, {} rounds, loopback, load by {tool}; medians of the rounds",
+        rounds.max(1)
+    );
     println!("/healthz:                     {health:>9.0} req/s");
     println!(
         "list=backlinks (limit 10):    {default:>9.0} req/s  ({} B)  ratio to /healthz {:.2}; answered afresh each time {default_afresh:.0} req/s, {:.2}",
         default_body.len(),
-        default / health,
-        default_afresh / health
+        ratio(2, 0),
+        ratio(1, 0)
     );
     println!(
         "list=backlinks&bllimit=500:   {big:>9.0} req/s  ({} B)  ratio to /healthz {:.2}; answered afresh each time {big_afresh:.0} req/s, {:.2}",
         big_body.len(),
-        big / health,
-        big_afresh / health
+        ratio(4, 0),
+        ratio(3, 0)
     );
     println!(
         "in process, answered afresh: limit 10 p50 {:.1} µs; bllimit=500 p50 {:.1} µs, p99 {:.1} µs ({:.0} ns a row)",
@@ -406,12 +458,13 @@ fn http(seconds: u64, connections: usize, mediawiki: Option<String>, articles: u
         in_process.2 * 1e6,
         in_process.1 * 1e9 / 500.0
     );
-    if let Some(rps) = nginx_rps(&big_body, &big_query, &load)? {
+    if m.len() > 5 {
         println!(
-            "nginx, the same {} B as a static file: {rps:>9.0} req/s  bllimit=500 / nginx {:.2} (afresh {:.2})",
+            "nginx, the same {} B as a static file: {:>9.0} req/s  bllimit=500 / nginx {:.2} (afresh {:.2})",
             big_body.len(),
-            big / rps,
-            big_afresh / rps
+            m[5],
+            ratio(4, 5),
+            ratio(3, 5)
         );
     } else {
         println!("nginx: not installed (Debian package nginx), comparison skipped");
@@ -661,68 +714,84 @@ fn soak(seconds: u64, readers: usize, articles: u64, every: u64) -> Result<()> {
 }
 
 /// Measures requests per second of (address, path), naming the load generator.
-type Load = dyn Fn(&str, &str) -> Result<(f64, &'static str)>;
+/// nginx (Debian's package) started here on a free loopback port with a configuration of
+/// our own (one worker per core, no access log), serving the bytes of an answer as a static
+/// file at the answer's path: the cost of shipping those bytes over HTTP on this machine.
+/// Stopped when dropped.
+struct Nginx {
+    addr: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
 
-/// Requests per second of nginx (Debian's package, started here on a free loopback port with
-/// a configuration of our own, one worker per core, no access log) serving `body` as a
-/// static file at `path`; `None` when nginx is not installed.
-fn nginx_rps(body: &[u8], path: &str, load: &Load) -> Result<Option<f64>> {
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(nginx) = nginx else { return Ok(None) };
-    let dir = tempfile::tempdir()?;
-    let file_path = path.split('?').next().unwrap_or(path);
-    let file = dir
-        .path()
-        .join("www")
-        .join(file_path.trim_start_matches('/'));
-    std::fs::create_dir_all(file.parent().expect("a parent"))?;
-    std::fs::write(&file, body)?;
-    std::fs::create_dir_all(dir.path().join("tmp"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let conf = dir.path().join("nginx.conf");
-    let d = dir.path().display();
-    std::fs::write(
-        &conf,
-        format!(
-            "worker_processes auto;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{ access_log off; types {{ }} default_type application/json;\n\
-             client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;\n\
-             uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
-             server {{ listen 127.0.0.1:{port}; root {d}/www; }} }}\n"
-        ),
-    )?;
-    let mut child = Command::new(nginx)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting nginx")?;
-    let addr = format!("127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let result = loop {
-        match crate::loadgen::fetch(&addr, path) {
-            Ok(got) if got == body => break load(&addr, path).map(|(rps, _)| Some(rps)),
-            Ok(_) => break Err(anyhow::anyhow!("nginx served other bytes")),
-            Err(_) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50))
+impl Nginx {
+    /// `None` when nginx is not installed.
+    fn start(body: &[u8], path: &str) -> Result<Option<Nginx>> {
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(nginx) = nginx else { return Ok(None) };
+        let dir = tempfile::tempdir()?;
+        let file_path = path.split('?').next().unwrap_or(path);
+        let file = dir
+            .path()
+            .join("www")
+            .join(file_path.trim_start_matches('/'));
+        std::fs::create_dir_all(file.parent().expect("a parent"))?;
+        std::fs::write(&file, body)?;
+        std::fs::create_dir_all(dir.path().join("tmp"))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let conf = dir.path().join("nginx.conf");
+        let d = dir.path().display();
+        std::fs::write(
+            &conf,
+            format!(
+                "worker_processes auto;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{ access_log off; types {{ }} default_type application/json;\n\
+                 client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;\n\
+                 uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
+                 server {{ listen 127.0.0.1:{port}; root {d}/www; }} }}\n"
+            ),
+        )?;
+        let child = Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting nginx")?;
+        let nginx = Nginx {
+            addr: format!("127.0.0.1:{port}"),
+            child,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match crate::loadgen::fetch(&nginx.addr, path) {
+                Ok(got) if got == body => return Ok(Some(nginx)),
+                Ok(_) => bail!("nginx served other bytes"),
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => return Err(e.context("nginx did not come up")),
             }
-            Err(e) => break Err(e.context("nginx did not come up")),
         }
-    };
-    // SIGTERM to the master stops its workers too (SIGKILL would orphan them).
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    result
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM to the master stops its workers too (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

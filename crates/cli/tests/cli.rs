@@ -511,7 +511,16 @@ fn bench_commands_run_at_smoke_size() {
             "ratio import(.bz2) / bzip2 -dc",
         ),
         (
-            &["bench", "http", "--seconds", "1", "--connections", "2"],
+            &[
+                "bench",
+                "http",
+                "--seconds",
+                "1",
+                "--connections",
+                "2",
+                "--rounds",
+                "1",
+            ],
             "ratio to /healthz",
         ),
         (

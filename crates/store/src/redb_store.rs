@@ -100,6 +100,10 @@ pub struct Core {
     /// The segment in use and up to two before it, newest last: a reader whose transaction
     /// began just before a fold committed still finds the segment that transaction names.
     segments: RwLock<Vec<Arc<Segment>>>,
+    /// The segment alone answers link and page reads while `generation` is still the
+    /// value it had when a snapshot found every delta table empty: those reads then open
+    /// no transaction (`read_snapshot`).
+    clean: RwLock<Option<(u64, Arc<Segment>)>>,
     /// Batches applied in bulk leave the delta alone (`set_bulk`).
     bulk: AtomicBool,
     /// A batch was committed in bulk mode, without an fsync, since the last synced commit.
@@ -187,6 +191,7 @@ impl RedbStore {
                 dir: dir.to_path_buf(),
                 generation: Default::default(),
                 segments: RwLock::new(Vec::new()),
+                clean: RwLock::new(None),
                 bulk: AtomicBool::new(false),
                 bulk_unsynced: AtomicBool::new(false),
                 folding: AtomicBool::new(false),
@@ -469,6 +474,34 @@ impl Core {
         Err(redb::Error::Corrupted(
             "no link segment for the snapshot".into(),
         ))
+    }
+
+    /// A snapshot for reads of links and pages: no transaction when the segment alone
+    /// holds the index. Every committed batch moves `generation` before it is acknowledged,
+    /// and the value is read before the transaction begins, so the segment is only taken
+    /// alone while no batch acknowledged since has been missed. A fold moves rows from the
+    /// deltas into a new segment without changing what reads see, so it needs no new value.
+    fn read_snapshot(&self) -> R<(Option<ReadTransaction>, Option<Arc<Segment>>)> {
+        let generation = self.generation.load(AtomicOrdering::Acquire);
+        if let Some((g, seg)) = &*self.clean.read().unwrap_or_else(|e| e.into_inner()) {
+            if *g == generation {
+                return Ok((None, Some(seg.clone())));
+            }
+        }
+        let (txn, seg) = self.snapshot()?;
+        if let Some(seg) = &seg {
+            let stale = meta_u64(&txn.open_table(META)?, STALE_KEY)?.is_some();
+            if !stale
+                && txn.open_table(DELTA)?.is_empty()?
+                && txn.open_table(FWD)?.is_empty()?
+                && txn.open_table(PAGES)?.is_empty()?
+                && txn.open_table(TARGETS)?.is_empty()?
+            {
+                *self.clean.write().unwrap_or_else(|e| e.into_inner()) =
+                    Some((generation, seg.clone()));
+            }
+        }
+        Ok((Some(txn), seg))
     }
 
     /// Builds a segment from the forward links of a snapshot (the segment's forward entries
@@ -1026,7 +1059,7 @@ impl RedbStore {
                 say(format!("{seen} target titles for {made} target ids"));
             }
             // Titles and pages: each page found by its title, as many titles as pages.
-            let view = PageView::open(&txn, seg.as_deref())?;
+            let view = PageView::open(Some(&txn), seg.as_deref())?;
             let title_delta = txn.open_table(TITLES)?;
             let mut pages = 0u64;
             for_each_page(&txn, seg.as_deref(), 0, |p| {
@@ -1798,19 +1831,27 @@ struct Rows<'s> {
 }
 
 impl<'s> Rows<'s> {
-    fn load(txn: &ReadTransaction, seg: Option<&'s Segment>, kind: u8, tid: u32) -> R<Self> {
+    /// (`txn`: `None` when the segment alone holds the rows.)
+    fn load(
+        txn: Option<&ReadTransaction>,
+        seg: Option<&'s Segment>,
+        kind: u8,
+        tid: u32,
+    ) -> R<Self> {
         let lists = match seg {
             Some(s) => s.target(kind, tid).map_err(corrupt("link segment"))?,
             None => TargetLists::default(),
         };
         let mut delta = BTreeMap::new();
-        for row in txn
-            .open_table(DELTA)?
-            .range((kind, tid, 0u32)..=(kind, tid, u32::MAX))?
-        {
-            let (k, v) = row?;
-            let (ns, present, _) = v.value();
-            delta.insert(k.value().2, (ns, present));
+        if let Some(txn) = txn {
+            for row in txn
+                .open_table(DELTA)?
+                .range((kind, tid, 0u32)..=(kind, tid, u32::MAX))?
+            {
+                let (k, v) = row?;
+                let (ns, present, _) = v.value();
+                delta.insert(k.value().2, (ns, present));
+            }
         }
         Ok(Rows { lists, delta })
     }
@@ -1955,29 +1996,34 @@ fn title_in(
 
 /// The pages of a read snapshot, by id (titles: `title_in`).
 struct PageView<'s> {
-    pages: redb::ReadOnlyTable<u32, PageRow>,
+    /// `None`: no page changed since the segment was built, so the B-tree is skipped.
+    pages: Option<redb::ReadOnlyTable<u32, PageRow>>,
     seg: Option<&'s Segment>,
-    /// No page changed since the segment was built: skip the B-tree.
-    unchanged: bool,
 }
 
 impl<'s> PageView<'s> {
-    fn open(txn: &ReadTransaction, seg: Option<&'s Segment>) -> R<Self> {
-        let pages = txn.open_table(PAGES)?;
+    /// The pages of a snapshot (`txn`: `None` when the segment alone holds them).
+    fn open(txn: Option<&ReadTransaction>, seg: Option<&'s Segment>) -> R<Self> {
+        let pages = match txn {
+            Some(txn) => Some(txn.open_table(PAGES)?),
+            None => None,
+        };
         Ok(PageView {
-            unchanged: pages.is_empty()?,
-            pages,
+            pages: match pages {
+                Some(p) if !p.is_empty()? => Some(p),
+                _ => None,
+            },
             seg,
         })
     }
 
     fn page(&self, id: u32) -> R<Option<PageRecord>> {
-        page_in((!self.unchanged).then_some(&self.pages), self.seg, id)
+        page_in(self.pages.as_ref(), self.seg, id)
     }
 
     fn exists(&self, id: u32) -> R<bool> {
-        if !self.unchanged {
-            if let Some(v) = self.pages.get(id)? {
+        if let Some(pages) = &self.pages {
+            if let Some(v) = pages.get(id)? {
                 return Ok(v.value().1);
             }
         }
@@ -1988,10 +2034,13 @@ impl<'s> PageView<'s> {
     }
 }
 
-fn target_id(txn: &ReadTransaction, seg: Option<&Segment>, t: &Title) -> R<Option<u32>> {
-    let targets = txn.open_table(TARGETS)?;
-    if let Some(v) = targets.get((t.ns, t.dbkey.as_str()))? {
-        return Ok(Some(v.value()));
+/// The target id of a title in a snapshot (`txn`: `None` when the segment alone holds them).
+fn target_id(txn: Option<&ReadTransaction>, seg: Option<&Segment>, t: &Title) -> R<Option<u32>> {
+    if let Some(txn) = txn {
+        let targets = txn.open_table(TARGETS)?;
+        if let Some(v) = targets.get((t.ns, t.dbkey.as_str()))? {
+            return Ok(Some(v.value()));
+        }
     }
     Ok(seg.and_then(|s| s.target_id(t.ns, &t.dbkey)))
 }
@@ -2002,12 +2051,12 @@ impl Core {
         if q.limit == 0 {
             return Ok(out);
         }
-        let (txn, seg) = self.snapshot()?;
-        let Some(tid) = target_id(&txn, seg.as_deref(), &q.target)? else {
+        let (txn, seg) = self.read_snapshot()?;
+        let Some(tid) = target_id(txn.as_ref(), seg.as_deref(), &q.target)? else {
             return Ok(out);
         };
-        let pages = PageView::open(&txn, seg.as_deref())?;
-        let rows = Rows::load(&txn, seg.as_deref(), q.kind as u8, tid)?;
+        let pages = PageView::open(txn.as_ref(), seg.as_deref())?;
+        let rows = Rows::load(txn.as_ref(), seg.as_deref(), q.kind as u8, tid)?;
         let mut it = rows.iter(q);
         while let Some((_, from)) = it.next()? {
             if let Some(p) = pages.page(from)? {
@@ -2023,12 +2072,12 @@ impl Core {
     }
 
     fn count_inner(&self, kind: LinkKind, target: &Title) -> R<u64> {
-        let (txn, seg) = self.snapshot()?;
-        let Some(tid) = target_id(&txn, seg.as_deref(), target)? else {
+        let (txn, seg) = self.read_snapshot()?;
+        let Some(tid) = target_id(txn.as_ref(), seg.as_deref(), target)? else {
             return Ok(0);
         };
-        let pages = PageView::open(&txn, seg.as_deref())?;
-        let rows = Rows::load(&txn, seg.as_deref(), kind as u8, tid)?;
+        let pages = PageView::open(txn.as_ref(), seg.as_deref())?;
+        let rows = Rows::load(txn.as_ref(), seg.as_deref(), kind as u8, tid)?;
         let q = BacklinkQuery::new(kind, target.clone());
         let mut it = rows.iter(&q);
         let mut n = 0;
@@ -2085,8 +2134,8 @@ impl LinkStore for RedbStore {
 
     fn page(&self, id: PageId) -> Result<Option<PageRecord>> {
         let run = || -> R<Option<PageRecord>> {
-            let (txn, seg) = self.snapshot()?;
-            PageView::open(&txn, seg.as_deref())?.page(id.0)
+            let (txn, seg) = self.read_snapshot()?;
+            PageView::open(txn.as_ref(), seg.as_deref())?.page(id.0)
         };
         run().map_err(self.err())
     }
@@ -2095,7 +2144,7 @@ impl LinkStore for RedbStore {
         let run = || -> R<Option<PageRecord>> {
             let (txn, seg) = self.snapshot()?;
             match title_in(&txn.open_table(TITLES)?, seg.as_deref(), title)? {
-                Some(id) => PageView::open(&txn, seg.as_deref())?.page(id),
+                Some(id) => PageView::open(Some(&txn), seg.as_deref())?.page(id),
                 None => Ok(None),
             }
         };
@@ -2159,11 +2208,11 @@ impl LinkStore for RedbStore {
     fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>> {
         let run = || -> R<Vec<PageRecord>> {
             let (txn, seg) = self.snapshot()?;
-            let Some(tid) = target_id(&txn, seg.as_deref(), target)? else {
+            let Some(tid) = target_id(Some(&txn), seg.as_deref(), target)? else {
                 return Ok(Vec::new());
             };
             let to = txn.open_table(REDIR_TO)?;
-            let pages = PageView::open(&txn, seg.as_deref())?;
+            let pages = PageView::open(Some(&txn), seg.as_deref())?;
             let mut out = Vec::new();
             for row in to.range((tid, 0u32)..=(tid, u32::MAX))? {
                 let (k, _) = row?;

@@ -65,6 +65,15 @@ const CP1252: [u16; 32] = [
 /// the content language's legacy encoding (windows-1252 for English) when it came in a
 /// query string, else replaced; C0 controls other than tab and newlines become U+FFFD.
 pub fn decode_value(raw: &[u8], legacy: bool) -> String {
+    // Most values are valid UTF-8 without control characters: taken as they are.
+    if let Ok(s) = std::str::from_utf8(raw) {
+        if !s
+            .bytes()
+            .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            return s.to_string();
+        }
+    }
     let s = match std::str::from_utf8(raw) {
         Ok(s) => s.to_string(),
         Err(_) if legacy => raw
@@ -113,14 +122,15 @@ impl Params {
         let mut values: Vec<(String, String)> = Vec::new();
         let mut changed = BTreeSet::new();
         for (k, v) in raw {
-            let nfc: String = if v.is_ascii() {
-                v.clone()
+            let nfc = if v.is_ascii() {
+                v
             } else {
-                v.nfc().collect()
+                let nfc: String = v.nfc().collect();
+                if nfc != v {
+                    changed.insert(k.clone());
+                }
+                nfc
             };
-            if nfc != v {
-                changed.insert(k.clone());
-            }
             match values.iter_mut().find(|(n, _)| *n == k) {
                 Some(slot) => slot.1 = nfc,
                 None => values.push((k, nfc)),
