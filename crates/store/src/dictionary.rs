@@ -31,27 +31,6 @@ fn key(ns: i32, dbkey: &str) -> Vec<u8> {
     k
 }
 
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The eight bytes at `pos`, little-endian, if there are eight.
-#[inline]
-fn word(all: &[u8], pos: usize) -> Option<u64> {
-    let w = all.get(pos..pos.checked_add(8)?)?;
-    Some(u64::from_le_bytes(w.try_into().expect("8 bytes")))
-}
-
-/// A varint that fits a `usize` (a key length), read with the one-byte case first.
-#[inline]
-fn small_varint(b: &[u8], pos: &mut usize) -> Option<usize> {
-    match b.get(*pos) {
-        Some(&x) if x < 0x80 => {
-            *pos += 1;
-            Some(usize::from(x))
-        }
-        _ => usize::try_from(get_varint(b, pos).ok()?).ok(),
-    }
-}
-
 /// The (namespace, dbkey) of a key; `None` when the bytes are not one.
 fn unkey(k: &[u8]) -> Option<(i32, String)> {
     let ns = (u32::from_be_bytes(k.get(..4)?.try_into().ok()?) ^ 0x8000_0000) as i32;
@@ -324,8 +303,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             return None;
         }
         let (start, end) = self.block_range(p / BLOCK);
-        let all = self.bytes.as_ref();
-        let b = &all[..end];
+        let b = &self.bytes.as_ref()[..end];
         let mut pos = start;
         // (shared, suffix start, suffix length) of each key up to the wanted one.
         let mut parts = [(0u32, 0u32, 0u32); BLOCK];
@@ -335,39 +313,15 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         // and the key is gathered from these lengths.
         let mut prev_len = 0usize;
         for (n, part) in parts.iter_mut().enumerate().take(last + 1) {
-            // The keys stepped over are read a word at a time, without a branch on their
-            // varints' lengths: one-byte shared and suffix lengths, then the value's length
-            // from its bytes' high bits. The bytes past a block are the next block, the
-            // offsets or the trailer, so a word can be read across its end; positions are
-            // still checked against it.
-            if n < last {
-                if let (Some(head), true) = (word(all, pos), n > 0) {
-                    let (shared, len) = ((head & 0xff) as usize, ((head >> 8) & 0xff) as usize);
-                    if (shared | len) < 0x80 && shared <= prev_len {
-                        let suffix = pos + 2;
-                        pos = suffix + len;
-                        if let Some(v) = word(all, pos).filter(|v| !v & HIGHS != 0) {
-                            pos += ((!v & HIGHS).trailing_zeros() / 8 + 1) as usize;
-                            if pos > end {
-                                return None;
-                            }
-                            prev_len = shared + len;
-                            *part = (shared as u32, suffix as u32, len as u32);
-                            continue;
-                        }
-                        pos -= len + 2;
-                    }
-                }
-            }
             let shared = if n == 0 {
                 0
             } else {
-                small_varint(b, &mut pos)?
+                usize::try_from(get_varint(b, &mut pos).ok()?).ok()?
             };
             if shared > prev_len {
                 return None;
             }
-            let len = small_varint(b, &mut pos)?;
+            let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
             prev_len = shared.checked_add(len)?;
             let suffix = pos;
             pos = pos.checked_add(len).filter(|&e| e <= end)?;

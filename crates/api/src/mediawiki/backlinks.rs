@@ -306,11 +306,8 @@ fn open_item(out: &mut String, mw: &MediaWiki, res: &ApiResult, p: &PageRecord) 
     let prefix = mw.codec.site().namespaces.prefix(p.title.ns);
     crate::json::write_title(out, prefix, &p.title.dbkey, res.ascii());
     if p.is_redirect {
-        out.push_str(if res.fv2() {
-            ",\"redirect\":true"
-        } else {
-            ",\"redirect\":\"\""
-        });
+        out.push_str(",\"redirect\":");
+        res.flag().write(out, res.ascii());
     }
 }
 
@@ -321,13 +318,13 @@ fn write_items(
     mw: &MediaWiki,
     res: &ApiResult,
     rows: &[PageRecord],
-    level2: &[(usize, &PageRecord)],
+    level2: &[(usize, PageRecord)],
 ) -> Json {
     let mut out = String::with_capacity(64 * (rows.len() + level2.len()) + 2);
     let mut below: Vec<Vec<&PageRecord>> =
         vec![Vec::new(); if level2.is_empty() { 0 } else { rows.len() }];
-    for &(idx, r) in level2 {
-        below[idx].push(r);
+    for (idx, r) in level2 {
+        below[*idx].push(r);
     }
     out.push('[');
     for (i, r) in rows.iter().enumerate() {
@@ -580,8 +577,7 @@ pub(crate) fn run(
     let items = if generator {
         Json::Null
     } else {
-        let below: Vec<(usize, &PageRecord)> = level2_pages.iter().map(|(i, r)| (*i, r)).collect();
-        write_items(mw, res, &rows, &below)
+        write_items(mw, res, &rows, &level2_pages)
     };
     let mut pages = rows;
     pages.extend(level2_pages.into_iter().map(|(_, r)| r));
