@@ -104,6 +104,9 @@ pub struct Core {
     /// value it had when a snapshot found every delta table empty: those reads then open
     /// no transaction (`read_snapshot`).
     clean: RwLock<Option<(u64, Arc<Segment>)>>,
+    /// The `generation` at which a snapshot last found a delta table in use: until a batch
+    /// or a fold, reads need not look again (`u64::MAX`: look).
+    unclean_at: AtomicU64,
     /// Batches applied in bulk leave the delta alone (`set_bulk`).
     bulk: AtomicBool,
     /// A batch was committed in bulk mode, without an fsync, since the last synced commit.
@@ -192,6 +195,7 @@ impl RedbStore {
                 generation: Default::default(),
                 segments: RwLock::new(Vec::new()),
                 clean: RwLock::new(None),
+                unclean_at: AtomicU64::new(u64::MAX),
                 bulk: AtomicBool::new(false),
                 bulk_unsynced: AtomicBool::new(false),
                 folding: AtomicBool::new(false),
@@ -489,7 +493,8 @@ impl Core {
             }
         }
         let (txn, seg) = self.snapshot()?;
-        if let Some(seg) = &seg {
+        let unclean = self.unclean_at.load(AtomicOrdering::Acquire) == generation;
+        if let (Some(seg), false) = (&seg, unclean) {
             let stale = meta_u64(&txn.open_table(META)?, STALE_KEY)?.is_some();
             if !stale
                 && txn.open_table(DELTA)?.is_empty()?
@@ -499,6 +504,8 @@ impl Core {
             {
                 *self.clean.write().unwrap_or_else(|e| e.into_inner()) =
                     Some((generation, seg.clone()));
+            } else {
+                self.unclean_at.store(generation, AtomicOrdering::Release);
             }
         }
         Ok((Some(txn), seg))
@@ -621,6 +628,8 @@ impl Core {
             // Mapped copies stay readable after the unlink.
             let _ = std::fs::remove_file(segment_path(&self.dir, old));
         }
+        // The deltas may be empty now.
+        self.unclean_at.store(u64::MAX, AtomicOrdering::Release);
         self.folds.fetch_add(1, AtomicOrdering::Relaxed);
         Ok(true)
     }
