@@ -628,8 +628,10 @@ impl Core {
             // Mapped copies stay readable after the unlink.
             let _ = std::fs::remove_file(segment_path(&self.dir, old));
         }
-        // The deltas may be empty now.
+        // The deltas may be empty now; and a segment kept for reads alone from before
+        // would hold the file just unlinked until the next read replaced it.
         self.unclean_at.store(u64::MAX, AtomicOrdering::Release);
+        *self.clean.write().unwrap_or_else(|e| e.into_inner()) = None;
         self.folds.fetch_add(1, AtomicOrdering::Relaxed);
         Ok(true)
     }
