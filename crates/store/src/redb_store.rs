@@ -181,6 +181,20 @@ impl RedbStore {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)?;
         let path = dir.join("index.redb");
+        if !path.exists() {
+            // A new index file is made under another name and renamed once redb has written
+            // it whole: a process killed while redb writes its first header must not leave
+            // an `index.redb` that is not a database (found by the kill-an-import test).
+            let fresh = dir.join("index.redb.new");
+            match std::fs::remove_file(&fresh) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            drop(Database::create(&fresh).map_err(engine(&fresh))?);
+            std::fs::File::open(&fresh)?.sync_all()?;
+            std::fs::rename(&fresh, &path)?;
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         // Queries read the segment, so redb's cache (1 GiB by default) mostly serves
         // imports and the deltas; a smaller one keeps a large import under 2 GB.
         let db = Database::builder()

@@ -27,6 +27,21 @@ fn conformance_redb() {
 }
 
 #[test]
+fn a_new_index_left_half_made_is_made_again() {
+    // What a process killed while redb wrote a new index's first header leaves behind.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("index.redb.new"), [0u8; 100]).unwrap();
+    let s = RedbStore::open(d.path()).unwrap();
+    s.apply(&conformance::hub_fixture()).unwrap();
+    assert_eq!(
+        s.count_backlinks(LinkKind::Page, &Title::new(0, "Hub"))
+            .unwrap(),
+        6
+    );
+    assert!(!d.path().join("index.redb.new").exists());
+}
+
+#[test]
 fn redb_reopens_with_its_data_and_refuses_other_formats() {
     let d = tempfile::tempdir().unwrap();
     {
