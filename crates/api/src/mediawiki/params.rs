@@ -65,15 +65,6 @@ const CP1252: [u16; 32] = [
 /// the content language's legacy encoding (windows-1252 for English) when it came in a
 /// query string, else replaced; C0 controls other than tab and newlines become U+FFFD.
 pub fn decode_value(raw: &[u8], legacy: bool) -> String {
-    // Most values are valid UTF-8 without control characters: taken as they are.
-    if let Ok(s) = std::str::from_utf8(raw) {
-        if !s
-            .bytes()
-            .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-        {
-            return s.to_string();
-        }
-    }
     let s = match std::str::from_utf8(raw) {
         Ok(s) => s.to_string(),
         Err(_) if legacy => raw
@@ -87,14 +78,13 @@ pub fn decode_value(raw: &[u8], legacy: bool) -> String {
             .collect(),
         Err(_) => String::from_utf8_lossy(raw).into_owned(),
     };
+    let control = |c: char| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r');
+    // Most values have no control character: kept as they are, not rebuilt.
+    if !s.chars().any(control) {
+        return s;
+    }
     s.chars()
-        .map(|c| {
-            if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
+        .map(|c| if control(c) { '\u{FFFD}' } else { c })
         .collect()
 }
 
