@@ -577,7 +577,8 @@ impl Core {
                     fresh = encode_links(&rows, Some(universe));
                     &fresh
                 };
-                w.push_forward(from, entry, rows.len() as u64).map_err(io)?;
+                w.push_forward(from, entry, rows.len() as u64, one_namespace(&rows))
+                    .map_err(io)?;
                 for (kind, tid, ns) in rows {
                     sorter.push(pack(kind, tid, ns, from)).map_err(io)?;
                 }
@@ -1756,6 +1757,12 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 /// A link row as one sortable key: (kind, target, namespace, from page).
+/// The namespace every one of a page's link rows is filed under, if they share one.
+fn one_namespace(rows: &[(u8, u32, i32)]) -> Option<i32> {
+    let ns = rows.first()?.2;
+    rows.iter().all(|r| r.2 == ns).then_some(ns)
+}
+
 fn pack(kind: u8, tid: u32, ns: i32, from: u32) -> u128 {
     (u128::from(kind) << 96)
         | (u128::from(tid) << 64)

@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 6` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 7` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -10,12 +10,15 @@
 //! page ids (with the redirect flag), and back.
 //!
 //! ```text
-//! file    := group* titles(targets) titles(pages) table[5] funiverse trailer
+//! file    := group* titles(targets) titles(pages) nsmap table[5] funiverse nsmap_at trailer
 //!                                          tables 0-3: reverse, by kind; 4: forward
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
 //!                                          id's entry, 0 when it has none
-//! entry   := varint(lists << 1) list+      namespaces ascending
+//! entry   := varint(0) postings            a target with at most 128 rows, each from a
+//!                                          page whose namespace `nsmap` holds (from
+//!                                          version 7); the postings run to the entry's end
+//!          | varint(lists << 1) list+      namespaces ascending
 //!          | varint(k << 1 | 1) zigzag(ns - previous ns)[k] varint(bytes) postings nsidx
 //!                                          a target with at most 128 rows from k >= 2
 //!                                          namespaces: one list, each row's namespace
@@ -26,6 +29,13 @@
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
 //! funiverse := u64le                       the forward entries' universe (the store's),
 //!                                          u64::MAX: none; from version 6
+//! nsmap   := varint(n) zigzag(ns - previous ns)[n] u8(width) packed u8[8]
+//!                                          from version 7: per page id below the reverse
+//!                                          lists' universe, the rank of its namespace
+//!                                          among the n (ascending), width bits LSB first;
+//!                                          2^width - 1: none (no forward entry, or rows
+//!                                          filed under several namespaces)
+//! nsmap_at := u64le                        the offset of `nsmap`; from version 7
 //! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
 //!            place(targets) place(pages)  u64le seq  u32le version
 //!            u32le crc32(every byte before it)  "inlnkSEG"
@@ -38,7 +48,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -64,9 +74,17 @@ const TRAILER: usize = CRC_AT + 4 + 8;
 const FORWARD_UNIVERSE: usize = 8;
 const NO_UNIVERSE: u64 = u64::MAX;
 
-/// The bytes after the last table: the trailer, and the forward universe from version 6.
+/// Version 7 puts the offset of the page namespace map (`u64le`) after the forward universe.
+const NSMAP_AT: usize = 8;
+/// A page with no namespace in the map being built.
+const NO_NS: u8 = u8::MAX;
+
+/// The bytes after the last table: the trailer, the forward universe from version 6 and the
+/// namespace map's offset from version 7.
 fn tail_len(version: u32) -> usize {
-    TRAILER + if version >= 6 { FORWARD_UNIVERSE } else { 0 }
+    TRAILER
+        + if version >= 6 { FORWARD_UNIVERSE } else { 0 }
+        + if version >= 7 { NSMAP_AT } else { 0 }
 }
 /// Title tables: targets, then pages.
 const TARGET_TITLES: usize = 0;
@@ -108,6 +126,10 @@ pub struct SegmentWriter {
     places: Vec<[u8; PLACE]>,
     version: u32,
     forward_universe: Option<u64>,
+    /// Per page id with a forward entry, its namespace's index in `ns_names` (`NO_NS`:
+    /// none), and the namespaces in the order they came.
+    page_ns: Vec<u8>,
+    ns_names: Vec<i32>,
 }
 
 impl Write for SegmentWriter {
@@ -142,6 +164,8 @@ impl SegmentWriter {
             places: Vec::new(),
             version: VERSION,
             forward_universe: None,
+            page_ns: Vec::new(),
+            ns_names: Vec::new(),
         })
     }
 
@@ -253,9 +277,18 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer);
-    /// pages must come strictly ascending, and before any reverse row.
-    pub fn push_forward(&mut self, from: u32, entry: &[u8], rows: u64) -> io::Result<()> {
+    /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer, all
+    /// filed under namespace `ns` if it is given); pages must come strictly ascending, and
+    /// before any reverse row. A small target whose rows are all from pages given a
+    /// namespace here, each under it, keeps no namespaces of its own: they are read from
+    /// the segment's map of page namespaces.
+    pub fn push_forward(
+        &mut self,
+        from: u32,
+        entry: &[u8],
+        rows: u64,
+        ns: Option<i32>,
+    ) -> io::Result<()> {
         if self.last.is_some() || entry.is_empty() || self.last_forward.is_some_and(|l| l >= from) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -271,7 +304,80 @@ impl SegmentWriter {
         self.body.extend_from_slice(entry);
         self.lens[(from % GROUP) as usize] = entry.len() as u64;
         self.links[FORWARD] += rows;
+        if let Some(ns) = ns.filter(|_| self.version >= 7) {
+            let rank = match self.ns_names.iter().position(|&n| n == ns) {
+                Some(r) => r as u8,
+                // More namespaces than a byte holds: the rest keep theirs in the entries.
+                None if self.ns_names.len() < usize::from(NO_NS) => {
+                    self.ns_names.push(ns);
+                    (self.ns_names.len() - 1) as u8
+                }
+                None => NO_NS,
+            };
+            let at = from as usize;
+            if self.page_ns.len() <= at {
+                self.page_ns.resize(at + 1, NO_NS);
+            }
+            self.page_ns[at] = rank;
+        }
         Ok(())
+    }
+
+    /// The `nsmap` section: the namespaces ascending, then each page id's rank among them.
+    fn namespace_map(&self) -> Vec<u8> {
+        let mut names = self.ns_names.clone();
+        names.sort_unstable();
+        let width = u32::BITS - (names.len() as u32).leading_zeros();
+        let none = (1u64 << width) - 1;
+        // Ranks in arrival order → ranks in namespace order.
+        let rank: Vec<u64> = self
+            .ns_names
+            .iter()
+            .map(|n| names.binary_search(n).expect("a name of the list") as u64)
+            .collect();
+        let mut out = Vec::new();
+        put_varint(&mut out, names.len() as u64);
+        let mut prev = 0i64;
+        for &ns in &names {
+            put_varint(&mut out, zigzag(i64::from(ns) - prev));
+            prev = i64::from(ns);
+        }
+        out.push(width as u8);
+        let ids = if self.page_ns.is_empty() {
+            0
+        } else {
+            self.universe().unwrap_or(0)
+        };
+        let (mut acc, mut bits) = (0u64, 0u32);
+        for id in 0..ids {
+            let r = self
+                .page_ns
+                .get(id as usize)
+                .and_then(|&r| rank.get(usize::from(r)))
+                .copied()
+                .unwrap_or(none);
+            acc |= r << bits;
+            bits += width;
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+        if bits > 0 {
+            out.push(acc as u8);
+        }
+        // A reader takes eight bytes at once wherever a rank starts.
+        out.extend_from_slice(&[0; 8]);
+        out
+    }
+
+    /// Whether page `from` is in the namespace map, under `ns`.
+    fn mapped(&self, from: u32, ns: i32) -> bool {
+        self.page_ns
+            .get(from as usize)
+            .and_then(|&r| self.ns_names.get(usize::from(r)))
+            == Some(&ns)
     }
 
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -360,6 +466,23 @@ impl SegmentWriter {
             let end = self.lists.get(i + 1).map_or(total, |l| l.1);
             self.lists[i].1..end
         };
+        if total <= MIXED_MAX
+            && !self.page_ns.is_empty()
+            && (0..self.lists.len()).all(|i| {
+                let ns = self.lists[i].0;
+                self.ids[bounds(i)].iter().all(|&id| self.mapped(id, ns))
+            })
+        {
+            // Each page has one namespace, so the lists share no id.
+            put_varint(&mut self.body, 0);
+            self.lists.clear();
+            self.ids.sort_unstable();
+            let universe = self.universe();
+            postings::encode_into(&mut self.body, &self.ids, universe);
+            self.ids.clear();
+            self.lens[(tid % GROUP) as usize] = (self.body.len() - start) as u64;
+            return Ok(());
+        }
         if self.lists.len() > 1 && total <= MIXED_MAX {
             let mut rows: Vec<(u32, u64)> = Vec::with_capacity(total);
             for i in 0..self.lists.len() {
@@ -448,6 +571,11 @@ impl SegmentWriter {
             let place = w.finish(&mut self)?;
             self.places.push(place);
         }
+        let nsmap_at = self.pos;
+        if self.version >= 7 {
+            let map = self.namespace_map();
+            self.put(&map)?;
+        }
         let mut trailer = Vec::with_capacity(tail_len(self.version));
         if self.version >= 6 {
             let u = self.forward_universe.unwrap_or(NO_UNIVERSE);
@@ -457,6 +585,9 @@ impl SegmentWriter {
                 io::ErrorKind::InvalidInput,
                 "a forward universe needs version 6",
             ));
+        }
+        if self.version >= 7 {
+            trailer.extend_from_slice(&nsmap_at.to_le_bytes());
         }
         let tables = std::mem::take(&mut self.tables);
         let mut placed = Vec::new();
@@ -619,8 +750,86 @@ pub struct Segment {
     /// The page ids that reverse lists may hold (none in version 4).
     universe: Option<u64>,
     forward_universe: Option<u64>,
+    /// The linking pages' namespaces (from version 7).
+    nsmap: Option<NsMap>,
     /// Where the groups, titles and tables end.
     body_end: usize,
+}
+
+/// Where a segment's map of page namespaces lies (`nsmap`).
+#[derive(Debug)]
+struct NsMap {
+    names: Vec<i32>,
+    width: u32,
+    /// The packed ranks: their offset, and how many page ids they cover.
+    at: usize,
+    ids: u64,
+}
+
+/// A segment's map of page namespaces, borrowed for reading entries.
+#[derive(Clone, Copy)]
+pub struct Namespaces<'a> {
+    names: &'a [i32],
+    width: u32,
+    packed: &'a [u8],
+    ids: u64,
+}
+
+impl Namespaces<'_> {
+    /// The index in `names` of page `id`'s namespace; `None` when the map has none.
+    fn rank(&self, id: u32) -> Option<usize> {
+        if u64::from(id) >= self.ids || self.width == 0 {
+            return None;
+        }
+        let bit = u64::from(id) * u64::from(self.width);
+        let at = (bit / 8) as usize;
+        // Checked at open: eight bytes follow every rank's first byte.
+        let word = u64::from_le_bytes(self.packed.get(at..at + 8)?.try_into().ok()?);
+        let r = (word >> (bit % 8)) & ((1u64 << self.width) - 1);
+        Some(r as usize).filter(|&r| r < self.names.len())
+    }
+}
+
+impl NsMap {
+    /// Reads the `nsmap` section at `at`, for the `ids` page ids below the reverse lists'
+    /// universe, within the segment's body.
+    fn parse(body: &[u8], at: usize, ids: u64) -> Result<Self, Malformed> {
+        let mut pos = at;
+        let n = get_varint(body, &mut pos)?;
+        if n > u64::from(NO_NS) {
+            return Err(Malformed("namespace map: too many namespaces"));
+        }
+        let mut names = Vec::with_capacity(n as usize);
+        let mut ns = 0i64;
+        for _ in 0..n {
+            ns += unzigzag(get_varint(body, &mut pos)?);
+            let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
+            if names.last().is_some_and(|&prev| prev >= ns32) {
+                return Err(Malformed("namespace map: namespaces out of order"));
+            }
+            names.push(ns32);
+        }
+        let width = u32::from(
+            *body
+                .get(pos)
+                .ok_or(Malformed("namespace map past the end"))?,
+        );
+        pos += 1;
+        if width != u32::BITS - (n as u32).leading_zeros() {
+            return Err(Malformed("namespace map: width"));
+        }
+        let ids = if width == 0 { 0 } else { ids };
+        let packed = (ids * u64::from(width)).div_ceil(8) + 8;
+        if (pos as u64).saturating_add(packed) > body.len() as u64 {
+            return Err(Malformed("namespace map past the end"));
+        }
+        Ok(NsMap {
+            names,
+            width,
+            at: pos,
+            ids,
+        })
+    }
 }
 
 /// The page ids a segment's reverse lists hold: below the forward table's last group's end
@@ -712,6 +921,10 @@ impl Segment {
         let forward_universe = (version >= 6)
             .then(|| u64::from_le_bytes(bytes[body_end..body_end + 8].try_into().expect("8 bytes")))
             .filter(|&u| u != NO_UNIVERSE);
+        let nsmap_at = (version >= 7).then(|| {
+            let at = body_end + FORWARD_UNIVERSE;
+            u64::from_le_bytes(bytes[at..at + NSMAP_AT].try_into().expect("8 bytes"))
+        });
         let mut tables = [(0usize, 0u32); TABLES];
         let mut links = [0u64; TABLES];
         for (k, table) in tables.iter_mut().enumerate() {
@@ -729,9 +942,18 @@ impl Segment {
             Titles::open(&map, &bytes[at..at + PLACE], body_end).map_err(SegmentError::Corrupted)
         };
         let (targets, pages) = (titles(TARGET_TITLES)?, titles(PAGE_TITLES)?);
+        let nsmap = match nsmap_at {
+            Some(at) if at < body_end as u64 => Some(
+                NsMap::parse(&bytes[..body_end], at as usize, universe(tables[FORWARD].1))
+                    .map_err(|m| SegmentError::Corrupted(m.0.into()))?,
+            ),
+            Some(_) => return Err(SegmentError::Corrupted("namespace map past the end".into())),
+            None => None,
+        };
         Ok(Segment {
             universe: (version > OLDEST_READ).then(|| universe(tables[FORWARD].1)),
             forward_universe,
+            nsmap,
             body_end,
             id,
             seq: u64_at(SEQ_AT),
@@ -860,9 +1082,26 @@ impl Segment {
             return Ok(TargetLists::default());
         }
         match self.entry(usize::from(kind), tid)? {
-            Some(entry) => TargetLists::parse(entry, self.universe),
+            Some(entry) => TargetLists::parse(entry, self.universe, self.namespaces()),
             None => Ok(TargetLists::default()),
         }
+    }
+
+    fn namespaces(&self) -> Option<Namespaces<'_>> {
+        let m = self.nsmap.as_ref()?;
+        Some(Namespaces {
+            names: &m.names,
+            width: m.width,
+            packed: &self.map[m.at..self.body_end],
+            ids: m.ids,
+        })
+    }
+
+    /// Where the entry of target `tid` of `kind` starts (tests).
+    #[cfg(test)]
+    fn entry_at(&self, kind: u8, tid: u32) -> usize {
+        let e = self.entry(usize::from(kind), tid).unwrap().unwrap();
+        e.as_ptr() as usize - self.map.as_ptr() as usize
     }
 
     /// The forward entry of page `from`, `None` when it has no links here.
@@ -976,8 +1215,9 @@ impl Segment {
         } else {
             TABLES
         };
-        self.entries(table)
-            .map(move |e| e.and_then(|(id, b)| Ok((id, TargetLists::parse(b, self.universe)?))))
+        self.entries(table).map(move |e| {
+            e.and_then(|(id, b)| Ok((id, TargetLists::parse(b, self.universe, self.namespaces())?)))
+        })
     }
 
     /// Every (id, entry bytes) of a table, by id.
@@ -1081,9 +1321,16 @@ pub struct TargetLists<'a> {
 }
 
 impl<'a> TargetLists<'a> {
-    fn parse(entry: &'a [u8], universe: Option<u64>) -> Result<Self, Malformed> {
+    fn parse(
+        entry: &'a [u8],
+        universe: Option<u64>,
+        namespaces: Option<Namespaces<'_>>,
+    ) -> Result<Self, Malformed> {
         let mut pos = 0;
         let tag = get_varint(entry, &mut pos)?;
+        if let (0, Some(map)) = (tag, namespaces) {
+            return Self::parse_mapped(entry, pos, universe, map);
+        }
         let n = tag >> 1;
         if n == 0 || n > entry.len() as u64 {
             return Err(Malformed("list count"));
@@ -1116,6 +1363,43 @@ impl<'a> TargetLists<'a> {
             lists,
             entry_len: entry.len(),
             posting_len,
+        })
+    }
+
+    /// A small target's single list, split by the namespaces of its pages in the map.
+    fn parse_mapped(
+        entry: &'a [u8],
+        pos: usize,
+        universe: Option<u64>,
+        map: Namespaces<'_>,
+    ) -> Result<Self, Malformed> {
+        let bytes = &entry[pos..];
+        let p = Postings::parse(bytes, universe)?;
+        if p.is_empty() || p.len() > MIXED_MAX {
+            return Err(Malformed("single list too long or empty"));
+        }
+        let mut rows: Vec<(usize, u32)> = Vec::with_capacity(p.len());
+        for id in p.all()? {
+            let rank = map
+                .rank(id)
+                .ok_or(Malformed("a row from a page with no namespace"))?;
+            rows.push((rank, id));
+        }
+        // Ids ascend within a rank: a stable sort keeps them so.
+        rows.sort_by_key(|r| r.0);
+        let lists = rows
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|c| {
+                (
+                    map.names[c[0].0],
+                    List::Ids(c.iter().map(|r| r.1).collect()),
+                )
+            })
+            .collect();
+        Ok(TargetLists {
+            lists,
+            entry_len: entry.len(),
+            posting_len: bytes.len(),
         })
     }
 
@@ -1286,13 +1570,18 @@ mod tests {
     /// The forward entries of the rows' pages, when all are below 2^20; none otherwise (the
     /// table has 8 bytes per 128 page ids up to the largest, so random `u32` ids would make
     /// it huge), which leaves the reverse lists every `u32` for their universe.
-    fn forward(rows: &BTreeSet<(u8, u32, i32, u32)>) -> BTreeMap<u32, u64> {
+    /// Each page's rows, and the namespace they are all filed under if they share one.
+    fn forward(rows: &BTreeSet<(u8, u32, i32, u32)>) -> BTreeMap<u32, (u64, Option<i32>)> {
         let mut by_page = BTreeMap::new();
         if rows.iter().any(|r| r.3 >= 1 << 20) {
             return by_page;
         }
         for r in rows {
-            *by_page.entry(r.3).or_insert(0) += 1;
+            let e = by_page.entry(r.3).or_insert((0, Some(r.2)));
+            e.0 += 1;
+            if e.1 != Some(r.2) {
+                e.1 = None;
+            }
         }
         by_page
     }
@@ -1312,8 +1601,8 @@ mod tests {
         if version >= 6 {
             w.set_forward_universe(u64::from(version) * 1000);
         }
-        for (&from, &n) in &forward(rows) {
-            w.push_forward(from, &fentry(from, n), n).unwrap();
+        for (&from, &(n, ns)) in &forward(rows) {
+            w.push_forward(from, &fentry(from, n), n, ns).unwrap();
         }
         for &(k, t, n, f) in rows {
             w.push(k, t, n, f).unwrap();
@@ -1350,9 +1639,10 @@ mod tests {
         t
     }
 
-    /// Rows from pages of small ids (with forward entries), or of any ids (without).
+    /// Rows from pages of small ids (with forward entries), or of any ids (without); in
+    /// half the cases each page's rows share its namespace, as a store's do.
     fn rows() -> impl Strategy<Value = BTreeSet<(u8, u32, i32, u32)>> {
-        any::<bool>().prop_flat_map(|wide| {
+        (any::<bool>(), any::<bool>()).prop_flat_map(|(wide, one_ns)| {
             let from = if wide {
                 prop_oneof![0u32..1000, any::<u32>()].boxed()
             } else {
@@ -1367,6 +1657,14 @@ mod tests {
                 ),
                 0..600,
             )
+            .prop_map(move |rows| {
+                if !one_ns {
+                    return rows;
+                }
+                rows.into_iter()
+                    .map(|(k, t, _, f)| (k, t, (f % 7) as i32 * 3 - 2, f))
+                    .collect()
+            })
         })
     }
 
@@ -1377,8 +1675,8 @@ mod tests {
         let path = dir.path().join("s.seg");
         let mut w = SegmentWriter::create(&path).unwrap();
         w.set_forward_universe(1 << 20);
-        for (&from, &n) in &forward(rows) {
-            w.push_forward(from, &fentry(from, n), n).unwrap();
+        for (&from, &(n, ns)) in &forward(rows) {
+            w.push_forward(from, &fentry(from, n), n, ns).unwrap();
         }
         let mut targets = TitlesApart::create(dir.path(), 0).unwrap();
         let mut pages = TitlesApart::create(dir.path(), 10).unwrap();
@@ -1425,7 +1723,7 @@ mod tests {
         }
 
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);
@@ -1450,10 +1748,10 @@ mod tests {
                 let (id, b) = e.unwrap();
                 (id, b.to_vec())
             }).collect();
-            let want: Vec<(u32, Vec<u8>)> = fwd.iter().map(|(&f, &n)| (f, fentry(f, n))).collect();
+            let want: Vec<(u32, Vec<u8>)> = fwd.iter().map(|(&f, &(n, _))| (f, fentry(f, n))).collect();
             prop_assert_eq!(got, want);
-            prop_assert_eq!(s.forward_links(), fwd.values().sum::<u64>());
-            for (&f, &n) in fwd.iter().take(50) {
+            prop_assert_eq!(s.forward_links(), fwd.values().map(|v| v.0).sum::<u64>());
+            for (&f, &(n, _)) in fwd.iter().take(50) {
                 let e = fentry(f, n);
                 prop_assert_eq!(s.forward(f).unwrap(), Some(e.as_slice()));
                 if !fwd.contains_key(&f.wrapping_add(1)) {
@@ -1570,11 +1868,92 @@ mod tests {
             }
             let want: BTreeSet<_> = rows.iter().copied().filter(|r| r.1 == tid).collect();
             assert_eq!(got, want, "target {tid}");
+            // Pages here have rows in several namespaces, so none is in the namespace map.
             let mixed = matches!(lists.lists[0].1, List::Ids(_));
             assert_eq!(mixed, tid == 2, "target {tid}: the form");
         }
         let [targets, lists, ids, ..] = s.breakdown().unwrap();
         assert_eq!((targets, lists, ids), (3, 9, 3110));
+    }
+
+    #[test]
+    fn small_targets_read_namespaces_from_the_map() {
+        // Page p is in namespace p % 4 * 2 - 2, except page 3, whose rows disagree.
+        let ns = |from: u32| (from % 4) as i32 * 2 - 2;
+        let mut rows = BTreeSet::new();
+        for from in 0..40u32 {
+            rows.insert((0u8, 1u32, ns(from), from));
+            if from % 3 == 0 {
+                rows.insert((1, 2, ns(from), from));
+            }
+        }
+        rows.insert((0, 9, 7, 3));
+        rows.insert((0, 8, ns(5), 5));
+        let (_d, s) = build(&rows);
+        let (_d6, s6) = build_version(&rows, 6);
+        let entry = |s: &Segment, k: u8, t: u32| s.entry(usize::from(k), t).unwrap().unwrap().len();
+        for (k, tid) in [(0u8, 1u32), (1, 2), (0, 8), (0, 9)] {
+            let lists = s.target(k, tid).unwrap();
+            let got: BTreeSet<_> = lists
+                .lists
+                .iter()
+                .flat_map(|(n, l)| l.all().unwrap().into_iter().map(move |f| (k, tid, *n, f)))
+                .collect();
+            let want: BTreeSet<_> = rows
+                .iter()
+                .copied()
+                .filter(|r| (r.0, r.1) == (k, tid))
+                .collect();
+            assert_eq!(got, want, "target {tid}");
+            assert!(lists.lists.windows(2).all(|w| w[0].0 < w[1].0));
+            // Page 3 is in target 1 and 9 (and 2): those keep their namespaces.
+            let mapped = s.map[s.entry_at(k, tid)] == 0;
+            assert_eq!(mapped, tid == 8, "target {tid}: the form");
+            if mapped {
+                assert!(entry(&s, k, tid) < entry(&s6, k, tid));
+            }
+        }
+        // Without page 3's stray row, every small target takes the map.
+        rows.remove(&(0, 9, 7, 3));
+        let (_d, s) = build(&rows);
+        for (k, tid) in [(0u8, 1u32), (1, 2), (0, 8)] {
+            assert_eq!(s.map[s.entry_at(k, tid)], 0, "target {tid}");
+            assert!(entry(&s, k, tid) + 1 < entry(&s6, k, tid), "target {tid}");
+        }
+        let back: BTreeSet<_> = (0..4u8)
+            .flat_map(|k| s.targets(k).collect::<Vec<_>>())
+            .flat_map(|t| {
+                let (tid, lists) = t.unwrap();
+                let k = if tid == 2 { 1 } else { 0 };
+                lists
+                    .lists
+                    .into_iter()
+                    .flat_map(move |(n, l)| {
+                        l.all().unwrap().into_iter().map(move |f| (k, tid, n, f))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn a_mapped_entry_from_a_page_without_a_namespace_is_malformed() {
+        let rows: BTreeSet<_> = (0..10u32).map(|f| (0u8, 1u32, 0i32, f)).collect();
+        let (d, s) = build(&rows);
+        let at = s.entry_at(0, 1);
+        assert_eq!(s.map[at], 0);
+        let path = d.path().join("s.seg");
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Every rank of the map set to "none".
+        let m = s.nsmap.as_ref().unwrap();
+        let (start, n) = (m.at, (m.ids * u64::from(m.width)).div_ceil(8) as usize);
+        drop(s);
+        bytes[start..start + n].fill(0xff);
+        reseal(&mut bytes);
+        std::fs::write(&path, &bytes).unwrap();
+        let s = Segment::open(&path, 1).unwrap();
+        assert!(s.target(0, 1).is_err());
     }
 
     #[test]
@@ -1644,11 +2023,11 @@ mod tests {
         assert!(w.push(4, 0, 0, 0).is_err());
         // Forward entries come first, ascending, never empty.
         let mut w = SegmentWriter::create(&dir.path().join("f")).unwrap();
-        w.push_forward(3, b"x", 1).unwrap();
-        assert!(w.push_forward(3, b"y", 1).is_err());
-        assert!(w.push_forward(4, b"", 0).is_err());
+        w.push_forward(3, b"x", 1, None).unwrap();
+        assert!(w.push_forward(3, b"y", 1, None).is_err());
+        assert!(w.push_forward(4, b"", 0, None).is_err());
         w.push(0, 1, 0, 3).unwrap();
-        assert!(w.push_forward(9, b"z", 1).is_err());
+        assert!(w.push_forward(9, b"z", 1, None).is_err());
         // A reverse row from a page past the forward table's last group: its lists could
         // not hold it.
         w.push(0, 1, 0, 127).unwrap();

@@ -1014,7 +1014,8 @@ impl<'s> Loader<'s> {
                         rows.clear();
                         rows.extend(page.iter().map(|&(_, k, t, n)| (k, t, n)));
                         let entry = coder.encode(&rows, Some(universe));
-                        w.push_forward(page[0].0, entry, rows.len() as u64)?;
+                        let ns = super::one_namespace(&rows);
+                        w.push_forward(page[0].0, entry, rows.len() as u64, ns)?;
                     }
                     batch.clear();
                     let _ = spare_tx.send(batch);
