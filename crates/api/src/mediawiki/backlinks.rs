@@ -96,7 +96,7 @@ fn parse_continue(v: &str) -> Result<Cont, ApiError> {
 fn clamp_limit(
     res: &mut ApiResult,
     module: &str,
-    name: &str,
+    name: &dyn std::fmt::Display,
     value: &str,
     n: i64,
     (max, user_max, high_max): (i64, i64, i64),
@@ -138,7 +138,7 @@ fn read_params(
     res: &mut ApiResult,
     caller: Caller,
 ) -> Result<Read, ApiError> {
-    let name = |s: &str| format!("{pre}{s}");
+    let name = |s| super::params::Prefixed(pre, s);
     let title = p.single(&name("title"))?;
     let pageid = match p.single(&name("pageid"))? {
         None => None,

@@ -88,6 +88,37 @@ pub fn decode_value(raw: &[u8], legacy: bool) -> String {
         .collect()
 }
 
+/// A parameter's name: whole, or a module's prefix and the rest, matched without joining
+/// them (a module reads about ten names for every request).
+pub(crate) trait ParamName: std::fmt::Display {
+    fn is(&self, name: &str) -> bool;
+}
+
+impl ParamName for str {
+    fn is(&self, name: &str) -> bool {
+        self == name
+    }
+}
+
+/// `prefix` then `rest`, as in `bl` + `title`.
+#[derive(Clone, Copy)]
+pub(crate) struct Prefixed<'a>(pub &'a str, pub &'a str);
+
+impl ParamName for Prefixed<'_> {
+    fn is(&self, name: &str) -> bool {
+        name.len() == self.0.len() + self.1.len()
+            && name.starts_with(self.0)
+            && name.ends_with(self.1)
+    }
+}
+
+impl std::fmt::Display for Prefixed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(self.1)
+    }
+}
+
 impl Params {
     /// Parameters from raw bytes, each with its `legacy` flag (true for a GET query string;
     /// see [`decode_value`]).
@@ -133,8 +164,8 @@ impl Params {
         }
     }
 
-    pub fn get(&mut self, name: &str) -> Option<String> {
-        let i = self.values.iter().position(|(n, _)| n == name)?;
+    pub fn get<N: ParamName + ?Sized>(&mut self, name: &N) -> Option<String> {
+        let i = self.values.iter().position(|(n, _)| name.is(n))?;
         self.used[i] = true;
         Some(self.values[i].1.clone())
     }
@@ -147,12 +178,12 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn has(&mut self, name: &str) -> bool {
+    pub fn has<N: ParamName + ?Sized>(&mut self, name: &N) -> bool {
         self.get(name).is_some()
     }
 
     /// A single-valued parameter: U+001F at the start is refused.
-    pub fn single(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+    pub fn single<N: ParamName + ?Sized>(&mut self, name: &N) -> Result<Option<String>, ApiError> {
         let v = self.get(name);
         if v.as_deref().is_some_and(|v| v.starts_with('\u{1f}')) {
             return Err(ApiError::new(
@@ -164,7 +195,7 @@ impl Params {
     }
 
     /// A multi-valued parameter: `a|b`, or U+001F-separated when it starts with U+001F.
-    pub fn multi(&mut self, name: &str) -> Result<Vec<String>, ApiError> {
+    pub fn multi<N: ParamName + ?Sized>(&mut self, name: &N) -> Result<Vec<String>, ApiError> {
         Ok(match self.get(name) {
             None => Vec::new(),
             Some(v) if v.is_empty() => Vec::new(),
