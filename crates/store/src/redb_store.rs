@@ -1756,13 +1756,13 @@ fn unzigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
-/// A link row as one sortable key: (kind, target, namespace, from page).
 /// The namespace every one of a page's link rows is filed under, if they share one.
 fn one_namespace(rows: &[(u8, u32, i32)]) -> Option<i32> {
     let ns = rows.first()?.2;
     rows.iter().all(|r| r.2 == ns).then_some(ns)
 }
 
+/// A link row as one sortable key: (kind, target, namespace, from page).
 fn pack(kind: u8, tid: u32, ns: i32, from: u32) -> u128 {
     (u128::from(kind) << 96)
         | (u128::from(tid) << 64)
