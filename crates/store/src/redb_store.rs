@@ -1701,6 +1701,9 @@ struct LinkCoder {
     out: Vec<u8>,
 }
 
+/// The first byte of a forward entry in the compact form: this bit, and a bit per kind.
+const COMPACT: u8 = 0x80;
+
 impl LinkCoder {
     /// `rows` as `encode_links` codes them, lent until the next call.
     fn encode(&mut self, rows: &[(u8, u32, i32)], universe: Option<u64>) -> &[u8] {
@@ -1709,6 +1712,30 @@ impl LinkCoder {
         self.sorted.sort_unstable();
         self.sorted.dedup();
         self.out.clear();
+        // In a segment, a page whose rows share a namespace (every page that exists) gets
+        // the compact form: the namespace once, no kinds, no length for the last list.
+        let one_ns = self.sorted.first().map(|r| r.1).filter(|&ns| {
+            self.sorted
+                .iter()
+                .all(|r| r.1 == ns && usize::from(r.0) < crate::segment::KINDS)
+        });
+        if let (Some(ns), Some(_)) = (one_ns, universe) {
+            let mask = self.sorted.iter().fold(0u8, |m, r| m | 1 << r.0);
+            self.out.push(COMPACT | mask);
+            put_varint(&mut self.out, zigzag(ns));
+            let groups = mask.count_ones() as usize;
+            for (i, group) in self.sorted.chunk_by(|a, b| a.0 == b.0).enumerate() {
+                self.ids.clear();
+                self.ids.extend(group.iter().map(|r| r.2));
+                self.list.clear();
+                crate::postings::encode_into(&mut self.list, &self.ids, universe);
+                if i + 1 < groups {
+                    put_varint(&mut self.out, self.list.len() as u64);
+                }
+                self.out.extend_from_slice(&self.list);
+            }
+            return &self.out;
+        }
         for group in self.sorted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (kind, ns, _) = group[0];
             put_varint(&mut self.out, u64::from(kind));
@@ -1731,6 +1758,35 @@ fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
     let mut out = Vec::new();
     let mut pos = 0;
     let get = |pos: &mut usize| get_varint(b, pos).map_err(|m| bad(m.0));
+    let list_ids = |list: &[u8]| {
+        crate::postings::Postings::parse(list, universe)
+            .and_then(|p| p.all())
+            .map_err(|m| bad(m.0))
+    };
+    if let Some(&first) = b.first().filter(|&&f| f & COMPACT != 0) {
+        let mask = first & !COMPACT;
+        if mask == 0 || mask >> crate::segment::KINDS != 0 {
+            return Err(bad("kinds"));
+        }
+        pos = 1;
+        let ns = i32::try_from(unzigzag(get(&mut pos)?)).map_err(|_| bad("namespace"))?;
+        let mut left = mask.count_ones();
+        for kind in (0..crate::segment::KINDS as u8).filter(|k| mask & 1 << k != 0) {
+            left -= 1;
+            let len = if left == 0 {
+                b.len() - pos
+            } else {
+                usize::try_from(get(&mut pos)?).map_err(|_| bad("length"))?
+            };
+            let list = b
+                .get(pos..pos.saturating_add(len))
+                .ok_or_else(|| bad("list past the end"))?;
+            pos += len;
+            out.extend(list_ids(list)?.into_iter().map(|tid| (kind, tid, ns)));
+        }
+        out.sort_unstable();
+        return Ok(out);
+    }
     while pos < b.len() {
         let kind = u8::try_from(get(&mut pos)?).map_err(|_| bad("kind"))?;
         let ns = i32::try_from(unzigzag(get(&mut pos)?)).map_err(|_| bad("namespace"))?;
@@ -1739,10 +1795,7 @@ fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
             .get(pos..pos.saturating_add(len))
             .ok_or_else(|| bad("list past the end"))?;
         pos += len;
-        let ids = crate::postings::Postings::parse(list, universe)
-            .and_then(|p| p.all())
-            .map_err(|m| bad(m.0))?;
-        out.extend(ids.into_iter().map(|tid| (kind, tid, ns)));
+        out.extend(list_ids(list)?.into_iter().map(|tid| (kind, tid, ns)));
     }
     out.sort_unstable();
     Ok(out)
@@ -2551,7 +2604,35 @@ mod postings_tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn link_rows() -> impl Strategy<Value = Vec<(u8, u32, i32)>> {
+        (any::<bool>(), -3i32..3).prop_flat_map(|(one_ns, ns)| {
+            proptest::collection::vec((0u8..4, 0u32..5000, -3i32..3), 0..300).prop_map(
+                move |rows| {
+                    let mut rows: Vec<_> = rows
+                        .into_iter()
+                        .map(|(k, t, n)| (k, t, if one_ns { ns } else { n }))
+                        .collect();
+                    // A (kind, target) once, as a page's rows are.
+                    rows.sort_unstable();
+                    rows.dedup_by_key(|r| (r.0, r.1));
+                    rows
+                },
+            )
+        })
+    }
+
     proptest! {
+        #[test]
+        fn forward_entries_round_trip(rows in link_rows(), in_universe in any::<bool>()) {
+            let universe = in_universe.then_some(5000);
+            let b = encode_links(&rows, universe);
+            prop_assert_eq!(decode_links(&b, universe).unwrap(), rows.clone());
+            // The compact form exactly where a segment's page has one namespace.
+            let compact = b.first().is_some_and(|&f| f & COMPACT != 0);
+            prop_assert_eq!(compact, in_universe && one_namespace(&rows).is_some());
+        }
+
+
         #[test]
         fn postings_round_trip(pages in proptest::collection::btree_set(any::<u64>(), 0..200)) {
             let bytes = encode_postings(&pages);

@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 7` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 8` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -48,7 +48,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 7;
+pub const VERSION: u32 = 8;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -1723,7 +1723,7 @@ mod tests {
         }
 
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);
