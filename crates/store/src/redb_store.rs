@@ -1758,7 +1758,12 @@ fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
     let mut out = Vec::new();
     let mut pos = 0;
     let get = |pos: &mut usize| get_varint(b, pos).map_err(|m| bad(m.0));
-    let list_ids = |list: &[u8]| {
+    // The ids of the `len` bytes of list at `pos`, which moves past them.
+    let take_list = |pos: &mut usize, len: usize| {
+        let list = b
+            .get(*pos..pos.saturating_add(len))
+            .ok_or_else(|| bad("list past the end"))?;
+        *pos += len;
         crate::postings::Postings::parse(list, universe)
             .and_then(|p| p.all())
             .map_err(|m| bad(m.0))
@@ -1778,11 +1783,11 @@ fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
             } else {
                 usize::try_from(get(&mut pos)?).map_err(|_| bad("length"))?
             };
-            let list = b
-                .get(pos..pos.saturating_add(len))
-                .ok_or_else(|| bad("list past the end"))?;
-            pos += len;
-            out.extend(list_ids(list)?.into_iter().map(|tid| (kind, tid, ns)));
+            out.extend(
+                take_list(&mut pos, len)?
+                    .into_iter()
+                    .map(|tid| (kind, tid, ns)),
+            );
         }
         out.sort_unstable();
         return Ok(out);
@@ -1791,11 +1796,11 @@ fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
         let kind = u8::try_from(get(&mut pos)?).map_err(|_| bad("kind"))?;
         let ns = i32::try_from(unzigzag(get(&mut pos)?)).map_err(|_| bad("namespace"))?;
         let len = usize::try_from(get(&mut pos)?).map_err(|_| bad("length"))?;
-        let list = b
-            .get(pos..pos.saturating_add(len))
-            .ok_or_else(|| bad("list past the end"))?;
-        pos += len;
-        out.extend(list_ids(list)?.into_iter().map(|tid| (kind, tid, ns)));
+        out.extend(
+            take_list(&mut pos, len)?
+                .into_iter()
+                .map(|tid| (kind, tid, ns)),
+        );
     }
     out.sort_unstable();
     Ok(out)

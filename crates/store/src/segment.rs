@@ -799,16 +799,7 @@ impl NsMap {
         if n > u64::from(NO_NS) {
             return Err(Malformed("namespace map: too many namespaces"));
         }
-        let mut names = Vec::with_capacity(n as usize);
-        let mut ns = 0i64;
-        for _ in 0..n {
-            ns += unzigzag(get_varint(body, &mut pos)?);
-            let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
-            if names.last().is_some_and(|&prev| prev >= ns32) {
-                return Err(Malformed("namespace map: namespaces out of order"));
-            }
-            names.push(ns32);
-        }
+        let names = read_namespaces(body, &mut pos, n as usize)?;
         let width = u32::from(
             *body
                 .get(pos)
@@ -830,6 +821,23 @@ impl NsMap {
             ids,
         })
     }
+}
+
+/// `n` strictly ascending namespaces, each as `zigzag(ns - previous ns)` (the first from 0).
+fn read_namespaces(bytes: &[u8], pos: &mut usize, n: usize) -> Result<Vec<i32>, Malformed> {
+    let mut names = Vec::with_capacity(n.min(bytes.len()));
+    let mut ns = 0i64;
+    for _ in 0..n {
+        ns = ns
+            .checked_add(unzigzag(get_varint(bytes, pos)?))
+            .ok_or(Malformed("namespace past i32"))?;
+        let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
+        if names.last().is_some_and(|&prev| prev >= ns32) {
+            return Err(Malformed("namespaces out of order"));
+        }
+        names.push(ns32);
+    }
+    Ok(names)
 }
 
 /// The page ids a segment's reverse lists hold: below the forward table's last group's end
@@ -1342,7 +1350,9 @@ impl<'a> TargetLists<'a> {
         let mut posting_len = 0;
         let mut ns = 0i64;
         for _ in 0..n {
-            ns += unzigzag(get_varint(entry, &mut pos)?);
+            ns = ns
+                .checked_add(unzigzag(get_varint(entry, &mut pos)?))
+                .ok_or(Malformed("namespace past i32"))?;
             let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
             if lists.last().is_some_and(|&(prev, _)| prev >= ns32) {
                 return Err(Malformed("namespaces out of order"));
@@ -1413,16 +1423,7 @@ impl<'a> TargetLists<'a> {
         if k < 2 {
             return Err(Malformed("a single-list entry with one namespace"));
         }
-        let mut names = Vec::with_capacity(k);
-        let mut ns = 0i64;
-        for _ in 0..k {
-            ns += unzigzag(get_varint(entry, &mut pos)?);
-            let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
-            if names.last().is_some_and(|&prev| prev >= ns32) {
-                return Err(Malformed("namespaces out of order"));
-            }
-            names.push(ns32);
-        }
+        let names = read_namespaces(entry, &mut pos, k)?;
         let len =
             usize::try_from(get_varint(entry, &mut pos)?).map_err(|_| Malformed("list length"))?;
         let bytes = entry
@@ -1954,6 +1955,28 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let s = Segment::open(&path, 1).unwrap();
         assert!(s.target(0, 1).is_err());
+    }
+
+    #[test]
+    fn namespaces_past_i32_are_malformed_not_an_overflow() {
+        let mut b = Vec::new();
+        for v in [5i64, -3, i64::MAX, i64::MAX] {
+            put_varint(&mut b, zigzag(v));
+        }
+        let mut pos = 0;
+        assert!(read_namespaces(&b, &mut pos, 2).is_err(), "descending");
+        let mut b = Vec::new();
+        put_varint(&mut b, zigzag(1));
+        put_varint(&mut b, zigzag(i64::MAX));
+        let mut pos = 0;
+        assert!(read_namespaces(&b, &mut pos, 2).is_err(), "past i64");
+        let mut b = Vec::new();
+        for v in [-2i64, 2, 10] {
+            put_varint(&mut b, zigzag(v));
+        }
+        let mut pos = 0;
+        assert_eq!(read_namespaces(&b, &mut pos, 3).unwrap(), vec![-2, 0, 10]);
+        assert_eq!(pos, b.len());
     }
 
     #[test]
