@@ -1713,38 +1713,37 @@ impl LinkCoder {
         self.sorted.dedup();
         self.out.clear();
         // In a segment, a page whose rows share a namespace (every page that exists) gets
-        // the compact form: the namespace once, no kinds, no length for the last list.
+        // the compact form: the namespace once, a bit per kind, no length for the last list.
         let one_ns = self.sorted.first().map(|r| r.1).filter(|&ns| {
             self.sorted
                 .iter()
                 .all(|r| r.1 == ns && usize::from(r.0) < crate::segment::KINDS)
         });
-        if let (Some(ns), Some(_)) = (one_ns, universe) {
+        let compact = one_ns.filter(|_| universe.is_some());
+        let mut groups = 0;
+        if let Some(ns) = compact {
             let mask = self.sorted.iter().fold(0u8, |m, r| m | 1 << r.0);
             self.out.push(COMPACT | mask);
             put_varint(&mut self.out, zigzag(ns));
-            let groups = mask.count_ones() as usize;
-            for (i, group) in self.sorted.chunk_by(|a, b| a.0 == b.0).enumerate() {
-                self.ids.clear();
-                self.ids.extend(group.iter().map(|r| r.2));
-                self.list.clear();
-                crate::postings::encode_into(&mut self.list, &self.ids, universe);
-                if i + 1 < groups {
-                    put_varint(&mut self.out, self.list.len() as u64);
-                }
-                self.out.extend_from_slice(&self.list);
-            }
-            return &self.out;
+            groups = mask.count_ones() as usize;
         }
-        for group in self.sorted.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        for (i, group) in self
+            .sorted
+            .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+            .enumerate()
+        {
             let (kind, ns, _) = group[0];
-            put_varint(&mut self.out, u64::from(kind));
-            put_varint(&mut self.out, zigzag(ns));
+            if compact.is_none() {
+                put_varint(&mut self.out, u64::from(kind));
+                put_varint(&mut self.out, zigzag(ns));
+            }
             self.ids.clear();
             self.ids.extend(group.iter().map(|r| r.2));
             self.list.clear();
             crate::postings::encode_into(&mut self.list, &self.ids, universe);
-            put_varint(&mut self.out, self.list.len() as u64);
+            if compact.is_none() || i + 1 < groups {
+                put_varint(&mut self.out, self.list.len() as u64);
+            }
             self.out.extend_from_slice(&self.list);
         }
         &self.out
