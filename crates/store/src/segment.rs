@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 8` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 9` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -25,7 +25,8 @@
 //!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
 //! fentry  := the page's link rows, as the store writes them (opaque here)
-//! titles  := a title table (`crate::titles`)
+//! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 3` from
+//!            version 9, 2 before
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
 //! funiverse := u64le                       the forward entries' universe (the store's),
 //!                                          u64::MAX: none; from version 6
@@ -48,7 +49,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -219,7 +220,13 @@ impl SegmentWriter {
                 self.places.push(place);
             }
             let next = self.places.len();
-            self.titles = Some((next, TitlesWriter::new(self.pos)));
+            #[allow(unused_mut)]
+            let mut table = TitlesWriter::new(self.pos);
+            #[cfg(test)]
+            if self.version < 9 {
+                table = table.with_dictionary_version_2();
+            }
+            self.titles = Some((next, table));
             if next >= k {
                 return Ok(());
             }
@@ -1724,7 +1731,7 @@ mod tests {
         }
 
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);

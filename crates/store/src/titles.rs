@@ -75,6 +75,13 @@ impl TitlesWriter {
         }
     }
 
+    /// The same, writing its dictionary in version 2, to test that it is still read.
+    #[cfg(test)]
+    pub(crate) fn with_dictionary_version_2(mut self) -> Self {
+        self.dict = dictionary::Writer::version_2();
+        self
+    }
+
     /// Adds a title: in dictionary order (namespace, then dbkey bytes), each id once (the
     /// latter is checked by `finish`).
     pub fn push(

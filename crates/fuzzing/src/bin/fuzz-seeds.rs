@@ -205,6 +205,13 @@ fn main() -> std::io::Result<()> {
     ])
     .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
     put(root, "dictionary", "three", &dict)?;
+    // Enough titles of repeated words for a symbol table to pay, so that coded keys are seeded.
+    let coded = inlink_store::dictionary::build((0..2000u64).map(|i| {
+        let w = ["River", "science", "Soak", "Battle_of"][i as usize % 4];
+        (i as i32 % 3, format!("{w}_{}_{w}", i * 7), i)
+    }))
+    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    put(root, "dictionary", "coded", &coded)?;
     put(root, "store_values", "postings", &[3, 2, 5, 1, 0x81, 1])?;
     put(
         root,
