@@ -124,9 +124,6 @@ impl Symbols {
         if count == 0 {
             return b.len().eq(&1).then_some(None);
         }
-        if count == usize::from(ESCAPE) + 1 {
-            return None;
-        }
         let (lens, mut bytes) = rest.split_at_checked(count)?;
         let mut syms = Vec::with_capacity(count);
         for &len in lens {
@@ -286,7 +283,7 @@ impl Codec {
 }
 
 /// Writes a dictionary to a byte sink, keys given strictly ascending, in one pass: only
-/// the block offsets, and the first [`LEARN_FROM`] titles until the symbol table is
+/// the block offsets, and the first `LEARN_FROM` titles until the symbol table is
 /// learned from them, stay in memory.
 pub struct Writer {
     written: u64,
