@@ -150,48 +150,29 @@ impl Symbols {
         }
     }
 
-    /// Appends what `codes` stand for; `None` at a code with no symbol. `escaped`: the
-    /// codes before these ended in an escape, whose byte is the first here (a stored key
-    /// is gathered in pieces); left true when these end in one.
-    fn decode_more(&self, codes: &[u8], out: &mut Vec<u8>, escaped: &mut bool) -> Option<()> {
+    /// Appends what `codes` stand for; `None` at a code with no symbol or an escape at
+    /// the end.
+    fn decode_into(&self, codes: &[u8], out: &mut Vec<u8>) -> Option<()> {
+        // Room for eight bytes a code: each symbol is copied as one eight-byte word and
+        // the write position moved by its length, the rest cut at the end.
+        let mut w = out.len();
+        out.resize(w + codes.len() * 8 + 8, 0);
         let mut codes = codes.iter();
-        if *escaped {
-            match codes.next() {
-                Some(&b) => {
-                    out.push(b);
-                    *escaped = false;
-                }
-                None => return Some(()),
-            }
-        }
-        out.reserve(codes.len() * 8);
         while let Some(&c) = codes.next() {
             if c == ESCAPE {
-                match codes.next() {
-                    Some(&b) => out.push(b),
-                    None => *escaped = true,
-                }
+                out[w] = *codes.next()?;
+                w += 1;
                 continue;
             }
             let len = usize::from(self.lens[usize::from(c)]);
             if len == 0 {
                 return None;
             }
-            // Eight bytes copied and the rest cut: one fixed-size store, not a copy of
-            // `len` bytes.
-            let end = out.len() + len;
-            out.extend_from_slice(&self.bytes[usize::from(c)]);
-            out.truncate(end);
+            out[w..w + 8].copy_from_slice(&self.bytes[usize::from(c)]);
+            w += len;
         }
+        out.truncate(w);
         Some(())
-    }
-
-    /// Appends what `codes` stand for; `None` at a code with no symbol or an escape at
-    /// the end.
-    fn decode_into(&self, codes: &[u8], out: &mut Vec<u8>) -> Option<()> {
-        let mut escaped = false;
-        self.decode_more(codes, out, &mut escaped)?;
-        (!escaped).then_some(())
     }
 
     /// Compares what `codes` stand for with `want[..len]`, a symbol at a time as one
@@ -583,6 +564,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     }
 
     /// The header of entry `n` of a block at `pos`: (shared length, suffix length).
+    #[inline]
     fn head(&self, b: &[u8], pos: &mut usize, n: usize) -> Option<(usize, usize)> {
         let varint = |pos: &mut usize| usize::try_from(get_varint(b, pos).ok()?).ok();
         if n == 0 {
@@ -809,29 +791,34 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         if need > 0 || prev_len < 4 {
             return None;
         }
-        // The namespace is the stored key's first four bytes; the rest is written (or
-        // decoded) forward into the dbkey's own allocation.
+        // The namespace is the stored key's first four bytes; the rest is the dbkey, or its
+        // codes, gathered (on the stack when short) and decoded at once.
         let mut ns = [0u8; 4];
         let coded = prev_len - 4;
-        let mut dbkey = Vec::with_capacity(if self.symbols.is_some() {
-            coded * 3
+        let mut stack = [0u8; 128];
+        let mut heap = Vec::new();
+        let rest: &mut [u8] = if coded <= stack.len() {
+            &mut stack[..coded]
         } else {
-            coded
-        });
-        let mut escaped = false;
+            heap.resize(coded, 0);
+            &mut heap
+        };
         for &(at, suffix, len) in pieces[..count].iter().rev() {
             let (at, suffix, len) = (at as usize, suffix as usize, len as usize);
             let bytes = &b[suffix..suffix + len];
             let in_ns = 4usize.saturating_sub(at).min(len);
             ns[at.min(4)..at.min(4) + in_ns].copy_from_slice(&bytes[..in_ns]);
-            match &self.symbols {
-                None => dbkey.extend_from_slice(&bytes[in_ns..]),
-                Some(s) => s.decode_more(&bytes[in_ns..], &mut dbkey, &mut escaped)?,
+            let from = at.max(4) - 4;
+            rest[from..from + len - in_ns].copy_from_slice(&bytes[in_ns..]);
+        }
+        let dbkey = match &self.symbols {
+            None => rest.to_vec(),
+            Some(s) => {
+                let mut d = Vec::with_capacity(coded * 8 + 8);
+                s.decode_into(rest, &mut d)?;
+                d
             }
-        }
-        if escaped {
-            return None;
-        }
+        };
         let ns = (u32::from_be_bytes(ns) ^ 0x8000_0000) as i32;
         let dbkey = String::from_utf8(dbkey).ok()?;
         Some((ns, dbkey, value))
@@ -1026,12 +1013,11 @@ mod tests {
             }
         }
 
-        /// Codes decode to the plain bytes, whole or in pieces, whatever the table.
+        /// Codes decode to the plain bytes, whatever the table.
         #[test]
         fn codes_decode_to_the_plain_bytes(
             syms in proptest::collection::vec(proptest::collection::vec(0u8..4, 1..=8), 1..20),
             text in proptest::collection::vec(0u8..5, 0..24),
-            split in any::<prop::sample::Index>(),
         ) {
             let list: Vec<([u8; 8], u8)> = syms.iter().map(|s| {
                 let mut b = [0u8; 8];
@@ -1054,13 +1040,10 @@ mod tests {
             let mut out = Vec::new();
             prop_assert_eq!(table.decode_into(&codes, &mut out), Some(()));
             prop_assert_eq!(&out, &text);
-            // In two pieces, split anywhere (an escape's byte may start the second).
-            let cut = split.index(codes.len() + 1);
-            let (mut out, mut escaped) = (Vec::new(), false);
-            prop_assert_eq!(table.decode_more(&codes[..cut], &mut out, &mut escaped), Some(()));
-            prop_assert_eq!(table.decode_more(&codes[cut..], &mut out, &mut escaped), Some(()));
-            prop_assert!(!escaped);
-            prop_assert_eq!(&out, &text);
+            // Appended to what is there.
+            let mut more = b"x".to_vec();
+            prop_assert_eq!(table.decode_into(&codes, &mut more), Some(()));
+            prop_assert_eq!(&more[1..], &text[..]);
         }
 
         /// Every title is found through a table learned from titles of every kind (one
