@@ -564,7 +564,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     }
 
     /// The header of entry `n` of a block at `pos`: (shared length, suffix length).
-    #[inline]
+    #[inline(always)]
     fn head(&self, b: &[u8], pos: &mut usize, n: usize) -> Option<(usize, usize)> {
         let varint = |pos: &mut usize| usize::try_from(get_varint(b, pos).ok()?).ok();
         if n == 0 {
