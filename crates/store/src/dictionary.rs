@@ -624,7 +624,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             }
         }
         let mut found = None;
-        self.stored_entries(lo, |k, v| match self.cmp_key(k, &want) {
+        self.stored_entries(lo, |k, _, v| match self.cmp_key(k, &want) {
             Some(Ordering::Equal) => {
                 found = Some(v);
                 false
@@ -643,8 +643,10 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         self.entries == 0
     }
 
-    /// The entries of block `i`: (stored key, value), in order; stops at damaged bytes.
-    fn stored_entries(&self, i: usize, mut f: impl FnMut(&[u8], u64) -> bool) {
+    /// The entries of block `i`: (stored key, bytes it shares with the key before, value),
+    /// in order; stops at damaged bytes (a damaged block gives fewer entries, never a
+    /// panic) or when `f` says so.
+    fn stored_entries(&self, i: usize, mut f: impl FnMut(&[u8], usize, u64) -> bool) {
         let (start, end) = self.block_range(i);
         let b = &self.bytes.as_ref()[..end];
         let mut pos = start;
@@ -653,7 +655,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             if pos >= end {
                 return;
             }
-            let mut entry = || -> Option<u64> {
+            let mut entry = || -> Option<(usize, u64)> {
                 let (shared, len) = self.head(b, &mut pos, n)?;
                 if shared > cur.len() {
                     return None;
@@ -661,77 +663,60 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 cur.truncate(shared);
                 cur.extend_from_slice(b.get(pos..pos.checked_add(len)?)?);
                 pos += len;
-                get_varint(b, &mut pos).ok()
+                Some((shared, get_varint(b, &mut pos).ok()?))
             };
             match entry() {
-                Some(value) if f(&cur, value) => {}
+                Some((shared, value)) if f(&cur, shared, value) => {}
                 _ => return,
             }
         }
     }
 
     /// The entries of block `i`: (key, value), in order, keys plain (namespace bytes and
-    /// dbkey); stops at damaged bytes (a damaged block gives fewer entries, never a panic).
-    /// A coded key is decoded from the last code boundary it shares with the key before.
+    /// dbkey), as `stored_entries` gives them. A coded key is decoded from the last code
+    /// boundary it shares with the key before.
     fn block_entries(&self, i: usize, mut f: impl FnMut(&[u8], u64) -> bool) {
-        let (start, end) = self.block_range(i);
-        let b = &self.bytes.as_ref()[..end];
-        let mut pos = start;
-        let mut cur: Vec<u8> = Vec::with_capacity(64);
+        let Some(s) = &self.symbols else {
+            return self.stored_entries(i, |k, _, v| f(k, v));
+        };
         let mut plain: Vec<u8> = Vec::with_capacity(128);
-        // Per position in `cur`, the plain bytes before it; `INSIDE` between an escape and
-        // its byte.
+        // Per position in the stored key, the plain bytes before it; `INSIDE` between an
+        // escape and its byte.
         const INSIDE: u32 = u32::MAX;
         let mut marks: Vec<u32> = vec![0];
-        for n in 0..BLOCK {
-            if pos >= end {
-                return;
+        self.stored_entries(i, |cur, shared, value| {
+            let mut at = shared;
+            while marks[at] == INSIDE {
+                at -= 1;
             }
-            let mut entry = || -> Option<u64> {
-                let (shared, len) = self.head(b, &mut pos, n)?;
-                if shared > cur.len() {
-                    return None;
-                }
-                cur.truncate(shared);
-                cur.extend_from_slice(b.get(pos..pos.checked_add(len)?)?);
-                pos += len;
-                if let Some(s) = &self.symbols {
-                    let mut at = shared;
-                    while marks[at] == INSIDE {
-                        at -= 1;
+            plain.truncate(marks[at] as usize);
+            marks.truncate(at + 1);
+            while at < cur.len() {
+                let c = cur[at];
+                if at < 4 {
+                    plain.push(c);
+                    at += 1;
+                } else if c == ESCAPE {
+                    let Some(&b) = cur.get(at + 1) else {
+                        return false;
+                    };
+                    plain.push(b);
+                    marks.push(INSIDE);
+                    at += 2;
+                } else {
+                    let len = usize::from(s.lens[usize::from(c)]);
+                    if len == 0 {
+                        return false;
                     }
-                    plain.truncate(marks[at] as usize);
-                    marks.truncate(at + 1);
-                    while at < cur.len() {
-                        let c = cur[at];
-                        if at < 4 {
-                            plain.push(c);
-                            at += 1;
-                        } else if c == ESCAPE {
-                            plain.push(*cur.get(at + 1)?);
-                            marks.push(INSIDE);
-                            at += 2;
-                        } else {
-                            let len = usize::from(s.lens[usize::from(c)]);
-                            if len == 0 {
-                                return None;
-                            }
-                            let end = plain.len() + len;
-                            plain.extend_from_slice(&s.bytes[usize::from(c)]);
-                            plain.truncate(end);
-                            at += 1;
-                        }
-                        marks.push(plain.len() as u32);
-                    }
+                    let end = plain.len() + len;
+                    plain.extend_from_slice(&s.bytes[usize::from(c)]);
+                    plain.truncate(end);
+                    at += 1;
                 }
-                get_varint(b, &mut pos).ok()
-            };
-            let Some(value) = entry() else { return };
-            let key = if self.symbols.is_some() { &plain } else { &cur };
-            if !f(key, value) {
-                return;
+                marks.push(plain.len() as u32);
             }
-        }
+            f(&plain, value)
+        })
     }
 
     /// The entry at position `p` (0-based, in key order): (namespace, dbkey, value). The
