@@ -419,7 +419,8 @@ impl Writer {
         head.clear();
         put_varint(&mut head, value);
         self.put(out, &head)?;
-        self.prev_stored = stored;
+        // The old key's buffer is the next one's.
+        self.stored = std::mem::replace(&mut self.prev_stored, stored);
         self.entries += 1;
         Ok(())
     }
@@ -998,11 +999,12 @@ mod tests {
             }
         }
 
-        /// Codes decode to the plain bytes, whatever the table.
+        /// Codes decode to the plain bytes, and compare as they do, whatever the table.
         #[test]
         fn codes_decode_to_the_plain_bytes(
             syms in proptest::collection::vec(proptest::collection::vec(0u8..4, 1..=8), 1..20),
             text in proptest::collection::vec(0u8..5, 0..24),
+            want in proptest::collection::vec(0u8..5, 0..24),
         ) {
             let list: Vec<([u8; 8], u8)> = syms.iter().map(|s| {
                 let mut b = [0u8; 8];
@@ -1025,6 +1027,20 @@ mod tests {
             let mut out = Vec::new();
             prop_assert_eq!(table.decode_into(&codes, &mut out), Some(()));
             prop_assert_eq!(&out, &text);
+            // Compared a word at a time against a key padded with zero bytes, as lookups do.
+            let mut padded = want.clone();
+            padded.extend_from_slice(&[0; 8]);
+            prop_assert_eq!(table.cmp(&codes, &padded, want.len()), Some(text.cmp(&want)));
+            // Against its own prefixes and extensions, where the words agree longest.
+            for k in 0..=text.len() + 1 {
+                let mut other = text[..k.min(text.len())].to_vec();
+                if k > text.len() {
+                    other.push(0);
+                }
+                let n = other.len();
+                other.extend_from_slice(&[0; 8]);
+                prop_assert_eq!(table.cmp(&codes, &other, n), Some(text.as_slice().cmp(&other[..n])));
+            }
             // Appended to what is there.
             let mut more = b"x".to_vec();
             prop_assert_eq!(table.decode_into(&codes, &mut more), Some(()));
