@@ -45,17 +45,18 @@ const NIBBLE_MORE: u8 = 15;
 
 /// A key and eight zero bytes, for comparisons a word at a time (`Dictionary::cmp_key`).
 fn padded_key(ns: i32, dbkey: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(12 + dbkey.len());
-    k.extend_from_slice(&ns_bytes(ns));
-    k.extend_from_slice(dbkey.as_bytes());
-    k.extend_from_slice(&[0; 8]);
-    k
+    key_padded_by(ns, dbkey, 8)
 }
 
 fn key(ns: i32, dbkey: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(4 + dbkey.len());
+    key_padded_by(ns, dbkey, 0)
+}
+
+fn key_padded_by(ns: i32, dbkey: &str, pad: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + dbkey.len() + pad);
     k.extend_from_slice(&ns_bytes(ns));
     k.extend_from_slice(dbkey.as_bytes());
+    k.resize(k.len() + pad, 0);
     k
 }
 
