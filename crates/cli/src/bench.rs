@@ -1188,9 +1188,9 @@ fn scale_bench(
             );
         }
     }
-    if let Some([targets, target_bytes, pages, page_bytes]) = store.segment_titles()? {
+    if let Some([targets, target_bytes, pages, page_bytes, shared]) = store.segment_titles()? {
         println!(
-            "titles in the segment (front-coded dictionaries and id tables): {targets} targets, {:.1} bytes each; {pages} pages, {:.1} bytes each",
+            "titles in the segment (front-coded dictionaries and id tables): {targets} targets, {:.1} bytes each ({shared} of them pages' titles, written once, in the page table); {pages} pages, {:.1} bytes each",
             target_bytes as f64 / targets.max(1) as f64,
             page_bytes as f64 / pages.max(1) as f64
         );

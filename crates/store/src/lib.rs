@@ -10,6 +10,7 @@ mod error;
 mod mem;
 pub mod postings;
 mod query;
+mod ranked;
 mod redb_store;
 pub mod segment;
 mod sorter;

@@ -9,7 +9,7 @@ use crate::postings::{get_varint, put_varint};
 use crate::query::{
     Backlink, BacklinkQuery, Batch, Direction, Op, Order, PageUpdate, RedirectRow, StoreStats,
 };
-use crate::segment::{Cursor, Segment, SegmentError, SegmentWriter, TargetLists};
+use crate::segment::{Cursor, Segment, SegmentError, SegmentWriter, TargetLists, TitleTablesApart};
 use crate::sorter::{Sorter, DEFAULT_BUDGET};
 use crate::{LinkStore, Result, StoreError};
 use inlink_model::{
@@ -585,12 +585,33 @@ impl Core {
                 Ok(())
             })?;
             push_reverse(&mut w, sorter.finish().map_err(io)?.ahead()).map_err(io)?;
+            // Targets and pages in one walk by title (a target that is a page shares its
+            // title), each table into a scratch file, then spliced in.
+            let titles = txn.open_table(TITLES)?;
+            let mut pages = page_titles(&titles, old.as_deref())?;
+            let mut page = pages()?;
+            let (targets_hint, pages_hint) = old
+                .as_deref()
+                .map_or((0, 0), |s| (s.targets_len() as u64, s.pages_len() as u64));
+            let mut tables =
+                TitleTablesApart::create(&self.dir, targets_hint, pages_hint).map_err(io)?;
             for_each_target(&txn, old.as_deref(), |ns, dbkey, tid| {
-                w.push_title(ns, dbkey, tid).map_err(io)
+                while let Some((pn, pt, id, redirect)) = &page {
+                    if (*pn, pt.as_bytes()) > (ns, dbkey.as_bytes()) {
+                        break;
+                    }
+                    tables.push_page(*pn, pt, *id, *redirect).map_err(io)?;
+                    page = pages()?;
+                }
+                tables.push_target(ns, dbkey, tid).map_err(io)
             })?;
-            for_each_page_title(&txn, old.as_deref(), |ns, dbkey, id, redirect| {
-                w.push_page(ns, dbkey, id, redirect).map_err(io)
-            })?;
+            while let Some((ns, dbkey, id, redirect)) = page {
+                tables.push_page(ns, &dbkey, id, redirect).map_err(io)?;
+                page = pages()?;
+            }
+            let (targets, pages) = tables.finish().map_err(io)?;
+            w.splice_titles(targets).map_err(io)?;
+            w.splice_pages(pages).map_err(io)?;
             w.finish(seq).map_err(io)?;
             Ok(())
         })();
@@ -714,36 +735,70 @@ fn next_target(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R<u32>
 /// the segment's row it compares equal to (`replaced` is told of it first). Calls `f` with
 /// each row that stands, in order, until it returns `false`.
 fn merge_delta<T>(
-    mut delta: impl FnMut() -> R<Option<T>>,
-    mut base: impl FnMut() -> R<Option<T>>,
+    delta: impl FnMut() -> R<Option<T>>,
+    base: impl FnMut() -> R<Option<T>>,
     cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
     replaced: impl Fn(&T) -> R<()>,
     mut f: impl FnMut(T) -> R<bool>,
 ) -> R<()> {
-    let (mut d, mut b) = (delta()?, base()?);
-    loop {
-        let from_delta = match (&d, &b) {
-            (None, None) => return Ok(()),
-            (Some(x), Some(y)) => match cmp(x, y) {
+    let mut rows = Merged::new(delta, base, cmp, replaced)?;
+    while let Some(row) = rows.next()? {
+        if !f(row)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// [`merge_delta`]'s rows, pulled one at a time.
+struct Merged<T, D, B, C, X> {
+    delta: D,
+    base: B,
+    cmp: C,
+    replaced: X,
+    d: Option<T>,
+    b: Option<T>,
+}
+
+impl<T, D, B, C, X> Merged<T, D, B, C, X>
+where
+    D: FnMut() -> R<Option<T>>,
+    B: FnMut() -> R<Option<T>>,
+    C: Fn(&T, &T) -> std::cmp::Ordering,
+    X: Fn(&T) -> R<()>,
+{
+    fn new(mut delta: D, mut base: B, cmp: C, replaced: X) -> R<Self> {
+        let (d, b) = (delta()?, base()?);
+        Ok(Merged {
+            delta,
+            base,
+            cmp,
+            replaced,
+            d,
+            b,
+        })
+    }
+
+    fn next(&mut self) -> R<Option<T>> {
+        let from_delta = match (&self.d, &self.b) {
+            (None, None) => return Ok(None),
+            (Some(x), Some(y)) => match (self.cmp)(x, y) {
                 std::cmp::Ordering::Less => true,
                 std::cmp::Ordering::Greater => false,
                 std::cmp::Ordering::Equal => {
-                    replaced(y)?;
-                    b = base()?;
+                    (self.replaced)(y)?;
+                    self.b = (self.base)()?;
                     true
                 }
             },
             (Some(_), None) => true,
             (None, Some(_)) => false,
         };
-        let row = if from_delta {
-            std::mem::replace(&mut d, delta()?)
+        Ok(if from_delta {
+            std::mem::replace(&mut self.d, (self.delta)()?)
         } else {
-            std::mem::replace(&mut b, base()?)
-        };
-        if !f(row.expect("a row"))? {
-            return Ok(());
-        }
+            std::mem::replace(&mut self.b, (self.base)()?)
+        })
     }
 }
 
@@ -805,23 +860,39 @@ fn for_each_page(
     )
 }
 
-/// Calls `f` with every page title of a snapshot in dictionary order: (namespace, dbkey,
-/// page id, is redirect) — the segment's page titles merged with `title_delta`.
+/// Calls `f` with every page title of a snapshot in dictionary order: (namespace,
+/// dbkey, page id, is redirect).
 fn for_each_page_title(
     txn: &ReadTransaction,
     seg: Option<&Segment>,
     mut f: impl FnMut(i32, &str, u32, bool) -> R<()>,
 ) -> R<()> {
     let titles = txn.open_table(TITLES)?;
+    let mut rows = page_titles(&titles, seg)?;
+    while let Some((ns, dbkey, id, redirect)) = rows()? {
+        f(ns, &dbkey, id, redirect)?;
+    }
+    Ok(())
+}
+
+/// A page's title: (namespace, dbkey, page id, is redirect).
+type PageTitle = (i32, String, u32, bool);
+
+/// The page titles of a snapshot in dictionary order, pulled one at a time: the
+/// `title_delta` rows (`titles`) over the segment's page table.
+fn page_titles<'a>(
+    titles: &'a redb::ReadOnlyTable<(i32, &'static str), TitleRow>,
+    seg: Option<&'a Segment>,
+) -> R<impl FnMut() -> R<Option<PageTitle>> + 'a> {
     let mut over = titles.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.page_titles());
-    merge_delta(
-        || {
+    let mut rows = Merged::new(
+        move || {
             next_row(&mut over, |(ns, dbkey), (_, present, id, redirect)| {
                 (ns, dbkey.to_string(), present.then_some((id, redirect)))
             })
         },
-        || match base.next().transpose().map_err(corrupt("link segment"))? {
+        move || match base.next().transpose().map_err(corrupt("link segment"))? {
             Some((ns, dbkey, id)) => {
                 let redirect = match seg {
                     Some(s) => s.page_is_redirect(id).map_err(corrupt("link segment"))?,
@@ -833,13 +904,15 @@ fn for_each_page_title(
         },
         by_title,
         |_| Ok(()),
-        |(ns, dbkey, page)| {
-            if let Some((id, redirect)) = page {
-                f(ns, &dbkey, id, redirect)?;
-            }
-            Ok(true)
-        },
-    )
+    )?;
+    // A row that is not `present` takes the title away.
+    Ok(move || loop {
+        match rows.next()? {
+            Some((ns, dbkey, Some((id, redirect)))) => return Ok(Some((ns, dbkey, id, redirect))),
+            Some((_, _, None)) => {}
+            None => return Ok(None),
+        }
+    })
 }
 
 /// Calls `f` with every target title of a snapshot in dictionary order: the segment's
@@ -936,15 +1009,16 @@ impl RedbStore {
             .map_err(|m| self.segment_corrupt(m))
     }
 
-    /// The segment's title tables: target titles and their bytes, page titles and theirs;
-    /// `None` without a segment.
-    pub fn segment_titles(&self) -> Result<Option<[u64; 4]>> {
+    /// The segment's title tables: target titles and their bytes, page titles and theirs,
+    /// and the target titles written in the page table; `None` without a segment.
+    pub fn segment_titles(&self) -> Result<Option<[u64; 5]>> {
         Ok(self.current_segment().map(|s| {
             [
                 s.targets_len() as u64,
                 s.target_title_bytes(),
                 s.pages_len() as u64,
                 s.page_title_bytes(),
+                s.shared_titles(),
             ]
         }))
     }
@@ -1066,8 +1140,17 @@ impl RedbStore {
             // `targets` (never both).
             let names = txn.open_table(TARGET_NAMES)?;
             let mut seen = 0u64;
+            if let Some(Err(m)) = seg.as_deref().map(Segment::check_shared) {
+                say(format!("the segment's shared titles: {}", m.0));
+            }
             for_each_target(&txn, seg.as_deref(), |ns, dbkey, tid| {
                 seen += 1;
+                let found = target_id(Some(&txn), seg.as_deref(), &Title::new(ns, dbkey))?;
+                if found != Some(tid) {
+                    say(format!(
+                        "target {tid} ({ns}, {dbkey:?}) is found as {found:?}"
+                    ));
+                }
                 let named = match names.get(tid)? {
                     Some(v) => Some((v.value().0, v.value().1.to_string())),
                     None => match &seg {
@@ -1312,7 +1395,10 @@ impl<'t> Writer<'t> {
         if let Some(id) = self.targets.get((t.ns, t.dbkey.as_str()))? {
             return Ok(Some(id.value()));
         }
-        Ok(self.seg.as_ref().and_then(|s| s.target_id(t.ns, &t.dbkey)))
+        match &self.seg {
+            Some(s) => s.target_id(t.ns, &t.dbkey).map_err(corrupt("link segment")),
+            None => Ok(None),
+        }
     }
 
     fn target_id(&mut self, t: &Title) -> R<u32> {
@@ -2131,7 +2217,10 @@ fn target_id(txn: Option<&ReadTransaction>, seg: Option<&Segment>, t: &Title) ->
             return Ok(Some(v.value()));
         }
     }
-    Ok(seg.and_then(|s| s.target_id(t.ns, &t.dbkey)))
+    match seg {
+        Some(s) => s.target_id(t.ns, &t.dbkey).map_err(corrupt("link segment")),
+        None => Ok(None),
+    }
 }
 
 impl Core {

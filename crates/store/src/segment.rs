@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 9` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 10` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -7,10 +7,12 @@
 //! skip tables. For every linking page it holds the page's own rows (the forward table,
 //! whose entries the store encodes and decodes), so the forward links need no B-tree. Two
 //! title tables ([`crate::titles`]) map target titles to target ids and page titles to
-//! page ids (with the redirect flag), and back.
+//! page ids (with the redirect flag), and back; a target whose title is a page's is
+//! written in the page table alone, paired with the page in the `shared` section.
 //!
 //! ```text
-//! file    := group* titles(targets) titles(pages) nsmap table[5] funiverse nsmap_at trailer
+//! file    := group* titles(targets) titles(pages) shared? nsmap table[5] funiverse
+//!            nsmap_at shared_at trailer
 //!                                          tables 0-3: reverse, by kind; 4: forward
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
@@ -27,6 +29,8 @@
 //! fentry  := the page's link rows, as the store writes them (opaque here)
 //! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 3` from
 //!            version 9, 2 before
+//! shared  := the target ids paired with page ids of the same title (`crate::titles`,
+//!            `Shared`); from version 10
 //! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
 //! funiverse := u64le                       the forward entries' universe (the store's),
 //!                                          u64::MAX: none; from version 6
@@ -37,19 +41,21 @@
 //!                                          2^width - 1: none (no forward entry, or rows
 //!                                          filed under several namespaces)
 //! nsmap_at := u64le                        the offset of `nsmap`; from version 7
+//! shared_at := u64le                       the offset of `shared`, u64::MAX: none; from
+//!                                          version 10
 //! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
 //!            place(targets) place(pages)  u64le seq  u32le version
 //!            u32le crc32(every byte before it)  "inlnkSEG"
 //! ```
 
 use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
-use crate::titles::{Titles, TitlesWriter, PLACE};
+use crate::titles::{Shared, Titles, TitlesWriter, PLACE};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 9;
+pub const VERSION: u32 = 10;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -80,12 +86,18 @@ const NSMAP_AT: usize = 8;
 /// A page with no namespace in the map being built.
 const NO_NS: u8 = u8::MAX;
 
+/// Version 10 puts the offset of the shared titles (`u64le`, `u64::MAX`: none) after the
+/// namespace map's.
+const SHARED_AT: usize = 8;
+const NO_SHARED: u64 = u64::MAX;
+
 /// The bytes after the last table: the trailer, the forward universe from version 6 and the
 /// namespace map's offset from version 7.
 fn tail_len(version: u32) -> usize {
     TRAILER
         + if version >= 6 { FORWARD_UNIVERSE } else { 0 }
         + if version >= 7 { NSMAP_AT } else { 0 }
+        + if version >= 10 { SHARED_AT } else { 0 }
 }
 /// Title tables: targets, then pages.
 const TARGET_TITLES: usize = 0;
@@ -125,6 +137,8 @@ pub struct SegmentWriter {
     /// those written.
     titles: Option<(usize, TitlesWriter)>,
     places: Vec<[u8; PLACE]>,
+    /// The target table's shared titles (`Shared`), written after the page table.
+    shared: Vec<u8>,
     version: u32,
     forward_universe: Option<u64>,
     /// Per page id with a forward entry, its namespace's index in `ns_names` (`NO_NS`:
@@ -163,6 +177,7 @@ impl SegmentWriter {
             last_forward: None,
             titles: None,
             places: Vec::new(),
+            shared: Vec::new(),
             version: VERSION,
             forward_universe: None,
             page_ns: Vec::new(),
@@ -216,8 +231,7 @@ impl SegmentWriter {
         }
         loop {
             if let Some((_, w)) = self.titles.take() {
-                let place = w.finish(self)?;
-                self.places.push(place);
+                self.finish_titles(w)?;
             }
             let next = self.places.len();
             #[allow(unused_mut)]
@@ -231,6 +245,26 @@ impl SegmentWriter {
                 return Ok(());
             }
         }
+    }
+
+    fn finish_titles(&mut self, w: TitlesWriter) -> io::Result<()> {
+        let (place, shared) = w.finish(self)?;
+        self.places.push(place);
+        self.keep_shared(shared)
+    }
+
+    fn keep_shared(&mut self, shared: Vec<u8>) -> io::Result<()> {
+        if shared.is_empty() {
+            return Ok(());
+        }
+        if self.version < 10 || self.places.len() != TARGET_TITLES + 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only a target table of version 10 shares titles",
+            ));
+        }
+        self.shared = shared;
+        Ok(())
     }
 
     /// Puts in the target titles written apart by [`TitlesApart`] (on another thread, while
@@ -281,7 +315,7 @@ impl SegmentWriter {
         place[..8].copy_from_slice(&dict.to_le_bytes());
         place[16..24].copy_from_slice(&(gtable + base).to_le_bytes());
         self.places.push(place);
-        Ok(())
+        self.keep_shared(written.shared)
     }
 
     /// Adds the forward entry of page `from` (`rows` link rows, counted in the trailer, all
@@ -575,9 +609,15 @@ impl SegmentWriter {
         if self.places.len() <= PAGE_TITLES {
             self.open_titles(PAGE_TITLES)?;
             let (_, w) = self.titles.take().expect("opened");
-            let place = w.finish(&mut self)?;
-            self.places.push(place);
+            self.finish_titles(w)?;
         }
+        let shared_at = if self.shared.is_empty() {
+            NO_SHARED
+        } else {
+            let (at, shared) = (self.pos, std::mem::take(&mut self.shared));
+            self.put(&shared)?;
+            at
+        };
         let nsmap_at = self.pos;
         if self.version >= 7 {
             let map = self.namespace_map();
@@ -595,6 +635,9 @@ impl SegmentWriter {
         }
         if self.version >= 7 {
             trailer.extend_from_slice(&nsmap_at.to_le_bytes());
+        }
+        if self.version >= 10 {
+            trailer.extend_from_slice(&shared_at.to_le_bytes());
         }
         let tables = std::mem::take(&mut self.tables);
         let mut placed = Vec::new();
@@ -645,6 +688,8 @@ pub struct TitlesWritten {
     place: [u8; PLACE],
     /// The checksum of all but the group table.
     crc: crc32fast::Hasher,
+    /// The shared titles' section (targets only; empty when none).
+    shared: Vec<u8>,
 }
 
 /// A scratch file, removed when dropped.
@@ -710,17 +755,116 @@ impl TitlesApart {
             n: &mut self.len,
             crc: &mut self.crc,
         };
-        let (place, table) = self.table.finish_but_table(&mut out)?;
+        let finished = self.table.finish_but_table(&mut out)?;
         // Not in the checksum: the splice rewrites it.
-        self.w.write_all(&table)?;
-        self.len += table.len() as u64;
+        self.w.write_all(&finished.table)?;
+        self.len += finished.table.len() as u64;
         self.w.flush()?;
         Ok(TitlesWritten {
             file: self.file,
             len: self.len,
-            place,
+            place: finished.place,
             crc: self.crc,
+            shared: finished.shared,
         })
+    }
+}
+
+/// Both title tables of a segment written apart, given in one walk in dictionary order:
+/// a target whose title is the page's given just before it shares the page's title (it
+/// is written once, in the page table). [`SegmentWriter::splice_titles`] and
+/// [`SegmentWriter::splice_pages`] put them in.
+pub struct TitleTablesApart {
+    targets: TitlesApart,
+    pages: TitlesApart,
+    /// The last page given: its title and id.
+    page: Option<(i32, String, u32)>,
+    /// The last target given, to keep targets in order (a shared one is not checked by
+    /// the target dictionary).
+    target: Option<(i32, String)>,
+}
+
+impl TitleTablesApart {
+    /// Tables written into scratch files in `dir`, with room for `targets` and `pages`
+    /// titles.
+    pub fn create(dir: &Path, targets: u64, pages: u64) -> io::Result<Self> {
+        let mut t = TitlesApart::create(dir, targets)?;
+        t.table = t.table.sharing();
+        Ok(TitleTablesApart {
+            targets: t,
+            pages: TitlesApart::create(dir, pages)?,
+            page: None,
+            target: None,
+        })
+    }
+
+    /// Adds a page; pages come in dictionary order.
+    pub fn push_page(&mut self, ns: i32, dbkey: &str, id: u32, redirect: bool) -> io::Result<()> {
+        self.pages.push(ns, dbkey, id, redirect)?;
+        let page = self.page.get_or_insert_with(|| (ns, String::new(), id));
+        page.0 = ns;
+        page.1.clear();
+        page.1.push_str(dbkey);
+        page.2 = id;
+        Ok(())
+    }
+
+    /// Adds a target; targets come in dictionary order, each after the pages before it or
+    /// of its title.
+    pub fn push_target(&mut self, ns: i32, dbkey: &str, tid: u32) -> io::Result<()> {
+        if let Some((n, t)) = &mut self.target {
+            if (*n, t.as_bytes()) >= (ns, dbkey.as_bytes()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("target ({ns}, {dbkey:?}) out of order"),
+                ));
+            }
+            *n = ns;
+            t.clear();
+            t.push_str(dbkey);
+        } else {
+            self.target = Some((ns, dbkey.to_string()));
+        }
+        match &self.page {
+            Some((n, t, id)) if *n == ns && t == dbkey && crate::titles::shareable(*id) => {
+                self.targets.table.push_shared(tid, *id)
+            }
+            _ => self.targets.push(ns, dbkey, tid, false),
+        }
+    }
+
+    /// The two tables: targets, then pages.
+    pub fn finish(self) -> io::Result<(TitlesWritten, TitlesWritten)> {
+        Ok((self.targets.finish()?, self.pages.finish()?))
+    }
+}
+
+/// Two iterators of titles in dictionary order, merged (no title is in both).
+struct MergeTitles<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+type TitleRow = Result<(i32, String, u32), Malformed>;
+
+impl<A, B> Iterator for MergeTitles<A, B>
+where
+    A: Iterator<Item = TitleRow>,
+    B: Iterator<Item = TitleRow>,
+{
+    type Item = TitleRow;
+
+    fn next(&mut self) -> Option<TitleRow> {
+        let a_first = match (self.a.peek(), self.b.peek()) {
+            (Some(Ok(x)), Some(Ok(y))) => (x.0, x.1.as_bytes()) < (y.0, y.1.as_bytes()),
+            (Some(Err(_)), _) | (_, None) => true,
+            _ => false,
+        };
+        if a_first {
+            self.a.next()
+        } else {
+            self.b.next()
+        }
     }
 }
 
@@ -751,6 +895,8 @@ pub struct Segment {
     map: Arc<memmap2::Mmap>,
     targets: Titles,
     pages: Titles,
+    /// The target titles written in the page table (from version 10).
+    shared: Shared,
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
@@ -940,6 +1086,17 @@ impl Segment {
             let at = body_end + FORWARD_UNIVERSE;
             u64::from_le_bytes(bytes[at..at + NSMAP_AT].try_into().expect("8 bytes"))
         });
+        let shared = match (version >= 10).then(|| {
+            let at = body_end + FORWARD_UNIVERSE + NSMAP_AT;
+            u64::from_le_bytes(bytes[at..at + SHARED_AT].try_into().expect("8 bytes"))
+        }) {
+            Some(at) if at != NO_SHARED => match usize::try_from(at) {
+                Ok(at) if at < body_end => Shared::parse(&bytes[..body_end], at)
+                    .map_err(|m| SegmentError::Corrupted(m.0.into()))?,
+                _ => return Err(SegmentError::Corrupted("shared titles past the end".into())),
+            },
+            _ => Shared::default(),
+        };
         let mut tables = [(0usize, 0u32); TABLES];
         let mut links = [0u64; TABLES];
         for (k, table) in tables.iter_mut().enumerate() {
@@ -975,6 +1132,7 @@ impl Segment {
             map: Arc::clone(&map),
             targets,
             pages,
+            shared,
             tables,
             links,
         })
@@ -996,13 +1154,27 @@ impl Segment {
         l
     }
 
-    /// The id of a target title.
-    pub fn target_id(&self, ns: i32, dbkey: &str) -> Option<u32> {
-        self.targets.id(ns, dbkey)
+    /// The id of a target title: a page's title is looked up in the page table (where a
+    /// shared one is written), then in the target table.
+    pub fn target_id(&self, ns: i32, dbkey: &str) -> Result<Option<u32>, Malformed> {
+        if !self.shared.is_empty() {
+            if let Some(page) = self.pages.id(ns, dbkey) {
+                if let Some(tid) = self.shared.target_of(&self.map, page)? {
+                    return Ok(Some(tid));
+                }
+            }
+        }
+        Ok(self.targets.id(ns, dbkey))
     }
 
     /// The title of target id `tid`: (namespace, dbkey).
     pub fn target_name(&self, tid: u32) -> Result<Option<(i32, String)>, Malformed> {
+        if let Some(page) = self.shared.page_of(&self.map, tid)? {
+            return match self.pages.name(page)? {
+                Some((ns, t, _)) => Ok(Some((ns, t))),
+                None => Err(Malformed("a shared title's page is missing")),
+            };
+        }
         Ok(self.targets.name(tid)?.map(|(ns, t, _)| (ns, t)))
     }
 
@@ -1010,17 +1182,46 @@ impl Segment {
     pub fn target_titles(
         &self,
     ) -> impl Iterator<Item = Result<(i32, String, u32), Malformed>> + '_ {
-        self.targets.iter()
+        // Pages are read only when some share their titles.
+        let pages = self.pages.iter().take(if self.shared.is_empty() {
+            0
+        } else {
+            usize::MAX
+        });
+        let shared = pages.filter_map(|p| {
+            let (ns, t, page) = match p {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            self.shared
+                .target_of(&self.map, page)
+                .transpose()
+                .map(|tid| tid.map(|tid| (ns, t, tid)))
+        });
+        MergeTitles {
+            a: shared.peekable(),
+            b: self.targets.iter().peekable(),
+        }
     }
 
     /// Target titles here.
     pub fn targets_len(&self) -> usize {
-        self.targets.len()
+        self.targets.len() + self.shared.len() as usize
     }
 
-    /// Bytes of the target title table.
+    /// Bytes of the target title table, with the shared titles' section.
     pub fn target_title_bytes(&self) -> u64 {
-        self.targets.bytes()
+        self.targets.bytes() + self.shared.bytes()
+    }
+
+    /// Target titles written in the page table.
+    pub fn shared_titles(&self) -> u64 {
+        self.shared.len()
+    }
+
+    /// Checks all of the shared titles' section (lookups check only what they read).
+    pub fn check_shared(&self) -> Result<(), Malformed> {
+        self.shared.check(&self.map)
     }
 
     /// The page with a title.
@@ -1731,7 +1932,7 @@ mod tests {
         }
 
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(9u32), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);
@@ -1774,9 +1975,9 @@ mod tests {
             let listed: Vec<(i32, String, u32)> = s.target_titles().map(|t| t.unwrap()).collect();
             prop_assert_eq!(&listed, &names);
             for (ns, t, tid) in names.iter().take(50) {
-                prop_assert_eq!(s.target_id(*ns, t), Some(*tid));
+                prop_assert_eq!(s.target_id(*ns, t).unwrap(), Some(*tid));
                 prop_assert_eq!(s.target_name(*tid).unwrap(), Some((*ns, t.clone())));
-                prop_assert_eq!(s.target_id(*ns + 7, t), None);
+                prop_assert_eq!(s.target_id(*ns + 7, t).unwrap(), None);
             }
             prop_assert_eq!(s.target_name(u32::MAX).unwrap(), None);
             // Pages both ways, and by id in either direction from any start.
@@ -1849,6 +2050,147 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
             prop_assert!(Segment::open(&path, 1).is_err());
         }
+    }
+
+    /// Titles of pages, of targets or of both (`kind` 0, 1, 2), in dictionary order, with
+    /// their page ids and target ids: in the same order both ways when `ordered` (as the
+    /// bulk load gives them), else at random.
+    type Named = Vec<(i32, String, Option<u32>, Option<u32>)>;
+
+    fn named(titles: BTreeMap<(i32, String), (u8, u16, u16)>, ordered: bool) -> Named {
+        (0u32..)
+            .zip(titles)
+            .map(|(i, ((ns, t), (kind, pk, tk)))| {
+                let (page, tid) = if ordered {
+                    (2 * i + 1, i + 1)
+                } else {
+                    (u32::from(pk) * 512 + i, u32::from(tk) * 512 + i)
+                };
+                (
+                    ns,
+                    t,
+                    (kind != 1).then_some(page),
+                    (kind != 0).then_some(tid),
+                )
+            })
+            .collect()
+    }
+
+    /// A segment of `named`'s titles (no link rows), both tables written in one walk.
+    fn shared_segment(named: &Named) -> (tempfile::TempDir, Segment) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.seg");
+        let mut w = SegmentWriter::create(&path).unwrap();
+        let mut tables = TitleTablesApart::create(dir.path(), 0, 0).unwrap();
+        for (ns, t, page, tid) in named {
+            if let Some(p) = page {
+                tables.push_page(*ns, t, *p, p % 3 == 0).unwrap();
+            }
+            if let Some(tid) = tid {
+                tables.push_target(*ns, t, *tid).unwrap();
+            }
+        }
+        let (targets, pages) = tables.finish().unwrap();
+        w.splice_titles(targets).unwrap();
+        w.splice_pages(pages).unwrap();
+        w.finish(3).unwrap();
+        let s = Segment::open(&path, 1).unwrap();
+        (dir, s)
+    }
+
+    proptest! {
+        /// Targets that are pages share the pages' titles, whatever the pairing of their
+        /// ids: each is found both ways and listed in dictionary order, and the page table
+        /// reads as it would alone.
+        #[test]
+        fn shared_titles_are_found_both_ways(
+            titles in prop::collection::btree_map((-1i32..3, "[A-Z][a-z]{0,3}"), (0u8..3, any::<u16>(), any::<u16>()), 0..300),
+            ordered in any::<bool>(),
+        ) {
+            let named = named(titles, ordered);
+            let (_d, s) = shared_segment(&named);
+            s.check_shared().unwrap();
+            let targets: Vec<(i32, String, u32)> = named.iter()
+                .filter_map(|(ns, t, _, tid)| tid.map(|tid| (*ns, t.clone(), tid)))
+                .collect();
+            let both = named.iter().filter(|n| n.2.is_some() && n.3.is_some()).count();
+            prop_assert_eq!(s.shared_titles(), both as u64);
+            prop_assert_eq!(s.targets_len(), targets.len());
+            let listed: Vec<(i32, String, u32)> = s.target_titles().map(|t| t.unwrap()).collect();
+            prop_assert_eq!(&listed, &targets);
+            for (ns, t, page, tid) in &named {
+                prop_assert_eq!(s.target_id(*ns, t).unwrap(), *tid);
+                prop_assert_eq!(s.page_id(*ns, t), *page);
+                if let Some(tid) = tid {
+                    prop_assert_eq!(s.target_name(*tid).unwrap(), Some((*ns, t.clone())));
+                    prop_assert_eq!(s.target_name(tid + 1).unwrap().is_some(), targets.iter().any(|x| x.2 == tid + 1));
+                }
+                if let Some(p) = page {
+                    prop_assert_eq!(s.page(*p).unwrap(), Some((*ns, t.clone(), p % 3 == 0)));
+                }
+            }
+            prop_assert_eq!(s.pages_len(), named.iter().filter(|n| n.2.is_some()).count());
+        }
+    }
+
+    #[test]
+    fn titles_shared_in_page_order_cost_bits() {
+        let titles: BTreeMap<(i32, String), (u8, u16, u16)> = (0..20_000u32)
+            // Titles of no page get the last target ids, as in a bulk load.
+            .map(|i| {
+                (
+                    (0, format!("Title_{i:05}")),
+                    (
+                        if i >= 18_000 { 1 } else { 2 },
+                        (i * 40_503) as u16,
+                        (i * 7_919) as u16,
+                    ),
+                )
+            })
+            .collect();
+        let (_d, s) = shared_segment(&named(titles.clone(), true));
+        assert_eq!(s.shared_titles(), 18_000);
+        // Two rank sets: a bit per target id and per page id (the page ids here are odd:
+        // two bits a title), and their directories.
+        let per_title = s.target_title_bytes() as f64 / 20_000.0;
+        assert!(per_title < 2.0, "{per_title} bytes a target");
+        // A page id far past the others is listed, not given a rank set of its bits.
+        let mut far = named(titles.clone(), true);
+        far[0].2 = Some(1 << 22);
+        let (_d, s) = shared_segment(&far);
+        assert_eq!(s.shared_titles(), 18_000);
+        assert_eq!(s.target_name(1).unwrap(), Some((0, "Title_00000".into())));
+        assert!(s.target_title_bytes() as f64 / 20_000.0 < per_title + 0.01);
+        // Paired at random, most are listed both ways instead: 16 bytes a pair.
+        let (_d, s) = shared_segment(&named(titles, false));
+        assert_eq!(s.shared_titles(), 18_000);
+        assert!(s.target_title_bytes() > 16 * 17_000);
+        s.check_shared().unwrap();
+    }
+
+    #[test]
+    fn a_page_shares_its_title_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tables = TitleTablesApart::create(dir.path(), 0, 0).unwrap();
+        tables.push_page(0, "A", 5, false).unwrap();
+        tables.push_target(0, "A", 1).unwrap();
+        assert!(
+            tables.push_target(0, "A", 2).is_err(),
+            "the same title twice"
+        );
+        // A target before its page does not share it, and is written as any other.
+        let mut tables = TitleTablesApart::create(dir.path(), 0, 0).unwrap();
+        tables.push_target(0, "B", 1).unwrap();
+        tables.push_page(0, "B", 5, false).unwrap();
+        let (targets, pages) = tables.finish().unwrap();
+        assert!(targets.shared.is_empty() && pages.shared.is_empty());
+        // Pages past 2^31 cannot share.
+        let mut w = TitlesWriter::new(0).sharing();
+        assert!(w.push_shared(1, 1 << 31).is_err());
+        assert!(
+            w.push(&mut Vec::new(), 0, "C", 2, true).is_err(),
+            "targets have no flag"
+        );
     }
 
     #[test]

@@ -4,15 +4,23 @@
 //! titles is a names table of the ids' positions in it, in groups of 128 ids so that
 //! sparse ids cost a group-table slot, not four bytes each.
 //!
+//! Most link targets are pages: their titles are written once, in the page table, and a
+//! [`Shared`] section pairs their target ids with the pages' ids. Where the pairs keep both
+//! orders (the bulk load gives target ids in page-id order), two rank sets hold them, a
+//! few bits a pair; the others are listed both ways.
+//!
 //! ```text
 //! titles := dictionary group* gtable
 //! group  := u32le[128]       per id: position in the dictionary | flag << 31; u32::MAX: none
 //! gtable := u64le[groups]    byte offset of group g (of ids 128g..128g+127); u64::MAX: none
 //! place  := u64le dictionary offset  u64le dictionary bytes  u64le gtable offset  u32le groups
+//! shared := ranked(target ids) ranked(page ids)  u64le n  (u32le tid, u32le page)[n] by tid
+//!           (u32le page, u32le tid)[n] by page
 //! ```
 
 use crate::dictionary::{self, Dictionary};
 use crate::postings::Malformed;
+use crate::ranked::{Ranked, RankedWriter};
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -24,6 +32,11 @@ const FLAG: u32 = 1 << 31;
 const EMPTY: u64 = u64::MAX;
 /// Bytes of a `place` in the segment's trailer.
 pub const PLACE: usize = 28;
+
+/// Whether a target can share page `page`'s title (a slot holds the page id beside a flag).
+pub fn shareable(page: u32) -> bool {
+    page < FLAG
+}
 
 fn invalid(why: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, why)
@@ -37,6 +50,11 @@ pub struct TitlesWriter {
     slots: Slots,
     /// The titles expected (ids up to about as many keep the slots dense).
     expected: u64,
+    /// Titles taken so far, shared ones included.
+    taken: u64,
+    /// Whether titles may be shared with the page table ([`TitlesWriter::push_shared`]):
+    /// then a slot's flag marks a shared title, the rest of it the page id.
+    shares: bool,
 }
 
 /// The titles' positions in the dictionary (with their flags), waiting to be written by id.
@@ -72,7 +90,16 @@ impl TitlesWriter {
                 asked: 0,
             },
             expected: titles,
+            taken: 0,
+            shares: false,
         }
+    }
+
+    /// A target table whose titles may be shared with the page table (their flags are
+    /// then not given: a target has none).
+    pub fn sharing(mut self) -> Self {
+        self.shares = true;
+        self
     }
 
     /// The same, writing its dictionary in version 2, to test that it is still read.
@@ -92,13 +119,32 @@ impl TitlesWriter {
         id: u32,
         flag: bool,
     ) -> io::Result<()> {
+        if flag && self.shares {
+            return Err(invalid("a target table's titles have no flag".into()));
+        }
         let position = u32::try_from(self.dict.len())
             .ok()
             .filter(|&p| p < FLAG)
             .ok_or_else(|| invalid("a title table holds at most 2^31 titles".into()))?;
         self.dict.push(out, ns, dbkey, u64::from(id))?;
-        let v = position | if flag { FLAG } else { 0 };
-        let dense_up_to = 2 * self.expected.max(u64::from(position)) + (1 << 16);
+        self.record(id, position | if flag { FLAG } else { 0 })
+    }
+
+    /// Adds a target whose title is page `page`'s, in the page table of the same segment:
+    /// its id is paired with the page's, its title not written here. Pages from 2^31 on
+    /// cannot be paired (their titles are written with [`TitlesWriter::push`]).
+    pub fn push_shared(&mut self, id: u32, page: u32) -> io::Result<()> {
+        if !self.shares || !shareable(page) {
+            return Err(invalid(format!(
+                "target {id} cannot share page {page}'s title"
+            )));
+        }
+        self.record(id, page | FLAG)
+    }
+
+    fn record(&mut self, id: u32, v: u32) -> io::Result<()> {
+        let dense_up_to = 2 * self.expected.max(self.taken) + (1 << 16);
+        self.taken += 1;
         match &mut self.slots {
             Slots::Dense {
                 by_id,
@@ -127,16 +173,18 @@ impl TitlesWriter {
         Ok(())
     }
 
-    /// Writes the dictionary's tail, the groups and the group table; returns the `place`.
-    pub fn finish(self, out: &mut impl Write) -> io::Result<[u8; PLACE]> {
-        let (place, table) = self.finish_but_table(out)?;
-        out.write_all(&table)?;
-        Ok(place)
+    /// Writes the dictionary's tail, the groups and the group table; returns the `place`
+    /// and the [`Shared`] section's bytes (empty when no title is shared), which go
+    /// elsewhere in the segment.
+    pub fn finish(self, out: &mut impl Write) -> io::Result<([u8; PLACE], Vec<u8>)> {
+        let f = self.finish_but_table(out)?;
+        out.write_all(&f.table)?;
+        Ok((f.place, f.shared))
     }
 
     /// [`TitlesWriter::finish`] but for the group table, which is given back to be written
     /// next: the one part holding file offsets, which a splice moves.
-    pub fn finish_but_table(mut self, out: &mut impl Write) -> io::Result<([u8; PLACE], Vec<u8>)> {
+    pub fn finish_but_table(mut self, out: &mut impl Write) -> io::Result<Finished> {
         let dict_len = self.dict.finish(out)?;
         let mut pos = self.start + dict_len;
         let mut bytes = Vec::with_capacity(GROUP as usize * 4);
@@ -153,8 +201,22 @@ impl TitlesWriter {
             Ok(())
         };
         self.slots.settle_all()?;
+        let mut shared = self.shares.then(SharedWriter::default);
+        // A shared title's slot holds its page, not a position: it leaves the groups.
+        let mut unshare = |id: u32, v: &mut u32| -> io::Result<()> {
+            if let Some(shared) = &mut shared {
+                if *v != NONE && *v & FLAG != 0 {
+                    shared.push(id, *v & !FLAG)?;
+                    *v = NONE;
+                }
+            }
+            Ok(())
+        };
         let gtable = match &mut self.slots {
             Slots::Dense { by_id, .. } => {
+                for (id, v) in (0..).zip(by_id.iter_mut()) {
+                    unshare(id, v)?;
+                }
                 let mut gtable = vec![EMPTY; by_id.len().div_ceil(GROUP as usize)];
                 for (g, group) in by_id.chunks(GROUP as usize).enumerate() {
                     if group.iter().any(|&v| v != NONE) {
@@ -168,6 +230,10 @@ impl TitlesWriter {
                 if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
                     return Err(invalid(format!("id {} has two titles", w[0].0)));
                 }
+                for (id, v) in pairs.iter_mut() {
+                    unshare(*id, v)?;
+                }
+                pairs.retain(|p| p.1 != NONE);
                 let groups = pairs.last().map_or(0, |s| s.0 / GROUP + 1);
                 let mut gtable = vec![EMPTY; groups as usize];
                 let mut group = [NONE; GROUP as usize];
@@ -196,8 +262,24 @@ impl TitlesWriter {
         place[8..16].copy_from_slice(&dict_len.to_le_bytes());
         place[16..24].copy_from_slice(&gtable_at.to_le_bytes());
         place[24..].copy_from_slice(&groups.to_le_bytes());
-        Ok((place, table))
+        let shared = match shared {
+            Some(s) if !s.is_empty() => s.finish()?,
+            _ => Vec::new(),
+        };
+        Ok(Finished {
+            place,
+            table,
+            shared,
+        })
     }
+}
+
+/// A title table's ends: its `place`, its group table (to be written after the rest) and
+/// its [`Shared`] section's bytes (empty when it shares no title).
+pub struct Finished {
+    pub place: [u8; PLACE],
+    pub table: Vec<u8>,
+    pub shared: Vec<u8>,
 }
 
 impl Slots {
@@ -235,6 +317,205 @@ fn settle(by_id: &mut [u32], (id, v): (u32, u32)) -> io::Result<()> {
     }
     *slot = v;
     Ok(())
+}
+
+/// Builds a [`Shared`] section from (target id, page id) pairs given by ascending target
+/// id. A pair whose page id is above every paired page so far joins the rank sets (all of
+/// them, when target ids were given in page-id order), unless its ids are so far out that
+/// the sets would cost more bits a pair than listing it; any other is listed.
+#[derive(Default)]
+struct SharedWriter {
+    targets: RankedWriter,
+    pages: RankedWriter,
+    /// The last target id given, and the last page id in the rank sets.
+    last_target: Option<u32>,
+    last_page: Option<u32>,
+    ranked: u64,
+    listed: Vec<(u32, u32)>,
+}
+
+/// Ids in the rank sets stay below `RANKED_BITS × (pairs + 1) + RANKED_SLACK`: at most
+/// 64 bits a pair in each set, against 128 for a listed pair both ways.
+const RANKED_BITS: u64 = 64;
+const RANKED_SLACK: u64 = 1 << 16;
+
+impl SharedWriter {
+    fn push(&mut self, tid: u32, page: u32) -> io::Result<()> {
+        if self.last_target.is_some_and(|t| t >= tid) {
+            return Err(invalid(format!("shared target {tid} out of order")));
+        }
+        self.last_target = Some(tid);
+        let bound = RANKED_BITS * (self.ranked + 1) + RANKED_SLACK;
+        if self.last_page.is_some_and(|p| p >= page) || u64::from(tid.max(page)) >= bound {
+            self.listed.push((tid, page));
+        } else {
+            self.targets.insert(tid);
+            self.pages.insert(page);
+            self.ranked += 1;
+            self.last_page = Some(page);
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.last_target.is_none()
+    }
+
+    fn finish(mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.targets.write(&mut out);
+        self.pages.write(&mut out);
+        out.extend_from_slice(&(self.listed.len() as u64).to_le_bytes());
+        for &(t, p) in &self.listed {
+            out.extend_from_slice(&t.to_le_bytes());
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        self.listed.sort_unstable_by_key(|&(t, p)| (p, t));
+        for (i, &(t, p)) in self.listed.iter().enumerate() {
+            let twice = self.pages.contains(p) || i > 0 && self.listed[i - 1].1 == p;
+            if twice {
+                return Err(invalid(format!(
+                    "page {p} shares its title with two targets"
+                )));
+            }
+            out.extend_from_slice(&p.to_le_bytes());
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Ok(out)
+    }
+}
+
+/// The titles a segment's target table shares with its page table: each target id paired
+/// with a page id, the title read from the page table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shared {
+    targets: Ranked,
+    pages: Ranked,
+    listed: u64,
+    by_target: usize,
+    by_page: usize,
+    start: usize,
+    end: usize,
+}
+
+impl Shared {
+    /// Reads a section at `at` of `bytes`, checking its bounds and that its rank sets
+    /// hold as many ids each.
+    pub fn parse(bytes: &[u8], start: usize) -> Result<Shared, Malformed> {
+        let (targets, at) = Ranked::parse(bytes, start)?;
+        let (pages, at) = Ranked::parse(bytes, at)?;
+        if targets.len() != pages.len() {
+            return Err(Malformed("shared titles' rank sets disagree"));
+        }
+        let Some(listed) = bytes.get(at..at + 8) else {
+            return Err(Malformed("shared titles past the end"));
+        };
+        let listed = u64::from_le_bytes(listed.try_into().expect("8 bytes"));
+        let by_target = at + 8;
+        let end = listed
+            .checked_mul(16)
+            .and_then(|b| usize::try_from(b).ok())
+            .and_then(|b| by_target.checked_add(b))
+            .filter(|&e| e <= bytes.len())
+            .ok_or(Malformed("shared titles past the end"))?;
+        Ok(Shared {
+            targets,
+            pages,
+            listed,
+            by_target,
+            by_page: by_target + listed as usize * 8,
+            start,
+            end,
+        })
+    }
+
+    /// Pairs in the section.
+    pub fn len(&self) -> u64 {
+        self.targets.len() + self.listed
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where the section's bytes end.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The id paired with `id` in one of the section's lists (by target or by page).
+    fn listed(&self, bytes: &[u8], list: usize, id: u32) -> Option<u32> {
+        let at = |i: u64, half: usize| {
+            let o = list + i as usize * 8 + half;
+            u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"))
+        };
+        let (mut lo, mut hi) = (0, self.listed);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match at(mid, 0).cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(at(mid, 4)),
+            }
+        }
+        None
+    }
+
+    /// The page whose title target `tid` has, if it shares one.
+    pub fn page_of(&self, bytes: &[u8], tid: u32) -> Result<Option<u32>, Malformed> {
+        if self.targets.contains(bytes, tid) {
+            let k = self.targets.rank(bytes, tid);
+            return match self.pages.select(bytes, k)? {
+                Some(p) => Ok(Some(p)),
+                None => Err(Malformed("shared titles' rank sets disagree")),
+            };
+        }
+        Ok(self.listed(bytes, self.by_target, tid))
+    }
+
+    /// The target whose title page `page` has, if it shares one.
+    pub fn target_of(&self, bytes: &[u8], page: u32) -> Result<Option<u32>, Malformed> {
+        if self.pages.contains(bytes, page) {
+            let k = self.pages.rank(bytes, page);
+            return match self.targets.select(bytes, k)? {
+                Some(t) => Ok(Some(t)),
+                None => Err(Malformed("shared titles' rank sets disagree")),
+            };
+        }
+        Ok(self.listed(bytes, self.by_page, page))
+    }
+
+    /// Checks all of the section: the rank sets against their words, both lists sorted,
+    /// each the other's pairs, none of them in the rank sets.
+    pub fn check(&self, bytes: &[u8]) -> Result<(), Malformed> {
+        self.targets.check(bytes)?;
+        self.pages.check(bytes)?;
+        let pair = |list: usize, i: u64| {
+            let o = list + i as usize * 8;
+            let u = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+            (u(o), u(o + 4))
+        };
+        for i in 0..self.listed {
+            let (t, p) = pair(self.by_target, i);
+            let (q, u) = pair(self.by_page, i);
+            let sorted =
+                i == 0 || (pair(self.by_target, i - 1).0 < t && pair(self.by_page, i - 1).0 < q);
+            if !sorted
+                || self.listed(bytes, self.by_page, p) != Some(t)
+                || self.listed(bytes, self.by_target, u) != Some(q)
+                || self.targets.contains(bytes, t)
+                || self.pages.contains(bytes, p)
+            {
+                return Err(Malformed("shared titles' lists disagree"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of the section.
+    pub fn bytes(&self) -> u64 {
+        (self.end - self.start) as u64
+    }
 }
 
 /// A byte range of a mapped segment, so that a dictionary can be read in place.
@@ -418,7 +699,8 @@ mod tests {
         for (ns, dbkey, id, flag) in titles {
             w.push(&mut out, *ns, dbkey, *id, *flag)?;
         }
-        let place = w.finish(&mut out)?;
+        let (place, shared) = w.finish(&mut out)?;
+        assert!(shared.is_empty());
         out.extend_from_slice(&place);
         Ok(out)
     }

@@ -68,6 +68,93 @@ fn redb_reopens_with_its_data_and_refuses_other_formats() {
     assert!(msg.contains("index"), "{msg}");
 }
 
+/// The store's newest segment file, opened apart from the store.
+fn newest_segment(dir: &std::path::Path) -> inlink_store::segment::Segment {
+    let (id, path) = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_string();
+            let id: u64 = name
+                .strip_prefix("links-")?
+                .strip_suffix(".seg")?
+                .parse()
+                .ok()?;
+            Some((id, p))
+        })
+        .max()
+        .expect("a segment");
+    inlink_store::segment::Segment::open(&path, id).unwrap()
+}
+
+#[test]
+fn a_target_that_is_a_page_has_its_title_written_once() {
+    let d = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(d.path()).unwrap();
+    let mut loader = redb
+        .bulk_loader()
+        .unwrap()
+        .expect("an empty index has a loader");
+    let page = |i: u32| PageRecord {
+        id: PageId(i),
+        title: Title::new(0, format!("Page_{i}")),
+        is_redirect: false,
+    };
+    for i in 1..=40 {
+        loader.page(&page(i)).unwrap();
+    }
+    // Every page links the next five, pages 41 to 44 not made yet (red links).
+    for i in 1..=40u32 {
+        for j in i + 1..=i + 4 {
+            loader
+                .link_title(
+                    PageId(i),
+                    0,
+                    LinkKind::Page,
+                    &Title::new(0, format!("Page_{j}")),
+                )
+                .unwrap();
+        }
+    }
+    loader.finish().unwrap();
+    let seg = newest_segment(d.path());
+    // Pages 2 to 40 are targets; 41 to 44 are titles of no page.
+    assert_eq!((seg.targets_len(), seg.shared_titles()), (43, 39));
+    drop(seg);
+    // A red link's page made, and a link to page 1: a fold shares both titles.
+    let mut batch = Batch::new();
+    batch.push(Op::PutPage(page(42)));
+    batch.push(Op::AddLinks {
+        from: PageId(42),
+        from_ns: 0,
+        kind: LinkKind::Page,
+        targets: vec![Title::new(0, "Page_1")],
+    });
+    redb.apply(&batch).unwrap();
+    redb.fold().unwrap();
+    let seg = newest_segment(d.path());
+    assert_eq!((seg.targets_len(), seg.shared_titles()), (44, 41));
+    seg.check_shared().unwrap();
+    // Page 42's target id follows the others in page-id order; page 1's does not.
+    for i in [1, 42] {
+        let title = format!("Page_{i}");
+        let tid = seg.target_id(0, &title).unwrap().expect("a target");
+        assert_eq!(seg.target_name(tid).unwrap(), Some((0, title)));
+    }
+    let problems = redb.verify(10).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        redb.count_backlinks(LinkKind::Page, &Title::new(0, "Page_1"))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        redb.count_backlinks(LinkKind::Page, &Title::new(0, "Page_44"))
+            .unwrap(),
+        1
+    );
+}
+
 fn arb_title() -> impl Strategy<Value = Title> {
     (
         prop::sample::select(vec![0, 1, 2, 10]),

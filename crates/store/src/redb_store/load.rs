@@ -9,7 +9,7 @@
 //! as owner and are dropped with it when a later row takes its id or title.
 
 use super::*;
-use crate::segment::{TitlesApart, TitlesWritten, KINDS};
+use crate::segment::{TitleTablesApart, TitlesWritten, KINDS};
 use crate::sorter::RecordSorter;
 use crate::{prefetch, BulkLoad};
 use inlink_model::NamespaceId;
@@ -974,21 +974,31 @@ impl<'s> Loader<'s> {
                 }
                 Ok(())
             });
+            // Targets and pages in one walk by title: a target that is a page comes just
+            // after it, and shares its title.
             let titles = scope.spawn(move || -> R<(TitlesWritten, TitlesWritten)> {
-                let mut targets = TitlesApart::create(dir, target_ids)?;
-                let mut read = TitleReader::open(all_targets)?;
-                let mut k = Vec::new();
-                while let Some((tid, _)) = read.read(&mut k)? {
-                    let (ns, dbkey) = split_title_key(&k)?;
-                    targets.push(ns, dbkey, remap(tid), false)?;
+                let mut tables = TitleTablesApart::create(dir, target_ids, page_rows)?;
+                let mut targets = TitleReader::open(all_targets)?;
+                let mut pages = TitleReader::open(page_titles)?;
+                let (mut tk, mut pk) = (Vec::new(), Vec::new());
+                let mut target = targets.read(&mut tk)?;
+                let mut page = pages.read(&mut pk)?;
+                loop {
+                    match (target, page) {
+                        (Some((tid, _)), p) if p.is_none() || tk < pk => {
+                            let (ns, dbkey) = split_title_key(&tk)?;
+                            tables.push_target(ns, dbkey, remap(tid))?;
+                            target = targets.read(&mut tk)?;
+                        }
+                        (_, Some((id, redirect))) => {
+                            let (ns, dbkey) = split_title_key(&pk)?;
+                            tables.push_page(ns, dbkey, id, redirect)?;
+                            page = pages.read(&mut pk)?;
+                        }
+                        _ => break,
+                    }
                 }
-                let mut pages = TitlesApart::create(dir, page_rows)?;
-                let mut read = TitleReader::open(page_titles)?;
-                while let Some((id, redirect)) = read.read(&mut k)? {
-                    let (ns, dbkey) = split_title_key(&k)?;
-                    pages.push(ns, dbkey, id, redirect)?;
-                }
-                Ok((targets.finish()?, pages.finish()?))
+                Ok(tables.finish()?)
             });
             let mut w = SegmentWriter::create(&tmp)?;
             // Every target id is given out by now.

@@ -1,0 +1,281 @@
+//! A set of ids as a bit set with a rank directory, read in place from a mapped segment
+//! (`docs/format.md`): whether an id is in it, how many ids below it are (rank), and which
+//! id is the k-th (select). The title tables pair a target's id with its page's through
+//! two of these: the k-th target id and the k-th page id name the same title.
+//!
+//! ```text
+//! ranked := u64le bits  u64le ones  u64le word[ceil(bits / 64)]  u32le rank[ceil(bits / 512)]
+//! ```
+//!
+//! Bit `i` is bit `i % 64` of word `i / 64`; bits from `bits` on are zero. `rank[j]` is the
+//! number of ones in the words before word `8j`. Select binary searches `rank`, then counts
+//! ones through at most eight words.
+//!
+//! No crate reads such a set in place (those that do rank and select hold their own words
+//! in memory, built when opened); reading the mapping keeps a segment's open free of work
+//! and its pages file-backed.
+
+use crate::postings::Malformed;
+
+/// Bits a `rank` entry covers: eight words.
+const SUPER: u64 = 512;
+
+/// Builds a set; ids may come in any order.
+#[derive(Default)]
+pub struct RankedWriter {
+    words: Vec<u64>,
+    bits: u64,
+}
+
+impl RankedWriter {
+    pub fn insert(&mut self, id: u32) {
+        let w = (id / 64) as usize;
+        if w >= self.words.len() {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << (id % 64);
+        self.bits = self.bits.max(u64::from(id) + 1);
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.words
+            .get((id / 64) as usize)
+            .is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    /// The set's bytes, appended to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let ones: u64 = self.words.iter().map(|w| u64::from(w.count_ones())).sum();
+        out.extend_from_slice(&self.bits.to_le_bytes());
+        out.extend_from_slice(&ones.to_le_bytes());
+        let words = self.bits.div_ceil(64) as usize;
+        for w in &self.words[..words] {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let mut before = 0u32;
+        for chunk in self.words[..words].chunks((SUPER / 64) as usize) {
+            out.extend_from_slice(&before.to_le_bytes());
+            // Ids are u32: at most 2^32 − 512 ones lie before the last entry.
+            before = before.wrapping_add(chunk.iter().map(|w| w.count_ones()).sum::<u32>());
+        }
+    }
+}
+
+/// A set within a byte slice (the slice is given to each call, so that the set can sit in
+/// a mapping held elsewhere).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ranked {
+    bits: u64,
+    ones: u64,
+    words: usize,
+    rank: usize,
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+impl Ranked {
+    /// Reads the header of a set at `at`, checking that it lies within `bytes`; returns the
+    /// set and where its bytes end. Its words and directory are checked as read.
+    pub fn parse(bytes: &[u8], at: usize) -> Result<(Ranked, usize), Malformed> {
+        let header = at.checked_add(16).filter(|&e| e <= bytes.len());
+        let Some(words) = header else {
+            return Err(Malformed("rank set past the end"));
+        };
+        let (bits, ones) = (u64_at(bytes, at), u64_at(bytes, at + 8));
+        if bits > 1 << 32 || ones > bits {
+            return Err(Malformed("rank set bigger than its ids"));
+        }
+        let rank = words + (bits.div_ceil(64) * 8) as usize;
+        let end = rank + (bits.div_ceil(SUPER) * 4) as usize;
+        if end > bytes.len() {
+            return Err(Malformed("rank set past the end"));
+        }
+        Ok((
+            Ranked {
+                bits,
+                ones,
+                words,
+                rank,
+            },
+            end,
+        ))
+    }
+
+    /// Ids in the set.
+    pub fn len(&self) -> u64 {
+        self.ones
+    }
+
+    fn word(&self, bytes: &[u8], w: u64) -> u64 {
+        u64_at(bytes, self.words + w as usize * 8)
+    }
+
+    pub fn contains(&self, bytes: &[u8], id: u32) -> bool {
+        let id = u64::from(id);
+        id < self.bits && self.word(bytes, id / 64) >> (id % 64) & 1 == 1
+    }
+
+    /// Ids in the set below `id`.
+    pub fn rank(&self, bytes: &[u8], id: u32) -> u64 {
+        let id = u64::from(id).min(self.bits);
+        let sb = id / SUPER;
+        let mut r = if sb < self.bits.div_ceil(SUPER) {
+            u64::from(u32_at(bytes, self.rank + sb as usize * 4))
+        } else {
+            self.ones
+        };
+        for w in sb * (SUPER / 64)..id / 64 {
+            r += u64::from(self.word(bytes, w).count_ones());
+        }
+        if id % 64 != 0 {
+            r += u64::from((self.word(bytes, id / 64) & ((1 << (id % 64)) - 1)).count_ones());
+        }
+        r
+    }
+
+    /// The `k`-th id of the set (from 0).
+    pub fn select(&self, bytes: &[u8], k: u64) -> Result<Option<u32>, Malformed> {
+        if k >= self.ones {
+            return Ok(None);
+        }
+        // The last directory entry at most `k`: its words hold the id.
+        let supers = self.bits.div_ceil(SUPER);
+        let (mut lo, mut hi) = (0u64, supers);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if u64::from(u32_at(bytes, self.rank + mid as usize * 4)) <= k {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut left = k - u64::from(u32_at(bytes, self.rank + lo as usize * 4)).min(k);
+        let words = self.bits.div_ceil(64);
+        for w in lo * (SUPER / 64)..((lo + 1) * (SUPER / 64)).min(words) {
+            let mut word = self.word(bytes, w);
+            let n = u64::from(word.count_ones());
+            if left < n {
+                for _ in 0..left {
+                    word &= word - 1;
+                }
+                return Ok(Some((w * 64 + u64::from(word.trailing_zeros())) as u32));
+            }
+            left -= n;
+        }
+        Err(Malformed("rank directory disagrees with its words"))
+    }
+
+    /// Checks every directory entry and the count against the words (for `inlink check`,
+    /// which reads them all; lookups check only what they read).
+    pub fn check(&self, bytes: &[u8]) -> Result<(), Malformed> {
+        let mut before = 0u64;
+        for w in 0..self.bits.div_ceil(64) {
+            if w % (SUPER / 64) == 0
+                && u64::from(u32_at(bytes, self.rank + (w / (SUPER / 64)) as usize * 4))
+                    != before & u64::from(u32::MAX)
+            {
+                return Err(Malformed("rank directory disagrees with its words"));
+            }
+            let word = self.word(bytes, w);
+            if w == self.bits / 64 && !self.bits.is_multiple_of(64) && word >> (self.bits % 64) != 0
+            {
+                return Err(Malformed("rank set has ids past its end"));
+            }
+            before += u64::from(word.count_ones());
+        }
+        if before != self.ones {
+            return Err(Malformed("rank set's count disagrees with its words"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn written(ids: &BTreeSet<u32>) -> Vec<u8> {
+        let mut w = RankedWriter::default();
+        // Not in order: the writer takes any.
+        for &id in ids.iter().rev() {
+            w.insert(id);
+        }
+        let mut out = vec![0xaa; 3];
+        w.write(&mut out);
+        out
+    }
+
+    proptest! {
+        /// Membership, rank and select agree with a sorted set, for dense and sparse sets
+        /// and at every id near one in it.
+        #[test]
+        fn answers_as_a_sorted_set_does(
+            ids in prop_oneof![
+                prop::collection::btree_set(0u32..2000, 0..1500),
+                prop::collection::btree_set(0u32..1 << 22, 0..40),
+            ],
+        ) {
+            let bytes = written(&ids);
+            let (set, end) = Ranked::parse(&bytes, 3).unwrap();
+            prop_assert_eq!(end, bytes.len());
+            prop_assert_eq!(set.len(), ids.len() as u64);
+            set.check(&bytes).unwrap();
+            let sorted: Vec<u32> = ids.iter().copied().collect();
+            for (k, &id) in sorted.iter().enumerate() {
+                prop_assert_eq!(set.select(&bytes, k as u64).unwrap(), Some(id));
+                for probe in [id.saturating_sub(1), id, id.saturating_add(1)] {
+                    let below = sorted.partition_point(|&x| x < probe) as u64;
+                    prop_assert_eq!(set.rank(&bytes, probe), below);
+                    prop_assert_eq!(set.contains(&bytes, probe), ids.contains(&probe));
+                }
+            }
+            prop_assert_eq!(set.select(&bytes, ids.len() as u64).unwrap(), None);
+            prop_assert_eq!(set.rank(&bytes, u32::MAX), ids.len() as u64);
+        }
+
+        /// Damaged bytes give wrong answers or errors, never a panic or a read out of
+        /// bounds.
+        #[test]
+        fn damaged_sets_do_not_panic(
+            ids in prop::collection::btree_set(0u32..3000, 1..300),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = written(&ids);
+            for (i, b) in flips {
+                let i = i.index(bytes.len());
+                bytes[i] ^= b;
+            }
+            for bytes in [&bytes[..], &bytes[..cut.index(bytes.len())]] {
+                if let Ok((set, _)) = Ranked::parse(bytes, 3) {
+                    let _ = set.check(bytes);
+                    for k in 0..set.len().min(400) {
+                        let _ = set.select(bytes, k);
+                    }
+                    for id in (0..3100).step_by(7) {
+                        let _ = (set.rank(bytes, id), set.contains(bytes, id));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_set_is_sixteen_bytes() {
+        let bytes = written(&BTreeSet::new());
+        assert_eq!(bytes.len(), 3 + 16);
+        let (set, _) = Ranked::parse(&bytes, 3).unwrap();
+        assert_eq!(set.len(), 0);
+        assert_eq!(set.rank(&bytes, 5), 0);
+        assert_eq!(set.select(&bytes, 0).unwrap(), None);
+        assert!(!set.contains(&bytes, 0));
+    }
+}
