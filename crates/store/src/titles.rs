@@ -11,7 +11,10 @@
 //!
 //! ```text
 //! titles := dictionary group* gtable
-//! group  := u32le[128]       per id: position in the dictionary | flag << 31; u32::MAX: none
+//! group  := u8(w) packed[128] u8[8]   from segment version 11: per id, w bits LSB first,
+//!                            ((position in the dictionary) << 1 | flag) + 1; 0: none; eight
+//!                            zero bytes after them (a slot is read as one 8-byte word)
+//!          | u32le[128]      before version 11: position | flag << 31; u32::MAX: none
 //! gtable := u64le[groups]    byte offset of group g (of ids 128g..128g+127); u64::MAX: none
 //! place  := u64le dictionary offset  u64le dictionary bytes  u64le gtable offset  u32le groups
 //! shared := ranked(target ids) ranked(page ids)  u64le n  (u32le tid, u32le page)[n] by tid
@@ -55,6 +58,8 @@ pub struct TitlesWriter {
     /// Whether titles may be shared with the page table ([`TitlesWriter::push_shared`]):
     /// then a slot's flag marks a shared title, the rest of it the page id.
     shares: bool,
+    /// Groups packed (segment version 11), or of `u32`s.
+    packed: bool,
 }
 
 /// The titles' positions in the dictionary (with their flags), waiting to be written by id.
@@ -92,7 +97,16 @@ impl TitlesWriter {
             expected: titles,
             taken: 0,
             shares: false,
+            packed: true,
         }
+    }
+
+    /// The same, with groups of `u32`s (before segment version 11), to test that they are
+    /// still read.
+    #[cfg(test)]
+    pub(crate) fn with_unpacked_groups(mut self) -> Self {
+        self.packed = false;
+        self
     }
 
     /// A target table whose titles may be shared with the page table (their flags are
@@ -187,14 +201,19 @@ impl TitlesWriter {
     pub fn finish_but_table(mut self, out: &mut impl Write) -> io::Result<Finished> {
         let dict_len = self.dict.finish(out)?;
         let mut pos = self.start + dict_len;
-        let mut bytes = Vec::with_capacity(GROUP as usize * 4);
+        let mut bytes = Vec::with_capacity(GROUP as usize * 4 + 9);
+        let packed = self.packed;
         let mut put = |gtable: &mut [u64], g: usize, group: &[u32]| -> io::Result<()> {
             bytes.clear();
-            for &v in group {
-                bytes.extend_from_slice(&v.to_le_bytes());
+            if packed {
+                pack_group(group, &mut bytes);
+            } else {
+                for &v in group {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+                // The last group of a dense table may be short.
+                bytes.resize(GROUP as usize * 4, 0xff);
             }
-            // The last group of a dense table may be short.
-            bytes.resize(GROUP as usize * 4, 0xff);
             out.write_all(&bytes)?;
             gtable[g] = pos;
             pos += bytes.len() as u64;
@@ -280,6 +299,32 @@ pub struct Finished {
     pub place: [u8; PLACE],
     pub table: Vec<u8>,
     pub shared: Vec<u8>,
+}
+
+/// A slot as a packed group holds it: 0 for none, else (position << 1 | flag) + 1.
+fn packed_value(v: u32) -> u64 {
+    if v == NONE {
+        0
+    } else {
+        (u64::from(v & !FLAG) << 1 | u64::from(v >> 31)) + 1
+    }
+}
+
+/// A packed group of slots (`group` may be short: the rest have none).
+fn pack_group(group: &[u32], out: &mut Vec<u8>) {
+    let max = group.iter().map(|&v| packed_value(v)).max().unwrap_or(0);
+    let w = (64 - max.leading_zeros()).max(1);
+    out.push(w as u8);
+    let start = out.len();
+    out.resize(start + (GROUP * w).div_ceil(8) as usize + 8, 0);
+    for (i, &v) in (0u32..).zip(group) {
+        let bit = i * w;
+        let at = start + (bit / 8) as usize;
+        let word = packed_value(v) << (bit % 8);
+        for (k, b) in word.to_le_bytes().iter().enumerate() {
+            out[at + k] |= b;
+        }
+    }
 }
 
 impl Slots {
@@ -541,12 +586,19 @@ pub struct Titles {
     groups: u32,
     /// Where the segment's body ends (groups must lie before it).
     end: usize,
+    /// Groups packed (segment version 11), or of `u32`s.
+    packed: bool,
 }
 
 impl Titles {
     /// Reads a `place` and checks the dictionary (its trailer and block offsets; the
     /// segment's checksum covers its bytes) and the group table's bounds.
-    pub fn open(map: &Arc<memmap2::Mmap>, place: &[u8], end: usize) -> Result<Self, String> {
+    pub fn open(
+        map: &Arc<memmap2::Mmap>,
+        place: &[u8],
+        end: usize,
+        packed: bool,
+    ) -> Result<Self, String> {
         let u64_at = |i: usize| u64::from_le_bytes(place[i..i + 8].try_into().expect("8 bytes"));
         let (dict_at, dict_len, gtable) = (u64_at(0), u64_at(8), u64_at(16));
         let groups = u32::from_le_bytes(place[24..28].try_into().expect("4 bytes"));
@@ -568,6 +620,7 @@ impl Titles {
             gtable: gtable as usize,
             groups,
             end,
+            packed,
         })
     }
 
@@ -585,10 +638,20 @@ impl Titles {
         if o == EMPTY {
             return Ok(None);
         }
+        let len = |o: usize| {
+            if !self.packed {
+                return Some(GROUP as usize * 4);
+            }
+            // A width of at most 33 bits: a position below 2^31, a flag, plus one.
+            let w = *self.map.get(o).filter(|&&w| (1..=33).contains(&w))?;
+            Some(1 + (GROUP as usize * usize::from(w)).div_ceil(8) + 8)
+        };
         match usize::try_from(o) {
             Ok(o)
-                if o.checked_add(GROUP as usize * 4)
-                    .is_some_and(|e| e <= self.end) =>
+                if o < self.end
+                    && len(o)
+                        .and_then(|l| o.checked_add(l))
+                        .is_some_and(|e| e <= self.end) =>
             {
                 Ok(Some(o))
             }
@@ -596,13 +659,27 @@ impl Titles {
         }
     }
 
+    /// Slot `i` of the group at `at` (checked by `group_at`), as `position | flag << 31`.
+    fn slot_in(&self, at: usize, i: u32) -> Option<u32> {
+        if !self.packed {
+            let o = at + i as usize * 4;
+            let v = u32::from_le_bytes(self.map[o..o + 4].try_into().expect("4 bytes"));
+            return (v != NONE).then_some(v);
+        }
+        let w = u32::from(self.map[at]);
+        let bit = i * w;
+        let o = at + 1 + (bit / 8) as usize;
+        let word = u64::from_le_bytes(self.map[o..o + 8].try_into().expect("8 bytes"));
+        let v = (word >> (bit % 8)) & ((1u64 << w) - 1);
+        let v = v.checked_sub(1)?;
+        Some((v >> 1) as u32 | ((v & 1) as u32) << 31)
+    }
+
     fn slot(&self, id: u32) -> Result<Option<u32>, Malformed> {
         let Some(at) = self.group_at(id / GROUP)? else {
             return Ok(None);
         };
-        let i = at + (id % GROUP) as usize * 4;
-        let v = u32::from_le_bytes(self.map[i..i + 4].try_into().expect("4 bytes"));
-        Ok((v != NONE).then_some(v))
+        Ok(self.slot_in(at, id % GROUP))
     }
 
     /// Whether `id` has a title here.
@@ -651,10 +728,7 @@ impl Titles {
                 Err(e) => return vec![Err(e)],
             };
             let mut ids: Vec<Result<u32, Malformed>> = (0..GROUP)
-                .filter(|&i| {
-                    let o = at + i as usize * 4;
-                    u32::from_le_bytes(self.map[o..o + 4].try_into().expect("4 bytes")) != NONE
-                })
+                .filter(|&i| self.slot_in(at, i).is_some())
                 .map(|i| g * GROUP + i)
                 .filter(|&id| if desc { id <= start } else { id >= start })
                 .map(Ok)
@@ -677,10 +751,14 @@ impl Titles {
 
     /// Bytes of the dictionary, the groups and the group table.
     pub fn bytes(&self) -> u64 {
-        let groups = (0..self.groups)
-            .filter(|&g| self.group_at(g).ok().flatten().is_some())
-            .count() as u64;
-        self.dict_len + groups * u64::from(GROUP) * 4 + u64::from(self.groups) * 8
+        let groups: u64 = (0..self.groups)
+            .filter_map(|g| self.group_at(g).ok().flatten())
+            .map(|at| match self.packed {
+                true => 1 + u64::from(GROUP * u32::from(self.map[at])).div_ceil(8) + 8,
+                false => u64::from(GROUP) * 4,
+            })
+            .sum();
+        self.dict_len + groups + u64::from(self.groups) * 8
     }
 }
 
