@@ -483,11 +483,6 @@ impl Shared {
         self.len() == 0
     }
 
-    /// Where the section's bytes end.
-    pub fn end(&self) -> usize {
-        self.end
-    }
-
     /// The id paired with `id` in one of the section's lists (by target or by page).
     fn listed(&self, bytes: &[u8], list: usize, id: u32) -> Option<u32> {
         let at = |i: u64, half: usize| {
