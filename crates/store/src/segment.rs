@@ -2138,6 +2138,50 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Damaged title tables and shared titles (the checksum forged to match) give
+        /// errors or wrong answers, never a panic.
+        #[test]
+        fn damaged_titles_do_not_panic(
+            titles in prop::collection::btree_map((-1i32..3, "[A-Z][a-z]{0,3}"), (0u8..3, any::<u16>(), any::<u16>()), 1..120),
+            ordered in any::<bool>(),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        ) {
+            let named = named(titles, ordered);
+            let (d, s) = shared_segment(&named);
+            drop(s);
+            let path = d.path().join("s.seg");
+            let mut bytes = std::fs::read(&path).unwrap();
+            // Past the trailer's tables, checksum and magic, anywhere.
+            let body = bytes.len() - 12;
+            for (i, b) in flips {
+                bytes[i.index(body)] ^= b;
+            }
+            reseal(&mut bytes);
+            std::fs::write(&path, &bytes).unwrap();
+            let Ok(s) = Segment::open(&path, 1) else {
+                return Ok(());
+            };
+            let _ = s.check_shared();
+            let _ = s.target_titles().take(200).count();
+            let _ = s.page_titles().take(200).count();
+            for (ns, t, page, tid) in &named {
+                let _ = s.target_id(*ns, t);
+                let _ = s.page_id(*ns, t);
+                if let Some(tid) = tid {
+                    let _ = s.target_name(*tid);
+                }
+                if let Some(p) = page {
+                    let _ = (s.page(*p), s.page_is_redirect(*p), s.has_page(*p));
+                }
+            }
+            let _ = s.page_ids(0, false).take(300).count();
+            let _ = s.page_ids(u32::MAX, true).take(300).count();
+            let _ = (s.target_title_bytes(), s.page_title_bytes(), s.targets_len());
+        }
+    }
+
     #[test]
     fn titles_shared_in_page_order_cost_bits() {
         let titles: BTreeMap<(i32, String), (u8, u16, u16)> = (0..20_000u32)
