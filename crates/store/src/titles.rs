@@ -503,26 +503,29 @@ impl Shared {
 
     /// The page whose title target `tid` has, if it shares one.
     pub fn page_of(&self, bytes: &[u8], tid: u32) -> Result<Option<u32>, Malformed> {
-        if self.targets.contains(bytes, tid) {
-            let k = self.targets.rank(bytes, tid);
-            return match self.pages.select(bytes, k)? {
-                Some(p) => Ok(Some(p)),
-                None => Err(Malformed("shared titles' rank sets disagree")),
-            };
-        }
-        Ok(self.listed(bytes, self.by_target, tid))
+        self.paired(bytes, (&self.targets, &self.pages), self.by_target, tid)
     }
 
     /// The target whose title page `page` has, if it shares one.
     pub fn target_of(&self, bytes: &[u8], page: u32) -> Result<Option<u32>, Malformed> {
-        if self.pages.contains(bytes, page) {
-            let k = self.pages.rank(bytes, page);
-            return match self.targets.select(bytes, k)? {
-                Some(t) => Ok(Some(t)),
-                None => Err(Malformed("shared titles' rank sets disagree")),
-            };
+        self.paired(bytes, (&self.pages, &self.targets), self.by_page, page)
+    }
+
+    /// The id paired with `id`: the k-th of `to` for the k-th of `from`, else in `list`.
+    fn paired(
+        &self,
+        bytes: &[u8],
+        (from, to): (&Ranked, &Ranked),
+        list: usize,
+        id: u32,
+    ) -> Result<Option<u32>, Malformed> {
+        if !from.contains(bytes, id) {
+            return Ok(self.listed(bytes, list, id));
         }
-        Ok(self.listed(bytes, self.by_page, page))
+        match to.select(bytes, from.rank(bytes, id))? {
+            Some(other) => Ok(Some(other)),
+            None => Err(Malformed("shared titles' rank sets disagree")),
+        }
     }
 
     /// Checks all of the section: the rank sets against their words, both lists sorted,
