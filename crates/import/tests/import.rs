@@ -59,6 +59,10 @@ fn import_into(paths: &[PathBuf]) -> (tempfile::TempDir, RedbStore, Vec<inlink_i
     let d = tempfile::tempdir().unwrap();
     let store = RedbStore::open(d.path()).unwrap();
     let s = import(&store, paths, Format::Auto, &Options::default()).unwrap();
+    // The index the import leaves holds its invariants (what `inlink check` reads), titles
+    // found both ways included: real titles reach what generated ones do not.
+    let problems = store.verify(10).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
     (d, store, s)
 }
 

@@ -403,7 +403,8 @@ impl Writer {
                 .count();
             let len = stored.len() - shared;
             if self.version >= 3 {
-                let nibble = |n: usize| (n as u8).min(NIBBLE_MORE);
+                // Capped before narrowing: a coded suffix can pass 255 bytes (escapes).
+                let nibble = |n: usize| n.min(usize::from(NIBBLE_MORE)) as u8;
                 head.push(nibble(shared) << 4 | nibble(len));
                 for n in [shared, len] {
                     if n >= usize::from(NIBBLE_MORE) {
@@ -937,6 +938,42 @@ mod tests {
                 assert_eq!(d.get(*ns, &format!("{t}x")), None);
             }
             assert_eq!(d.iter().count(), titles.len());
+        }
+    }
+
+    /// Keys whose stored suffix, or the prefix they share with the key before, pass 255
+    /// bytes (a dbkey is at most 255 bytes, but escaped bytes take two codes each). Their
+    /// header lengths were once cut to a byte before being capped at 15, which broke the
+    /// block (found by `inlink check` on a real wiki: a Dhivehi interwiki link).
+    #[test]
+    fn keys_past_255_bytes_read_back() {
+        // Every length from 250 to 290 bytes, as a suffix and as a shared prefix.
+        let mut titles = Vec::new();
+        for len in 250..=290u64 {
+            let y = "y".repeat(len as usize);
+            titles.push((0, format!("{y}a"), len));
+            titles.push((0, format!("{y}b"), 1_000 + len));
+            titles.push((1, "z".repeat(len as usize), 2_000 + len));
+        }
+        titles.sort_by_cached_key(|a| key(a.0, &a.1));
+        // Keys stored as they are (no table learned), then coded by one that must be.
+        let plain = Writer {
+            held: None,
+            ..Writer::default()
+        };
+        let coded = Writer {
+            always_code: true,
+            ..Writer::default()
+        };
+        for w in [plain, coded] {
+            let bytes = build_with(w, titles.clone()).unwrap();
+            let d = Dictionary::new(&bytes[..]).unwrap();
+            for (p, (ns, t, id)) in titles.iter().enumerate() {
+                assert_eq!(d.get(*ns, t), Some(*id), "{} bytes", t.len());
+                assert_eq!(d.entry_at(p), Some((*ns, t.clone(), *id)));
+            }
+            let all: Vec<_> = d.iter().map(|e| e.unwrap()).collect();
+            assert_eq!(all, titles);
         }
     }
 
