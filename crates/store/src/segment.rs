@@ -113,7 +113,7 @@ fn unzigzag(v: u64) -> i64 {
 
 /// Writes a segment: first the forward entries in page order (`push_forward`), then the
 /// reverse rows in (kind, target, ns, from) order (`push`), then the targets' titles
-/// (`push_title`) and the pages' (`push_page`), each in dictionary order.
+/// and the pages' ([`TitleTablesApart`], spliced in), each in dictionary order.
 pub struct SegmentWriter {
     w: BufWriter<File>,
     crc: crc32fast::Hasher,
@@ -186,17 +186,22 @@ impl SegmentWriter {
     }
 
     /// Adds a target's title; titles come in dictionary order (namespace, then dbkey
-    /// bytes), after every link row, each target id once.
+    /// bytes), after every link row, each target id once. Written in line, no title is
+    /// shared and the tables take the writer's version: the store writes both tables
+    /// apart ([`TitleTablesApart`]); tests write older versions this way.
+    #[cfg(test)]
     pub fn push_title(&mut self, ns: i32, dbkey: &str, tid: u32) -> io::Result<()> {
         self.push_titled(TARGET_TITLES, ns, dbkey, tid, false)
     }
 
     /// Adds a page's title; pages come in dictionary order, after every target title,
-    /// each page id once.
+    /// each page id once (in line, as `push_title`).
+    #[cfg(test)]
     pub fn push_page(&mut self, ns: i32, dbkey: &str, id: u32, redirect: bool) -> io::Result<()> {
         self.push_titled(PAGE_TITLES, ns, dbkey, id, redirect)
     }
 
+    #[cfg(test)]
     fn push_titled(
         &mut self,
         k: usize,
@@ -272,12 +277,12 @@ impl SegmentWriter {
     }
 
     /// Puts in the target titles written apart by [`TitlesApart`] (on another thread, while
-    /// this writer took the link rows), where [`SegmentWriter::push_title`]'s would go.
+    /// this writer took the link rows), after the link rows.
     pub fn splice_titles(&mut self, titles: TitlesWritten) -> io::Result<()> {
         self.splice(TARGET_TITLES, titles)
     }
 
-    /// Puts in the page titles written apart, where [`SegmentWriter::push_page`]'s would go.
+    /// Puts in the page titles written apart, after the target titles.
     pub fn splice_pages(&mut self, pages: TitlesWritten) -> io::Result<()> {
         self.splice(PAGE_TITLES, pages)
     }
