@@ -25,7 +25,7 @@ static SORTERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 /// A key the sorter sorts: an unsigned integer, `u128` (the default) or `u64` (a quarter
 /// less to sort, and twice the keys a run for the same memory, where the fields fit).
-pub trait Key: Copy + Ord + Send + 'static {
+pub trait Key: Copy + Ord + Send + radsort::Key + 'static {
     const ZERO: Self;
     /// The key's high half (see [`Sorter`]).
     fn high(self) -> u64;
@@ -99,9 +99,10 @@ struct Written<K> {
 
 impl<K: Key> Sorter<K> {
     /// A sorter spilling runs into `dir`, holding at most `budget` bytes of keys (in two
-    /// buffers: one filling, one being written).
+    /// buffers, one filling, one being written, and the written one's scratch copy while
+    /// it is radix sorted).
     pub fn new(dir: &Path, budget: usize) -> Self {
-        let cap = (budget / 2 / std::mem::size_of::<K>()).max(1024);
+        let cap = (budget / 3 / std::mem::size_of::<K>()).max(1024);
         Sorter {
             dir: dir.to_path_buf(),
             id: SORTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -302,14 +303,21 @@ impl<K: Key> Iterator for Merge<K> {
 }
 
 /// Sorts keys that often come already ordered by their high half (a bulk load's forward
-/// rows arrive page by page), then only each group of equal high halves needs sorting.
+/// rows arrive page by page, a dump's tables one after another): each such stretch then
+/// needs only its groups of equal high halves sorted, and a few stretches one merge.
+/// Keys in no such order (the reverse rows) are radix sorted.
 fn sort_keys<K: Key>(buf: &mut [K]) {
-    if !buf.windows(2).all(|w| w[0].high() <= w[1].high()) {
-        buf.sort_unstable();
+    let stretches = 1 + buf.windows(2).filter(|w| w[0].high() > w[1].high()).count();
+    if stretches > 8 {
+        radsort::sort(buf);
         return;
     }
     for group in buf.chunk_by_mut(|a, b| a.high() == b.high()) {
         group.sort_unstable();
+    }
+    if stretches > 1 {
+        // The stable sort finds the sorted stretches and merges them.
+        buf.sort();
     }
 }
 
@@ -1378,6 +1386,32 @@ mod tests {
             prop_assert_eq!(got, want);
             // The run files are gone with the sorted stream.
             prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+
+        /// A buffer sorts alike whether it comes in a few stretches ordered by their high
+        /// halves (grouped sorts and a merge), or in many (the radix sort).
+        #[test]
+        fn buffers_sort_in_stretches_or_none(keys in proptest::collection::vec(any::<u128>(), 0..2000),
+                                             stretches in 1usize..14, few_highs in any::<bool>()) {
+            let keys: Vec<u128> = if few_highs {
+                keys.iter().map(|k| (((k >> 64) % 5) << 64) | (k & 0xff)).collect()
+            } else {
+                keys
+            };
+            let chunk = keys.len().div_ceil(stretches).max(1);
+            let mut wide = keys.clone();
+            for part in wide.chunks_mut(chunk) {
+                part.sort_by_key(|k| k >> 64);
+            }
+            let mut narrow: Vec<u64> = wide.iter().map(|&k| ((k >> 64) as u64) << 32 | k as u32 as u64).collect();
+            let mut want_narrow = narrow.clone();
+            want_narrow.sort_unstable();
+            sort_keys(&mut narrow);
+            prop_assert_eq!(narrow, want_narrow);
+            let mut want = wide.clone();
+            want.sort_unstable();
+            sort_keys(&mut wide);
+            prop_assert_eq!(wide, want);
         }
 
         /// Narrow keys sort alike, their high half the upper 32 bits.
