@@ -25,7 +25,7 @@ static SORTERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 /// A key the sorter sorts: an unsigned integer, `u128` (the default) or `u64` (a quarter
 /// less to sort, and twice the keys a run for the same memory, where the fields fit).
-pub trait Key: Copy + Ord + Send + radsort::Key + 'static {
+pub trait Key: Copy + Ord + Send + 'static {
     const ZERO: Self;
     /// The key's high half (see [`Sorter`]).
     fn high(self) -> u64;
@@ -99,10 +99,9 @@ struct Written<K> {
 
 impl<K: Key> Sorter<K> {
     /// A sorter spilling runs into `dir`, holding at most `budget` bytes of keys (in two
-    /// buffers, one filling, one being written, and the written one's scratch copy while
-    /// it is radix sorted).
+    /// buffers: one filling, one being written).
     pub fn new(dir: &Path, budget: usize) -> Self {
-        let cap = (budget / 3 / std::mem::size_of::<K>()).max(1024);
+        let cap = (budget / 2 / std::mem::size_of::<K>()).max(1024);
         Sorter {
             dir: dir.to_path_buf(),
             id: SORTERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -303,21 +302,14 @@ impl<K: Key> Iterator for Merge<K> {
 }
 
 /// Sorts keys that often come already ordered by their high half (a bulk load's forward
-/// rows arrive page by page, a dump's tables one after another): each such stretch then
-/// needs only its groups of equal high halves sorted, and a few stretches one merge.
-/// Keys in no such order (the reverse rows) are radix sorted.
+/// rows arrive page by page), then only each group of equal high halves needs sorting.
 fn sort_keys<K: Key>(buf: &mut [K]) {
-    let stretches = 1 + buf.windows(2).filter(|w| w[0].high() > w[1].high()).count();
-    if stretches > 8 {
-        radsort::sort(buf);
+    if !buf.windows(2).all(|w| w[0].high() <= w[1].high()) {
+        buf.sort_unstable();
         return;
     }
     for group in buf.chunk_by_mut(|a, b| a.high() == b.high()) {
         group.sort_unstable();
-    }
-    if stretches > 1 {
-        // The stable sort finds the sorted stretches and merges them.
-        buf.sort();
     }
 }
 
@@ -1388,8 +1380,8 @@ mod tests {
             prop_assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         }
 
-        /// A buffer sorts alike whether it comes in a few stretches ordered by their high
-        /// halves (grouped sorts and a merge), or in many (the radix sort).
+        /// A buffer sorts alike whether its stretches come ordered by their high halves
+        /// (one stretch: the grouped sort) or not.
         #[test]
         fn buffers_sort_in_stretches_or_none(keys in proptest::collection::vec(any::<u128>(), 0..2000),
                                              stretches in 1usize..14, few_highs in any::<bool>()) {
