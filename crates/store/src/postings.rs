@@ -446,6 +446,37 @@ fn get_span(
     get_span(r, &mut right[1..], shift, x, hi)
 }
 
+/// The ids of a span in order, as `get_span` reads them, into `out` until `stop` says
+/// enough: the bits of the ids after the stop are left unread. `Ok(false)`: stopped.
+fn get_span_upto(
+    r: &mut BitReader,
+    m: usize,
+    shift: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<u32>,
+    stop: &mut impl FnMut(u32) -> bool,
+) -> Result<bool, Malformed> {
+    if m == 0 {
+        return Ok(true);
+    }
+    let mid = m / 2;
+    let range = (hi - lo)
+        .checked_sub(m as u64)
+        .filter(|&r| r >= 1)
+        .ok_or(Malformed("ids overflow their span"))?;
+    let x = lo + 1 + mid as u64 + r.bounded(range)?;
+    let id = u32::try_from(x - shift).map_err(|_| Malformed("id past u32"))?;
+    if !get_span_upto(r, mid, shift, lo, x, out, stop)? {
+        return Ok(false);
+    }
+    out.push(id);
+    if stop(id) {
+        return Ok(false);
+    }
+    get_span_upto(r, m - mid - 1, shift, x, hi, out, stop)
+}
+
 /// A posting list read in place.
 #[derive(Debug, Clone, Copy)]
 pub struct Postings<'a> {
@@ -608,6 +639,101 @@ impl<'a> Postings<'a> {
             out.push(cur);
         }
         self.check_block_end(b, cur)
+    }
+
+    /// The ids of block `b` in order, up to and including the `want`-th one at or after
+    /// `start` (all of them when the block holds fewer): a short page of a long list
+    /// decodes a few ids, not the block. `Ok(true)`: the block was read whole.
+    pub fn block_upto(
+        &self,
+        b: usize,
+        start: u32,
+        want: usize,
+        out: &mut Vec<u32>,
+    ) -> Result<bool, Malformed> {
+        out.clear();
+        let mut found = 0;
+        // Past the next block's first id the bytes are damaged (`check_block_end`).
+        let end = if b + 1 < self.blocks {
+            self.skip(b + 1).0
+        } else {
+            u32::MAX
+        };
+        let mut stop = |id: u32| {
+            found += usize::from(id >= start);
+            found >= want
+        };
+        if let (1, Some(u)) = (self.blocks, self.universe) {
+            let mut r = BitReader {
+                bytes: self.bytes,
+                pos: self.body_at,
+                acc: 0,
+                bits: 0,
+            };
+            return get_span_upto(&mut r, self.count, 1, 0, u + 1, out, &mut stop);
+        }
+        let (first, offset) = self.skip(b);
+        let n = if b + 1 == self.blocks {
+            self.count - b * BLOCK
+        } else {
+            BLOCK
+        };
+        let mut pos = self.body_at + offset as usize;
+        let header = *self.bytes.get(pos).ok_or(Malformed("block past the end"))?;
+        pos += 1;
+        let mut r = BitReader {
+            bytes: self.bytes,
+            pos,
+            acc: 0,
+            bits: 0,
+        };
+        out.push(first);
+        if stop(first) {
+            return Ok(n == 1);
+        }
+        if header == INTERPOLATIVE {
+            if n < 2 {
+                return Ok(true);
+            }
+            let last = u64::from(first) + r.gamma()? + (n as u64 - 1);
+            let last = u32::try_from(last).map_err(|_| Malformed("ids overflow"))?;
+            if b + 1 < self.blocks && last >= end {
+                return Err(Malformed("block runs into the next"));
+            }
+            if !get_span_upto(&mut r, n - 2, 0, first.into(), last.into(), out, &mut stop)? {
+                return Ok(false);
+            }
+            out.push(last);
+            return Ok(true);
+        }
+        let mut cur = first;
+        let rice = header & RICE != 0;
+        let width = u32::from(header & !RICE);
+        if width > 32 || (rice && width > 31) {
+            return Err(Malformed("gap width over 32 bits"));
+        }
+        for k in 1..n {
+            let gap = if rice {
+                let q = r.unary()?;
+                let low = r.get(width)?;
+                u32::try_from((u64::from(q) << width) | low)
+                    .map_err(|_| Malformed("gap past u32"))?
+            } else {
+                r.get(width)? as u32
+            };
+            cur = cur
+                .checked_add(gap)
+                .and_then(|c| c.checked_add(1))
+                .ok_or(Malformed("ids overflow"))?;
+            if cur >= end && b + 1 < self.blocks {
+                return Err(Malformed("block runs into the next"));
+            }
+            out.push(cur);
+            if stop(cur) {
+                return Ok(k + 1 == n);
+            }
+        }
+        Ok(true)
     }
 
     /// Damaged gaps could run past the next block's first id (found by the `postings` fuzz
@@ -783,6 +909,10 @@ mod tests {
         fn garbage_in_a_universe_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200),
                                                           universe in 0u64..=(1 << 32)) {
             if let Ok(p) = Postings::new_in(&bytes, universe) {
+                let mut out = Vec::new();
+                if p.block_upto(0, 0, 4, &mut out).is_ok() {
+                    prop_assert!(out.windows(2).all(|w| w[0] < w[1]));
+                }
                 if let Ok(ids) = p.all() {
                     prop_assert!(ids.windows(2).all(|w| w[0] < w[1]));
                     prop_assert!(ids.len() > BLOCK || ids.iter().all(|&i| u64::from(i) < universe));
@@ -816,11 +946,47 @@ mod tests {
             prop_assert_eq!(Postings::new(&bytes).unwrap().all().unwrap(), ids);
         }
 
+        /// A block read up to a wanted id is the start of the block read whole, and holds
+        /// the wanted ids (or all of the block); every coding, in a universe or not.
+        #[test]
+        fn blocks_read_up_to_a_wanted_id(ids in prop_oneof![
+                                             proptest::collection::vec(any::<u32>(), 1..700).prop_map(sorted),
+                                             (any::<u32>(), 1usize..700, 1u32..40).prop_map(|(b, n, step)| {
+                                                 (0..n as u64).map(|i| b as u64 + i * step as u64)
+                                                     .take_while(|&v| v <= u32::MAX as u64).map(|v| v as u32).collect()
+                                             }),
+                                         ],
+                                         in_universe in any::<bool>(), at in any::<usize>(),
+                                         start in any::<u32>(), want in 1usize..200) {
+            let universe = ids.last().map_or(0, |&l| u64::from(l) + 1);
+            let bytes = if in_universe { encode_in(&ids, universe) } else { encode(&ids) };
+            let p = if in_universe {
+                Postings::new_in(&bytes, universe).unwrap()
+            } else {
+                Postings::new(&bytes).unwrap()
+            };
+            let b = at % p.blocks();
+            // A start in the block or before it, most of the time.
+            let start = if at % 3 == 0 { start } else { ids[(at / 3) % ids.len()] };
+            let mut whole = Vec::new();
+            p.block(b, &mut whole).unwrap();
+            let mut part = Vec::new();
+            let complete = p.block_upto(b, start, want, &mut part).unwrap();
+            prop_assert!(whole.starts_with(&part));
+            prop_assert_eq!(complete, part.len() == whole.len());
+            let found = part.iter().filter(|&&id| id >= start).count();
+            prop_assert!(complete || found == want);
+        }
+
         #[test]
         fn garbage_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             if let Ok(p) = Postings::new(&bytes) {
                 let _ = p.all();
                 let _ = p.from(12345, 10);
+                let mut out = Vec::new();
+                for b in 0..p.blocks() {
+                    let _ = p.block_upto(b, 0, 3, &mut out);
+                }
             }
         }
 
@@ -832,6 +998,16 @@ mod tests {
             bytes[i] ^= flip;
             if let Ok(p) = Postings::new(&bytes) {
                 let _ = p.all();
+                let mut out = Vec::new();
+                for b in 0..p.blocks() {
+                    // Read up to a wanted id, a damaged block still ascends below the next.
+                    if p.block_upto(b, 0, 5, &mut out).is_ok() {
+                        prop_assert!(out.windows(2).all(|w| w[0] < w[1]));
+                        if b + 1 < p.blocks() {
+                            prop_assert!(out.iter().all(|&id| id < p.skip(b + 1).0));
+                        }
+                    }
+                }
             }
         }
     }

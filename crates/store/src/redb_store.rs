@@ -2048,7 +2048,8 @@ impl<'s> Rows<'s> {
                 (Some(s), true) if (*ns < s.ns) != desc => continue,
                 (Some(_), true) => None,
             };
-            heads.push((None, Src::List(*ns, Cursor::new(p, start, desc))));
+            let cursor = Cursor::new(p, start, desc).with_want(q.limit);
+            heads.push((None, Src::List(*ns, cursor)));
         }
         let mut extra: Vec<(i32, u32)> = self
             .delta

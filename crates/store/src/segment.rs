@@ -1710,6 +1710,11 @@ pub struct Cursor<'a> {
     i: usize,
     desc: bool,
     primed: Option<u32>,
+    /// The ids the caller expects to take (`with_want`), and those taken so far.
+    want: usize,
+    yielded: usize,
+    /// `buf` holds only the first ids of its block.
+    partial: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -1730,14 +1735,31 @@ impl<'a> Cursor<'a> {
             i: usize::MAX,
             desc,
             primed: start,
+            want: usize::MAX,
+            yielded: 0,
+            partial: false,
         }
+    }
+
+    /// Says that about `want` ids will be taken: an ascending cursor then decodes a block
+    /// only up to them (a 10-row page of a long list reads a few ids of its first block,
+    /// not 128), and the rest of the block only if more are asked for.
+    pub fn with_want(mut self, want: usize) -> Self {
+        self.want = want;
+        self
     }
 
     pub fn next_id(&mut self) -> Result<Option<u32>, Malformed> {
         loop {
             let Some(b) = self.block else { return Ok(None) };
             if self.i == usize::MAX {
+                let need = self.want.saturating_sub(self.yielded);
+                self.partial = false;
                 match self.p {
+                    List::Packed(p) if !self.desc && need > 0 && need < postings::BLOCK => {
+                        let start = self.primed.unwrap_or(0);
+                        self.partial = !p.block_upto(b, start, need, &mut self.buf)?;
+                    }
                     List::Packed(p) => p.block(b, &mut self.buf)?,
                     List::Ids(ids) => {
                         self.buf.clear();
@@ -1760,7 +1782,19 @@ impl<'a> Cursor<'a> {
             } else {
                 if self.i < self.buf.len() {
                     self.i += 1;
+                    self.yielded += 1;
                     return Ok(Some(self.buf[self.i - 1]));
+                }
+                if self.partial {
+                    // More than wanted: the rest of the block, after the last id given.
+                    // (A partial block holds a wanted id, so one was given from it.)
+                    let last = self.buf[self.i - 1];
+                    if let List::Packed(p) = self.p {
+                        p.block(b, &mut self.buf)?;
+                    }
+                    self.partial = false;
+                    self.i = self.buf.partition_point(|&x| x <= last);
+                    continue;
                 }
                 let blocks = match self.p {
                     List::Packed(p) => p.blocks(),
@@ -2020,7 +2054,8 @@ mod tests {
 
         #[test]
         fn cursors_resume_both_ways(ids in proptest::collection::btree_set(0u32..5000, 1..700),
-                                    start in 0u32..5100, desc in any::<bool>()) {
+                                    start in 0u32..5100, desc in any::<bool>(),
+                                    want in proptest::option::of(0usize..300)) {
             let ids: Vec<u32> = ids.into_iter().collect();
             let bytes = postings::encode(&ids);
             let list = if ids.len() <= MIXED_MAX && start % 2 == 0 {
@@ -2028,7 +2063,11 @@ mod tests {
             } else {
                 List::Packed(Postings::new(&bytes).unwrap())
             };
+            // However many ids it was told would be taken, a cursor gives them all.
             let mut c = Cursor::new(&list, Some(start), desc);
+            if let Some(w) = want {
+                c = c.with_want(w);
+            }
             let mut got = Vec::new();
             while let Some(x) = c.next_id().unwrap() {
                 got.push(x);
