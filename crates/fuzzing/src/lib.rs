@@ -255,11 +255,22 @@ pub fn notes_folder(data: &[u8]) {
 pub fn postings(data: &[u8]) {
     use inlink_store::postings::{Postings, BLOCK};
     let start = data.first().map_or(0, |&b| u32::from(b) * 1000);
+    // A block read up to a wanted id is the start of the block read whole.
+    let upto_is_a_start = |p: &Postings| {
+        let (mut part, mut whole) = (Vec::new(), Vec::new());
+        for b in 0..p.blocks().min(8) {
+            if let (Ok(_), Ok(())) = (p.block_upto(b, start, 3, &mut part), p.block(b, &mut whole))
+            {
+                assert!(whole.starts_with(&part), "a block's start");
+            }
+        }
+    };
     if let Ok(p) = Postings::new(data) {
         if let Ok(all) = p.all() {
             assert!(all.windows(2).all(|w| w[0] < w[1]), "ids ascend");
         }
         let _ = p.from(start, 50);
+        upto_is_a_start(&p);
     }
     // The same bytes as a list in a universe (short lists then have no first id).
     let universe = data.last().map_or(0, |&b| (u64::from(b) + 1) << 16);
@@ -274,6 +285,7 @@ pub fn postings(data: &[u8]) {
             }
         }
         let _ = p.from(start, 50);
+        upto_is_a_start(&p);
     }
 }
 
