@@ -404,50 +404,9 @@ impl BitReader<'_> {
     }
 }
 
-/// The `n` ids of an interpolative block after its `first` (already in `out`).
-fn get_interpolative(
-    r: &mut BitReader,
-    first: u32,
-    n: usize,
-    out: &mut Vec<u32>,
-) -> Result<(), Malformed> {
-    if n < 2 {
-        return Ok(());
-    }
-    let last = u64::from(first) + r.gamma()? + (n as u64 - 1);
-    let last = u32::try_from(last).map_err(|_| Malformed("ids overflow"))?;
-    out.resize(n, 0);
-    out[n - 1] = last;
-    get_span(r, &mut out[1..n - 1], 0, first.into(), last.into())
-}
-
-/// See `put_span`.
-fn get_span(
-    r: &mut BitReader,
-    ids: &mut [u32],
-    shift: u64,
-    lo: u64,
-    hi: u64,
-) -> Result<(), Malformed> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mid = ids.len() / 2;
-    // The span's bounds leave room for its ids unless the bytes are bad (a gamma-coded
-    // last id too small, a count past the universe).
-    let range = (hi - lo)
-        .checked_sub(ids.len() as u64)
-        .filter(|&r| r >= 1)
-        .ok_or(Malformed("ids overflow their span"))?;
-    let x = lo + 1 + mid as u64 + r.bounded(range)?;
-    ids[mid] = u32::try_from(x - shift).map_err(|_| Malformed("id past u32"))?;
-    let (left, right) = ids.split_at_mut(mid);
-    get_span(r, left, shift, lo, x)?;
-    get_span(r, &mut right[1..], shift, x, hi)
-}
-
-/// The ids of a span in order, as `get_span` reads them, into `out` until `stop` says
-/// enough: the bits of the ids after the stop are left unread. `Ok(false)`: stopped.
+/// The ids of a span (see `put_span`: its middle id, then each half) in order, into `out`
+/// until `stop` says enough: the bits of the ids after the stop are left unread.
+/// `Ok(false)`: stopped.
 fn get_span_upto(
     r: &mut BitReader,
     m: usize,
@@ -586,59 +545,7 @@ impl<'a> Postings<'a> {
 
     /// The ids of block `b`.
     pub fn block(&self, b: usize, out: &mut Vec<u32>) -> Result<(), Malformed> {
-        out.clear();
-        if let (1, Some(u)) = (self.blocks, self.universe) {
-            let mut r = BitReader {
-                bytes: self.bytes,
-                pos: self.body_at,
-                acc: 0,
-                bits: 0,
-            };
-            out.resize(self.count, 0);
-            return get_span(&mut r, out, 1, 0, u + 1);
-        }
-        let (first, offset) = self.skip(b);
-        let n = if b + 1 == self.blocks {
-            self.count - b * BLOCK
-        } else {
-            BLOCK
-        };
-        let mut pos = self.body_at + offset as usize;
-        let header = *self.bytes.get(pos).ok_or(Malformed("block past the end"))?;
-        pos += 1;
-        let mut r = BitReader {
-            bytes: self.bytes,
-            pos,
-            acc: 0,
-            bits: 0,
-        };
-        out.push(first);
-        if header == INTERPOLATIVE {
-            get_interpolative(&mut r, first, n, out)?;
-            return self.check_block_end(b, out[n - 1]);
-        }
-        let mut cur = first;
-        let rice = header & RICE != 0;
-        let width = u32::from(header & !RICE);
-        if width > 32 || (rice && width > 31) {
-            return Err(Malformed("gap width over 32 bits"));
-        }
-        for _ in 1..n {
-            let gap = if rice {
-                let q = r.unary()?;
-                let low = r.get(width)?;
-                u32::try_from((u64::from(q) << width) | low)
-                    .map_err(|_| Malformed("gap past u32"))?
-            } else {
-                r.get(width)? as u32
-            };
-            cur = cur
-                .checked_add(gap)
-                .and_then(|c| c.checked_add(1))
-                .ok_or(Malformed("ids overflow"))?;
-            out.push(cur);
-        }
-        self.check_block_end(b, cur)
+        self.block_upto(b, 0, usize::MAX, out).map(|_| ())
     }
 
     /// The ids of block `b` in order, up to and including the `want`-th one at or after
@@ -653,7 +560,8 @@ impl<'a> Postings<'a> {
     ) -> Result<bool, Malformed> {
         out.clear();
         let mut found = 0;
-        // Past the next block's first id the bytes are damaged (`check_block_end`).
+        // Damaged gaps could run past the next block's first id (found by the `postings`
+        // fuzz target): ids must ascend across blocks too, or merges go wrong silently.
         let end = if b + 1 < self.blocks {
             self.skip(b + 1).0
         } else {
@@ -734,15 +642,6 @@ impl<'a> Postings<'a> {
             }
         }
         Ok(true)
-    }
-
-    /// Damaged gaps could run past the next block's first id (found by the `postings` fuzz
-    /// target): ids must ascend across blocks too, or merges go wrong silently.
-    fn check_block_end(&self, b: usize, last: u32) -> Result<(), Malformed> {
-        if b + 1 < self.blocks && last >= self.skip(b + 1).0 {
-            return Err(Malformed("block runs into the next"));
-        }
-        Ok(())
     }
 
     /// The index of the first block that may hold an id ≥ `start`: a binary search of the
