@@ -1691,7 +1691,8 @@ impl<'a> TargetLists<'a> {
     pub fn contains(&self, ns: i32, from: u32) -> Result<bool, Malformed> {
         match self.lists.iter().find(|(n, _)| *n == ns) {
             Some((_, p)) => {
-                let mut c = Cursor::new(p, Some(from), false);
+                // One id is wanted: its block is decoded only up to it.
+                let mut c = Cursor::new(p, Some(from), false).with_want(1);
                 Ok(c.next_id()? == Some(from))
             }
             None => Ok(false),
