@@ -420,6 +420,8 @@ fn get_span_upto(
         return Ok(true);
     }
     let mid = m / 2;
+    // The span's bounds leave room for its ids unless the bytes are bad (a gamma-coded
+    // last id too small, a count past the universe).
     let range = (hi - lo)
         .checked_sub(m as u64)
         .filter(|&r| r >= 1)
