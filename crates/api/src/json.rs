@@ -50,6 +50,16 @@ impl Json {
         Json::Str(s.into())
     }
 
+    /// The bytes of the `Raw` texts inside.
+    fn raw_len(&self) -> usize {
+        match self {
+            Json::Raw(text) => text.len(),
+            Json::Arr(a) => a.iter().map(Json::raw_len).sum(),
+            Json::Obj(o) => o.0.iter().map(|(_, v)| v.raw_len()).sum(),
+            _ => 0,
+        }
+    }
+
     /// Writes the value; `ascii` escapes every non-ASCII character as `\uXXXX` (formatversion 1).
     pub fn write(&self, out: &mut String, ascii: bool) {
         match self {
@@ -84,7 +94,9 @@ impl Json {
     }
 
     pub fn to_string(&self, ascii: bool) -> String {
-        let mut s = String::with_capacity(1024);
+        // Room for the rows written already: growing a 500-row answer's text by doubling
+        // copied it several times over.
+        let mut s = String::with_capacity(1024 + self.raw_len());
         self.write(&mut s, ascii);
         s
     }
