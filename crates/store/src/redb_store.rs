@@ -2237,6 +2237,8 @@ impl Core {
         let pages = PageView::open(txn.as_ref(), seg.as_deref())?;
         let rows = Rows::load(txn.as_ref(), seg.as_deref(), q.kind as u8, tid)?;
         let mut it = rows.iter(q);
+        // A full page is the common answer; capped, since internal callers ask for all.
+        out.reserve(q.limit.min(1024));
         while let Some((_, from)) = it.next()? {
             if let Some(p) = pages.page(from)? {
                 if q.accepts(&p) {
