@@ -595,6 +595,12 @@ impl Core {
                 .map_or((0, 0), |s| (s.targets_len() as u64, s.pages_len() as u64));
             let mut tables =
                 TitleTablesApart::create(&self.dir, targets_hint, pages_hint).map_err(io)?;
+            // The old segment's listed pairs ahead of its rank sets (a bulk load's most
+            // linked targets) stay listed.
+            if let Some(old) = old.as_deref() {
+                let below = old.shared_listed_below().map_err(corrupt("link segment"))?;
+                tables.list_shared_below(below);
+            }
             for_each_target(&txn, old.as_deref(), |ns, dbkey, tid| {
                 while let Some((pn, pt, id, redirect)) = &page {
                     if (*pn, pt.as_bytes()) > (ns, dbkey.as_bytes()) {

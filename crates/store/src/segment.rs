@@ -807,6 +807,12 @@ impl TitleTablesApart {
         })
     }
 
+    /// Lists the shared titles of target ids below `tid` rather than keeping them in the
+    /// rank sets: ids given out of their pages' order.
+    pub fn list_shared_below(&mut self, tid: u32) {
+        self.targets.table.list_shared_below(tid);
+    }
+
     /// Adds a page; pages come in dictionary order.
     pub fn push_page(&mut self, ns: i32, dbkey: &str, id: u32, redirect: bool) -> io::Result<()> {
         self.pages.push(ns, dbkey, id, redirect)?;
@@ -1227,6 +1233,12 @@ impl Segment {
     /// Target titles written in the page table.
     pub fn shared_titles(&self) -> u64 {
         self.shared.len()
+    }
+
+    /// The target ids below which shared titles are listed, as the writer was told
+    /// ([`TitleTablesApart::list_shared_below`]) or found: the first id in the rank sets.
+    pub fn shared_listed_below(&self) -> Result<u32, Malformed> {
+        Ok(self.shared.first_ranked_target(&self.map)?.unwrap_or(0))
     }
 
     /// Checks all of the shared titles' section (lookups check only what they read).
@@ -2127,11 +2139,12 @@ mod tests {
     }
 
     /// A segment of `named`'s titles (no link rows), both tables written in one walk.
-    fn shared_segment(named: &Named) -> (tempfile::TempDir, Segment) {
+    fn shared_segment(named: &Named, listed_below: u32) -> (tempfile::TempDir, Segment) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.seg");
         let mut w = SegmentWriter::create(&path).unwrap();
         let mut tables = TitleTablesApart::create(dir.path(), 0, 0).unwrap();
+        tables.list_shared_below(listed_below);
         for (ns, t, page, tid) in named {
             if let Some(p) = page {
                 tables.push_page(*ns, t, *p, p % 3 == 0).unwrap();
@@ -2151,15 +2164,19 @@ mod tests {
     proptest! {
         /// Targets that are pages share the pages' titles, whatever the pairing of their
         /// ids: each is found both ways and listed in dictionary order, and the page table
-        /// reads as it would alone.
+        /// reads as it would alone. Pairs of target ids below `listed_below` stay out of
+        /// the rank sets.
         #[test]
         fn shared_titles_are_found_both_ways(
             titles in prop::collection::btree_map((-1i32..3, "[A-Z][a-z]{0,3}"), (0u8..3, any::<u16>(), any::<u16>()), 0..300),
             ordered in any::<bool>(),
+            listed_below in prop_oneof![Just(0u32), 0u32..400],
         ) {
             let named = named(titles, ordered);
-            let (_d, s) = shared_segment(&named);
+            let (_d, s) = shared_segment(&named, listed_below);
             s.check_shared().unwrap();
+            let below = s.shared_listed_below().unwrap();
+            prop_assert!(below == 0 || below >= listed_below, "{} ranked, below {}", below, listed_below);
             let targets: Vec<(i32, String, u32)> = named.iter()
                 .filter_map(|(ns, t, _, tid)| tid.map(|tid| (*ns, t.clone(), tid)))
                 .collect();
@@ -2194,7 +2211,7 @@ mod tests {
             flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         ) {
             let named = named(titles, ordered);
-            let (d, s) = shared_segment(&named);
+            let (d, s) = shared_segment(&named, 0);
             drop(s);
             let path = d.path().join("s.seg");
             let mut bytes = std::fs::read(&path).unwrap();
@@ -2242,7 +2259,7 @@ mod tests {
                 )
             })
             .collect();
-        let (_d, s) = shared_segment(&named(titles.clone(), true));
+        let (_d, s) = shared_segment(&named(titles.clone(), true), 0);
         assert_eq!(s.shared_titles(), 18_000);
         // Two rank sets: a bit per target id and per page id (the page ids here are odd:
         // two bits a title), and their directories.
@@ -2251,12 +2268,30 @@ mod tests {
         // A page id far past the others is listed, not given a rank set of its bits.
         let mut far = named(titles.clone(), true);
         far[0].2 = Some(1 << 22);
-        let (_d, s) = shared_segment(&far);
+        let (_d, s) = shared_segment(&far, 0);
         assert_eq!(s.shared_titles(), 18_000);
         assert_eq!(s.target_name(1).unwrap(), Some((0, "Title_00000".into())));
         assert!(s.target_title_bytes() as f64 / 20_000.0 < per_title + 0.01);
+        // 200 targets from the middle given the first ids, as the bulk load gives the
+        // most linked: told so, the writer lists those 200 and keeps the rest in the
+        // sets; not told, the first pair's page, far on, shuts out the 9,000 before it.
+        let mut first = named(titles.clone(), true);
+        for n in &mut first {
+            n.3 = n.3.map(|t| match t {
+                ..=9_000 => t + 200,
+                9_001..=9_200 => t - 9_000,
+                _ => t,
+            });
+        }
+        let (_d, s) = shared_segment(&first, 201);
+        assert_eq!(s.shared_titles(), 18_000);
+        assert_eq!(s.shared_listed_below().unwrap(), 201);
+        assert!(s.target_title_bytes() as f64 / 20_000.0 < per_title + 0.2);
+        s.check_shared().unwrap();
+        let (_d, s) = shared_segment(&first, 0);
+        assert!(s.target_title_bytes() > 16 * 8_000);
         // Paired at random, most are listed both ways instead: 16 bytes a pair.
-        let (_d, s) = shared_segment(&named(titles, false));
+        let (_d, s) = shared_segment(&named(titles, false), 0);
         assert_eq!(s.shared_titles(), 18_000);
         assert!(s.target_title_bytes() > 16 * 17_000);
         s.check_shared().unwrap();

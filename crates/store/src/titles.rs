@@ -58,6 +58,8 @@ pub struct TitlesWriter {
     /// Whether titles may be shared with the page table ([`TitlesWriter::push_shared`]):
     /// then a slot's flag marks a shared title, the rest of it the page id.
     shares: bool,
+    /// Shared titles of target ids below this are listed, not put in the rank sets.
+    listed_below: u32,
     /// Groups packed (segment version 11), or of `u32`s.
     packed: bool,
 }
@@ -97,6 +99,7 @@ impl TitlesWriter {
             expected: titles,
             taken: 0,
             shares: false,
+            listed_below: 0,
             packed: true,
         }
     }
@@ -114,6 +117,13 @@ impl TitlesWriter {
     pub fn sharing(mut self) -> Self {
         self.shares = true;
         self
+    }
+
+    /// Lists the shared titles of target ids below `tid` (given out of their pages' order,
+    /// as the bulk load gives its most linked targets): kept in the rank sets, the first
+    /// with a page id far on would shut out the pairs after it, which keep both orders.
+    pub fn list_shared_below(&mut self, tid: u32) {
+        self.listed_below = tid;
     }
 
     /// The same, writing its dictionary in version 2, to test that it is still read.
@@ -220,7 +230,11 @@ impl TitlesWriter {
             Ok(())
         };
         self.slots.settle_all()?;
-        let mut shared = self.shares.then(SharedWriter::default);
+        let listed_below = self.listed_below;
+        let mut shared = self.shares.then(|| SharedWriter {
+            listed_below,
+            ..SharedWriter::default()
+        });
         // A shared title's slot holds its page, not a position: it leaves the groups.
         let mut unshare = |id: u32, v: &mut u32| -> io::Result<()> {
             if let Some(shared) = &mut shared {
@@ -377,6 +391,8 @@ struct SharedWriter {
     last_page: Option<u32>,
     ranked: u64,
     listed: Vec<(u32, u32)>,
+    /// Pairs of target ids below this are listed.
+    listed_below: u32,
 }
 
 /// Ids in the rank sets stay below `RANKED_BITS × (pairs + 1) + RANKED_SLACK`: at most
@@ -391,7 +407,10 @@ impl SharedWriter {
         }
         self.last_target = Some(tid);
         let bound = RANKED_BITS * (self.ranked + 1) + RANKED_SLACK;
-        if self.last_page.is_some_and(|p| p >= page) || u64::from(tid.max(page)) >= bound {
+        if tid < self.listed_below
+            || self.last_page.is_some_and(|p| p >= page)
+            || u64::from(tid.max(page)) >= bound
+        {
             self.listed.push((tid, page));
         } else {
             self.targets.insert(tid);
@@ -499,6 +518,11 @@ impl Shared {
             }
         }
         None
+    }
+
+    /// The first target id in the rank sets (those below were listed), if any.
+    pub fn first_ranked_target(&self, bytes: &[u8]) -> Result<Option<u32>, Malformed> {
+        self.targets.select(bytes, 0)
     }
 
     /// The page whose title target `tid` has, if it shares one.
