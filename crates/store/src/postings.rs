@@ -580,7 +580,9 @@ impl<'a> Postings<'a> {
                 acc: 0,
                 bits: 0,
             };
-            return get_span_upto(&mut r, self.count, 1, 0, u + 1, out, &mut stop);
+            // A stop at the list's last id leaves nothing unread.
+            let complete = get_span_upto(&mut r, self.count, 1, 0, u + 1, out, &mut stop)?;
+            return Ok(complete || out.len() == self.count);
         }
         let (first, offset) = self.skip(b);
         let n = if b + 1 == self.blocks {
