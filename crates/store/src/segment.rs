@@ -2290,6 +2290,15 @@ mod tests {
         s.check_shared().unwrap();
         let (_d, s) = shared_segment(&first, 0);
         assert!(s.target_title_bytes() > 16 * 8_000);
+        // As many first ids as at full size (a quarter of a million there), past the slack
+        // the rank sets allow for ids far on: the pairs after them still go in the sets.
+        let mut far_first = named(titles.clone(), true);
+        for n in &mut far_first {
+            n.3 = n.3.map(|t| t + 100_000);
+        }
+        let (_d, s) = shared_segment(&far_first, 100_001);
+        assert_eq!(s.shared_titles(), 18_000);
+        assert!(s.target_title_bytes() as f64 / 20_000.0 < per_title + 1.0);
         // Paired at random, most are listed both ways instead: 16 bytes a pair.
         let (_d, s) = shared_segment(&named(titles, false), 0);
         assert_eq!(s.shared_titles(), 18_000);

@@ -395,8 +395,9 @@ struct SharedWriter {
     listed_below: u32,
 }
 
-/// Ids in the rank sets stay below `RANKED_BITS × (pairs + 1) + RANKED_SLACK`: at most
-/// 64 bits a pair in each set, against 128 for a listed pair both ways.
+/// Ids in the rank sets stay below `RANKED_BITS × (pairs + 1) + RANKED_SLACK` (past the
+/// ids listed first): at most 64 bits a pair in each set, against 128 for a listed pair
+/// both ways.
 const RANKED_BITS: u64 = 64;
 const RANKED_SLACK: u64 = 1 << 16;
 
@@ -406,7 +407,8 @@ impl SharedWriter {
             return Err(invalid(format!("shared target {tid} out of order")));
         }
         self.last_target = Some(tid);
-        let bound = RANKED_BITS * (self.ranked + 1) + RANKED_SLACK;
+        // The ids listed below `listed_below` are zeros at the start of the target set.
+        let bound = RANKED_BITS * (self.ranked + 1) + RANKED_SLACK + u64::from(self.listed_below);
         if tid < self.listed_below
             || self.last_page.is_some_and(|p| p >= page)
             || u64::from(tid.max(page)) >= bound
