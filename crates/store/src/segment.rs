@@ -1382,7 +1382,28 @@ impl Segment {
         let slot = (id % GROUP) as usize;
         let mut before = 0usize;
         let mut len = 0usize;
-        for i in 0..GROUP as usize {
+        let mut i = 0;
+        while i < GROUP as usize {
+            // Eight one-byte lengths at once: most entries are under 128 bytes, and every
+            // lookup reads its group's 128 lengths.
+            if let Some(w) = bytes
+                .get(pos..pos.saturating_add(8))
+                .filter(|_| i + 8 <= GROUP as usize)
+            {
+                let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+                if w & 0x8080_8080_8080_8080 == 0 {
+                    if slot >= i + 8 {
+                        before += sum_bytes(w);
+                    } else if slot >= i {
+                        let k = 8 * (slot - i);
+                        before += sum_bytes(w & ((1u64 << k) - 1));
+                        len = (w >> k & 0xff) as usize;
+                    }
+                    pos += 8;
+                    i += 8;
+                    continue;
+                }
+            }
             let l = usize::try_from(get_varint(bytes, &mut pos)?)
                 .map_err(|_| Malformed("entry length"))?;
             match i.cmp(&slot) {
@@ -1390,6 +1411,7 @@ impl Segment {
                 std::cmp::Ordering::Equal => len = l,
                 std::cmp::Ordering::Greater => {}
             }
+            i += 1;
         }
         if len == 0 {
             return Ok(None);
@@ -1545,6 +1567,13 @@ impl List<'_> {
 
 /// An id and the bytes of its entry, or why they could not be read.
 pub type RawEntry<'a> = Result<(u32, &'a [u8]), Malformed>;
+
+/// The sum of a word's eight bytes, each below 128.
+fn sum_bytes(w: u64) -> usize {
+    const LOW: u64 = 0x00ff_00ff_00ff_00ff;
+    let pairs = (w & LOW) + (w >> 8 & LOW);
+    (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize
+}
 
 /// A target id and its lists, or why they could not be read.
 pub type Entry<'a> = Result<(u32, TargetLists<'a>), Malformed>;
@@ -1980,6 +2009,13 @@ mod tests {
     }
 
     proptest! {
+        /// Eight lengths summed at once are their sum.
+        #[test]
+        fn bytes_are_summed_a_word_at_a_time(b in prop::array::uniform8(0u8..128)) {
+            let sum: usize = b.iter().map(|&x| usize::from(x)).sum();
+            prop_assert_eq!(sum_bytes(u64::from_le_bytes(b)), sum);
+        }
+
         #[test]
         fn titles_written_apart_splice_in_unchanged(rows in rows().prop_filter("forward entries", |r| !forward(r).is_empty() || r.is_empty())) {
             let inline = spliced_bytes(&rows, 0);
