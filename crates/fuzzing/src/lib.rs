@@ -287,6 +287,17 @@ pub fn postings(data: &[u8]) {
         let _ = p.from(start, 50);
         upto_is_a_start(&p);
     }
+    // And as a list centred on an id of that universe (a small target's, around its page).
+    let centre = u32::try_from((u64::from(start) * 7919) % universe.max(1)).unwrap_or(0);
+    let mut ids = Vec::new();
+    if inlink_store::postings::decode_centred(data, universe, centre, &mut ids).is_ok() {
+        assert!(ids.len() <= BLOCK, "a short list");
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+        assert!(
+            ids.iter().all(|&id| u64::from(id) < universe),
+            "ids in the universe"
+        );
+    }
 }
 
 pub fn segment(data: &[u8]) {

@@ -695,6 +695,149 @@ impl<'a> Postings<'a> {
     }
 }
 
+/// The windows of a centred list, innermost first: ids within this distance of the centre.
+pub const CENTRED: [u64; 2] = [64, 1024];
+
+/// A list's parts around a centre: part `p` < 2 holds the ids in window `p` that are not in
+/// window `p - 1`, part 2 the rest of the universe, and each part numbers its ids densely
+/// from 0, skipping the windows inside it.
+struct Rings {
+    /// Each window's first and last id, clipped to the universe.
+    windows: [(u64, u64); 2],
+    universe: u64,
+}
+
+impl Rings {
+    fn new(universe: u64, centre: u32) -> Self {
+        let c = u64::from(centre);
+        let window = |w: u64| (c.saturating_sub(w), (c + w).min(universe - 1));
+        Rings {
+            windows: [window(CENTRED[0]), window(CENTRED[1])],
+            universe,
+        }
+    }
+
+    /// Part `p`'s bounds (first and last id) and the hole inside it.
+    fn bounds(&self, p: usize) -> ((u64, u64), Option<(u64, u64)>) {
+        match p {
+            0 => (self.windows[0], None),
+            1 => (self.windows[1], Some(self.windows[0])),
+            _ => ((0, self.universe - 1), Some(self.windows[1])),
+        }
+    }
+
+    fn part(&self, id: u64) -> usize {
+        self.windows
+            .iter()
+            .position(|&(lo, hi)| (lo..=hi).contains(&id))
+            .unwrap_or(2)
+    }
+
+    /// How many ids part `p` numbers.
+    fn len(&self, p: usize) -> u64 {
+        let ((lo, hi), hole) = self.bounds(p);
+        (hi - lo + 1) - hole.map_or(0, |(a, b)| b - a + 1)
+    }
+
+    fn position(&self, p: usize, id: u64) -> u64 {
+        let ((lo, _), hole) = self.bounds(p);
+        match hole {
+            Some((a, b)) if id > b => id - lo - (b - a + 1),
+            _ => id - lo,
+        }
+    }
+
+    fn id(&self, p: usize, position: u64) -> u64 {
+        let ((lo, _), hole) = self.bounds(p);
+        match hole {
+            Some((a, b)) if lo + position >= a => lo + position + (b - a + 1),
+            _ => lo + position,
+        }
+    }
+}
+
+/// Codes a short list (at most [`BLOCK`] ids, all below `universe`) around `centre`, an id
+/// of the universe that the reader knows too: in a reverse list, the page of the target
+/// itself. Pages made together link each other, so many linkers lie a few ids from it, and
+/// a window around it codes them in the few bits of the window, not of the universe.
+///
+/// ```text
+/// centred := varint(count) (bounded(n; left + 1) span(positions + 1; 0, len + 1)) per window
+///            span(positions + 1; 0, len + 1) of the rest
+/// ```
+/// `left` is the count less the ids of the windows before; a part's `len` and positions
+/// are those of `Rings`.
+pub fn encode_centred_into(out: &mut Vec<u8>, ids: &[u32], universe: u64, centre: u32) {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
+    debug_assert!(ids.len() <= BLOCK && u64::from(centre) < universe);
+    debug_assert!(ids.last().is_none_or(|&l| u64::from(l) < universe));
+    put_varint(out, ids.len() as u64);
+    let rings = Rings::new(universe, centre);
+    let mut parts: [Vec<u32>; 3] = Default::default();
+    for &id in ids {
+        let p = rings.part(id.into());
+        parts[p].push(rings.position(p, id.into()) as u32);
+    }
+    let mut w = BitWriter {
+        out,
+        acc: 0,
+        bits: 0,
+    };
+    let mut left = ids.len() as u64;
+    for (p, positions) in parts.iter().enumerate() {
+        if p < 2 {
+            put_bounded(&mut w, positions.len() as u64, left + 1);
+            left -= positions.len() as u64;
+        }
+        put_span(&mut w, positions, 1, 0, rings.len(p) + 1);
+    }
+    w.finish();
+}
+
+/// The ids of a list [`encode_centred_into`] coded, ascending, into `out`.
+pub fn decode_centred(
+    bytes: &[u8],
+    universe: u64,
+    centre: u32,
+    out: &mut Vec<u32>,
+) -> Result<(), Malformed> {
+    out.clear();
+    if u64::from(centre) >= universe {
+        return Err(Malformed("centre past the universe"));
+    }
+    let mut pos = 0;
+    let count = get_varint(bytes, &mut pos)?;
+    if count > BLOCK as u64 {
+        return Err(Malformed("centred list too long"));
+    }
+    let rings = Rings::new(universe, centre);
+    let mut r = BitReader {
+        bytes,
+        pos,
+        acc: 0,
+        bits: 0,
+    };
+    let mut left = count;
+    out.reserve(count as usize);
+    for p in 0..3 {
+        let n = if p < 2 { r.bounded(left + 1)? } else { left };
+        if n > left {
+            return Err(Malformed("centred list's parts past its count"));
+        }
+        left -= n;
+        let at = out.len();
+        get_span_upto(&mut r, n as usize, 1, 0, rings.len(p) + 1, out, &mut |_| {
+            false
+        })?;
+        for x in &mut out[at..] {
+            // Positions are below the part's length: the span's bounds saw to it.
+            *x = rings.id(p, u64::from(*x)) as u32;
+        }
+    }
+    out.sort_unstable();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -769,6 +912,39 @@ mod tests {
         let bits = bytes.len() as f64 * 8.0 / ids.len() as f64;
         // 2 bits per gap, plus 8 skip bytes and a width byte per 128 ids.
         assert!(bits < 2.6, "{bits} bits per id for gaps of 3");
+    }
+
+    #[test]
+    fn linkers_near_the_centre_cost_the_bits_of_the_windows() {
+        let universe = 4_000_000;
+        let centre = 2_345_678u32;
+        // Nine linkers within a thousand ids of the centre, two far off: enwiki's short list.
+        let mut ids = vec![17, 3_900_001];
+        ids.extend(
+            [-900i64, -300, -40, -7, -1, 2, 9, 60, 700].map(|d| (i64::from(centre) + d) as u32),
+        );
+        ids.sort_unstable();
+        let mut centred = Vec::new();
+        encode_centred_into(&mut centred, &ids, universe, centre);
+        let plain = encode_in(&ids, universe);
+        assert!(
+            centred.len() * 4 < plain.len() * 3,
+            "{} vs {} bytes",
+            centred.len(),
+            plain.len()
+        );
+        let mut out = Vec::new();
+        decode_centred(&centred, universe, centre, &mut out).unwrap();
+        assert_eq!(out, ids);
+        // The windows are clipped to the universe at either end.
+        for (universe, centre) in [(1u64, 0u32), (10, 0), (10, 9), (5000, 4999)] {
+            let ids: Vec<u32> = (0..universe.min(128) as u32).collect();
+            let mut b = Vec::new();
+            encode_centred_into(&mut b, &ids, universe, centre);
+            decode_centred(&b, universe, centre, &mut out).unwrap();
+            assert_eq!(out, ids);
+        }
+        assert!(decode_centred(&centred, u64::from(centre), centre, &mut out).is_err());
     }
 
     proptest! {
@@ -911,6 +1087,36 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+        #[test]
+        fn centred_lists_round_trip(universe in 1u64..=(1 << 32), centre in any::<u64>(),
+                                    near in proptest::collection::vec((any::<bool>(), 0u64..3000), 0..100),
+                                    far in proptest::collection::vec(any::<u64>(), 0..28)) {
+            let centre = centre % universe;
+            let mut ids: Vec<u32> = near
+                .iter()
+                .map(|&(below, d)| if below { centre.saturating_sub(d) } else { (centre + d).min(universe - 1) })
+                .chain(far.iter().map(|&x| x % universe))
+                .map(|x| x as u32)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut bytes = Vec::new();
+            encode_centred_into(&mut bytes, &ids, universe, centre as u32);
+            let mut out = vec![7];
+            decode_centred(&bytes, universe, centre as u32, &mut out).unwrap();
+            prop_assert_eq!(out, ids);
+        }
+
+        #[test]
+        fn centred_garbage_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200),
+                                                   universe in 1u64..=(1 << 32), centre in any::<u32>()) {
+            let mut out = Vec::new();
+            if decode_centred(&bytes, universe, centre, &mut out).is_ok() {
+                prop_assert!(out.len() <= BLOCK);
+                prop_assert!(out.windows(2).all(|w| w[0] < w[1]));
+                prop_assert!(out.iter().all(|&i| u64::from(i) < universe));
             }
         }
     }

@@ -139,6 +139,28 @@ impl Ranked {
         r
     }
 
+    /// The least id of the set at or after `from`: a walk in order steps through the
+    /// words, where `select` would search the directory for each.
+    pub fn next_from(&self, bytes: &[u8], from: u64) -> Option<u32> {
+        let words = self.bits.div_ceil(64);
+        let mut w = from / 64;
+        let mut word = if w < words {
+            self.word(bytes, w) & (u64::MAX << (from % 64))
+        } else {
+            0
+        };
+        loop {
+            if word != 0 {
+                return Some((w * 64 + u64::from(word.trailing_zeros())) as u32);
+            }
+            w += 1;
+            if w >= words {
+                return None;
+            }
+            word = self.word(bytes, w);
+        }
+    }
+
     /// The `k`-th id of the set (from 0).
     pub fn select(&self, bytes: &[u8], k: u64) -> Result<Option<u32>, Malformed> {
         if k >= self.ones {

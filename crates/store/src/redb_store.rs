@@ -584,9 +584,9 @@ impl Core {
                 }
                 Ok(())
             })?;
-            push_reverse(&mut w, sorter.finish().map_err(io)?.ahead()).map_err(io)?;
             // Targets and pages in one walk by title (a target that is a page shares its
-            // title), each table into a scratch file, then spliced in.
+            // title), each table into a scratch file, spliced in after the link rows; the
+            // target table's pairs first centre the small lists on their pages.
             let titles = txn.open_table(TITLES)?;
             let mut pages = page_titles(&titles, old.as_deref())?;
             let mut page = pages()?;
@@ -616,6 +616,8 @@ impl Core {
                 page = pages()?;
             }
             let (targets, pages) = tables.finish().map_err(io)?;
+            w.centre_on(&targets).map_err(io)?;
+            push_reverse(&mut w, sorter.finish().map_err(io)?.ahead()).map_err(io)?;
             w.splice_titles(targets).map_err(io)?;
             w.splice_pages(pages).map_err(io)?;
             w.finish(seq).map_err(io)?;

@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 11` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 12` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -20,6 +20,9 @@
 //! entry   := varint(0) postings            a target with at most 128 rows, each from a
 //!                                          page whose namespace `nsmap` holds (from
 //!                                          version 7); the postings run to the entry's end
+//!          | varint(1) centred             the same, coded around the target's page (its
+//!                                          `shared` pair) where that is smaller: from
+//!                                          version 12 (`postings::encode_centred_into`)
 //!          | varint(lists << 1) list+      namespaces ascending
 //!          | varint(k << 1 | 1) zigzag(ns - previous ns)[k] varint(bytes) postings nsidx
 //!                                          a target with at most 128 rows from k >= 2
@@ -49,13 +52,13 @@
 //! ```
 
 use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
-use crate::titles::{Shared, Titles, TitlesWriter, PLACE};
+use crate::titles::{PagesByTarget, Shared, Titles, TitlesWriter, PLACE};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 11;
+pub const VERSION: u32 = 12;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -145,6 +148,9 @@ pub struct SegmentWriter {
     /// none), and the namespaces in the order they came.
     page_ns: Vec<u8>,
     ns_names: Vec<i32>,
+    /// The target titles' shared section and a walk of it, when small lists are centred
+    /// on their targets' pages (`centre_on`).
+    centres: Option<(Vec<u8>, PagesByTarget)>,
 }
 
 impl Write for SegmentWriter {
@@ -182,7 +188,29 @@ impl SegmentWriter {
             forward_universe: None,
             page_ns: Vec::new(),
             ns_names: Vec::new(),
+            centres: None,
         })
+    }
+
+    /// Codes each small reverse list around its target's page where that is smaller (the
+    /// `centred` form), the pairs read from `titles`, the target table written apart that
+    /// is to be spliced in after the link rows. Called before the first link row.
+    pub fn centre_on(&mut self, titles: &TitlesWritten) -> io::Result<()> {
+        if self.version < 12 || titles.shared.is_empty() {
+            return Ok(());
+        }
+        if self.target.is_some() || self.last.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "lists are centred from the first link row",
+            ));
+        }
+        let bytes = titles.shared.clone();
+        let walk = Shared::parse(&bytes, 0)
+            .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.0))?
+            .walk();
+        self.centres = Some((bytes, walk));
+        Ok(())
     }
 
     /// Adds a target's title; titles come in dictionary order (namespace, then dbkey
@@ -529,6 +557,23 @@ impl SegmentWriter {
             self.ids.sort_unstable();
             let universe = self.universe();
             postings::encode_into(&mut self.body, &self.ids, universe);
+            let centre = match (&mut self.centres, universe) {
+                (Some((bytes, walk)), Some(u)) => walk
+                    .page_of(bytes, tid)
+                    .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.0))?
+                    .filter(|&p| u64::from(p) < u)
+                    .map(|p| (p, u)),
+                _ => None,
+            };
+            if let Some((page, u)) = centre {
+                self.coded.clear();
+                postings::encode_centred_into(&mut self.coded, &self.ids, u, page);
+                if self.coded.len() < self.body.len() - start - 1 {
+                    self.body.truncate(start);
+                    put_varint(&mut self.body, 1);
+                    self.body.extend_from_slice(&self.coded);
+                }
+            }
             self.ids.clear();
             self.lens[(tid % GROUP) as usize] = (self.body.len() - start) as u64;
             return Ok(());
@@ -1320,9 +1365,18 @@ impl Segment {
             return Ok(TargetLists::default());
         }
         match self.entry(usize::from(kind), tid)? {
-            Some(entry) => TargetLists::parse(entry, self.universe, self.namespaces()),
+            Some(entry) => {
+                TargetLists::parse(entry, self.universe, self.namespaces(), || self.centre(tid))
+            }
             None => Ok(TargetLists::default()),
         }
+    }
+
+    /// The page a centred list of target `tid` is coded around: the target's own page.
+    fn centre(&self, tid: u32) -> Result<u32, Malformed> {
+        self.shared
+            .page_of(&self.map, tid)?
+            .ok_or(Malformed("a centred list of a target that is no page"))
     }
 
     fn namespaces(&self) -> Option<Namespaces<'_>> {
@@ -1475,8 +1529,18 @@ impl Segment {
         } else {
             TABLES
         };
+        let mut walk = self.shared.walk();
         self.entries(table).map(move |e| {
-            e.and_then(|(id, b)| Ok((id, TargetLists::parse(b, self.universe, self.namespaces())?)))
+            e.and_then(|(id, b)| {
+                let centre = || {
+                    walk.page_of(&self.map, id)?
+                        .ok_or(Malformed("a centred list of a target that is no page"))
+                };
+                Ok((
+                    id,
+                    TargetLists::parse(b, self.universe, self.namespaces(), centre)?,
+                ))
+            })
         })
     }
 
@@ -1592,11 +1656,27 @@ impl<'a> TargetLists<'a> {
         entry: &'a [u8],
         universe: Option<u64>,
         namespaces: Option<Namespaces<'_>>,
+        centre: impl FnOnce() -> Result<u32, Malformed>,
     ) -> Result<Self, Malformed> {
         let mut pos = 0;
         let tag = get_varint(entry, &mut pos)?;
-        if let (0, Some(map)) = (tag, namespaces) {
-            return Self::parse_mapped(entry, pos, universe, map);
+        match (tag, namespaces, universe) {
+            (0, Some(map), _) => {
+                let p = Postings::parse(&entry[pos..], universe)?;
+                if p.is_empty() || p.len() > MIXED_MAX {
+                    return Err(Malformed("single list too long or empty"));
+                }
+                return Self::parse_mapped(entry, pos, p.all()?, map);
+            }
+            (1, Some(map), Some(u)) => {
+                let mut ids = Vec::new();
+                postings::decode_centred(&entry[pos..], u, centre()?, &mut ids)?;
+                if ids.is_empty() {
+                    return Err(Malformed("single list empty"));
+                }
+                return Self::parse_mapped(entry, pos, ids, map);
+            }
+            _ => {}
         }
         let n = tag >> 1;
         if n == 0 || n > entry.len() as u64 {
@@ -1639,16 +1719,12 @@ impl<'a> TargetLists<'a> {
     fn parse_mapped(
         entry: &'a [u8],
         pos: usize,
-        universe: Option<u64>,
+        ids: Vec<u32>,
         map: Namespaces<'_>,
     ) -> Result<Self, Malformed> {
         let bytes = &entry[pos..];
-        let p = Postings::parse(bytes, universe)?;
-        if p.is_empty() || p.len() > MIXED_MAX {
-            return Err(Malformed("single list too long or empty"));
-        }
-        let mut rows: Vec<(usize, u32)> = Vec::with_capacity(p.len());
-        for id in p.all()? {
+        let mut rows: Vec<(usize, u32)> = Vec::with_capacity(ids.len());
+        for id in ids {
             let rank = map
                 .rank(id)
                 .ok_or(Malformed("a row from a page with no namespace"))?;
@@ -2197,6 +2273,117 @@ mod tests {
         (dir, s)
     }
 
+    /// A segment of pages 1..=`pages` (namespace 0, each with a forward entry), targets
+    /// `1..` named as page `2 * tid` where that is a page and red otherwise, and `rows`
+    /// (kind, target, from) of namespace 0, its small lists centred when `centred`.
+    fn centred_segment(
+        pages: u32,
+        rows: &BTreeSet<(u8, u32, u32)>,
+        centred: bool,
+        version: u32,
+    ) -> (tempfile::TempDir, Segment) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.seg");
+        let mut w = SegmentWriter::create(&path).unwrap().with_version(version);
+        w.set_forward_universe(1000);
+        for from in 1..=pages {
+            w.push_forward(from, &fentry(from, 1), 1, Some(0)).unwrap();
+        }
+        let tids: BTreeSet<u32> = rows.iter().map(|r| r.1).collect();
+        let mut tables = TitleTablesApart::create(dir.path(), 0, 0).unwrap();
+        let mut named: Vec<(String, Option<u32>, Option<u32>)> = (1..=pages)
+            .map(|p| {
+                (
+                    format!("P{p:06}"),
+                    Some(p),
+                    (p % 2 == 0 && tids.contains(&(p / 2))).then_some(p / 2),
+                )
+            })
+            .collect();
+        named.extend(
+            tids.iter()
+                .filter(|&&t| 2 * t > pages)
+                .map(|&t| (format!("R{t:06}"), None, Some(t))),
+        );
+        named.sort();
+        for (title, page, tid) in &named {
+            if let Some(p) = page {
+                tables.push_page(0, title, *p, false).unwrap();
+            }
+            if let Some(t) = tid {
+                tables.push_target(0, title, *t).unwrap();
+            }
+        }
+        let (targets, page_table) = tables.finish().unwrap();
+        if centred {
+            w.centre_on(&targets).unwrap();
+        }
+        for &(k, t, f) in rows {
+            w.push(k, t, 0, f).unwrap();
+        }
+        w.splice_titles(targets).unwrap();
+        w.splice_pages(page_table).unwrap();
+        w.finish(3).unwrap();
+        let s = Segment::open(&path, 1).unwrap();
+        (dir, s)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Small lists whose linkers lie near their target's page are coded around it where
+        /// that is smaller, and read back the same, one target at a time or all in order.
+        #[test]
+        fn small_lists_are_centred_on_their_pages(
+            lists in prop::collection::btree_map(1u32..2000, (prop::collection::vec((any::<bool>(), 1u32..300), 1..40), prop::collection::vec(1u32..20_000, 0..4)), 1..60),
+        ) {
+            let pages = 20_000;
+            let mut rows = BTreeSet::new();
+            for (&tid, (near, far)) in &lists {
+                let kind = (tid % 2) as u8;
+                for &(below, d) in near {
+                    let from = if below { (2 * tid).saturating_sub(d).max(1) } else { 2 * tid + d }.min(pages);
+                    rows.insert((kind, tid, from));
+                }
+                rows.extend(far.iter().map(|&f| (kind, tid, f)));
+            }
+            let (_a, plain) = centred_segment(pages, &rows, false, VERSION);
+            let (_b, old) = centred_segment(pages, &rows, true, 11);
+            let (_c, s) = centred_segment(pages, &rows, true, VERSION);
+            let mut centred = 0;
+            for &tid in lists.keys() {
+                let kind = (tid % 2) as u8;
+                let want: Vec<u32> = rows.iter().filter(|r| r.0 == kind && r.1 == tid).map(|r| r.2).collect();
+                for seg in [&plain, &old, &s] {
+                    let t = seg.target(kind, tid).unwrap();
+                    prop_assert_eq!(t.lists.len(), 1);
+                    prop_assert_eq!(t.lists[0].0, 0);
+                    prop_assert_eq!(t.lists[0].1.all().unwrap(), want.clone());
+                }
+                let entry = s.entry(usize::from(kind), tid).unwrap().unwrap();
+                if entry[0] == 1 {
+                    centred += 1;
+                    prop_assert!(2 * tid <= pages, "a red target's list centred");
+                    prop_assert!(entry.len() < plain.entry(usize::from(kind), tid).unwrap().unwrap().len());
+                }
+                prop_assert_ne!(old.entry(usize::from(kind), tid).unwrap().unwrap()[0], 1);
+            }
+            // Lists of a few near linkers and no far ones are centred.
+            let close = lists.iter().filter(|(&t, (near, far))| 2 * t <= pages && far.is_empty() && near.len() >= 3).count();
+            prop_assert!(centred >= close / 2, "{} of {} centred", centred, close);
+            for kind in 0..2u8 {
+                let all: Vec<(u32, Vec<u32>)> = s.targets(kind).map(|t| {
+                    let (tid, l) = t.unwrap();
+                    (tid, l.lists[0].1.all().unwrap())
+                }).collect();
+                let want: Vec<(u32, Vec<u32>)> = lists.keys().filter(|&&t| (t % 2) as u8 == kind).map(|&t| {
+                    (t, rows.iter().filter(|r| r.0 == kind && r.1 == t).map(|r| r.2).collect())
+                }).collect();
+                prop_assert_eq!(all, want);
+            }
+            prop_assert!(s.bytes() <= plain.bytes());
+        }
+    }
+
     proptest! {
         /// Targets that are pages share the pages' titles, whatever the pairing of their
         /// ids: each is found both ways and listed in dictionary order, and the page table
@@ -2233,6 +2420,17 @@ mod tests {
                 }
             }
             prop_assert_eq!(s.pages_len(), named.iter().filter(|n| n.2.is_some()).count());
+            // A walk by target id answers as the lookups do, and starts over when asked
+            // an id below the last.
+            let mut asked: Vec<u32> = named.iter().filter_map(|n| n.3).flat_map(|t| [t, t + 1]).collect();
+            asked.extend([0, 1]);
+            asked.sort_unstable();
+            asked.dedup();
+            let most = asked.last().copied().unwrap_or(0);
+            let mut walk = s.shared.walk();
+            for tid in asked.into_iter().chain([most / 2, most + 1]) {
+                prop_assert_eq!(walk.page_of(&s.map, tid).unwrap(), s.shared.page_of(&s.map, tid).unwrap());
+            }
         }
     }
 

@@ -451,6 +451,62 @@ impl SharedWriter {
     }
 }
 
+/// [`Shared::page_of`] for target ids asked in ascending order, a step at a time: a
+/// segment build asks it of every target, and a lookup each searched the rank directory.
+#[derive(Clone, Debug)]
+pub struct PagesByTarget {
+    shared: Shared,
+    /// The ranked pair at or after the last id asked.
+    ranked: Option<(u32, u32)>,
+    /// Where the next ranked pair's ids are sought in the two sets.
+    from: (u64, u64),
+    /// The index of the listed pair at or after the last id asked.
+    listed: u64,
+    last: Option<u32>,
+}
+
+impl PagesByTarget {
+    /// The page whose title target `tid` has, if it shares one; an id below the last asked
+    /// starts the walk over.
+    pub fn page_of(&mut self, bytes: &[u8], tid: u32) -> Result<Option<u32>, Malformed> {
+        if self.last.is_some_and(|l| tid < l) {
+            *self = self.shared.walk();
+        }
+        self.last = Some(tid);
+        let s = &self.shared;
+        loop {
+            match self.ranked {
+                Some((t, p)) if t >= tid => {
+                    if t == tid {
+                        return Ok(Some(p));
+                    }
+                    break;
+                }
+                _ => {
+                    let t = s.targets.next_from(bytes, self.from.0);
+                    let p = s.pages.next_from(bytes, self.from.1);
+                    match (t, p) {
+                        (Some(t), Some(p)) => {
+                            self.ranked = Some((t, p));
+                            self.from = (u64::from(t) + 1, u64::from(p) + 1);
+                        }
+                        (None, None) => break,
+                        _ => return Err(Malformed("shared titles' rank sets disagree")),
+                    }
+                }
+            }
+        }
+        let pair = |i: u64, half: usize| {
+            let o = s.by_target + i as usize * 8 + half;
+            u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"))
+        };
+        while self.listed < s.listed && pair(self.listed, 0) < tid {
+            self.listed += 1;
+        }
+        Ok((self.listed < s.listed && pair(self.listed, 0) == tid).then(|| pair(self.listed, 4)))
+    }
+}
+
 /// The titles a segment's target table shares with its page table: each target id paired
 /// with a page id, the title read from the page table.
 #[derive(Clone, Copy, Debug, Default)]
@@ -535,6 +591,17 @@ impl Shared {
     /// The target whose title page `page` has, if it shares one.
     pub fn target_of(&self, bytes: &[u8], page: u32) -> Result<Option<u32>, Malformed> {
         self.paired(bytes, (&self.pages, &self.targets), self.by_page, page)
+    }
+
+    /// A walk of the pairs by target id, for `page_of` of ascending target ids.
+    pub fn walk(&self) -> PagesByTarget {
+        PagesByTarget {
+            shared: *self,
+            ranked: None,
+            from: (0, 0),
+            listed: 0,
+            last: None,
+        }
     }
 
     /// The id paired with `id`: the k-th of `to` for the k-th of `from`, else in `list`.

@@ -180,6 +180,24 @@ fn main() -> std::io::Result<()> {
         "p-clustered",
         &inlink_store::postings::encode(&clustered),
     )?;
+    // Ten linkers around a centre: the fuzz target's for a first byte (the count) of 10 and
+    // a last of 255.
+    let centre = (10_000 * 7919) % (1u32 << 24);
+    let mut near: Vec<u32> = [9u32, 17, 600, 3_000_000, 16_000_000]
+        .into_iter()
+        .chain([
+            centre - 900,
+            centre - 3,
+            centre + 1,
+            centre + 40,
+            centre + 1000,
+        ])
+        .collect();
+    near.sort_unstable();
+    let mut bytes = Vec::new();
+    inlink_store::postings::encode_centred_into(&mut bytes, &near, 1 << 24, centre);
+    bytes.push(255);
+    put(root, "postings", "centred", &bytes)?;
     // A segment as the store writes it (forward entries included): the conformance
     // suite's hub fixture, folded.
     {
@@ -197,6 +215,44 @@ fn main() -> std::io::Result<()> {
                 put(root, "segment", "hub", &std::fs::read(&path)?)?;
             }
         }
+    }
+    // A segment whose small lists are centred on their targets' pages: targets 1–8, each
+    // the title of page 4000 + 10t, linked from the pages a few ids around it.
+    {
+        use inlink_store::segment::{SegmentWriter, TitleTablesApart};
+        let path = tmp.path().join("centred.seg");
+        let mut w = SegmentWriter::create(&path)?;
+        w.set_forward_universe(9);
+        let near = |t: u32| {
+            [3u32, 2, 1]
+                .map(|d| 4000 + 10 * t - d)
+                .into_iter()
+                .chain([1, 2, 3].map(|d| 4000 + 10 * t + d))
+        };
+        let mut linkers: Vec<u32> = (1..=8).flat_map(near).collect();
+        linkers.sort_unstable();
+        for &from in &linkers {
+            w.push_forward(from, &[1], 1, Some(0))?;
+        }
+        let mut tables = TitleTablesApart::create(tmp.path(), 9, 110)?;
+        for page in 3990..4100u32 {
+            let title = format!("P{page}");
+            tables.push_page(0, &title, page, false)?;
+            if page % 10 == 0 && (4010..=4080).contains(&page) {
+                tables.push_target(0, &title, (page - 4000) / 10)?;
+            }
+        }
+        let (targets, pages) = tables.finish()?;
+        w.centre_on(&targets)?;
+        for t in 1..=8 {
+            for from in near(t) {
+                w.push(0, t, 0, from)?;
+            }
+        }
+        w.splice_titles(targets)?;
+        w.splice_pages(pages)?;
+        w.finish(1)?;
+        put(root, "segment", "centred", &std::fs::read(&path)?)?;
     }
     let dict = inlink_store::dictionary::build([
         (0, "P1".to_string(), 1),

@@ -1205,6 +1205,11 @@ impl<'s> Loader<'s> {
             // The coding thread's own error, if it stopped, says more than ours.
             let mut w = coding.join().map_err(|_| coded())??;
             streamed?;
+            // The target table's pairs centre the small lists on their pages.
+            let (targets, pages) = titles
+                .join()
+                .map_err(|_| refuse("the thread writing the titles panicked"))??;
+            w.centre_on(&targets)?;
             tracing::info!(
                 secs = started.elapsed().as_secs_f64(),
                 "bulk load: reverse index"
@@ -1217,9 +1222,6 @@ impl<'s> Loader<'s> {
                 ReverseSort::Wide(sort) => push_reverse(&mut w, sort.finish()?.ahead())?,
             }
             tracing::info!(secs = started.elapsed().as_secs_f64(), "bulk load: titles");
-            let (targets, pages) = titles
-                .join()
-                .map_err(|_| refuse("the thread writing the titles panicked"))??;
             redirects
                 .join()
                 .map_err(|_| refuse("the thread filing the redirects panicked"))??;
