@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 12` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 13` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -17,6 +17,10 @@
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
 //!                                          id's entry, 0 when it has none
+//!          | u128le(present) varint(len)[ones] entry*
+//!                                          sparse, from version 13 (its offset has bit 62
+//!                                          set): bit i says id 128g + i has an entry, and
+//!                                          only those have a length
 //! entry   := varint(0) postings            a target with at most 128 rows, each from a
 //!                                          page whose namespace `nsmap` holds (from
 //!                                          version 7); the postings run to the entry's end
@@ -34,7 +38,8 @@
 //!            version 9, 2 before; its ids' groups packed from version 11
 //! shared  := the target ids paired with page ids of the same title (`crate::titles`,
 //!            `Shared`); from version 10
-//! table   := u64le[groups]                 byte offset of each group, u64::MAX when empty
+//! table   := u64le[groups]                 byte offset of each group (bit 62: sparse),
+//!                                          u64::MAX when empty
 //! funiverse := u64le                       the forward entries' universe (the store's),
 //!                                          u64::MAX: none; from version 6
 //! nsmap   := varint(n) zigzag(ns - previous ns)[n] u8(width) packed u8[8]
@@ -58,7 +63,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 12;
+pub const VERSION: u32 = 13;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -74,6 +79,8 @@ const TABLES: usize = KINDS + 1;
 pub const MIXED_MAX: usize = 128;
 const GROUP: u32 = 128;
 const EMPTY: u64 = u64::MAX;
+/// Set in a group's offset when the group is in the sparse form (from version 13).
+const SPARSE: u64 = 1 << 62;
 /// Trailer fields after the tables: the places of the two title tables.
 const SEQ_AT: usize = TABLES * 20 + 2 * PLACE;
 const VERSION_AT: usize = SEQ_AT + 8;
@@ -643,13 +650,30 @@ impl SegmentWriter {
         let Some((kind, g)) = self.group.take() else {
             return Ok(());
         };
-        let table = &mut self.tables[usize::from(kind)];
-        table.resize(g as usize, EMPTY);
-        table.push(self.pos);
+        let lens = std::mem::replace(&mut self.lens, [0; GROUP as usize]);
         let mut head = Vec::with_capacity(GROUP as usize);
-        for l in std::mem::replace(&mut self.lens, [0; GROUP as usize]) {
+        for &l in &lens {
             put_varint(&mut head, l);
         }
+        let mut offset = self.pos;
+        if self.version >= 13 {
+            // A kind whose targets are few (templates, categories) has a few in a group of
+            // 128 ids: a bitmap of those present and their lengths alone, not 128 lengths.
+            let present = (0..GROUP as usize)
+                .filter(|&i| lens[i] > 0)
+                .fold(0u128, |m, i| m | 1 << i);
+            let mut sparse = present.to_le_bytes().to_vec();
+            for &l in lens.iter().filter(|&&l| l > 0) {
+                put_varint(&mut sparse, l);
+            }
+            if sparse.len() < head.len() {
+                head = sparse;
+                offset |= SPARSE;
+            }
+        }
+        let table = &mut self.tables[usize::from(kind)];
+        table.resize(g as usize, EMPTY);
+        table.push(offset);
         self.put(&head)?;
         let body = std::mem::take(&mut self.body);
         self.put(&body)?;
@@ -830,7 +854,9 @@ impl TitlesApart {
 /// [`SegmentWriter::splice_pages`] put them in.
 pub struct TitleTablesApart {
     targets: TitlesApart,
-    pages: TitlesApart,
+    /// `None`: the pages are given only to pair the targets with; another writer writes
+    /// their table (`targets_only`).
+    pages: Option<TitlesApart>,
     /// The last page given: its title and id.
     page: Option<(i32, String, u32)>,
     /// The last target given, to keep targets in order (a shared one is not checked by
@@ -846,7 +872,21 @@ impl TitleTablesApart {
         t.table = t.table.sharing();
         Ok(TitleTablesApart {
             targets: t,
-            pages: TitlesApart::create(dir, pages)?,
+            pages: Some(TitlesApart::create(dir, pages)?),
+            page: None,
+            target: None,
+        })
+    }
+
+    /// The target table alone, the pages given only to pair targets with: a bulk load
+    /// writes the page table on another thread, so that the target table's pairs (which
+    /// centre the reverse lists) are ready sooner.
+    pub fn targets_only(dir: &Path, targets: u64) -> io::Result<Self> {
+        let mut t = TitlesApart::create(dir, targets)?;
+        t.table = t.table.sharing();
+        Ok(TitleTablesApart {
+            targets: t,
+            pages: None,
             page: None,
             target: None,
         })
@@ -860,7 +900,9 @@ impl TitleTablesApart {
 
     /// Adds a page; pages come in dictionary order.
     pub fn push_page(&mut self, ns: i32, dbkey: &str, id: u32, redirect: bool) -> io::Result<()> {
-        self.pages.push(ns, dbkey, id, redirect)?;
+        if let Some(pages) = &mut self.pages {
+            pages.push(ns, dbkey, id, redirect)?;
+        }
         let page = self.page.get_or_insert_with(|| (ns, String::new(), id));
         page.0 = ns;
         page.1.clear();
@@ -895,7 +937,15 @@ impl TitleTablesApart {
 
     /// The two tables: targets, then pages.
     pub fn finish(self) -> io::Result<(TitlesWritten, TitlesWritten)> {
-        Ok((self.targets.finish()?, self.pages.finish()?))
+        let pages = self
+            .pages
+            .ok_or_else(|| io::Error::other("a target table written alone has no page table"))?;
+        Ok((self.targets.finish()?, pages.finish()?))
+    }
+
+    /// The target table (of `targets_only`).
+    pub fn finish_targets(self) -> io::Result<TitlesWritten> {
+        self.targets.finish()
     }
 }
 
@@ -1349,14 +1399,31 @@ impl Segment {
         self.map.len() as u64
     }
 
-    fn group_offset(&self, table: usize, g: u32) -> Option<usize> {
+    /// Where group `g` of `table` starts, and whether it is sparse.
+    fn group_offset(&self, table: usize, g: u32) -> Option<(usize, bool)> {
         let (at, groups) = *self.tables.get(table)?;
         if g >= groups {
             return None;
         }
         let i = at + g as usize * 8;
         let o = u64::from_le_bytes(self.map[i..i + 8].try_into().expect("8 bytes"));
-        (o != EMPTY).then_some(o as usize)
+        (o != EMPTY).then_some(((o & !SPARSE) as usize, o & SPARSE != 0))
+    }
+
+    /// A group's ids present (bit i: id 128g + i) and how many, its bitmap read at `pos`
+    /// when it is sparse (which `pos` then moves past); every id of a dense one.
+    fn present(&self, pos: &mut usize, sparse: bool) -> Result<(u128, usize), Malformed> {
+        if !sparse {
+            return Ok((u128::MAX, GROUP as usize));
+        }
+        let b = self
+            .map
+            .get(*pos..pos.saturating_add(16))
+            .filter(|_| pos.saturating_add(16) <= self.body_end)
+            .ok_or(Malformed("group past the end"))?;
+        *pos += 16;
+        let present = u128::from_le_bytes(b.try_into().expect("16 bytes"));
+        Ok((present, present.count_ones() as usize))
     }
 
     /// The lists of one target, empty when it has no links here.
@@ -1412,12 +1479,13 @@ impl Segment {
         let bytes: &[u8] = &self.map[..self.body_end];
         let mut total = u64::from(self.tables[FORWARD].1) * 8;
         for g in 0..self.tables[FORWARD].1 {
-            let Some(mut pos) = self.group_offset(FORWARD, g) else {
+            let Some((mut pos, sparse)) = self.group_offset(FORWARD, g) else {
                 continue;
             };
             let start = pos;
+            let (_, n) = self.present(&mut pos, sparse)?;
             let mut sum = 0u64;
-            for _ in 0..GROUP {
+            for _ in 0..n {
                 sum = sum.saturating_add(get_varint(bytes, &mut pos)?);
             }
             total = total
@@ -1429,21 +1497,24 @@ impl Segment {
 
     /// The bytes of id `id`'s entry in `table`.
     fn entry(&self, table: usize, id: u32) -> Result<Option<&[u8]>, Malformed> {
-        let Some(mut pos) = self.group_offset(table, id / GROUP) else {
+        let Some((mut pos, sparse)) = self.group_offset(table, id / GROUP) else {
             return Ok(None);
         };
         let bytes: &[u8] = &self.map[..self.body_end];
+        let (present, n) = self.present(&mut pos, sparse)?;
         let slot = (id % GROUP) as usize;
+        if present >> slot & 1 == 0 {
+            return Ok(None);
+        }
+        // The entry's index among the group's lengths.
+        let slot = (present & ((1u128 << slot) - 1)).count_ones() as usize;
         let mut before = 0usize;
         let mut len = 0usize;
         let mut i = 0;
-        while i < GROUP as usize {
+        while i < n {
             // Eight one-byte lengths at once: most entries are under 128 bytes, and every
-            // lookup reads its group's 128 lengths.
-            if let Some(w) = bytes
-                .get(pos..pos.saturating_add(8))
-                .filter(|_| i + 8 <= GROUP as usize)
-            {
+            // lookup reads its group's lengths.
+            if let Some(w) = bytes.get(pos..pos.saturating_add(8)).filter(|_| i + 8 <= n) {
                 let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
                 if w & 0x8080_8080_8080_8080 == 0 {
                     if slot >= i + 8 {
@@ -1549,22 +1620,24 @@ impl Segment {
         let groups = self.tables.get(table).map_or(0, |t| t.1);
         (0..groups)
             .filter_map(move |g| self.group_offset(table, g).map(|at| (g, at)))
-            .flat_map(move |(g, at)| match self.group(g, at) {
+            .flat_map(move |(g, (at, sparse))| match self.group(g, at, sparse) {
                 Ok(v) => v,
                 Err(e) => vec![Err(e)],
             })
     }
 
     /// The entries of the group at byte `at`.
-    fn group(&self, g: u32, mut pos: usize) -> Result<Vec<RawEntry<'_>>, Malformed> {
+    fn group(&self, g: u32, mut pos: usize, sparse: bool) -> Result<Vec<RawEntry<'_>>, Malformed> {
         let bytes: &[u8] = &self.map[..self.body_end];
+        let (present, n) = self.present(&mut pos, sparse)?;
         let mut lens = [0usize; GROUP as usize];
-        for l in &mut lens {
+        for l in &mut lens[..n] {
             *l = usize::try_from(get_varint(bytes, &mut pos)?)
                 .map_err(|_| Malformed("entry length"))?;
         }
+        let ids = (0..GROUP as usize).filter(|&i| present >> i & 1 == 1);
         let mut out = Vec::new();
-        for (i, &len) in lens.iter().enumerate() {
+        for (i, &len) in ids.zip(&lens[..n]) {
             if len == 0 {
                 continue;
             }
@@ -2101,7 +2174,7 @@ mod tests {
         }
 
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(10u32), 1 => Just(9u32), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(12u32), 1 => Just(11u32), 1 => Just(10u32), 1 => Just(9u32), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);
@@ -2271,6 +2344,33 @@ mod tests {
         w.finish(3).unwrap();
         let s = Segment::open(&path, 1).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn sparse_groups_keep_the_lengths_of_their_ids_alone() {
+        // Targets of kind 1 at every 64th id: two in each group of 128 ids.
+        let rows: BTreeSet<(u8, u32, i32, u32)> =
+            (1..200u32).map(|i| (1u8, i * 64, 10, i % 50 + 1)).collect();
+        let (_a, dense) = build_version(&rows, 12);
+        let (_b, sparse) = build_version(&rows, VERSION);
+        for &(k, t, n, f) in &rows {
+            assert!(sparse.target(k, t).unwrap().contains(n, f).unwrap());
+            assert!(sparse.target(k, t + 1).unwrap().lists.is_empty());
+        }
+        let all: Vec<u32> = sparse.targets(1).map(|t| t.unwrap().0).collect();
+        assert_eq!(all, (1..200u32).map(|i| i * 64).collect::<Vec<_>>());
+        // 100 groups: 128 length bytes each against a 16-byte bitmap and two lengths.
+        assert!(
+            dense.bytes() >= sparse.bytes() + 100 * 100,
+            "{} vs {} bytes",
+            dense.bytes(),
+            sparse.bytes()
+        );
+        // The forward table's one group holds 50 pages: sparse too.
+        assert_eq!(
+            dense.forward_bytes().unwrap(),
+            sparse.forward_bytes().unwrap() + 128 - (16 + 50)
+        );
     }
 
     /// A segment of pages 1..=`pages` (namespace 0, each with a forward entry), targets

@@ -9,7 +9,7 @@
 //! as owner and are dropped with it when a later row takes its id or title.
 
 use super::*;
-use crate::segment::{TitleTablesApart, TitlesWritten, KINDS};
+use crate::segment::{TitleTablesApart, TitlesApart, TitlesWritten, KINDS};
 use crate::sorter::RecordSorter;
 use crate::{prefetch, BulkLoad};
 use inlink_model::NamespaceId;
@@ -1103,10 +1103,23 @@ impl<'s> Loader<'s> {
                 }
                 Ok(())
             });
-            // Targets and pages in one walk by title: a target that is a page comes just
-            // after it, and shares its title.
-            let titles = scope.spawn(move || -> R<(TitlesWritten, TitlesWritten)> {
-                let mut tables = TitleTablesApart::create(dir, target_ids, page_rows)?;
+            // The page table on a thread of its own, and the target table on another, in one
+            // walk by title with the pages: a target that is a page comes just after it,
+            // and shares its title. The target table's pairs centre the reverse lists, so
+            // they are wanted before the reverse index; the pages' dictionary, most of the
+            // titles' work, is written meanwhile.
+            let page_table = scope.spawn(move || -> R<TitlesWritten> {
+                let mut table = TitlesApart::create(dir, page_rows)?;
+                let mut pages = TitleReader::open(page_titles)?;
+                let mut pk = Vec::new();
+                while let Some((id, redirect)) = pages.read(&mut pk)? {
+                    let (ns, dbkey) = split_title_key(&pk)?;
+                    table.push(ns, dbkey, id, redirect)?;
+                }
+                Ok(table.finish()?)
+            });
+            let titles = scope.spawn(move || -> R<TitlesWritten> {
+                let mut tables = TitleTablesApart::targets_only(dir, target_ids)?;
                 // Their titles are pages' anywhere in page-id order.
                 tables.list_shared_below(1 + first.first);
                 let mut targets = TitleReader::open(all_targets)?;
@@ -1129,7 +1142,7 @@ impl<'s> Loader<'s> {
                         _ => break,
                     }
                 }
-                Ok(tables.finish()?)
+                Ok(tables.finish_targets()?)
             });
             let mut w = SegmentWriter::create(&tmp)?;
             // Every target id is given out by now.
@@ -1206,9 +1219,9 @@ impl<'s> Loader<'s> {
             let mut w = coding.join().map_err(|_| coded())??;
             streamed?;
             // The target table's pairs centre the small lists on their pages.
-            let (targets, pages) = titles
+            let targets = titles
                 .join()
-                .map_err(|_| refuse("the thread writing the titles panicked"))??;
+                .map_err(|_| refuse("the thread writing the target titles panicked"))??;
             w.centre_on(&targets)?;
             tracing::info!(
                 secs = started.elapsed().as_secs_f64(),
@@ -1222,6 +1235,9 @@ impl<'s> Loader<'s> {
                 ReverseSort::Wide(sort) => push_reverse(&mut w, sort.finish()?.ahead())?,
             }
             tracing::info!(secs = started.elapsed().as_secs_f64(), "bulk load: titles");
+            let pages = page_table
+                .join()
+                .map_err(|_| refuse("the thread writing the page titles panicked"))??;
             redirects
                 .join()
                 .map_err(|_| refuse("the thread filing the redirects panicked"))??;
