@@ -295,6 +295,7 @@ fn truncated(range: u64) -> (u32, u64) {
 
 /// `v` in `0..range` in truncated binary (nothing when `range` is 1). The short codes come
 /// first, so a reader takes `b - 1` bits and one more only if they are not below `u`.
+#[inline]
 fn put_bounded(w: &mut BitWriter, v: u64, range: u64) {
     if range <= 1 {
         return;
@@ -726,27 +727,13 @@ impl Rings {
         }
     }
 
-    fn part(&self, id: u64) -> usize {
-        self.windows
-            .iter()
-            .position(|&(lo, hi)| (lo..=hi).contains(&id))
-            .unwrap_or(2)
-    }
-
     /// How many ids part `p` numbers.
     fn len(&self, p: usize) -> u64 {
         let ((lo, hi), hole) = self.bounds(p);
         (hi - lo + 1) - hole.map_or(0, |(a, b)| b - a + 1)
     }
 
-    fn position(&self, p: usize, id: u64) -> u64 {
-        let ((lo, _), hole) = self.bounds(p);
-        match hole {
-            Some((a, b)) if id > b => id - lo - (b - a + 1),
-            _ => id - lo,
-        }
-    }
-
+    /// The id at `position` of part `p`.
     fn id(&self, p: usize, position: u64) -> u64 {
         let ((lo, _), hole) = self.bounds(p);
         match hole {
@@ -773,25 +760,56 @@ pub fn encode_centred_into(out: &mut Vec<u8>, ids: &[u32], universe: u64, centre
     debug_assert!(ids.last().is_none_or(|&l| u64::from(l) < universe));
     put_varint(out, ids.len() as u64);
     let rings = Rings::new(universe, centre);
-    let mut parts: [Vec<u32>; 3] = Default::default();
-    for &id in ids {
-        let p = rings.part(id.into());
-        parts[p].push(rings.position(p, id.into()) as u32);
-    }
     let mut w = BitWriter {
         out,
         acc: 0,
         bits: 0,
     };
+    // The parts are runs of the sorted ids: a window's ids lie together, those below it
+    // and those above it on either side. Their positions go out a part at a time from a
+    // buffer on the stack (a build codes a list so for nearly every target).
+    let [(lo0, hi0), (lo1, hi1)] = rings.windows;
+    let at = |bound: u64| ids.partition_point(|&id| u64::from(id) < bound);
+    let (a, b, c, d) = (at(lo1), at(lo0), at(hi0 + 1), at(hi1 + 1));
+    let (w0, w1) = (hi0 - lo0 + 1, hi1 - lo1 + 1);
+    let mut positions = [0u32; BLOCK];
     let mut left = ids.len() as u64;
-    for (p, positions) in parts.iter().enumerate() {
-        if p < 2 {
-            put_bounded(&mut w, positions.len() as u64, left + 1);
-            left -= positions.len() as u64;
+    for p in 0..3 {
+        let mut n = 0;
+        let mut put = |run: &[u32], less: u64| {
+            for &id in run {
+                positions[n] = (u64::from(id) - less) as u32;
+                n += 1;
+            }
+        };
+        match p {
+            0 => put(&ids[b..c], lo0),
+            1 => {
+                put(&ids[a..b], lo1);
+                put(&ids[c..d], lo1 + w0);
+            }
+            _ => {
+                put(&ids[..a], 0);
+                put(&ids[d..], w1);
+            }
         }
-        put_span(&mut w, positions, 1, 0, rings.len(p) + 1);
+        if p < 2 {
+            put_bounded(&mut w, n as u64, left + 1);
+            left -= n as u64;
+        }
+        put_span(&mut w, &positions[..n], 1, 0, rings.len(p) + 1);
     }
     w.finish();
+}
+
+/// Whether any of `ids` (ascending) lies within the outer window of `centre`: if none
+/// does, a centred code saves at most the bits that window takes from the universe,
+/// nothing to code the list a second time for.
+pub fn centring_may_pay(ids: &[u32], centre: u32) -> bool {
+    let c = u64::from(centre);
+    let at = ids.partition_point(|&id| u64::from(id) + CENTRED[1] < c);
+    ids.get(at)
+        .is_some_and(|&id| u64::from(id) <= c + CENTRED[1])
 }
 
 /// The ids of a list [`encode_centred_into`] coded, ascending, into `out`.
@@ -945,6 +963,15 @@ mod tests {
             assert_eq!(out, ids);
         }
         assert!(decode_centred(&centred, u64::from(centre), centre, &mut out).is_err());
+        assert!(centring_may_pay(&ids, centre));
+        assert!(centring_may_pay(&[centre + 1024], centre));
+        assert!(centring_may_pay(&[centre - 1024], centre));
+        assert!(!centring_may_pay(
+            &[17, centre - 1025, centre + 1025, 3_900_001],
+            centre
+        ));
+        assert!(!centring_may_pay(&[], centre));
+        assert!(centring_may_pay(&[0], 3));
     }
 
     proptest! {

@@ -2015,14 +2015,17 @@ struct Rows<'s> {
 
 impl<'s> Rows<'s> {
     /// (`txn`: `None` when the segment alone holds the rows.)
+    /// (`page`: the page the segment pairs the target with, when known.)
     fn load(
         txn: Option<&ReadTransaction>,
         seg: Option<&'s Segment>,
         kind: u8,
-        tid: u32,
+        (tid, page): (u32, Option<u32>),
     ) -> R<Self> {
         let lists = match seg {
-            Some(s) => s.target(kind, tid).map_err(corrupt("link segment"))?,
+            Some(s) => s
+                .target_at(kind, tid, page)
+                .map_err(corrupt("link segment"))?,
             None => TargetLists::default(),
         };
         let mut delta = BTreeMap::new();
@@ -2220,14 +2223,26 @@ impl<'s> PageView<'s> {
 
 /// The target id of a title in a snapshot (`txn`: `None` when the segment alone holds them).
 fn target_id(txn: Option<&ReadTransaction>, seg: Option<&Segment>, t: &Title) -> R<Option<u32>> {
+    Ok(target_and_page(txn, seg, t)?.map(|t| t.0))
+}
+
+/// [`target_id`], and the page the segment pairs the target with, when it does
+/// ([`Segment::target_and_page`]).
+fn target_and_page(
+    txn: Option<&ReadTransaction>,
+    seg: Option<&Segment>,
+    t: &Title,
+) -> R<Option<(u32, Option<u32>)>> {
     if let Some(txn) = txn {
         let targets = txn.open_table(TARGETS)?;
         if let Some(v) = targets.get((t.ns, t.dbkey.as_str()))? {
-            return Ok(Some(v.value()));
+            return Ok(Some((v.value(), None)));
         }
     }
     match seg {
-        Some(s) => s.target_id(t.ns, &t.dbkey).map_err(corrupt("link segment")),
+        Some(s) => s
+            .target_and_page(t.ns, &t.dbkey)
+            .map_err(corrupt("link segment")),
         None => Ok(None),
     }
 }
@@ -2239,11 +2254,11 @@ impl Core {
             return Ok(out);
         }
         let (txn, seg) = self.read_snapshot()?;
-        let Some(tid) = target_id(txn.as_ref(), seg.as_deref(), &q.target)? else {
+        let Some(target) = target_and_page(txn.as_ref(), seg.as_deref(), &q.target)? else {
             return Ok(out);
         };
         let pages = PageView::open(txn.as_ref(), seg.as_deref())?;
-        let rows = Rows::load(txn.as_ref(), seg.as_deref(), q.kind as u8, tid)?;
+        let rows = Rows::load(txn.as_ref(), seg.as_deref(), q.kind as u8, target)?;
         let mut it = rows.iter(q);
         // A full page is the common answer; capped, since internal callers ask for all.
         out.reserve(q.limit.min(1024));
@@ -2262,11 +2277,11 @@ impl Core {
 
     fn count_inner(&self, kind: LinkKind, target: &Title) -> R<u64> {
         let (txn, seg) = self.read_snapshot()?;
-        let Some(tid) = target_id(txn.as_ref(), seg.as_deref(), target)? else {
+        let Some(found) = target_and_page(txn.as_ref(), seg.as_deref(), target)? else {
             return Ok(0);
         };
         let pages = PageView::open(txn.as_ref(), seg.as_deref())?;
-        let rows = Rows::load(txn.as_ref(), seg.as_deref(), kind as u8, tid)?;
+        let rows = Rows::load(txn.as_ref(), seg.as_deref(), kind as u8, found)?;
         let q = BacklinkQuery::new(kind, target.clone());
         let mut it = rows.iter(&q);
         let mut n = 0;

@@ -568,7 +568,7 @@ impl SegmentWriter {
                 (Some((bytes, walk)), Some(u)) => walk
                     .page_of(bytes, tid)
                     .map_err(|m| io::Error::new(io::ErrorKind::InvalidData, m.0))?
-                    .filter(|&p| u64::from(p) < u)
+                    .filter(|&p| u64::from(p) < u && postings::centring_may_pay(&self.ids, p))
                     .map(|p| (p, u)),
                 _ => None,
             };
@@ -1268,14 +1268,25 @@ impl Segment {
     /// The id of a target title: a page's title is looked up in the page table (where a
     /// shared one is written), then in the target table.
     pub fn target_id(&self, ns: i32, dbkey: &str) -> Result<Option<u32>, Malformed> {
+        Ok(self.target_and_page(ns, dbkey)?.map(|t| t.0))
+    }
+
+    /// [`target_id`](Self::target_id), and the page whose title the target shares, if
+    /// any: the centre of its centred lists, which [`target_at`](Self::target_at) then
+    /// need not look up again.
+    pub fn target_and_page(
+        &self,
+        ns: i32,
+        dbkey: &str,
+    ) -> Result<Option<(u32, Option<u32>)>, Malformed> {
         if !self.shared.is_empty() {
             if let Some(page) = self.pages.id(ns, dbkey) {
                 if let Some(tid) = self.shared.target_of(&self.map, page)? {
-                    return Ok(Some(tid));
+                    return Ok(Some((tid, Some(page))));
                 }
             }
         }
-        Ok(self.targets.id(ns, dbkey))
+        Ok(self.targets.id(ns, dbkey).map(|tid| (tid, None)))
     }
 
     /// The title of target id `tid`: (namespace, dbkey).
@@ -1435,6 +1446,27 @@ impl Segment {
             Some(entry) => {
                 TargetLists::parse(entry, self.universe, self.namespaces(), || self.centre(tid))
             }
+            None => Ok(TargetLists::default()),
+        }
+    }
+
+    /// [`target`](Self::target), told the page target `tid` shares its title with, as
+    /// [`target_and_page`](Self::target_and_page) found it: a query found the target by
+    /// its title, and a second lookup of the pair reached memory the first had not.
+    pub fn target_at(
+        &self,
+        kind: u8,
+        tid: u32,
+        page: Option<u32>,
+    ) -> Result<TargetLists<'_>, Malformed> {
+        let Some(page) = page else {
+            return self.target(kind, tid);
+        };
+        if usize::from(kind) >= KINDS {
+            return Ok(TargetLists::default());
+        }
+        match self.entry(usize::from(kind), tid)? {
+            Some(entry) => TargetLists::parse(entry, self.universe, self.namespaces(), || Ok(page)),
             None => Ok(TargetLists::default()),
         }
     }
