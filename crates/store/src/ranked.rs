@@ -8,8 +8,8 @@
 //! ```
 //!
 //! Bit `i` is bit `i % 64` of word `i / 64`; bits from `bits` on are zero. `rank[j]` is the
-//! number of ones in the words before word `8j`. Select binary searches `rank`, then counts
-//! ones through at most eight words.
+//! number of ones in the words before word `8j`. Select searches `rank`, galloping out from
+//! the entry at k's share of it, then counts ones through at most eight words.
 //!
 //! No crate reads such a set in place (those that do rank and select hold their own words
 //! in memory, built when opened); reading the mapping keeps a segment's open free of work

@@ -2491,6 +2491,12 @@ mod tests {
                     prop_assert_eq!(t.lists[0].0, 0);
                     prop_assert_eq!(t.lists[0].1.all().unwrap(), want.clone());
                 }
+                // Found by title, the target comes with the page its lists are centred on.
+                let title = if 2 * tid <= pages { format!("P{:06}", 2 * tid) } else { format!("R{tid:06}") };
+                let (t, page) = s.target_and_page(0, &title).unwrap().unwrap();
+                prop_assert_eq!(t, tid);
+                prop_assert_eq!(page, (2 * tid <= pages).then_some(2 * tid));
+                prop_assert_eq!(s.target_at(kind, tid, page).unwrap().lists[0].1.all().unwrap(), want.clone());
                 let entry = s.entry(usize::from(kind), tid).unwrap().unwrap();
                 if entry[0] == 1 {
                     centred += 1;
