@@ -1439,34 +1439,25 @@ impl Segment {
 
     /// The lists of one target, empty when it has no links here.
     pub fn target(&self, kind: u8, tid: u32) -> Result<TargetLists<'_>, Malformed> {
-        if usize::from(kind) >= KINDS {
-            return Ok(TargetLists::default());
-        }
-        match self.entry(usize::from(kind), tid)? {
-            Some(entry) => {
-                TargetLists::parse(entry, self.universe, self.namespaces(), || self.centre(tid))
-            }
-            None => Ok(TargetLists::default()),
-        }
+        self.target_at(kind, tid, None)
     }
 
-    /// [`target`](Self::target), told the page target `tid` shares its title with, as
+    /// [`target`](Self::target), told the page target `tid` shares its title with when
     /// [`target_and_page`](Self::target_and_page) found it: a query found the target by
-    /// its title, and a second lookup of the pair reached memory the first had not.
+    /// its title, and looking the pair up again reached memory the first lookup had not.
     pub fn target_at(
         &self,
         kind: u8,
         tid: u32,
         page: Option<u32>,
     ) -> Result<TargetLists<'_>, Malformed> {
-        let Some(page) = page else {
-            return self.target(kind, tid);
-        };
         if usize::from(kind) >= KINDS {
             return Ok(TargetLists::default());
         }
         match self.entry(usize::from(kind), tid)? {
-            Some(entry) => TargetLists::parse(entry, self.universe, self.namespaces(), || Ok(page)),
+            Some(entry) => TargetLists::parse(entry, self.universe, self.namespaces(), || {
+                page.map_or_else(|| self.centre(tid), Ok)
+            }),
             None => Ok(TargetLists::default()),
         }
     }
