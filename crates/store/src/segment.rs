@@ -314,6 +314,15 @@ impl SegmentWriter {
     /// Puts in the target titles written apart by [`TitlesApart`] (on another thread, while
     /// this writer took the link rows), after the link rows.
     pub fn splice_titles(&mut self, titles: TitlesWritten) -> io::Result<()> {
+        // The lists were centred on this table's pairs: another table's would misread them.
+        if let Some((centres, _)) = self.centres.take() {
+            if centres != titles.shared {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the target titles spliced in are not those the lists were centred on",
+                ));
+            }
+        }
         self.splice(TARGET_TITLES, titles)
     }
 
