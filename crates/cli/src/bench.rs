@@ -100,6 +100,11 @@ pub enum BenchCommand {
         /// `lbzip2 -d -n 2` (or `bzip2 -dc`) of the same file.
         #[arg(long)]
         xml: bool,
+        /// Ask the index an earlier run left in `--dir` instead of importing afresh: the
+        /// queries of two builds (or two formats) alternated on the same host, and a cold
+        /// run after the page cache is dropped.
+        #[arg(long, requires = "dir", conflicts_with = "xml")]
+        reuse_index: bool,
     },
     /// Write a generated wiki as a MediaWiki XML export.
     Generate {
@@ -159,7 +164,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             seed,
             dir,
             xml,
-        } => scale_bench(pages, samples, seed, dir, xml),
+            reuse_index,
+        } => scale_bench(pages, samples, seed, dir, xml, reuse_index),
         BenchCommand::Generate {
             articles,
             seed,
@@ -1008,6 +1014,7 @@ fn scale_bench(
     seed: u64,
     keep: Option<std::path::PathBuf>,
     xml: bool,
+    reuse_index: bool,
 ) -> Result<()> {
     use inlink_api::mediawiki::{Caller, MediaWiki};
     use inlink_store::LinkStore;
@@ -1037,38 +1044,19 @@ fn scale_bench(
         g.templatelinks,
         g.bytes as f64 / 1e6,
     );
-    let gz: Vec<&std::path::PathBuf> = g
-        .files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|x| x == "gz"))
-        .collect();
-    let t = Instant::now();
-    let status = Command::new("gzip")
-        .arg("-dc")
-        .args(&gz)
-        .stdout(Stdio::null())
-        .status()
-        .context("running gzip -dc (zcat)")?;
-    anyhow::ensure!(status.success(), "gzip -dc failed");
-    let zcat = t.elapsed().as_secs_f64();
     let index = dir.join("index");
-    // Always a fresh import: an index left by an earlier run would keep its rows.
-    if index.exists() {
-        std::fs::remove_dir_all(&index)?;
-    }
-    let mut store = RedbStore::open(&index)?;
-    let t = Instant::now();
-    crate::import_bulk(&store, &g.files, Format::Auto, &Options::default())?;
-    store.compact()?;
-    let import_s = t.elapsed().as_secs_f64();
-    println!(
-        "SQL import: {import_s:.1} s vs zcat of the same files {zcat:.2} s: ratio {:.1}; peak RSS {:.0} MiB",
-        import_s / zcat.max(1e-9),
-        crate::peak_rss_mib().unwrap_or(0.0)
-    );
-    if xml {
-        xml_scale(&dir, pages, seed, &g)?;
-    }
+    let store = if reuse_index {
+        anyhow::ensure!(
+            index.join("index.redb").exists(),
+            "no index in {} to reuse: run once without --reuse-index",
+            index.display()
+        );
+        let store = RedbStore::open(&index)?;
+        println!("index: reused from an earlier run (no import)");
+        store
+    } else {
+        import_scale(&dir, &index, pages, seed, &g, xml)?
+    };
     let total = dir_bytes(&index);
     println!(
         "index: {:.1} MB = {:.1} bytes per link",
@@ -1200,6 +1188,49 @@ fn scale_bench(
         crate::peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())
+}
+
+/// The import half of `bench scale`: `zcat` of the dumps, then a fresh import into `index`.
+fn import_scale(
+    dir: &std::path::Path,
+    index: &std::path::Path,
+    pages: u64,
+    seed: u64,
+    g: &inlink_import::demo_enwiki::GeneratedGraph,
+    xml: bool,
+) -> Result<RedbStore> {
+    let gz: Vec<&std::path::PathBuf> = g
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "gz"))
+        .collect();
+    let t = Instant::now();
+    let status = Command::new("gzip")
+        .arg("-dc")
+        .args(&gz)
+        .stdout(Stdio::null())
+        .status()
+        .context("running gzip -dc (zcat)")?;
+    anyhow::ensure!(status.success(), "gzip -dc failed");
+    let zcat = t.elapsed().as_secs_f64();
+    // Always a fresh import: an index left by an earlier run would keep its rows.
+    if index.exists() {
+        std::fs::remove_dir_all(index)?;
+    }
+    let mut store = RedbStore::open(index)?;
+    let t = Instant::now();
+    crate::import_bulk(&store, &g.files, Format::Auto, &Options::default())?;
+    store.compact()?;
+    let import_s = t.elapsed().as_secs_f64();
+    println!(
+        "SQL import: {import_s:.1} s vs zcat of the same files {zcat:.2} s: ratio {:.1}; peak RSS {:.0} MiB",
+        import_s / zcat.max(1e-9),
+        crate::peak_rss_mib().unwrap_or(0.0)
+    );
+    if xml {
+        xml_scale(dir, pages, seed, g)?;
+    }
+    Ok(store)
 }
 
 /// The XML path of `bench scale`: the same graph as wikitext in a multistream `.xml.bz2`.
