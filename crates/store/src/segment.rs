@@ -138,8 +138,10 @@ pub struct SegmentWriter {
     /// The open target, and the rows of the open reverse group's targets.
     target: Option<(u8, u32)>,
     job: GroupJob,
-    /// The thread coding the reverse groups, from the first.
+    /// The thread coding the reverse groups, from the first; whether the parts of a group
+    /// it coded are being kept in `lens` and `body`.
     coding: Option<Coding>,
+    parted: bool,
     last: Option<(u8, u32, i32, u32)>,
     last_forward: Option<u32>,
     /// The title table being written (`TARGET_TITLES`, `PAGE_TITLES`), and the places of
@@ -184,6 +186,7 @@ impl SegmentWriter {
             target: None,
             job: GroupJob::default(),
             coding: None,
+            parted: false,
             last: None,
             last_forward: None,
             titles: None,
@@ -565,6 +568,10 @@ impl SegmentWriter {
             ids_end: job.ids.len(),
             centre,
         });
+        if job.ids.len() >= PART_ROWS {
+            let (kind, g) = self.group.expect("a target's group is open");
+            self.send_part(kind, g, false)?;
+        }
         Ok(())
     }
 
@@ -573,19 +580,34 @@ impl SegmentWriter {
             return Ok(());
         };
         if usize::from(kind) == FORWARD {
-            let lens = std::mem::replace(&mut self.lens, [0; GROUP as usize]);
-            let body = std::mem::take(&mut self.body);
-            self.write_group(kind, g, &lens, &body)?;
-            self.body = body;
-            self.body.clear();
-            return Ok(());
+            return self.write_kept(kind, g);
         }
+        self.send_part(kind, g, true)
+    }
+
+    /// Writes the group kept in `lens` and `body` (a forward group, or a reverse group's
+    /// parts coded apart).
+    fn write_kept(&mut self, kind: u8, g: u32) -> io::Result<()> {
+        let lens = std::mem::replace(&mut self.lens, [0; GROUP as usize]);
+        let body = std::mem::take(&mut self.body);
+        self.write_group(kind, g, &lens, &body)?;
+        self.body = body;
+        self.body.clear();
+        // After the parts of a group of the most linked targets, tens of MB.
+        self.body.shrink_to(1 << 20);
+        Ok(())
+    }
+
+    /// Hands the rows of the open reverse group's targets ended so far to the coding
+    /// thread: all its rows (`last`), or a part of them when they are many — the first
+    /// groups hold the most linked targets, hundreds of millions of rows at full size.
+    fn send_part(&mut self, kind: u8, g: u32, last: bool) -> io::Result<()> {
         let fresh = match &mut self.coding {
             Some(c) => c.spare.pop().unwrap_or_default(),
             None => GroupJob::default(),
         };
         let mut job = std::mem::replace(&mut self.job, fresh);
-        (job.kind, job.group) = (kind, g);
+        (job.kind, job.group, job.last) = (kind, g, last);
         self.code(job)
     }
 
@@ -628,7 +650,19 @@ impl SegmentWriter {
     }
 
     fn write_coded(&mut self, mut done: GroupJob) -> io::Result<()> {
-        self.write_group(done.kind, done.group, &done.lens, &done.body)?;
+        if done.last && !self.parted {
+            self.write_group(done.kind, done.group, &done.lens, &done.body)?;
+        } else {
+            // A part: its entries are kept until the group's last part is in.
+            for (l, &d) in self.lens.iter_mut().zip(&done.lens) {
+                *l += d;
+            }
+            self.body.extend_from_slice(&done.body);
+            self.parted = !done.last;
+            if done.last {
+                self.write_kept(done.kind, done.group)?;
+            }
+        }
         if let Some(c) = &mut self.coding {
             c.rows -= done.rows;
             done.clear();
@@ -1687,6 +1721,8 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
 /// (Tests wait for the thread often, to show its groups still land in order.)
 const MAX_GROUPS_CODING: usize = if cfg!(test) { 4 } else { 16 };
 const MAX_ROWS_CODING: usize = if cfg!(test) { 256 } else { 1 << 22 };
+/// A reverse group is handed over in parts of about this many rows.
+const PART_ROWS: usize = if cfg!(test) { 100 } else { 1 << 20 };
 
 /// A target's rows in a [`GroupJob`]: its index in the group, where its lists and ids end,
 /// and the page its small list may be centred on.
@@ -1709,6 +1745,8 @@ struct GroupJob {
     ids: Vec<u32>,
     /// The rows it had, for the writer's count of those being coded.
     rows: usize,
+    /// Whether it ends its group (else more parts of the group follow).
+    last: bool,
     lens: [u64; GROUP as usize],
     body: Vec<u8>,
 }
@@ -1722,6 +1760,7 @@ impl Default for GroupJob {
             lists: Vec::new(),
             ids: Vec::new(),
             rows: 0,
+            last: false,
             lens: [0; GROUP as usize],
             body: Vec::new(),
         }
