@@ -446,25 +446,14 @@ impl SegmentWriter {
         } else {
             self.universe().unwrap_or(0)
         };
-        let (mut acc, mut bits) = (0u64, 0u32);
-        for id in 0..ids {
-            let r = self
-                .page_ns
+        let ranks = (0..ids).map(|id| {
+            self.page_ns
                 .get(id as usize)
                 .and_then(|&r| rank.get(usize::from(r)))
                 .copied()
-                .unwrap_or(none);
-            acc |= r << bits;
-            bits += width;
-            while bits >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                bits -= 8;
-            }
-        }
-        if bits > 0 {
-            out.push(acc as u8);
-        }
+                .unwrap_or(none)
+        });
+        put_packed(&mut out, ranks, width);
         // A reader takes eight bytes at once wherever a rank starts.
         out.extend_from_slice(&[0; 8]);
         out
@@ -1716,6 +1705,23 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
     (ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)) / std::f64::consts::LN_2
 }
 
+/// Appends `values`, each in `width` bits (at most 32), LSB first, the last byte padded.
+fn put_packed(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
+    let (mut acc, mut bits) = (0u64, 0u32);
+    for v in values {
+        acc |= v << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
+}
+
 /// Reverse groups in the coding thread's hands at most, and their rows: enough to keep it
 /// busy while the writer takes rows, few enough that a run of large targets holds little.
 /// (Tests wait for the thread often, to show its groups still land in order.)
@@ -1984,20 +1990,7 @@ impl EntryCoder {
                 postings::encode_into(&mut self.coded, ids, self.universe);
                 put_varint(body, self.coded.len() as u64);
                 body.extend_from_slice(&self.coded);
-                let width = index_width(k as usize);
-                let (mut acc, mut bits) = (0u64, 0u32);
-                for &(_, i) in rows.iter() {
-                    acc |= i << bits;
-                    bits += width;
-                    while bits >= 8 {
-                        body.push(acc as u8);
-                        acc >>= 8;
-                        bits -= 8;
-                    }
-                }
-                if bits > 0 {
-                    body.push(acc as u8);
-                }
+                put_packed(body, rows.iter().map(|r| r.1), index_width(k as usize));
                 return;
             }
         }
