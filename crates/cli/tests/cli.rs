@@ -551,6 +551,55 @@ fn bench_commands_run_at_smoke_size() {
     }
 }
 
+/// `bench scale --reuse-index` asks the index an earlier run left in `--dir`, without
+/// importing it again, and says so when there is none.
+#[test]
+fn bench_scale_reuses_an_index_left_in_its_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let scale = |reuse: bool| {
+        let mut args = vec![
+            "bench",
+            "scale",
+            "--pages",
+            "2000",
+            "--samples",
+            "10",
+            "--dir",
+            d,
+        ];
+        if reuse {
+            args.push("--reuse-index");
+        }
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (
+            out.status.success(),
+            stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err_out, err) = scale(true);
+    assert!(!ok, "{err_out}");
+    assert!(err.contains("no index in"), "{err}");
+    let (ok, first, err) = scale(false);
+    assert!(ok, "{err}");
+    assert!(first.contains("SQL import:"), "{first}");
+    let (ok, again, err) = scale(true);
+    assert!(ok, "{err}");
+    assert!(again.contains("index: reused"), "{again}");
+    assert!(!again.contains("SQL import:"), "{again}");
+    assert!(again.contains("cursor resumed at row"), "{again}");
+    // The same segment, read again: its tally of targets, lists and rows.
+    let segment = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("links segment:"))
+            .map(str::to_string)
+    };
+    assert!(segment(&first).is_some(), "{first}");
+    assert_eq!(segment(&first), segment(&again));
+}
+
 /// Kills the server when a test ends, panicking or not (an orphan would hold the test's
 /// output pipe open).
 struct KillOnDrop(std::process::Child);
