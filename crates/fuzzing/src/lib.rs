@@ -325,7 +325,12 @@ pub fn segment(data: &[u8]) {
         let _ = seg.target_name(id);
         let _ = seg.page(id);
         let _ = seg.page_is_redirect(id);
+        let _ = seg.redirect(id);
+        let _ = seg.has_redirect(id);
+        let _ = seg.redirects_to(id);
     }
+    let _ = seg.redirects().take(300).count();
+    let _ = (seg.redirect_count(), seg.redirect_bytes());
     let _ = seg.page_ids(0, false).take(300).count();
     let _ = seg.page_ids(u32::MAX, true).take(300).count();
     let _ = (seg.target_title_bytes(), seg.page_title_bytes());

@@ -12,6 +12,7 @@ pub mod postings;
 mod query;
 mod ranked;
 mod redb_store;
+pub mod redirects;
 pub mod segment;
 mod sorter;
 pub mod titles;

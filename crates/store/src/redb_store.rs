@@ -9,6 +9,7 @@ use crate::postings::{get_varint, put_varint};
 use crate::query::{
     Backlink, BacklinkQuery, Batch, Direction, Op, Order, PageUpdate, RedirectRow, StoreStats,
 };
+use crate::redirects::RedirectsWriter;
 use crate::segment::{Cursor, Segment, SegmentError, SegmentWriter, TargetLists, TitleTablesApart};
 use crate::sorter::{Sorter, DEFAULT_BUDGET};
 use crate::{LinkStore, Result, StoreError};
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 mod load;
 
 /// The format this code writes and reads; see the version log in `docs/format.md`.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &str = "inlink-redb";
 const SITE_KEY: &str = "siteinfo";
@@ -61,10 +62,15 @@ const FWD: TableDefinition<u32, (u64, &[u8])> = TableDefinition::new("fwd_delta"
 /// (kind, target id, from page) → (filed namespace, present, batch number): link rows
 /// changed since the segment was built; they override the segment's.
 const DELTA: TableDefinition<(u8, u32, u32), (i32, bool, u64)> = TableDefinition::new("link_delta");
-/// page id → (target namespace, target dbkey, fragment, interwiki)
-const REDIR: TableDefinition<u32, (i32, &str, &str, &str)> = TableDefinition::new("redirect");
-/// (target id, from page) for local redirect targets
-const REDIR_TO: TableDefinition<(u32, u32), ()> = TableDefinition::new("redirect_to");
+/// page id → (batch number, present, target namespace, target dbkey, fragment, interwiki):
+/// MediaWiki's `redirect` rows set (`present`) or cleared since the segment was built;
+/// they override the segment's redirects.
+const REDIR: TableDefinition<u32, RedirRow> = TableDefinition::new("redirect_delta");
+type RedirRow = (u64, bool, i32, &'static str, &'static str, &'static str);
+/// (target id, from page) → (batch number, present): local redirects by target, set or
+/// cleared since the segment was built.
+const REDIR_TO: TableDefinition<(u32, u32), (u64, bool)> =
+    TableDefinition::new("redirect_to_delta");
 /// page id → JSON array of the page's `BlockRecord`s, in document order
 const PAGE_BLOCKS: TableDefinition<u32, &[u8]> = TableDefinition::new("page_blocks");
 /// block id → page id
@@ -545,11 +551,13 @@ impl Core {
         let delta = txn.open_table(DELTA).map_err(self.err())?;
         let fwd = txn.open_table(FWD).map_err(self.err())?;
         let pages = txn.open_table(PAGES).map_err(self.err())?;
+        let redir = txn.open_table(REDIR).map_err(self.err())?;
         let unchanged = delta.is_empty().map_err(self.err())?
             && fwd.is_empty().map_err(self.err())?
             && pages.is_empty().map_err(self.err())?
+            && redir.is_empty().map_err(self.err())?
             && stale.is_none();
-        drop((delta, fwd, pages));
+        drop((delta, fwd, pages, redir));
         if unchanged {
             return Ok(false);
         }
@@ -620,6 +628,12 @@ impl Core {
             push_reverse(&mut w, sorter.finish().map_err(io)?.ahead()).map_err(io)?;
             w.splice_titles(targets).map_err(io)?;
             w.splice_pages(pages).map_err(io)?;
+            let redirects = fold_redirects(&txn, old.as_deref())?;
+            if !redirects.is_empty() {
+                let mut section = Vec::new();
+                redirects.write(&mut section);
+                w.put_redirects(&section).map_err(io)?;
+            }
             w.finish(seq).map_err(io)?;
             Ok(())
         })();
@@ -654,6 +668,8 @@ impl Core {
                     .retain(|tid, _| tid >= covered)?;
                 txn.open_table(PAGES)?.retain(|_, row| row.0 > seq)?;
                 txn.open_table(TITLES)?.retain(|_, row| row.0 > seq)?;
+                txn.open_table(REDIR)?.retain(|_, row| row.0 > seq)?;
+                txn.open_table(REDIR_TO)?.retain(|_, (at, _)| at > seq)?;
             }
             txn.commit()?;
             Ok(())
@@ -732,6 +748,64 @@ impl Core {
 }
 
 /// The next target id to give out (`meta.next_target`).
+/// The redirects of a snapshot: the old segment's, except those of pages with a
+/// `redirect_delta` row, plus the `present` rows, each local one by its target's id.
+fn fold_redirects(txn: &ReadTransaction, old: Option<&Segment>) -> R<RedirectsWriter> {
+    let mut w = RedirectsWriter::default();
+    let io = redb::Error::Io;
+    let delta = txn.open_table(REDIR)?;
+    let mut rows = delta.iter()?.peekable();
+    let mut segment = old.into_iter().flat_map(|s| s.redirects()).peekable();
+    loop {
+        let next_delta = match rows.peek() {
+            Some(Ok((k, _))) => Some(k.value()),
+            Some(Err(_)) => {
+                return Err(rows.next().expect("peeked").err().expect("an error").into())
+            }
+            None => None,
+        };
+        let next_old = match segment.peek() {
+            Some(Ok((from, _, _))) => Some(*from),
+            Some(Err(m)) => return Err(corrupt("link segment")(m.clone())),
+            None => None,
+        };
+        match (next_delta, next_old) {
+            (None, None) => break,
+            (Some(d), o) if o.is_none_or(|o| d <= o) => {
+                if o == Some(d) {
+                    segment.next();
+                }
+                let (_, v) = rows.next().expect("peeked")?;
+                let (_, present, ns, dbkey, fragment, interwiki) = v.value();
+                if !present {
+                    continue;
+                }
+                let tid = if interwiki.is_empty() {
+                    let t = Title::new(ns, dbkey);
+                    Some(target_id(Some(txn), old, &t)?.ok_or_else(|| {
+                        redb::Error::Corrupted(format!(
+                            "page {d} redirects to {t:?}, a title with no target id"
+                        ))
+                    })?)
+                } else {
+                    None
+                };
+                let apart = !(fragment.is_empty() && interwiki.is_empty());
+                let extra = apart.then_some((ns, dbkey, fragment, interwiki));
+                w.push(d, tid, extra).map_err(io)?;
+            }
+            _ => {
+                let (from, tid, extra) = segment
+                    .next()
+                    .expect("peeked")
+                    .map_err(corrupt("link segment"))?;
+                w.push(from, tid, extra).map_err(io)?;
+            }
+        }
+    }
+    Ok(w)
+}
+
 fn next_target(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R<u32> {
     Ok(meta
         .get(NEXT_TARGET_KEY)?
@@ -1202,6 +1276,76 @@ impl RedbStore {
             if titles != pages {
                 say(format!("{titles} page titles for {pages} pages"));
             }
+            // Local redirects: by page and by target (each the segment's with its delta
+            // laid over it), the same pairs, each target titled.
+            let mut seg_pairs = Vec::new();
+            if let Some(seg) = &seg {
+                for r in seg.redirects() {
+                    if let (from, Some(tid), _) = r.map_err(corrupt("link segment"))? {
+                        seg_pairs.push((tid, from));
+                    }
+                }
+                seg_pairs.sort_unstable();
+                for same in seg_pairs.chunk_by(|a, b| a.0 == b.0) {
+                    let tid = same[0].0;
+                    let froms: Vec<u32> = same.iter().map(|p| p.1).collect();
+                    if seg.redirects_to(tid).map_err(corrupt("link segment"))? != froms {
+                        say(format!(
+                            "the segment's redirects to target {tid} are not those naming it"
+                        ));
+                    }
+                    if seg
+                        .target_name(tid)
+                        .map_err(corrupt("link segment"))?
+                        .is_none()
+                    {
+                        say(format!(
+                            "the segment's redirects name target {tid}, which has no title"
+                        ));
+                    }
+                }
+            }
+            let redir = txn.open_table(REDIR)?;
+            let mut by_page: BTreeSet<(u32, u32)> = seg_pairs
+                .iter()
+                .copied()
+                .filter(|&(_, from)| redir.get(from).is_ok_and(|v| v.is_none()))
+                .collect();
+            for row in redir.iter()? {
+                let (from, v) = row?;
+                let (_, present, ns, dbkey, _, interwiki) = v.value();
+                if present && interwiki.is_empty() {
+                    let t = Title::new(ns, dbkey);
+                    match target_id(Some(&txn), seg.as_deref(), &t)? {
+                        Some(tid) => {
+                            by_page.insert((tid, from.value()));
+                        }
+                        None => say(format!(
+                            "page {} redirects to {t:?}, which has no target id",
+                            from.value()
+                        )),
+                    }
+                }
+            }
+            let mut by_target: BTreeSet<(u32, u32)> = seg_pairs.into_iter().collect();
+            for row in txn.open_table(REDIR_TO)?.iter()? {
+                let (k, v) = row?;
+                if v.value().1 {
+                    by_target.insert(k.value());
+                } else {
+                    by_target.remove(&k.value());
+                }
+            }
+            if by_page != by_target {
+                let (tid, from) = by_page
+                    .symmetric_difference(&by_target)
+                    .next()
+                    .copied()
+                    .expect("the sets differ");
+                say(format!(
+                    "redirect {from} → target {tid} is in one of redirect_delta and redirect_to_delta, not both"
+                ));
+            }
             // Blocks and the mention index.
             let block_page = txn.open_table(BLOCK_PAGE)?;
             let page_refs = txn.open_table(PAGE_REFS)?;
@@ -1269,8 +1413,8 @@ struct Writer<'t> {
     target_names: redb::Table<'t, u32, (i32, &'static str)>,
     fwd: redb::Table<'t, u32, (u64, &'static [u8])>,
     delta: redb::Table<'t, (u8, u32, u32), (i32, bool, u64)>,
-    redir: redb::Table<'t, u32, (i32, &'static str, &'static str, &'static str)>,
-    redir_to: redb::Table<'t, (u32, u32), ()>,
+    redir: redb::Table<'t, u32, RedirRow>,
+    redir_to: redb::Table<'t, (u32, u32), (u64, bool)>,
     page_blocks: redb::Table<'t, u32, &'static [u8]>,
     block_page: redb::Table<'t, &'static str, u32>,
     page_refs: redb::Table<'t, u32, &'static [u8]>,
@@ -1571,15 +1715,31 @@ impl<'t> Writer<'t> {
         self.set_links(from, &rows)
     }
 
+    /// Clears page `from`'s redirect, if it has one, by rows saying so (a fold under way
+    /// may be putting the old one into its segment).
     fn clear_redirect(&mut self, from: u32) -> R<()> {
-        let old = self.redir.remove(from)?.map(|v| {
-            let (ns, dbkey, _, iw) = v.value();
-            (Title::new(ns, dbkey), iw.is_empty())
+        let delta = self.redir.get(from)?.map(|v| {
+            let (_, present, ns, dbkey, _, iw) = v.value();
+            present.then(|| (Title::new(ns, dbkey), iw.is_empty()))
         });
-        if let Some((t, true)) = old {
-            if let Some(tid) = self.known_target(&t)? {
-                self.redir_to.remove((tid, from))?;
-            }
+        let (had, tid) = match delta {
+            Some(None) => return Ok(()),
+            Some(Some((t, local))) => (true, if local { self.known_target(&t)? } else { None }),
+            None => match &self.seg {
+                Some(s) => {
+                    let tid = s.redirect_target(from).map_err(corrupt("link segment"))?;
+                    let had = tid.is_some()
+                        || s.redirect(from).map_err(corrupt("link segment"))?.is_some();
+                    (had, tid)
+                }
+                None => (false, None),
+            },
+        };
+        if had {
+            self.redir.insert(from, (self.seq, false, 0, "", "", ""))?;
+        }
+        if let Some(tid) = tid {
+            self.redir_to.insert((tid, from), (self.seq, false))?;
         }
         Ok(())
     }
@@ -1590,6 +1750,8 @@ impl<'t> Writer<'t> {
             self.redir.insert(
                 from,
                 (
+                    self.seq,
+                    true,
                     r.target.ns,
                     r.target.dbkey.as_str(),
                     r.fragment.as_str(),
@@ -1598,7 +1760,7 @@ impl<'t> Writer<'t> {
             )?;
             if r.interwiki.is_empty() {
                 let tid = self.target_id(&r.target)?;
-                self.redir_to.insert((tid, from), ())?;
+                self.redir_to.insert((tid, from), (self.seq, true))?;
             }
         }
         Ok(())
@@ -2397,16 +2559,28 @@ impl LinkStore for RedbStore {
     }
 
     fn redirect(&self, id: PageId) -> Result<Option<RedirectRow>> {
-        let txn = self.read()?;
-        let redir = txn.open_table(REDIR).map_err(self.err())?;
-        Ok(redir.get(id.0).map_err(self.err())?.map(|v| {
-            let (ns, dbkey, fragment, interwiki) = v.value();
-            RedirectRow {
-                target: Title::new(ns, dbkey),
-                fragment: fragment.into(),
-                interwiki: interwiki.into(),
+        let run = || -> R<Option<RedirectRow>> {
+            let (txn, seg) = self.snapshot()?;
+            let redir = txn.open_table(REDIR)?;
+            if let Some(v) = redir.get(id.0)? {
+                let (_, present, ns, dbkey, fragment, interwiki) = v.value();
+                return Ok(present.then(|| RedirectRow {
+                    target: Title::new(ns, dbkey),
+                    fragment: fragment.into(),
+                    interwiki: interwiki.into(),
+                }));
             }
-        }))
+            let Some(seg) = seg else {
+                return Ok(None);
+            };
+            let row = seg.redirect(id.0).map_err(corrupt("link segment"))?;
+            Ok(row.map(|(ns, dbkey, fragment, interwiki)| RedirectRow {
+                target: Title::new(ns, &dbkey),
+                fragment,
+                interwiki,
+            }))
+        };
+        run().map_err(self.err())
     }
 
     fn redirects_to(&self, target: &Title) -> Result<Vec<PageRecord>> {
@@ -2415,12 +2589,30 @@ impl LinkStore for RedbStore {
             let Some(tid) = target_id(Some(&txn), seg.as_deref(), target)? else {
                 return Ok(Vec::new());
             };
-            let to = txn.open_table(REDIR_TO)?;
+            let mut from: BTreeSet<u32> = match &seg {
+                Some(s) => s
+                    .redirects_to(tid)
+                    .map_err(corrupt("link segment"))?
+                    .into_iter()
+                    .collect(),
+                None => BTreeSet::new(),
+            };
+            for row in txn
+                .open_table(REDIR_TO)?
+                .range((tid, 0u32)..=(tid, u32::MAX))?
+            {
+                let (k, v) = row?;
+                let page = k.value().1;
+                if v.value().1 {
+                    from.insert(page);
+                } else {
+                    from.remove(&page);
+                }
+            }
             let pages = PageView::open(Some(&txn), seg.as_deref())?;
             let mut out = Vec::new();
-            for row in to.range((tid, 0u32)..=(tid, u32::MAX))? {
-                let (k, _) = row?;
-                if let Some(p) = pages.page(k.value().1)? {
+            for page in from {
+                if let Some(p) = pages.page(page)? {
                     out.push(p);
                 }
             }
@@ -2640,9 +2832,24 @@ impl LinkStore for RedbStore {
                     _ => {}
                 }
             }
+            let mut redirects = seg.as_ref().map_or(0, |s| s.redirect_count());
+            for row in txn.open_table(REDIR)?.iter()? {
+                let (id, v) = row?;
+                let before = match &seg {
+                    Some(s) => s
+                        .has_redirect(id.value())
+                        .map_err(corrupt("link segment"))?,
+                    None => false,
+                };
+                match (before, v.value().1) {
+                    (false, true) => redirects += 1,
+                    (true, false) => redirects = redirects.saturating_sub(1),
+                    _ => {}
+                }
+            }
             Ok(StoreStats {
                 pages,
-                redirects: txn.open_table(REDIR)?.len()?,
+                redirects,
                 links,
                 targets: u64::from(next_target(&txn.open_table(META)?)?.saturating_sub(1)),
                 pending_links: delta.len()?,

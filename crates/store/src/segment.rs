@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 13` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 14` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -8,11 +8,12 @@
 //! whose entries the store encodes and decodes), so the forward links need no B-tree. Two
 //! title tables ([`crate::titles`]) map target titles to target ids and page titles to
 //! page ids (with the redirect flag), and back; a target whose title is a page's is
-//! written in the page table alone, paired with the page in the `shared` section.
+//! written in the page table alone, paired with the page in the `shared` section. The
+//! redirects ([`crate::redirects`]) name their targets by id.
 //!
 //! ```text
-//! file    := group* titles(targets) titles(pages) shared? nsmap table[5] funiverse
-//!            nsmap_at shared_at trailer
+//! file    := group* titles(targets) titles(pages) redirects? shared? nsmap table[5]
+//!            funiverse nsmap_at shared_at redirects_at trailer
 //!                                          tables 0-3: reverse, by kind; 4: forward
 //! group   := varint(len)[128] entry*       one per 128 consecutive ids (target ids, or page
 //!                                          ids in the forward table); len = bytes of the
@@ -38,6 +39,8 @@
 //!            version 9, 2 before; its ids' groups packed from version 11
 //! shared  := the target ids paired with page ids of the same title (`crate::titles`,
 //!            `Shared`); from version 10
+//! redirects := the local redirects by page and by target id, and those with a fragment or
+//!            to another wiki apart (`crate::redirects`); from version 14
 //! table   := u64le[groups]                 byte offset of each group (bit 62: sparse),
 //!                                          u64::MAX when empty
 //! funiverse := u64le                       the forward entries' universe (the store's),
@@ -51,19 +54,22 @@
 //! nsmap_at := u64le                        the offset of `nsmap`; from version 7
 //! shared_at := u64le                       the offset of `shared`, u64::MAX: none; from
 //!                                          version 10
+//! redirects_at := u64le                    the offset of `redirects`, u64::MAX: none;
+//!                                          from version 14
 //! trailer := (u64le table offset, u32le groups, u64le links)[5 tables]
 //!            place(targets) place(pages)  u64le seq  u32le version
 //!            u32le crc32(every byte before it)  "inlnkSEG"
 //! ```
 
 use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
+use crate::redirects::{RedirectTarget, Redirects};
 use crate::titles::{PagesByTarget, Shared, Titles, TitlesWriter, PLACE};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 13;
+pub const VERSION: u32 = 14;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -101,6 +107,11 @@ const NO_NS: u8 = u8::MAX;
 const SHARED_AT: usize = 8;
 const NO_SHARED: u64 = u64::MAX;
 
+/// Version 14 puts the offset of the redirects (`u64le`, `u64::MAX`: none) after the shared
+/// titles'.
+const REDIRECTS_AT: usize = 8;
+const NO_REDIRECTS: u64 = u64::MAX;
+
 /// The bytes after the last table: the trailer, the forward universe from version 6 and the
 /// namespace map's offset from version 7.
 fn tail_len(version: u32) -> usize {
@@ -108,6 +119,7 @@ fn tail_len(version: u32) -> usize {
         + if version >= 6 { FORWARD_UNIVERSE } else { 0 }
         + if version >= 7 { NSMAP_AT } else { 0 }
         + if version >= 10 { SHARED_AT } else { 0 }
+        + if version >= 14 { REDIRECTS_AT } else { 0 }
 }
 /// Title tables: targets, then pages.
 const TARGET_TITLES: usize = 0;
@@ -150,6 +162,8 @@ pub struct SegmentWriter {
     places: Vec<[u8; PLACE]>,
     /// The target table's shared titles (`Shared`), written after the page table.
     shared: Vec<u8>,
+    /// Where the redirects were written (`put_redirects`).
+    redirects_at: Option<u64>,
     version: u32,
     forward_universe: Option<u64>,
     /// Per page id with a forward entry, its namespace's index in `ns_names` (`NO_NS`:
@@ -192,6 +206,7 @@ impl SegmentWriter {
             titles: None,
             places: Vec::new(),
             shared: Vec::new(),
+            redirects_at: None,
             version: VERSION,
             forward_universe: None,
             page_ns: Arc::default(),
@@ -696,6 +711,19 @@ impl SegmentWriter {
     }
 
     /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
+    /// Adds the redirects section ([`crate::redirects::RedirectsWriter::write`]'s bytes),
+    /// after the title tables and before `finish`.
+    pub fn put_redirects(&mut self, section: &[u8]) -> io::Result<()> {
+        if self.redirects_at.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "redirects given twice",
+            ));
+        }
+        self.redirects_at = Some(self.pos);
+        self.put(section)
+    }
+
     pub fn finish(mut self, seq: u64) -> io::Result<()> {
         if self.places.len() <= PAGE_TITLES {
             self.open_titles(PAGE_TITLES)?;
@@ -709,6 +737,12 @@ impl SegmentWriter {
             self.put(&shared)?;
             at
         };
+        if self.redirects_at.is_some() && self.version < 14 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "redirects need version 14",
+            ));
+        }
         let nsmap_at = self.pos;
         if self.version >= 7 {
             let map = self.namespace_map();
@@ -729,6 +763,10 @@ impl SegmentWriter {
         }
         if self.version >= 10 {
             trailer.extend_from_slice(&shared_at.to_le_bytes());
+        }
+        if self.version >= 14 {
+            let at = self.redirects_at.unwrap_or(NO_REDIRECTS);
+            trailer.extend_from_slice(&at.to_le_bytes());
         }
         let tables = std::mem::take(&mut self.tables);
         let mut placed = Vec::new();
@@ -1020,6 +1058,8 @@ pub struct Segment {
     pages: Titles,
     /// The target titles written in the page table (from version 10).
     shared: Shared,
+    /// The redirects and where they start (from version 14; none when not written).
+    redirects: Option<(Redirects, usize)>,
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
@@ -1220,6 +1260,20 @@ impl Segment {
             },
             _ => Shared::default(),
         };
+        let redirects = match (version >= 14).then(|| {
+            let at = body_end + FORWARD_UNIVERSE + NSMAP_AT + SHARED_AT;
+            u64::from_le_bytes(bytes[at..at + REDIRECTS_AT].try_into().expect("8 bytes"))
+        }) {
+            Some(at) if at != NO_REDIRECTS => match usize::try_from(at) {
+                Ok(at) if at < body_end => Some((
+                    Redirects::parse(&bytes[..body_end], at)
+                        .map_err(|m| SegmentError::Corrupted(m.0.into()))?,
+                    at,
+                )),
+                _ => return Err(SegmentError::Corrupted("redirects past the end".into())),
+            },
+            _ => None,
+        };
         let mut tables = [(0usize, 0u32); TABLES];
         let mut links = [0u64; TABLES];
         for (k, table) in tables.iter_mut().enumerate() {
@@ -1257,6 +1311,7 @@ impl Segment {
             targets,
             pages,
             shared,
+            redirects,
             tables,
             links,
         })
@@ -1407,6 +1462,69 @@ impl Segment {
     /// Bytes of the page title table.
     pub fn page_title_bytes(&self) -> u64 {
         self.pages.bytes()
+    }
+
+    /// Page `from`'s redirect: (namespace, dbkey, fragment, interwiki).
+    pub fn redirect(&self, from: u32) -> Result<Option<(i32, String, String, String)>, Malformed> {
+        let Some((r, _)) = &self.redirects else {
+            return Ok(None);
+        };
+        if let Some((ns, dbkey, fragment, interwiki)) = r.extra(&self.map, from)? {
+            return Ok(Some((ns, dbkey.into(), fragment.into(), interwiki.into())));
+        }
+        let Some(tid) = r.target_of(&self.map, from)? else {
+            return Ok(None);
+        };
+        match self.target_name(tid)? {
+            Some((ns, dbkey)) => Ok(Some((ns, dbkey, String::new(), String::new()))),
+            None => Err(Malformed("a redirect's target has no title")),
+        }
+    }
+
+    /// The target id page `from` redirects to, when it is a local redirect here.
+    pub fn redirect_target(&self, from: u32) -> Result<Option<u32>, Malformed> {
+        match &self.redirects {
+            Some((r, _)) => r.target_of(&self.map, from),
+            None => Ok(None),
+        }
+    }
+
+    /// The pages redirecting to target `tid` here, ascending.
+    pub fn redirects_to(&self, tid: u32) -> Result<Vec<u32>, Malformed> {
+        match &self.redirects {
+            Some((r, _)) => r.pages_to(&self.map, tid),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Every redirect in page order: (page, local target id, row kept apart: a redirect
+    /// with a fragment or an interwiki prefix).
+    pub fn redirects(
+        &self,
+    ) -> impl Iterator<Item = Result<(u32, Option<u32>, Option<RedirectTarget<'_>>), Malformed>> + '_
+    {
+        self.redirects.iter().flat_map(|(r, _)| r.iter(&self.map))
+    }
+
+    /// Whether page `from` is a redirect here.
+    pub fn has_redirect(&self, from: u32) -> Result<bool, Malformed> {
+        Ok(self.redirect_target(from)?.is_some()
+            || match &self.redirects {
+                Some((r, _)) => r.extra(&self.map, from)?.is_some(),
+                None => false,
+            })
+    }
+
+    /// Redirects here.
+    pub fn redirect_count(&self) -> u64 {
+        self.redirects
+            .as_ref()
+            .map_or(0, |(r, _)| r.count(&self.map))
+    }
+
+    /// Bytes of the redirects section.
+    pub fn redirect_bytes(&self) -> u64 {
+        self.redirects.as_ref().map_or(0, |(r, at)| r.bytes(*at))
     }
 
     /// Link rows in the forward table (equal to the reverse tables' in a sound segment).
@@ -1625,7 +1743,8 @@ impl Segment {
             .bytes()
             .saturating_sub(b[3] + b[4])
             .saturating_sub(self.forward_bytes()?)
-            .saturating_sub(self.target_title_bytes() + self.page_title_bytes());
+            .saturating_sub(self.target_title_bytes() + self.page_title_bytes())
+            .saturating_sub(self.redirect_bytes());
         Ok(b)
     }
 
@@ -1706,7 +1825,7 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
 }
 
 /// Appends `values`, each in `width` bits (at most 32), LSB first, the last byte padded.
-fn put_packed(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
+pub(crate) fn put_packed(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
     let (mut acc, mut bits) = (0u64, 0u32);
     for v in values {
         acc |= v << bits;

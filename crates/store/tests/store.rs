@@ -155,6 +155,130 @@ fn a_target_that_is_a_page_has_its_title_written_once() {
     );
 }
 
+/// Redirects loaded in bulk go into the segment (the local ones by target id, those with a
+/// fragment or to another wiki as rows apart); later changes lie over them in the delta
+/// until a fold writes them into the next segment, and every read agrees all along.
+#[test]
+fn redirects_move_from_the_delta_into_segments() {
+    let d = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(d.path()).unwrap();
+    let model = MemStore::new();
+    let page = |i: u32, redirect: bool| PageRecord {
+        id: PageId(i),
+        title: Title::new(0, format!("Page_{i}")),
+        is_redirect: redirect,
+    };
+    let row = |to: &str, fragment: &str, interwiki: &str| RedirectRow {
+        target: Title::new(0, to),
+        fragment: fragment.into(),
+        interwiki: interwiki.into(),
+    };
+    let mut loader = redb
+        .bulk_loader()
+        .unwrap()
+        .expect("an empty index has a loader");
+    let mut first = Batch::new();
+    for i in 1..=30 {
+        loader.page(&page(i, i > 10)).unwrap();
+        first.push(Op::PutPage(page(i, i > 10)));
+    }
+    // Pages 11 to 30 redirect: to page 1 or 2, to a title of no page, with a fragment, or
+    // to another wiki.
+    let initial = |i: u32| match i % 4 {
+        0 => row(&format!("Page_{}", i % 2 + 1), "", ""),
+        1 => row("Nowhere", "", ""),
+        2 => row("Page_3", "Section", ""),
+        _ => row("Elsewhere", "", "wikipedia"),
+    };
+    for i in 11..=30 {
+        loader.redirect(PageId(i), &initial(i)).unwrap();
+        first.push(Op::SetRedirect {
+            from: PageId(i),
+            redirect: Some(initial(i)),
+        });
+    }
+    loader.finish().unwrap();
+    model.apply(&first).unwrap();
+    let seg = newest_segment(d.path());
+    assert_eq!(seg.redirect_count(), 20);
+    assert!(seg.redirect_bytes() > 0);
+    drop(seg);
+    let titles: Vec<Title> = [
+        "Page_1",
+        "Page_2",
+        "Page_3",
+        "Nowhere",
+        "Elsewhere",
+        "Page_9",
+    ]
+    .into_iter()
+    .map(|t| Title::new(0, t))
+    .collect();
+    let same = |what: &str| {
+        assert_same_answers(&redb, &model, &titles);
+        for t in &titles {
+            assert_eq!(
+                redb.redirects_to(t).unwrap(),
+                model.redirects_to(t).unwrap(),
+                "{what}: redirects to {t:?}"
+            );
+        }
+        assert_eq!(
+            redb.stats().unwrap().redirects,
+            model.stats().unwrap().redirects,
+            "{what}"
+        );
+        let problems = redb.verify(10).unwrap();
+        assert!(problems.is_empty(), "{what}: {problems:?}");
+    };
+    same("loaded");
+    // Retarget, clear, move apart and back, and a page made a redirect anew.
+    let mut second = Batch::new();
+    second.push(Op::SetRedirect {
+        from: PageId(12),
+        redirect: Some(row("Page_9", "", "")),
+    });
+    second.push(Op::SetRedirect {
+        from: PageId(16),
+        redirect: None,
+    });
+    second.push(Op::SetRedirect {
+        from: PageId(17),
+        redirect: Some(row("Page_1", "", "wikipedia")),
+    });
+    second.push(Op::SetRedirect {
+        from: PageId(14),
+        redirect: Some(row("Page_3", "", "")),
+    });
+    second.push(Op::SetRedirect {
+        from: PageId(5),
+        redirect: Some(row("Page_1", "Top", "")),
+    });
+    second.push(Op::Delete(PageId(20)));
+    redb.apply(&second).unwrap();
+    model.apply(&second).unwrap();
+    same("changed");
+    assert!(redb.fold().unwrap());
+    same("folded");
+    let mut third = Batch::new();
+    third.push(Op::SetRedirect {
+        from: PageId(5),
+        redirect: None,
+    });
+    third.push(Op::SetRedirect {
+        from: PageId(12),
+        redirect: Some(row("Page_2", "", "")),
+    });
+    redb.apply(&third).unwrap();
+    model.apply(&third).unwrap();
+    same("changed again");
+    assert!(redb.fold().unwrap());
+    same("folded again");
+    drop(redb);
+    let redb = RedbStore::open(d.path()).unwrap();
+    assert_same_answers(&redb, &model, &titles);
+}
+
 fn arb_title() -> impl Strategy<Value = Title> {
     (
         prop::sample::select(vec![0, 1, 2, 10]),

@@ -207,6 +207,20 @@ fn main() -> std::io::Result<()> {
         store
             .apply(&inlink_store::conformance::hub_fixture())
             .map_err(std::io::Error::other)?;
+        // Redirects with a fragment and to another wiki: the rows kept apart.
+        let apart = |from: u32, fragment: &str, interwiki: &str| inlink_store::Op::SetRedirect {
+            from: inlink_model::PageId(from),
+            redirect: Some(inlink_store::RedirectRow {
+                target: inlink_model::Title::new(0, "Hub"),
+                fragment: fragment.into(),
+                interwiki: interwiki.into(),
+            }),
+        };
+        store
+            .apply(&inlink_store::Batch {
+                ops: vec![apart(28, "Far", "wikipedia"), apart(30, "Near", "")],
+            })
+            .map_err(std::io::Error::other)?;
         store.fold().map_err(std::io::Error::other)?;
         drop(store);
         for entry in std::fs::read_dir(&dir)? {

@@ -904,26 +904,12 @@ impl<'s> Loader<'s> {
             return Err(refuse("the index was written to during the load"));
         }
         let seq = meta_u64(&txn.open_table(META)?, SEQ_KEY)?.unwrap_or(0) + 1;
-        let filed = || refuse("the thread filing the redirects stopped");
 
-        // Redirect rows (a page's last one) into `redirect`, a B-tree insert each: a thread
-        // of its own files them, holding the transaction meanwhile, while this one looks
-        // up their targets and the titled rows' (at full size, several seconds of one core
-        // while the other waited).
-        let (redir_tx, redir_rx) = std::sync::mpsc::sync_channel::<Vec<(u32, Box<[u8]>)>>(4);
-        let filing = std::thread::spawn(move || -> R<redb::WriteTransaction> {
-            {
-                let mut redir = txn.open_table(REDIR)?;
-                for batch in redir_rx {
-                    for (from, value) in batch {
-                        let (ns, dbkey, fragment, interwiki) = decode_redirect(&value[8..])?;
-                        redir.insert(from, (ns, dbkey, fragment, interwiki))?;
-                    }
-                }
-            }
-            Ok(txn)
-        });
-        let sent = (|| -> R<()> {
+        // Redirect rows (a page's last one that stays) look up their targets with the
+        // titled rows; those with a fragment or to another wiki keep their rows, in page
+        // order, for the segment's redirects (few: a Vec of them is small).
+        let mut apart: Vec<(u32, Box<[u8]>)> = Vec::new();
+        {
             let redirects = std::mem::replace(&mut self.redirects, RecordSorter::new(&dir, 0));
             let survived = &self.survived;
             let mut sorted = redirects
@@ -933,41 +919,28 @@ impl<'s> Loader<'s> {
                         .map_or(true, |(_, v)| owner_stays(survived, be64(v, 0)))
                 })
                 .peekable();
-            let mut batch = Vec::new();
             while let Some(rec) = sorted.next() {
                 let (key, value) = rec?;
                 let from = be32(&key, 0);
-                // A page's last row that stays.
                 if let Some(Ok((next, _))) = sorted.peek() {
                     if be32(next, 0) == from {
                         continue;
                     }
                 }
-                let (ns, dbkey, _, interwiki) = decode_redirect(&value[8..])?;
+                let (ns, dbkey, fragment, interwiki) = decode_redirect(&value[8..])?;
                 if interwiki.is_empty() {
                     let v = Titled::Redirect { from }.encode();
                     self.titled.push(&title_key(ns, dbkey), &v)?;
                 }
-                batch.push((from, value));
-                if batch.len() >= 1 << 12 {
-                    let full = std::mem::take(&mut batch);
-                    redir_tx.send(full).map_err(|_| filed())?;
+                if !(fragment.is_empty() && interwiki.is_empty()) {
+                    apart.push((from, value[8..].into()));
                 }
             }
-            redir_tx.send(batch).map_err(|_| filed())?;
-            Ok(())
-        })();
-        drop(redir_tx);
-        if let Err(e) = sent {
-            // The filing thread's own error, if it stopped, says more.
-            return Err(match filing.join() {
-                Ok(Err(filing)) => filing,
-                _ => e,
-            });
         }
 
         // Rows named by title meet the targets' titles; titles not among them get ids.
-        let mut redirect_to = Sorter::new(&dir, self.small);
+        // Local redirects: from << 32 | target id (as given here; mapped when written).
+        let mut redirect_from = Sorter::new(&dir, self.small);
         let (targets, tid_of) = self.target_titles.take().expect("settled");
         let mut known = TitleReader::open(&targets)?;
         // The next known title into the buffer given, and its id (the closure owns the
@@ -1038,7 +1011,7 @@ impl<'s> Loader<'s> {
                     }
                 }
                 Titled::Redirect { from } => {
-                    redirect_to.push((u128::from(tid) << 32) | u128::from(from))?;
+                    redirect_from.push((u128::from(from) << 32) | u128::from(tid))?;
                 }
             }
         }
@@ -1080,7 +1053,6 @@ impl<'s> Loader<'s> {
             secs = started.elapsed().as_secs_f64(),
             "bulk load: forward entries and the reverse sort"
         );
-        let mut txn = filing.join().map_err(|_| filed())??;
         // The segment: forward entries by page, posting lists by target, then the titles.
         let new_id = 1;
         let tmp = dir.join(format!("links-{new_id}.tmp"));
@@ -1092,17 +1064,28 @@ impl<'s> Loader<'s> {
             // that hold the old buffer and the new.
             let (target_ids, page_rows) = (u64::from(self.next_tid), self.page_rows);
             let (dir, all_targets, page_titles) = (&dir, &all_targets, &page_titles);
-            // Nor do the redirects' targets, a B-tree insert each (at 10 M pages, 0.6 s on
-            // one core while the other waited): a third thread files them.
-            let txn = &mut txn;
-            let redirects = scope.spawn(move || -> R<()> {
-                let mut to = txn.open_table(REDIR_TO)?;
-                for k in redirect_to.finish()? {
+            // Nor do the redirects, written while the reverse index is (below).
+            let write_redirects = move || -> R<Vec<u8>> {
+                let mut w = RedirectsWriter::default();
+                let mut next = 0;
+                for k in redirect_from.finish()? {
                     let k = k?;
-                    to.insert((remap((k >> 32) as u32), k as u32), ())?;
+                    let from = (k >> 32) as u32;
+                    // Those to other wikis, before this page.
+                    while let Some(&(other, _)) = apart.get(next).filter(|a| a.0 < from) {
+                        push_redirect(&mut w, &apart, &mut next, other, None)?;
+                    }
+                    push_redirect(&mut w, &apart, &mut next, from, Some(remap(k as u32)))?;
                 }
-                Ok(())
-            });
+                while let Some(&(other, _)) = apart.get(next) {
+                    push_redirect(&mut w, &apart, &mut next, other, None)?;
+                }
+                let mut section = Vec::new();
+                if !w.is_empty() {
+                    w.write(&mut section);
+                }
+                Ok(section)
+            };
             // The page table on a thread of its own, and the target table on another, in one
             // walk by title with the pages: a target that is a page comes just after it,
             // and shares its title. The target table's pairs centre the reverse lists, so
@@ -1225,6 +1208,7 @@ impl<'s> Loader<'s> {
                 .map_err(|_| refuse("the thread writing the target titles panicked"))??;
             w.centre_on(&targets)?;
             let page_table = scope.spawn(write_pages);
+            let redirects = scope.spawn(write_redirects);
             tracing::info!(
                 secs = started.elapsed().as_secs_f64(),
                 "bulk load: reverse index"
@@ -1240,11 +1224,14 @@ impl<'s> Loader<'s> {
             let pages = page_table
                 .join()
                 .map_err(|_| refuse("the thread writing the page titles panicked"))??;
-            redirects
+            let redirects = redirects
                 .join()
-                .map_err(|_| refuse("the thread filing the redirects panicked"))??;
+                .map_err(|_| refuse("the thread writing the redirects panicked"))??;
             w.splice_titles(targets)?;
             w.splice_pages(pages)?;
+            if !redirects.is_empty() {
+                w.put_redirects(&redirects)?;
+            }
             w.finish(seq)?;
             Ok(())
         });
@@ -1357,6 +1344,25 @@ impl Titled {
             _ => Err(bad()),
         }
     }
+}
+
+/// Page `from`'s redirect, to target `tid` when local, with its row when it is the next
+/// of those kept `apart` (which `next` then passes).
+fn push_redirect(
+    w: &mut RedirectsWriter,
+    apart: &[(u32, Box<[u8]>)],
+    next: &mut usize,
+    from: u32,
+    tid: Option<u32>,
+) -> R<()> {
+    let row = match apart.get(*next).filter(|a| a.0 == from) {
+        Some((_, row)) => {
+            *next += 1;
+            Some(decode_redirect(row)?)
+        }
+        None => None,
+    };
+    w.push(from, tid, row).map_err(redb::Error::Io)
 }
 
 fn encode_redirect(r: &RedirectRow) -> Vec<u8> {
