@@ -179,7 +179,8 @@ impl Column {
     }
 }
 
-/// The section, found in a segment's bytes (given to each call, as [`Ranked`]'s are).
+/// The section, found in a segment's bytes (given to each call, so that it can sit in a
+/// mapping held elsewhere).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Redirects {
     froms: Ranked,
