@@ -579,7 +579,7 @@ impl Core {
                 }
                 // An entry of the old segment in the same universe is copied as it is.
                 let fresh;
-                let entry = if was == Some(universe) {
+                let entry = if was.universe == Some(universe) {
                     entry
                 } else {
                     fresh = encode_links(&rows, Some(universe));
@@ -1029,9 +1029,8 @@ fn for_each_target(
 fn for_each_forward(
     txn: &ReadTransaction,
     seg: Option<&Segment>,
-    mut f: impl FnMut(u32, &[u8], Option<u64>) -> R<()>,
+    mut f: impl FnMut(u32, &[u8], Held) -> R<()>,
 ) -> R<()> {
-    let seg_universe = seg.and_then(Segment::forward_universe);
     let fwd = txn.open_table(FWD)?;
     let mut over = fwd.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.forward_entries());
@@ -1049,11 +1048,11 @@ fn for_each_forward(
         |_| Ok(()),
         |(from, entry)| {
             if !entry.is_empty() {
-                let universe = match entry {
-                    std::borrow::Cow::Owned(_) => None,
-                    std::borrow::Cow::Borrowed(_) => seg_universe,
+                let held = match (&entry, seg) {
+                    (std::borrow::Cow::Borrowed(_), Some(seg)) => Held::in_segment(seg, from),
+                    _ => Held::default(),
                 };
-                f(from, &entry, universe)?;
+                f(from, &entry, held)?;
             }
             Ok(true)
         },
@@ -1148,8 +1147,8 @@ impl RedbStore {
             let (txn, seg) = self.snapshot()?;
             let io = |e: std::io::Error| redb::Error::Io(e);
             let mut forward = Sorter::new(&self.dir, DEFAULT_BUDGET / 2);
-            for_each_forward(&txn, seg.as_deref(), |from, entry, universe| {
-                for (kind, tid, ns) in decode_links(entry, universe)? {
+            for_each_forward(&txn, seg.as_deref(), |from, entry, held| {
+                for (kind, tid, ns) in decode_links(entry, held)? {
                     forward.push(pack(kind, tid, ns, from)).map_err(io)?;
                 }
                 Ok(())
@@ -1157,8 +1156,8 @@ impl RedbStore {
             if let Some(seg) = &seg {
                 let mut n = 0u64;
                 for e in seg.forward_entries() {
-                    let entry = e.map_err(corrupt("link segment"))?.1;
-                    n += decode_links(entry, seg.forward_universe())?.len() as u64;
+                    let (from, entry) = e.map_err(corrupt("link segment"))?;
+                    n += decode_links(entry, Held::in_segment(seg, from))?.len() as u64;
                 }
                 if n != seg.forward_links() {
                     say(format!(
@@ -1639,13 +1638,11 @@ impl<'t> Writer<'t> {
     /// (kind, target id, filed namespace) of every link row of `from`, sorted.
     fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
         if let Some(v) = self.fwd.get(from)? {
-            return decode_links(v.value().1, None);
+            return decode_links(v.value().1, Held::default());
         }
-        match self.segment_forward(from)? {
-            Some(entry) => {
-                decode_links(entry, self.seg.as_ref().and_then(|s| s.forward_universe()))
-            }
-            None => Ok(Vec::new()),
+        match (self.segment_forward(from)?, &self.seg) {
+            (Some(entry), Some(seg)) => decode_links(entry, Held::in_segment(seg, from)),
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -1958,7 +1955,7 @@ struct LinkCoder {
 }
 
 /// The first byte of a forward entry in the compact form: this bit, and a bit per kind.
-const COMPACT: u8 = 0x80;
+use crate::segment::{COMPACT, IMPLIED};
 
 impl LinkCoder {
     /// `rows` as `encode_links` codes them, lent until the next call.
@@ -2006,9 +2003,28 @@ impl LinkCoder {
     }
 }
 
-/// Decodes a forward entry (written in `universe`) into (kind, target, namespace) rows
+/// Where a forward entry was read: the universe its lists were written in, and the page's
+/// namespace when the segment's map holds it (a compact entry may leave it out).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Held {
+    universe: Option<u64>,
+    ns: Option<i32>,
+}
+
+impl Held {
+    /// A forward entry of segment `seg`, page `from`'s.
+    fn in_segment(seg: &Segment, from: u32) -> Self {
+        Held {
+            universe: seg.forward_universe(),
+            ns: seg.page_namespace(from),
+        }
+    }
+}
+
+/// Decodes a forward entry (held as `held` says) into (kind, target, namespace) rows
 /// sorted by kind and target.
-fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
+fn decode_links(b: &[u8], held: Held) -> R<Vec<(u8, u32, i32)>> {
+    let universe = held.universe;
     let bad = |what: &str| redb::Error::Corrupted(format!("forward links: {what}"));
     let mut out = Vec::new();
     let mut pos = 0;
@@ -2024,12 +2040,17 @@ fn decode_links(b: &[u8], universe: Option<u64>) -> R<Vec<(u8, u32, i32)>> {
             .map_err(|m| bad(m.0))
     };
     if let Some(&first) = b.first().filter(|&&f| f & COMPACT != 0) {
-        let mask = first & !COMPACT;
+        let mask = first & !(COMPACT | IMPLIED);
         if mask == 0 || mask >> crate::segment::KINDS != 0 {
             return Err(bad("kinds"));
         }
         pos = 1;
-        let ns = i32::try_from(unzigzag(get(&mut pos)?)).map_err(|_| bad("namespace"))?;
+        let ns = if first & IMPLIED != 0 {
+            held.ns
+                .ok_or_else(|| bad("no namespace for a compact entry"))?
+        } else {
+            i32::try_from(unzigzag(get(&mut pos)?)).map_err(|_| bad("namespace"))?
+        };
         let mut left = mask.count_ones();
         for kind in (0..crate::segment::KINDS as u8).filter(|k| mask & 1 << k != 0) {
             left -= 1;
@@ -2533,9 +2554,9 @@ impl LinkStore for RedbStore {
             let k = kind as u8;
             let mut out = Vec::new();
             let rows = match (fwd.get(id.0)?, &seg) {
-                (Some(v), _) => decode_links(v.value().1, None)?,
+                (Some(v), _) => decode_links(v.value().1, Held::default())?,
                 (None, Some(s)) => match s.forward(id.0).map_err(corrupt("link segment"))? {
-                    Some(entry) => decode_links(entry, s.forward_universe())?,
+                    Some(entry) => decode_links(entry, Held::in_segment(s, id.0))?,
                     None => Vec::new(),
                 },
                 (None, None) => Vec::new(),
@@ -2952,7 +2973,8 @@ mod postings_tests {
         fn forward_entries_round_trip(rows in link_rows(), in_universe in any::<bool>()) {
             let universe = in_universe.then_some(5000);
             let b = encode_links(&rows, universe);
-            prop_assert_eq!(decode_links(&b, universe).unwrap(), rows.clone());
+            let held = Held { universe, ns: None };
+            prop_assert_eq!(decode_links(&b, held).unwrap(), rows.clone());
             // The compact form exactly where a segment's page has one namespace.
             let compact = b.first().is_some_and(|&f| f & COMPACT != 0);
             prop_assert_eq!(compact, in_universe && one_namespace(&rows).is_some());
@@ -2980,8 +3002,12 @@ pub mod decoders {
     /// A forward entry (a page's forward link groups).
     pub fn forward_links(b: &[u8]) -> bool {
         // As in `fwd_delta`, and as in a segment of 2^20 targets.
-        let plain = super::decode_links(b, None).is_ok();
-        let _ = super::decode_links(b, Some(1 << 20));
+        let plain = super::decode_links(b, super::Held::default()).is_ok();
+        let segment = super::Held {
+            universe: Some(1 << 20),
+            ns: Some(0),
+        };
+        let _ = super::decode_links(b, segment);
         plain
     }
 

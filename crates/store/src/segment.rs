@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 14` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 15` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -34,7 +34,9 @@
 //!                                          namespaces: one list, each row's namespace
 //!                                          by index, ceil(log2 k) bits each, LSB first
 //! list    := zigzag(ns - previous ns) varint(bytes) postings    (the first ns from 0)
-//! fentry  := the page's link rows, as the store writes them (opaque here)
+//! fentry  := the page's link rows, as the store writes them (opaque here) but for the
+//!            compact form's namespace: u8(0x80 | kinds) zigzag(ns) rest, or from version
+//!            15 u8(0xC0 | kinds) rest where `nsmap` holds the page's namespace
 //! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 3` from
 //!            version 9, 2 before; its ids' groups packed from version 11
 //! shared  := the target ids paired with page ids of the same title (`crate::titles`,
@@ -69,7 +71,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 14;
+pub const VERSION: u32 = 15;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -101,6 +103,10 @@ const NO_UNIVERSE: u64 = u64::MAX;
 const NSMAP_AT: usize = 8;
 /// A page with no namespace in the map being built.
 const NO_NS: u8 = u8::MAX;
+/// A forward entry's first byte: the compact form (one namespace), and from version 15 the
+/// namespace left out, `nsmap` holding it.
+pub const COMPACT: u8 = 0x80;
+pub const IMPLIED: u8 = 0x40;
 
 /// Version 10 puts the offset of the shared titles (`u64le`, `u64::MAX`: none) after the
 /// namespace map's.
@@ -412,9 +418,7 @@ impl SegmentWriter {
             self.end_group()?;
             self.group = Some(g);
         }
-        self.body.extend_from_slice(entry);
-        self.lens[(from % GROUP) as usize] = entry.len() as u64;
-        self.links[FORWARD] += rows;
+        let mut mapped = false;
         if let Some(ns) = ns.filter(|_| self.version >= 7) {
             let rank = match self.ns_names.iter().position(|&n| n == ns) {
                 Some(r) => r as u8,
@@ -432,7 +436,34 @@ impl SegmentWriter {
                 page_ns.resize(at + 1, NO_NS);
             }
             page_ns[at] = rank;
+            mapped = rank != NO_NS;
         }
+        // The compact form leaves out a namespace the map holds (from version 15), and
+        // has it back where it moves to a segment whose map does not.
+        let start = self.body.len();
+        match entry[0] & (COMPACT | IMPLIED) {
+            COMPACT if mapped && self.version >= 15 => {
+                let mut pos = 1;
+                get_varint(entry, &mut pos)
+                    .map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m.0))?;
+                self.body.push(entry[0] | IMPLIED);
+                self.body.extend_from_slice(&entry[pos..]);
+            }
+            f if f == COMPACT | IMPLIED && !mapped => {
+                let ns = ns.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a compact entry with no namespace given",
+                    )
+                })?;
+                self.body.push(entry[0] & !IMPLIED);
+                put_varint(&mut self.body, zigzag(i64::from(ns)));
+                self.body.extend_from_slice(&entry[1..]);
+            }
+            _ => self.body.extend_from_slice(entry),
+        }
+        self.lens[(from % GROUP) as usize] = (self.body.len() - start) as u64;
+        self.links[FORWARD] += rows;
         Ok(())
     }
 
@@ -1622,6 +1653,13 @@ impl Segment {
         self.entry(FORWARD, from)
     }
 
+    /// Page `from`'s namespace, as the map of those with a forward entry holds it (a
+    /// compact forward entry from version 15 leaves it to the map).
+    pub fn page_namespace(&self, from: u32) -> Option<i32> {
+        let m = self.namespaces()?;
+        m.rank(from).map(|r| m.names[r])
+    }
+
     /// Every forward entry, by page id.
     pub fn forward_entries(&self) -> impl Iterator<Item = RawEntry<'_>> {
         self.entries(FORWARD)
@@ -2463,7 +2501,9 @@ mod tests {
 
     /// A stand-in forward entry of a page with `n` rows (the store's encoding is its own).
     fn fentry(from: u32, n: u64) -> Vec<u8> {
-        let mut v = from.to_le_bytes().to_vec();
+        // Not the compact form (a first byte below 0x80), which the writer may change.
+        let mut v = vec![0u8];
+        v.extend_from_slice(&from.to_le_bytes());
         v.extend(std::iter::repeat_n(7u8, n as usize));
         v
     }
@@ -3159,6 +3199,62 @@ mod tests {
         }
         let [targets, lists, ids, ..] = s.breakdown().unwrap();
         assert_eq!((targets, lists, ids), (3, 9, 3110));
+    }
+
+    #[test]
+    fn compact_entries_leave_their_namespace_to_the_map() {
+        let compact = |ns: i32, rest: &[u8]| {
+            let mut e = vec![COMPACT | 1];
+            put_varint(&mut e, zigzag(i64::from(ns)));
+            e.extend_from_slice(rest);
+            e
+        };
+        let write = |version: u32, entries: &[(u32, Vec<u8>, Option<i32>)]| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.seg");
+            let mut w = SegmentWriter::create(&path).unwrap().with_version(version);
+            w.set_forward_universe(1000);
+            for (from, e, ns) in entries {
+                w.push_forward(*from, e, 1, *ns).unwrap();
+            }
+            w.finish(1).unwrap();
+            (Segment::open(&path, 1).unwrap(), dir)
+        };
+        let entries = [
+            (3, compact(-2, &[9, 9]), Some(-2)),
+            (200, compact(300, &[5]), Some(300)),
+            // Rows under several namespaces: no namespace in the map, the entry kept.
+            (201, compact(4, &[6]), None),
+            (202, vec![0, 1, 2], None),
+        ];
+        let (s, _d) = write(VERSION, &entries);
+        assert_eq!(
+            s.forward(3).unwrap().unwrap(),
+            [COMPACT | IMPLIED | 1, 9, 9]
+        );
+        assert_eq!(s.forward(200).unwrap().unwrap(), [COMPACT | IMPLIED | 1, 5]);
+        assert_eq!(s.forward(201).unwrap().unwrap(), entries[2].1.as_slice());
+        assert_eq!(s.forward(202).unwrap().unwrap(), [0, 1, 2]);
+        assert_eq!(
+            [3, 200, 201, 202].map(|p| s.page_namespace(p)),
+            [Some(-2), Some(300), None, None]
+        );
+        // Copied into a segment whose map holds no namespace, they have theirs back.
+        let moved: Vec<_> = entries
+            .iter()
+            .map(|(from, _, ns)| (*from, s.forward(*from).unwrap().unwrap().to_vec(), *ns))
+            .collect();
+        let (old, _d6) = write(6, &moved);
+        for (from, e, _) in &entries {
+            assert_eq!(old.forward(*from).unwrap().unwrap(), e.as_slice());
+            assert_eq!(old.page_namespace(*from), None);
+        }
+        // An entry leaving its namespace out, with none given, is refused.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SegmentWriter::create(&dir.path().join("s.seg")).unwrap();
+        assert!(w
+            .push_forward(1, &[COMPACT | IMPLIED | 1, 5], 1, None)
+            .is_err());
     }
 
     #[test]
