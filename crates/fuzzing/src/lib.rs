@@ -338,8 +338,8 @@ pub fn segment(data: &[u8]) {
         if n > 64 {
             break;
         }
-        if let Ok((page, bytes)) = entry {
-            let _ = inlink_store::decoders::forward_links(bytes);
+        if let Ok((page, stored)) = entry {
+            let _ = inlink_store::decoders::forward_links(&stored.to_vec());
             let _ = seg.forward(page);
         }
     }

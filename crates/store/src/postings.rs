@@ -562,6 +562,10 @@ impl<'a> Postings<'a> {
         out: &mut Vec<u32>,
     ) -> Result<bool, Malformed> {
         out.clear();
+        // An empty list has no block 0 (found by the proptest below with `[0]`).
+        if b >= self.blocks {
+            return Err(Malformed("no such block"));
+        }
         let mut found = 0;
         // Damaged gaps could run past the next block's first id (found by the `postings`
         // fuzz target): ids must ascend across blocks too, or merges go wrong silently.

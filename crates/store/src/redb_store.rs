@@ -10,7 +10,10 @@ use crate::query::{
     Backlink, BacklinkQuery, Batch, Direction, Op, Order, PageUpdate, RedirectRow, StoreStats,
 };
 use crate::redirects::RedirectsWriter;
-use crate::segment::{Cursor, Segment, SegmentError, SegmentWriter, TargetLists, TitleTablesApart};
+use crate::segment::{
+    Cursor, Segment, SegmentError, SegmentWriter, Stored, TargetLists, TitleTablesApart, COMPACT,
+    IMPLIED,
+};
 use crate::sorter::{Sorter, DEFAULT_BUDGET};
 use crate::{LinkStore, Result, StoreError};
 use inlink_model::{
@@ -578,14 +581,12 @@ impl Core {
                     )));
                 }
                 // An entry of the old segment in the same universe is copied as it is.
-                let fresh;
                 let entry = if was.universe == Some(universe) {
-                    entry
+                    entry.to_vec()
                 } else {
-                    fresh = encode_links(&rows, Some(universe));
-                    &fresh
+                    encode_links(&rows, Some(universe))
                 };
-                w.push_forward(from, entry, rows.len() as u64, one_namespace(&rows))
+                w.push_forward(from, &entry, rows.len() as u64, one_namespace(&rows))
                     .map_err(io)?;
                 for (kind, tid, ns) in rows {
                     sorter.push(pack(kind, tid, ns, from)).map_err(io)?;
@@ -1029,30 +1030,34 @@ fn for_each_target(
 fn for_each_forward(
     txn: &ReadTransaction,
     seg: Option<&Segment>,
-    mut f: impl FnMut(u32, &[u8], Held) -> R<()>,
+    mut f: impl FnMut(u32, Stored<'_>, Held) -> R<()>,
 ) -> R<()> {
+    /// An entry of the delta, or of the segment.
+    enum Src<'s> {
+        Delta(Vec<u8>),
+        Segment(Stored<'s>),
+    }
     let fwd = txn.open_table(FWD)?;
     let mut over = fwd.iter()?;
     let mut base = seg.into_iter().flat_map(|s| s.forward_entries());
     merge_delta(
         || {
             next_row(&mut over, |from, (_, entry)| {
-                (from, std::borrow::Cow::Owned(entry.to_vec()))
+                (from, Src::Delta(entry.to_vec()))
             })
         },
         || match base.next().transpose().map_err(corrupt("link segment"))? {
-            Some((from, entry)) => Ok(Some((from, std::borrow::Cow::Borrowed(entry)))),
+            Some((from, entry)) => Ok(Some((from, Src::Segment(entry)))),
             None => Ok(None),
         },
         |x, y| x.0.cmp(&y.0),
         |_| Ok(()),
         |(from, entry)| {
-            if !entry.is_empty() {
-                let held = match (&entry, seg) {
-                    (std::borrow::Cow::Borrowed(_), Some(seg)) => Held::in_segment(seg, from),
-                    _ => Held::default(),
-                };
-                f(from, &entry, held)?;
+            match (entry, seg) {
+                (Src::Delta(v), _) if v.is_empty() => {}
+                (Src::Delta(v), _) => f(from, Stored::whole(&v), Held::default())?,
+                (Src::Segment(e), Some(seg)) => f(from, e, Held::in_segment(seg, from))?,
+                (Src::Segment(_), None) => unreachable!("segment entries come from a segment"),
             }
             Ok(true)
         },
@@ -1628,7 +1633,7 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    fn segment_forward(&self, from: u32) -> R<Option<&[u8]>> {
+    fn segment_forward(&self, from: u32) -> R<Option<Stored<'_>>> {
         match &self.seg {
             Some(s) => s.forward(from).map_err(corrupt("link segment")),
             None => Ok(None),
@@ -1638,7 +1643,7 @@ impl<'t> Writer<'t> {
     /// (kind, target id, filed namespace) of every link row of `from`, sorted.
     fn links_of(&self, from: u32) -> R<Vec<(u8, u32, i32)>> {
         if let Some(v) = self.fwd.get(from)? {
-            return decode_links(v.value().1, Held::default());
+            return decode_links(Stored::whole(v.value().1), Held::default());
         }
         match (self.segment_forward(from)?, &self.seg) {
             (Some(entry), Some(seg)) => decode_links(entry, Held::in_segment(seg, from)),
@@ -1955,8 +1960,6 @@ struct LinkCoder {
 }
 
 /// The first byte of a forward entry in the compact form: this bit, and a bit per kind.
-use crate::segment::{COMPACT, IMPLIED};
-
 impl LinkCoder {
     /// `rows` as `encode_links` codes them, lent until the next call.
     fn encode(&mut self, rows: &[(u8, u32, i32)], universe: Option<u64>) -> &[u8] {
@@ -2023,9 +2026,18 @@ impl Held {
 
 /// Decodes a forward entry (held as `held` says) into (kind, target, namespace) rows
 /// sorted by kind and target.
-fn decode_links(b: &[u8], held: Held) -> R<Vec<(u8, u32, i32)>> {
+fn decode_links(entry: Stored<'_>, held: Held) -> R<Vec<(u8, u32, i32)>> {
     let universe = held.universe;
     let bad = |what: &str| redb::Error::Corrupted(format!("forward links: {what}"));
+    let compact = entry.first().filter(|&f| f & COMPACT != 0);
+    if compact.is_none() && entry.head.is_some() {
+        return Err(bad("a first byte left out of no compact entry"));
+    }
+    // Positions are in `b`: the bytes after the first of a compact entry, else all.
+    let b = match compact {
+        Some(_) => entry.after_first(),
+        None => entry.rest,
+    };
     let mut out = Vec::new();
     let mut pos = 0;
     let get = |pos: &mut usize| get_varint(b, pos).map_err(|m| bad(m.0));
@@ -2039,12 +2051,11 @@ fn decode_links(b: &[u8], held: Held) -> R<Vec<(u8, u32, i32)>> {
             .and_then(|p| p.all())
             .map_err(|m| bad(m.0))
     };
-    if let Some(&first) = b.first().filter(|&&f| f & COMPACT != 0) {
+    if let Some(first) = compact {
         let mask = first & !(COMPACT | IMPLIED);
         if mask == 0 || mask >> crate::segment::KINDS != 0 {
             return Err(bad("kinds"));
         }
-        pos = 1;
         let ns = if first & IMPLIED != 0 {
             held.ns
                 .ok_or_else(|| bad("no namespace for a compact entry"))?
@@ -2055,7 +2066,7 @@ fn decode_links(b: &[u8], held: Held) -> R<Vec<(u8, u32, i32)>> {
         for kind in (0..crate::segment::KINDS as u8).filter(|k| mask & 1 << k != 0) {
             left -= 1;
             let len = if left == 0 {
-                b.len() - pos
+                b.len().saturating_sub(pos)
             } else {
                 usize::try_from(get(&mut pos)?).map_err(|_| bad("length"))?
             };
@@ -2554,7 +2565,7 @@ impl LinkStore for RedbStore {
             let k = kind as u8;
             let mut out = Vec::new();
             let rows = match (fwd.get(id.0)?, &seg) {
-                (Some(v), _) => decode_links(v.value().1, Held::default())?,
+                (Some(v), _) => decode_links(Stored::whole(v.value().1), Held::default())?,
                 (None, Some(s)) => match s.forward(id.0).map_err(corrupt("link segment"))? {
                     Some(entry) => decode_links(entry, Held::in_segment(s, id.0))?,
                     None => Vec::new(),
@@ -2974,7 +2985,7 @@ mod postings_tests {
             let universe = in_universe.then_some(5000);
             let b = encode_links(&rows, universe);
             let held = Held { universe, ns: None };
-            prop_assert_eq!(decode_links(&b, held).unwrap(), rows.clone());
+            prop_assert_eq!(decode_links(Stored::whole(&b), held).unwrap(), rows.clone());
             // The compact form exactly where a segment's page has one namespace.
             let compact = b.first().is_some_and(|&f| f & COMPACT != 0);
             prop_assert_eq!(compact, in_universe && one_namespace(&rows).is_some());
@@ -3002,12 +3013,19 @@ pub mod decoders {
     /// A forward entry (a page's forward link groups).
     pub fn forward_links(b: &[u8]) -> bool {
         // As in `fwd_delta`, and as in a segment of 2^20 targets.
-        let plain = super::decode_links(b, super::Held::default()).is_ok();
-        let segment = super::Held {
+        use super::{decode_links, Held, Stored};
+        let plain = decode_links(Stored::whole(b), Held::default()).is_ok();
+        let segment = Held {
             universe: Some(1 << 20),
             ns: Some(0),
         };
-        let _ = super::decode_links(b, segment);
+        let _ = decode_links(Stored::whole(b), segment);
+        // As a segment holds it with its first byte left out.
+        let cut = Stored {
+            head: b.first().copied(),
+            rest: b.get(1..).unwrap_or_default(),
+        };
+        let _ = decode_links(cut, segment);
         plain
     }
 

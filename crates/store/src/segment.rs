@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 15` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 16` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -22,6 +22,11 @@
 //!                                          sparse, from version 13 (its offset has bit 62
 //!                                          set): bit i says id 128g + i has an entry, and
 //!                                          only those have a length
+//!                                          from version 16 each len is (bytes << 2 | h):
+//!                                          h < 3 says the entry's first byte is its
+//!                                          table's HEADS[h], left out of the body (bytes
+//!                                          then count the rest, at least 1); h = 3: the
+//!                                          entry is whole
 //! entry   := varint(0) postings            a target with at most 128 rows, each from a
 //!                                          page whose namespace `nsmap` holds (from
 //!                                          version 7); the postings run to the entry's end
@@ -71,7 +76,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 15;
+pub const VERSION: u32 = 16;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -101,6 +106,72 @@ const NO_UNIVERSE: u64 = u64::MAX;
 
 /// Version 7 puts the offset of the page namespace map (`u64le`) after the forward universe.
 const NSMAP_AT: usize = 8;
+/// From version 16 an entry whose first byte is one of the three its table's entries most
+/// begin with is stored without it, the group's header saying which (`Stored`): a reverse
+/// entry's form (its list alone, centred, one list), a forward entry's compact first byte
+/// (pagelinks; and templatelinks; and templatelinks and categorylinks, the namespace left
+/// to the map). At 3.6 M generated pages, a byte of most entries: 5.6 MB.
+const HEADS: [[u8; 3]; 2] = [
+    [0x00, 0x01, 0x02],
+    [
+        COMPACT | IMPLIED | 0b0001,
+        COMPACT | IMPLIED | 0b0011,
+        COMPACT | IMPLIED | 0b1011,
+    ],
+];
+
+fn heads(table: usize) -> &'static [u8; 3] {
+    &HEADS[usize::from(table == FORWARD)]
+}
+
+/// An entry as a segment holds it: its first byte when the group's header stands for it
+/// (from version 16), and the bytes after; or the whole entry in `rest`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stored<'a> {
+    pub head: Option<u8>,
+    pub rest: &'a [u8],
+}
+
+impl<'a> Stored<'a> {
+    /// An entry held whole.
+    pub fn whole(bytes: &'a [u8]) -> Self {
+        Stored {
+            head: None,
+            rest: bytes,
+        }
+    }
+
+    /// The entry's bytes, the first one put back.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.rest.len() + 1);
+        v.extend(self.head);
+        v.extend_from_slice(self.rest);
+        v
+    }
+
+    /// The entry's bytes, the first one counted where it is left out.
+    pub fn len(&self) -> usize {
+        self.rest.len() + usize::from(self.head.is_some())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The entry's first byte.
+    pub fn first(&self) -> Option<u8> {
+        self.head.or(self.rest.first().copied())
+    }
+
+    /// The bytes after the first.
+    pub fn after_first(&self) -> &'a [u8] {
+        match self.head {
+            Some(_) => self.rest,
+            None => self.rest.get(1..).unwrap_or_default(),
+        }
+    }
+}
+
 /// A page with no namespace in the map being built.
 const NO_NS: u8 = u8::MAX;
 /// A forward entry's first byte: the compact form (one namespace), and from version 15 the
@@ -714,8 +785,33 @@ impl SegmentWriter {
         lens: &[u64; GROUP as usize],
         body: &[u8],
     ) -> io::Result<()> {
+        // The header's values, and whether each entry's first byte is left out.
+        let mut values = [0u64; GROUP as usize];
+        let mut cut = [false; GROUP as usize];
+        let mut at = 0usize;
+        for i in 0..GROUP as usize {
+            let l = lens[i];
+            if l == 0 {
+                continue;
+            }
+            values[i] = if self.version >= 16 {
+                let h = (l >= 2)
+                    .then(|| body.get(at))
+                    .flatten()
+                    .and_then(|b| heads(usize::from(kind)).iter().position(|h| h == b));
+                cut[i] = h.is_some();
+                match h {
+                    Some(h) => (l - 1) << 2 | h as u64,
+                    None => l << 2 | 3,
+                }
+            } else {
+                l
+            };
+            at += l as usize;
+        }
+        let values = &values;
         let mut head = Vec::with_capacity(GROUP as usize);
-        for &l in lens {
+        for &l in values {
             put_varint(&mut head, l);
         }
         let mut offset = self.pos;
@@ -726,7 +822,7 @@ impl SegmentWriter {
                 .filter(|&i| lens[i] > 0)
                 .fold(0u128, |m, i| m | 1 << i);
             let mut sparse = present.to_le_bytes().to_vec();
-            for &l in lens.iter().filter(|&&l| l > 0) {
+            for &l in values.iter().filter(|&&l| l > 0) {
                 put_varint(&mut sparse, l);
             }
             if sparse.len() < head.len() {
@@ -738,7 +834,19 @@ impl SegmentWriter {
         table.resize(g as usize, EMPTY);
         table.push(offset);
         self.put(&head)?;
-        self.put(body)
+        if !cut.contains(&true) {
+            return self.put(body);
+        }
+        let mut at = 0usize;
+        for i in 0..GROUP as usize {
+            let l = lens[i] as usize;
+            if l > 0 {
+                let from = at + usize::from(cut[i]);
+                self.put(&body[from..at + l])?;
+            }
+            at += l;
+        }
+        Ok(())
     }
 
     /// Writes the tables and the trailer and syncs the file; `seq` is recorded in it.
@@ -1091,6 +1199,8 @@ pub struct Segment {
     shared: Shared,
     /// The redirects and where they start (from version 14; none when not written).
     redirects: Option<(Redirects, usize)>,
+    /// Whether group headers stand for entries' first bytes (from version 16).
+    heads: bool,
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
@@ -1343,6 +1453,7 @@ impl Segment {
             pages,
             shared,
             redirects,
+            heads: version >= 16,
             tables,
             links,
         })
@@ -1641,15 +1752,15 @@ impl Segment {
         })
     }
 
-    /// Where the entry of target `tid` of `kind` starts (tests).
+    /// The first byte of the entry of target `tid` of `kind`: its form (tests).
     #[cfg(test)]
-    fn entry_at(&self, kind: u8, tid: u32) -> usize {
+    fn entry_form(&self, kind: u8, tid: u32) -> u8 {
         let e = self.entry(usize::from(kind), tid).unwrap().unwrap();
-        e.as_ptr() as usize - self.map.as_ptr() as usize
+        e.first().expect("entries are never empty")
     }
 
     /// The forward entry of page `from`, `None` when it has no links here.
-    pub fn forward(&self, from: u32) -> Result<Option<&[u8]>, Malformed> {
+    pub fn forward(&self, from: u32) -> Result<Option<Stored<'_>>, Malformed> {
         self.entry(FORWARD, from)
     }
 
@@ -1678,7 +1789,8 @@ impl Segment {
             let (_, n) = self.present(&mut pos, sparse)?;
             let mut sum = 0u64;
             for _ in 0..n {
-                sum = sum.saturating_add(get_varint(bytes, &mut pos)?);
+                let (len, _) = self.stored_len(FORWARD, get_varint(bytes, &mut pos)?)?;
+                sum = sum.saturating_add(len as u64);
             }
             total = total
                 .saturating_add((pos - start) as u64)
@@ -1687,8 +1799,22 @@ impl Segment {
         Ok(total)
     }
 
-    /// The bytes of id `id`'s entry in `table`.
-    fn entry(&self, table: usize, id: u32) -> Result<Option<&[u8]>, Malformed> {
+    /// A header value read as (bytes stored, the first byte left out).
+    fn stored_len(&self, table: usize, value: u64) -> Result<(usize, Option<u8>), Malformed> {
+        let (len, head) = match (self.heads, value & 3) {
+            (false, _) => (value, None),
+            (true, 3) => (value >> 2, None),
+            (true, h) => (value >> 2, Some(heads(table)[h as usize])),
+        };
+        let len = usize::try_from(len).map_err(|_| Malformed("entry length"))?;
+        if len == 0 && value != 0 {
+            return Err(Malformed("entry length"));
+        }
+        Ok((len, head))
+    }
+
+    /// Id `id`'s entry in `table`.
+    fn entry(&self, table: usize, id: u32) -> Result<Option<Stored<'_>>, Malformed> {
         let Some((mut pos, sparse)) = self.group_offset(table, id / GROUP) else {
             return Ok(None);
         };
@@ -1701,8 +1827,14 @@ impl Segment {
         // The entry's index among the group's lengths.
         let slot = (present & ((1u128 << slot) - 1)).count_ones() as usize;
         let mut before = 0usize;
-        let mut len = 0usize;
+        let mut value = 0u64;
         let mut i = 0;
+        // From version 16 a value's low two bits are no length.
+        let (shift, mask) = if self.heads {
+            (2, 0x3f3f_3f3f_3f3f_3f3f)
+        } else {
+            (0, u64::MAX)
+        };
         while i < n {
             // Eight one-byte lengths at once: most entries are under 128 bytes, and every
             // lookup reads its group's lengths.
@@ -1710,35 +1842,37 @@ impl Segment {
                 let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
                 if w & 0x8080_8080_8080_8080 == 0 {
                     if slot >= i + 8 {
-                        before += sum_bytes(w);
+                        before += sum_bytes((w >> shift) & mask);
                     } else if slot >= i {
                         let k = 8 * (slot - i);
-                        before += sum_bytes(w & ((1u64 << k) - 1));
-                        len = (w >> k & 0xff) as usize;
+                        before += sum_bytes(((w & ((1u64 << k) - 1)) >> shift) & mask);
+                        value = w >> k & 0xff;
                     }
                     pos += 8;
                     i += 8;
                     continue;
                 }
             }
-            let l = usize::try_from(get_varint(bytes, &mut pos)?)
-                .map_err(|_| Malformed("entry length"))?;
+            let v = get_varint(bytes, &mut pos)?;
             match i.cmp(&slot) {
-                std::cmp::Ordering::Less => before = before.saturating_add(l),
-                std::cmp::Ordering::Equal => len = l,
+                std::cmp::Ordering::Less => {
+                    before = before.saturating_add(self.stored_len(table, v)?.0);
+                }
+                std::cmp::Ordering::Equal => value = v,
                 std::cmp::Ordering::Greater => {}
             }
             i += 1;
         }
-        if len == 0 {
+        if value == 0 {
             return Ok(None);
         }
+        let (len, head) = self.stored_len(table, value)?;
         let start = pos.saturating_add(before);
         let end = start.saturating_add(len);
-        bytes
+        let rest = bytes
             .get(start..end)
-            .map(Some)
-            .ok_or(Malformed("entry past the end"))
+            .ok_or(Malformed("entry past the end"))?;
+        Ok(Some(Stored { head, rest }))
     }
 
     /// Where the reverse tables' bytes go: (targets, lists, ids, bytes of posting lists,
@@ -1813,31 +1947,38 @@ impl Segment {
         let groups = self.tables.get(table).map_or(0, |t| t.1);
         (0..groups)
             .filter_map(move |g| self.group_offset(table, g).map(|at| (g, at)))
-            .flat_map(move |(g, (at, sparse))| match self.group(g, at, sparse) {
-                Ok(v) => v,
-                Err(e) => vec![Err(e)],
-            })
+            .flat_map(
+                move |(g, (at, sparse))| match self.group(table, g, at, sparse) {
+                    Ok(v) => v,
+                    Err(e) => vec![Err(e)],
+                },
+            )
     }
 
     /// The entries of the group at byte `at`.
-    fn group(&self, g: u32, mut pos: usize, sparse: bool) -> Result<Vec<RawEntry<'_>>, Malformed> {
+    fn group(
+        &self,
+        table: usize,
+        g: u32,
+        mut pos: usize,
+        sparse: bool,
+    ) -> Result<Vec<RawEntry<'_>>, Malformed> {
         let bytes: &[u8] = &self.map[..self.body_end];
         let (present, n) = self.present(&mut pos, sparse)?;
-        let mut lens = [0usize; GROUP as usize];
+        let mut lens = [(0usize, None); GROUP as usize];
         for l in &mut lens[..n] {
-            *l = usize::try_from(get_varint(bytes, &mut pos)?)
-                .map_err(|_| Malformed("entry length"))?;
+            *l = self.stored_len(table, get_varint(bytes, &mut pos)?)?;
         }
         let ids = (0..GROUP as usize).filter(|&i| present >> i & 1 == 1);
         let mut out = Vec::new();
-        for (i, &len) in ids.zip(&lens[..n]) {
+        for (i, &(len, head)) in ids.zip(&lens[..n]) {
             if len == 0 {
                 continue;
             }
             let end = pos.saturating_add(len);
-            let entry = bytes.get(pos..end).ok_or(Malformed("entry past the end"))?;
+            let rest = bytes.get(pos..end).ok_or(Malformed("entry past the end"))?;
             pos = end;
-            out.push(Ok((g * GROUP + i as u32, entry)));
+            out.push(Ok((g * GROUP + i as u32, Stored { head, rest })));
         }
         Ok(out)
     }
@@ -2198,7 +2339,7 @@ impl List<'_> {
 }
 
 /// An id and the bytes of its entry, or why they could not be read.
-pub type RawEntry<'a> = Result<(u32, &'a [u8]), Malformed>;
+pub type RawEntry<'a> = Result<(u32, Stored<'a>), Malformed>;
 
 /// The sum of a word's eight bytes, each below 128.
 fn sum_bytes(w: u64) -> usize {
@@ -2221,13 +2362,18 @@ pub struct TargetLists<'a> {
 
 impl<'a> TargetLists<'a> {
     fn parse(
-        entry: &'a [u8],
+        stored: Stored<'a>,
         universe: Option<u64>,
         namespaces: Option<Namespaces<'_>>,
         centre: impl FnOnce() -> Result<u32, Malformed>,
     ) -> Result<Self, Malformed> {
+        // `entry`: the bytes stored, the tag's among them unless the header stands for it.
+        let entry = stored.rest;
         let mut pos = 0;
-        let tag = get_varint(entry, &mut pos)?;
+        let tag = match stored.head {
+            Some(h) => u64::from(h),
+            None => get_varint(entry, &mut pos)?,
+        };
         match (tag, namespaces, universe) {
             (0, Some(map), _) => {
                 let p = Postings::parse(&entry[pos..], universe)?;
@@ -2701,7 +2847,7 @@ mod tests {
             prop_assert_eq!(s.forward_links(), fwd.values().map(|v| v.0).sum::<u64>());
             for (&f, &(n, _)) in fwd.iter().take(50) {
                 let e = fentry(f, n);
-                prop_assert_eq!(s.forward(f).unwrap(), Some(e.as_slice()));
+                prop_assert_eq!(s.forward(f).unwrap().map(|e| e.to_vec()), Some(e.clone()));
                 if !fwd.contains_key(&f.wrapping_add(1)) {
                     prop_assert_eq!(s.forward(f.wrapping_add(1)).unwrap(), None);
                 }
@@ -2963,12 +3109,12 @@ mod tests {
                 prop_assert_eq!(page, (2 * tid <= pages).then_some(2 * tid));
                 prop_assert_eq!(s.target_at(kind, tid, page).unwrap().lists[0].1.all().unwrap(), want.clone());
                 let entry = s.entry(usize::from(kind), tid).unwrap().unwrap();
-                if entry[0] == 1 {
+                if entry.first() == Some(1) {
                     centred += 1;
                     prop_assert!(2 * tid <= pages, "a red target's list centred");
                     prop_assert!(entry.len() < plain.entry(usize::from(kind), tid).unwrap().unwrap().len());
                 }
-                prop_assert_ne!(old.entry(usize::from(kind), tid).unwrap().unwrap()[0], 1);
+                prop_assert_ne!(old.entry(usize::from(kind), tid).unwrap().unwrap().first(), Some(1));
             }
             // Lists of a few near linkers and no far ones are centred.
             let close = lists.iter().filter(|(&t, (near, far))| 2 * t <= pages && far.is_empty() && near.len() >= 3).count();
@@ -3228,13 +3374,15 @@ mod tests {
             (202, vec![0, 1, 2], None),
         ];
         let (s, _d) = write(VERSION, &entries);
-        assert_eq!(
-            s.forward(3).unwrap().unwrap(),
-            [COMPACT | IMPLIED | 1, 9, 9]
-        );
-        assert_eq!(s.forward(200).unwrap().unwrap(), [COMPACT | IMPLIED | 1, 5]);
-        assert_eq!(s.forward(201).unwrap().unwrap(), entries[2].1.as_slice());
-        assert_eq!(s.forward(202).unwrap().unwrap(), [0, 1, 2]);
+        let at = |s: &Segment, from: u32| s.forward(from).unwrap().unwrap().to_vec();
+        assert_eq!(at(&s, 3), [COMPACT | IMPLIED | 1, 9, 9]);
+        assert_eq!(at(&s, 200), [COMPACT | IMPLIED | 1, 5]);
+        assert_eq!(at(&s, 201), entries[2].1);
+        assert_eq!(at(&s, 202), [0, 1, 2]);
+        // The group's header stands for the first byte of the first two (version 16).
+        let heads = [3, 200, 201, 202].map(|p| s.forward(p).unwrap().unwrap().head);
+        let first = Some(COMPACT | IMPLIED | 1);
+        assert_eq!(heads, [first, first, None, None]);
         assert_eq!(
             [3, 200, 201, 202].map(|p| s.page_namespace(p)),
             [Some(-2), Some(300), None, None]
@@ -3242,11 +3390,11 @@ mod tests {
         // Copied into a segment whose map holds no namespace, they have theirs back.
         let moved: Vec<_> = entries
             .iter()
-            .map(|(from, _, ns)| (*from, s.forward(*from).unwrap().unwrap().to_vec(), *ns))
+            .map(|(from, _, ns)| (*from, at(&s, *from), *ns))
             .collect();
         let (old, _d6) = write(6, &moved);
         for (from, e, _) in &entries {
-            assert_eq!(old.forward(*from).unwrap().unwrap(), e.as_slice());
+            assert_eq!(&at(&old, *from), e);
             assert_eq!(old.page_namespace(*from), None);
         }
         // An entry leaving its namespace out, with none given, is refused.
@@ -3288,7 +3436,7 @@ mod tests {
             assert_eq!(got, want, "target {tid}");
             assert!(lists.lists.windows(2).all(|w| w[0].0 < w[1].0));
             // Page 3 is in target 1 and 9 (and 2): those keep their namespaces.
-            let mapped = s.map[s.entry_at(k, tid)] == 0;
+            let mapped = s.entry_form(k, tid) == 0;
             assert_eq!(mapped, tid == 8, "target {tid}: the form");
             if mapped {
                 assert!(entry(&s, k, tid) < entry(&s6, k, tid));
@@ -3298,7 +3446,7 @@ mod tests {
         rows.remove(&(0, 9, 7, 3));
         let (_d, s) = build(&rows);
         for (k, tid) in [(0u8, 1u32), (1, 2), (0, 8)] {
-            assert_eq!(s.map[s.entry_at(k, tid)], 0, "target {tid}");
+            assert_eq!(s.entry_form(k, tid), 0, "target {tid}");
             assert!(entry(&s, k, tid) + 1 < entry(&s6, k, tid), "target {tid}");
         }
         let back: BTreeSet<_> = (0..4u8)
@@ -3322,8 +3470,7 @@ mod tests {
     fn a_mapped_entry_from_a_page_without_a_namespace_is_malformed() {
         let rows: BTreeSet<_> = (0..10u32).map(|f| (0u8, 1u32, 0i32, f)).collect();
         let (d, s) = build(&rows);
-        let at = s.entry_at(0, 1);
-        assert_eq!(s.map[at], 0);
+        assert_eq!(s.entry_form(0, 1), 0);
         let path = d.path().join("s.seg");
         let mut bytes = std::fs::read(&path).unwrap();
         // Every rank of the map set to "none".
