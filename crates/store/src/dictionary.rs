@@ -2,7 +2,10 @@
 //! (each key stored as the length of the prefix it shares with the one before and the
 //! rest), with an offset per block so that a lookup binary searches the blocks' first keys
 //! and decodes one block. Read in place, from bytes that may be memory-mapped. Format
-//! `inlink-dictionary 3` (`docs/format.md`); version 2 is still read.
+//! `inlink-dictionary 4` (`docs/format.md`); versions 2 and 3 are still read. Since
+//! version 4 a block's values (ids) lead it, packed to the width its largest needs, where
+//! each key had its value behind it as a varint: ids of millions take 22 to 26 bits, not
+//! three or four bytes.
 //!
 //! Keys are the namespace as four big-endian bytes with the sign bit flipped (so keys sort
 //! by namespace number), then the dbkey's UTF-8 — the order MediaWiki's `(namespace, title)`
@@ -25,7 +28,7 @@ pub struct Malformed(pub String);
 
 /// Keys per block.
 pub const BLOCK: usize = 16;
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The oldest version read: segments `inlink-segment` 4–8 hold version 2.
 const OLDEST_READ: u32 = 2;
 const MAGIC: &[u8; 8] = b"inlnkDIC";
@@ -283,6 +286,9 @@ pub struct Writer {
     version: u32,
     /// Writes the table learned even when it does not pay (tests).
     always_code: bool,
+    /// From version 4, the open block's keys and values, written when it is full.
+    block: Vec<u8>,
+    values: Vec<u64>,
 }
 
 impl Default for Writer {
@@ -299,6 +305,8 @@ impl Default for Writer {
             codec: None,
             version: VERSION,
             always_code: false,
+            block: Vec::new(),
+            values: Vec::with_capacity(BLOCK),
         }
     }
 }
@@ -311,6 +319,15 @@ impl Writer {
         Writer {
             held: None,
             version: 2,
+            ..Writer::default()
+        }
+    }
+
+    /// A writer of version 3 (values as varints behind their keys).
+    #[cfg(test)]
+    pub(crate) fn version_3() -> Self {
+        Writer {
+            version: 3,
             ..Writer::default()
         }
     }
@@ -383,34 +400,33 @@ impl Writer {
             None => stored.extend_from_slice(k),
         }
         let mut head = Vec::with_capacity(24);
-        if self.entries.is_multiple_of(BLOCK as u64) {
-            let at = u32::try_from(self.written).map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "a dictionary holds at most 4 GiB",
-                )
-            })?;
-            self.offsets.push(at);
+        let first = self.entries.is_multiple_of(BLOCK as u64);
+        if first && self.version < 4 {
+            self.offsets.push(self.offset()?);
+        }
+        if self.version >= 4 {
+            if first {
+                put_varint(&mut self.block, stored.len() as u64);
+                self.block.extend_from_slice(&stored);
+            } else {
+                let shared = common_prefix(&self.prev_stored, &stored);
+                push_head(&mut self.block, shared, stored.len() - shared);
+                self.block.extend_from_slice(&stored[shared..]);
+            }
+            self.values.push(value);
+            self.stored = std::mem::replace(&mut self.prev_stored, stored);
+            self.entries += 1;
+            return self.write_block_if_full(out);
+        }
+        if first {
             put_varint(&mut head, stored.len() as u64);
             self.put(out, &head)?;
             self.put(out, &stored)?;
         } else {
-            let shared = self
-                .prev_stored
-                .iter()
-                .zip(&stored)
-                .take_while(|(a, b)| a == b)
-                .count();
+            let shared = common_prefix(&self.prev_stored, &stored);
             let len = stored.len() - shared;
             if self.version >= 3 {
-                // Capped before narrowing: a coded suffix can pass 255 bytes (escapes).
-                let nibble = |n: usize| n.min(usize::from(NIBBLE_MORE)) as u8;
-                head.push(nibble(shared) << 4 | nibble(len));
-                for n in [shared, len] {
-                    if n >= usize::from(NIBBLE_MORE) {
-                        put_varint(&mut head, n as u64);
-                    }
-                }
+                push_head(&mut head, shared, len);
             } else {
                 put_varint(&mut head, shared as u64);
                 put_varint(&mut head, len as u64);
@@ -427,10 +443,47 @@ impl Writer {
         Ok(())
     }
 
+    /// Where the next block starts.
+    fn offset(&self) -> std::io::Result<u32> {
+        u32::try_from(self.written).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a dictionary holds at most 4 GiB",
+            )
+        })
+    }
+
+    /// Writes the open block (version 4) once it holds `BLOCK` keys, or at the end.
+    fn write_block_if_full(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.values.len() < BLOCK {
+            return Ok(());
+        }
+        self.write_block(out)
+    }
+
+    fn write_block(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.values.is_empty() {
+            return Ok(());
+        }
+        self.offsets.push(self.offset()?);
+        let max = self.values.iter().copied().max().unwrap_or(0);
+        let width = u64::BITS - max.leading_zeros();
+        let mut head = vec![width as u8];
+        pack(&mut head, &self.values, width);
+        let block = std::mem::take(&mut self.block);
+        self.put(out, &head)?;
+        self.put(out, &block)?;
+        self.block = block;
+        self.block.clear();
+        self.values.clear();
+        Ok(())
+    }
+
     /// Writes the titles still held, the symbol table, the block offsets and the trailer;
     /// returns the dictionary's bytes.
     pub fn finish(mut self, out: &mut impl std::io::Write) -> std::io::Result<u64> {
         self.learn(out)?;
+        self.write_block(out)?;
         let mut tail = Vec::with_capacity(self.offsets.len() * 4 + TRAILER + 2048);
         let mut symbols_len = 0;
         if self.version >= 3 {
@@ -463,6 +516,64 @@ impl Writer {
     }
 }
 
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// A version-3 key header: the two lengths in nibbles, each 15 or more followed by its
+/// varint.
+fn push_head(out: &mut Vec<u8>, shared: usize, len: usize) {
+    // Capped before narrowing: a coded suffix can pass 255 bytes (escapes).
+    let nibble = |n: usize| n.min(usize::from(NIBBLE_MORE)) as u8;
+    out.push(nibble(shared) << 4 | nibble(len));
+    for n in [shared, len] {
+        if n >= usize::from(NIBBLE_MORE) {
+            put_varint(out, n as u64);
+        }
+    }
+}
+
+/// Appends `values`, `width` bits each (at most 64), LSB first, the last byte padded.
+fn pack(out: &mut Vec<u8>, values: &[u64], width: u32) {
+    let (mut acc, mut bits) = (0u128, 0u32);
+    for &v in values {
+        acc |= u128::from(v) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
+}
+
+/// Value `i` of those packed at `at` (`width` bits each), reading no byte at or past `end`.
+fn unpack(b: &[u8], at: usize, end: usize, width: u32, i: usize) -> Option<u64> {
+    if width == 0 {
+        return Some(0);
+    }
+    let bit = i.checked_mul(width as usize)?;
+    let first = at.checked_add(bit / 8)?;
+    let last = at.checked_add((bit + width as usize).div_ceil(8))?;
+    let bytes = b.get(first..last.min(end))?;
+    if last > end {
+        return None;
+    }
+    let mut acc = 0u128;
+    for (k, &x) in bytes.iter().enumerate() {
+        acc |= u128::from(x) << (8 * k);
+    }
+    let v = acc >> (bit % 8);
+    Some(if width == 64 {
+        v as u64
+    } else {
+        (v as u64) & ((1u64 << width) - 1)
+    })
+}
+
 /// A dictionary read in place.
 pub struct Dictionary<B: AsRef<[u8]>> {
     bytes: B,
@@ -474,6 +585,19 @@ pub struct Dictionary<B: AsRef<[u8]>> {
     symbols: Option<Symbols>,
     /// Key headers in nibbles (version 3), not varints.
     nibbles: bool,
+    /// Values packed ahead of their block's keys (version 4), not behind each key.
+    packed: bool,
+}
+
+/// Where a block's parts lie: its values (packed from version 4) and its keys.
+#[derive(Clone, Copy)]
+struct Block {
+    /// The first key's header, and the end of the block.
+    keys: usize,
+    end: usize,
+    /// Version 4: the values' width and where they start.
+    width: u32,
+    values: usize,
 }
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
@@ -552,7 +676,43 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             index,
             symbols,
             nibbles: version >= 3,
+            packed: version >= 4,
         })
+    }
+
+    /// Block `i`'s parts; `None` when its values run past its end.
+    fn block(&self, i: usize) -> Option<Block> {
+        let (start, end) = self.block_range(i);
+        if !self.packed {
+            return Some(Block {
+                keys: start,
+                end,
+                width: 0,
+                values: start,
+            });
+        }
+        let b = self.bytes.as_ref();
+        let width = u32::from(*b.get(start).filter(|_| start < end)?);
+        if width > 64 {
+            return None;
+        }
+        let n = BLOCK.min(self.entries.checked_sub(i * BLOCK)?);
+        let keys = (start + 1).checked_add((n * width as usize).div_ceil(8))?;
+        (keys <= end).then_some(Block {
+            keys,
+            end,
+            width,
+            values: start + 1,
+        })
+    }
+
+    /// Value `n` of a block: packed ahead of its keys (version 4), or the varint at `pos`,
+    /// behind its key, which `pos` then passes.
+    fn value(&self, b: &[u8], block: Block, n: usize, pos: &mut usize) -> Option<u64> {
+        if self.packed {
+            return unpack(b, block.values, block.keys, block.width, n);
+        }
+        get_varint(b, pos).ok()
     }
 
     fn block_range(&self, i: usize) -> (usize, usize) {
@@ -604,9 +764,9 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
 
     /// The first key of block `i`, as stored.
     fn first_key(&self, i: usize) -> Option<&[u8]> {
-        let (start, end) = self.block_range(i);
+        let Block { keys, end, .. } = self.block(i)?;
         let b = &self.bytes.as_ref()[..end];
-        let mut pos = start;
+        let mut pos = keys;
         let len = usize::try_from(get_varint(b, &mut pos).ok()?).ok()?;
         b.get(pos..pos.checked_add(len)?)
     }
@@ -650,9 +810,12 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     /// in order; stops at damaged bytes (a damaged block gives fewer entries, never a
     /// panic) or when `f` says so.
     fn stored_entries(&self, i: usize, mut f: impl FnMut(&[u8], usize, u64) -> bool) {
-        let (start, end) = self.block_range(i);
+        let Some(block) = self.block(i) else {
+            return;
+        };
+        let end = block.end;
         let b = &self.bytes.as_ref()[..end];
-        let mut pos = start;
+        let mut pos = block.keys;
         let mut cur: Vec<u8> = Vec::with_capacity(64);
         for n in 0..BLOCK {
             if pos >= end {
@@ -666,7 +829,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 cur.truncate(shared);
                 cur.extend_from_slice(b.get(pos..pos.checked_add(len)?)?);
                 pos += len;
-                Some((shared, get_varint(b, &mut pos).ok()?))
+                Some((shared, self.value(b, block, n, &mut pos)?))
             };
             match entry() {
                 Some((shared, value)) if f(&cur, shared, value) => {}
@@ -729,9 +892,10 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         if p >= self.entries {
             return None;
         }
-        let (start, end) = self.block_range(p / BLOCK);
+        let block = self.block(p / BLOCK)?;
+        let end = block.end;
         let b = &self.bytes.as_ref()[..end];
-        let mut pos = start;
+        let mut pos = block.keys;
         // (shared, suffix start, suffix length) of each key up to the wanted one.
         let mut parts = [(0u32, 0u32, 0u32); BLOCK];
         let last = p % BLOCK;
@@ -748,8 +912,8 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             let suffix = pos;
             pos = pos.checked_add(len).filter(|&e| e <= end)?;
             if n == last {
-                value = get_varint(b, &mut pos).ok()?;
-            } else {
+                value = self.value(b, block, n, &mut pos)?;
+            } else if !self.packed {
                 // Only the wanted key's value is needed: step over the others' bytes.
                 pos += b.get(pos..)?.iter().position(|&x| x < 0x80)? + 1;
             }
@@ -874,7 +1038,7 @@ mod tests {
 
     #[test]
     fn other_versions_are_refused_with_what_to_do() {
-        for version in [1u32, 4] {
+        for version in [1u32, VERSION + 1] {
             let mut bytes = build([(0, "A".to_string(), 1)]).unwrap();
             let at = bytes.len() - 16;
             bytes[at..at + 4].copy_from_slice(&version.to_le_bytes());
@@ -919,7 +1083,8 @@ mod tests {
     fn titles_are_coded_smaller_and_read_back() {
         // More titles than the table is learned from, so that some are coded after it.
         let titles = syllable_titles(LEARN_FROM + 5_000);
-        let v3 = build(titles.clone()).unwrap();
+        let v4 = build(titles.clone()).unwrap();
+        let v3 = build_with(Writer::version_3(), titles.clone()).unwrap();
         let v2 = build_with(Writer::version_2(), titles.clone()).unwrap();
         assert!(
             (v3.len() as f64) < 0.8 * v2.len() as f64,
@@ -927,9 +1092,17 @@ mod tests {
             v3.len(),
             v2.len()
         );
-        for bytes in [&v3, &v2] {
+        // Values of 19 bits: 2.4 bytes packed, where a varint took 3.
+        assert!(
+            v4.len() + titles.len() / 4 < v3.len(),
+            "{} against {}",
+            v4.len(),
+            v3.len()
+        );
+        for bytes in [&v4, &v3, &v2] {
             let d = Dictionary::new(&bytes[..]).unwrap();
-            assert_eq!(d.symbols.is_some(), std::ptr::eq(bytes, &v3));
+            assert_eq!(d.symbols.is_some(), !std::ptr::eq(bytes, &v2));
+            assert_eq!(d.packed, std::ptr::eq(bytes, &v4));
             let mut sorted = titles.clone();
             sorted.sort_by_cached_key(|a| key(a.0, &a.1));
             for (p, (ns, t, id)) in sorted.iter().enumerate().step_by(97) {
@@ -1117,8 +1290,14 @@ mod tests {
             flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
             fix_crc in any::<bool>(),
             coded in any::<bool>(),
+            version in 2u32..=4,
         ) {
-            let mut w = if coded { Writer::default() } else { Writer::version_2() };
+            let mut w = match version {
+                4 => Writer::default(),
+                3 => Writer::version_3(),
+                _ => Writer::version_2(),
+            };
+            let coded = coded && version >= 3;
             w.always_code = coded;
             let mut bytes = build_with(w, titles.iter().enumerate().map(|(i, (ns, t))| (*ns, t.clone(), i as u64))).unwrap();
             let n = bytes.len();

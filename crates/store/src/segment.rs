@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 16` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 17` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -42,8 +42,9 @@
 //! fentry  := the page's link rows, as the store writes them (opaque here) but for the
 //!            compact form's namespace: u8(0x80 | kinds) zigzag(ns) rest, or from version
 //!            15 u8(0xC0 | kinds) rest where `nsmap` holds the page's namespace
-//! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 3` from
-//!            version 9, 2 before; its ids' groups packed from version 11
+//! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 4` from
+//!            version 17, 3 from version 9, 2 before; its ids' groups packed from version
+//!            11
 //! shared  := the target ids paired with page ids of the same title (`crate::titles`,
 //!            `Shared`); from version 10
 //! redirects := the local redirects by page and by target id, and those with a fragment or
@@ -76,7 +77,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 16;
+pub const VERSION: u32 = 17;
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
