@@ -1059,7 +1059,7 @@ fn scale_bench(
     };
     let total = dir_bytes(&index);
     println!(
-        "index: {:.1} MB = {:.1} bytes per link",
+        "index: {:.1} MB = {:.2} bytes per link",
         total as f64 / 1e6,
         total as f64 / links.max(1) as f64,
     );

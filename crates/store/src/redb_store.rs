@@ -1729,9 +1729,8 @@ impl<'t> Writer<'t> {
             Some(Some((t, local))) => (true, if local { self.known_target(&t)? } else { None }),
             None => match &self.seg {
                 Some(s) => {
+                    let had = s.has_redirect(from).map_err(corrupt("link segment"))?;
                     let tid = s.redirect_target(from).map_err(corrupt("link segment"))?;
-                    let had = tid.is_some()
-                        || s.redirect(from).map_err(corrupt("link segment"))?.is_some();
                     (had, tid)
                 }
                 None => (false, None),
