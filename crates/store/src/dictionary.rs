@@ -19,7 +19,7 @@
 //! Version 1 was an `fst` transducer; the `dictionary` fuzz target found bytes with a valid
 //! checksum on which `fst` panics, and every read here is bounds-checked instead.
 
-use crate::postings::{get_varint, put_varint};
+use crate::postings::{get_varint, put_packed, put_varint};
 use std::cmp::Ordering;
 
 /// Bytes that are not a dictionary.
@@ -469,7 +469,7 @@ impl Writer {
         let max = self.values.iter().copied().max().unwrap_or(0);
         let width = u64::BITS - max.leading_zeros();
         let mut head = vec![width as u8];
-        pack(&mut head, &self.values, width);
+        put_packed(&mut head, self.values.iter().copied(), width);
         let block = std::mem::take(&mut self.block);
         self.put(out, &head)?;
         self.put(out, &block)?;
@@ -530,23 +530,6 @@ fn push_head(out: &mut Vec<u8>, shared: usize, len: usize) {
         if n >= usize::from(NIBBLE_MORE) {
             put_varint(out, n as u64);
         }
-    }
-}
-
-/// Appends `values`, `width` bits each (at most 64), LSB first, the last byte padded.
-fn pack(out: &mut Vec<u8>, values: &[u64], width: u32) {
-    let (mut acc, mut bits) = (0u128, 0u32);
-    for &v in values {
-        acc |= u128::from(v) << bits;
-        bits += width;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    }
-    if bits > 0 {
-        out.push(acc as u8);
     }
 }
 

@@ -35,6 +35,23 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
 }
 
 /// LEB128 of a 128-bit value (the external sort's key differences).
+/// Appends `values`, each in `width` bits (at most 64), LSB first, the last byte padded.
+pub(crate) fn put_packed(out: &mut Vec<u8>, values: impl IntoIterator<Item = u64>, width: u32) {
+    let (mut acc, mut bits) = (0u128, 0u32);
+    for v in values {
+        acc |= u128::from(v) << bits;
+        bits += width;
+        while bits >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            bits -= 8;
+        }
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
+}
+
 pub(crate) fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     loop {
         let b = (v & 0x7f) as u8;

@@ -134,7 +134,7 @@ impl RedirectsWriter {
 /// `u8(width) packed u8[8]`.
 fn put_column(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
     out.push(width as u8);
-    crate::segment::put_packed(out, values, width);
+    crate::postings::put_packed(out, values, width);
     out.extend_from_slice(&[0; 8]);
 }
 

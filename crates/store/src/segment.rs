@@ -69,7 +69,7 @@
 //!            u32le crc32(every byte before it)  "inlnkSEG"
 //! ```
 
-use crate::postings::{self, get_varint, put_varint, Malformed, Postings};
+use crate::postings::{self, get_varint, put_packed, put_varint, Malformed, Postings};
 use crate::redirects::{RedirectTarget, Redirects};
 use crate::titles::{PagesByTarget, Shared, Titles, TitlesWriter, PLACE};
 use std::fs::File;
@@ -2002,23 +2002,6 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
         return 0.0;
     }
     (ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)) / std::f64::consts::LN_2
-}
-
-/// Appends `values`, each in `width` bits (at most 32), LSB first, the last byte padded.
-pub(crate) fn put_packed(out: &mut Vec<u8>, values: impl Iterator<Item = u64>, width: u32) {
-    let (mut acc, mut bits) = (0u64, 0u32);
-    for v in values {
-        acc |= v << bits;
-        bits += width;
-        while bits >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            bits -= 8;
-        }
-    }
-    if bits > 0 {
-        out.push(acc as u8);
-    }
 }
 
 /// Reverse groups in the coding thread's hands at most, and their rows: enough to keep it

@@ -232,43 +232,30 @@ fn redirects_move_from_the_delta_into_segments() {
         assert!(problems.is_empty(), "{what}: {problems:?}");
     };
     same("loaded");
-    // Retarget, clear, move apart and back, and a page made a redirect anew.
-    let mut second = Batch::new();
-    second.push(Op::SetRedirect {
-        from: PageId(12),
-        redirect: Some(row("Page_9", "", "")),
-    });
-    second.push(Op::SetRedirect {
-        from: PageId(16),
-        redirect: None,
-    });
-    second.push(Op::SetRedirect {
-        from: PageId(17),
-        redirect: Some(row("Page_1", "", "wikipedia")),
-    });
-    second.push(Op::SetRedirect {
-        from: PageId(14),
-        redirect: Some(row("Page_3", "", "")),
-    });
-    second.push(Op::SetRedirect {
-        from: PageId(5),
-        redirect: Some(row("Page_1", "Top", "")),
-    });
-    second.push(Op::Delete(PageId(20)));
+    // Retarget, clear, to another wiki, a page made a redirect anew with a fragment, and
+    // a redirect page deleted.
+    let set = |from: u32, redirect: Option<RedirectRow>| Op::SetRedirect {
+        from: PageId(from),
+        redirect,
+    };
+    let second = Batch {
+        ops: vec![
+            set(12, Some(row("Page_9", "", ""))),
+            set(16, None),
+            set(17, Some(row("Page_1", "", "wikipedia"))),
+            set(14, Some(row("Page_3", "", ""))),
+            set(5, Some(row("Page_1", "Top", ""))),
+            Op::Delete(PageId(20)),
+        ],
+    };
     redb.apply(&second).unwrap();
     model.apply(&second).unwrap();
     same("changed");
     assert!(redb.fold().unwrap());
     same("folded");
-    let mut third = Batch::new();
-    third.push(Op::SetRedirect {
-        from: PageId(5),
-        redirect: None,
-    });
-    third.push(Op::SetRedirect {
-        from: PageId(12),
-        redirect: Some(row("Page_2", "", "")),
-    });
+    let third = Batch {
+        ops: vec![set(5, None), set(12, Some(row("Page_2", "", "")))],
+    };
     redb.apply(&third).unwrap();
     model.apply(&third).unwrap();
     same("changed again");
