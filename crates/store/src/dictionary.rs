@@ -572,6 +572,13 @@ pub struct Dictionary<B: AsRef<[u8]>> {
     packed: bool,
 }
 
+/// An entry's value, as a walk of its block meets it.
+#[derive(Clone, Copy)]
+enum Value {
+    Read(u64),
+    Packed(Block, usize),
+}
+
 /// Where a block's parts lie: its values (packed from version 4) and its keys.
 #[derive(Clone, Copy)]
 struct Block {
@@ -664,6 +671,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     }
 
     /// Block `i`'s parts; `None` when its values run past its end.
+    #[inline]
     fn block(&self, i: usize) -> Option<Block> {
         let (start, end) = self.block_range(i);
         if !self.packed {
@@ -696,6 +704,29 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             return unpack(b, block.values, block.keys, block.width, n);
         }
         get_varint(b, pos).ok()
+    }
+
+    /// Value `n` of a block as a walk of its keys meets it: read from behind its key
+    /// (before version 4, which `pos` then passes), or left packed until asked for — a
+    /// lookup wants the value of one key of the block.
+    fn meet_value(&self, b: &[u8], block: Block, n: usize, pos: &mut usize) -> Option<Value> {
+        if self.packed {
+            return Some(Value::Packed(block, n));
+        }
+        get_varint(b, pos).ok().map(Value::Read)
+    }
+
+    fn value_of(&self, v: Value) -> Option<u64> {
+        match v {
+            Value::Read(v) => Some(v),
+            Value::Packed(block, n) => unpack(
+                self.bytes.as_ref(),
+                block.values,
+                block.keys,
+                block.width,
+                n,
+            ),
+        }
     }
 
     fn block_range(&self, i: usize) -> (usize, usize) {
@@ -772,7 +803,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         let mut found = None;
         self.stored_entries(lo, |k, _, v| match self.cmp_key(k, &want) {
             Some(Ordering::Equal) => {
-                found = Some(v);
+                found = self.value_of(v);
                 false
             }
             Some(Ordering::Less) => true,
@@ -792,7 +823,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     /// The entries of block `i`: (stored key, bytes it shares with the key before, value),
     /// in order; stops at damaged bytes (a damaged block gives fewer entries, never a
     /// panic) or when `f` says so.
-    fn stored_entries(&self, i: usize, mut f: impl FnMut(&[u8], usize, u64) -> bool) {
+    fn stored_entries(&self, i: usize, mut f: impl FnMut(&[u8], usize, Value) -> bool) {
         let Some(block) = self.block(i) else {
             return;
         };
@@ -804,7 +835,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             if pos >= end {
                 return;
             }
-            let mut entry = || -> Option<(usize, u64)> {
+            let mut entry = || -> Option<(usize, Value)> {
                 let (shared, len) = self.head(b, &mut pos, n)?;
                 if shared > cur.len() {
                     return None;
@@ -812,7 +843,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 cur.truncate(shared);
                 cur.extend_from_slice(b.get(pos..pos.checked_add(len)?)?);
                 pos += len;
-                Some((shared, self.value(b, block, n, &mut pos)?))
+                Some((shared, self.meet_value(b, block, n, &mut pos)?))
             };
             match entry() {
                 Some((shared, value)) if f(&cur, shared, value) => {}
@@ -826,7 +857,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
     /// boundary it shares with the key before.
     fn block_entries(&self, i: usize, mut f: impl FnMut(&[u8], u64) -> bool) {
         let Some(s) = &self.symbols else {
-            return self.stored_entries(i, |k, _, v| f(k, v));
+            return self.stored_entries(i, |k, _, v| self.value_of(v).is_some_and(|v| f(k, v)));
         };
         let mut plain: Vec<u8> = Vec::with_capacity(128);
         // Per position in the stored key, the plain bytes before it; `INSIDE` between an
@@ -864,7 +895,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
                 }
                 marks.push(plain.len() as u32);
             }
-            f(&plain, value)
+            self.value_of(value).is_some_and(|v| f(&plain, v))
         })
     }
 

@@ -1801,6 +1801,7 @@ impl Segment {
     }
 
     /// A header value read as (bytes stored, the first byte left out).
+    #[inline]
     fn stored_len(&self, table: usize, value: u64) -> Result<(usize, Option<u8>), Malformed> {
         let (len, head) = match (self.heads, value & 3) {
             (false, _) => (value, None),
