@@ -697,15 +697,6 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         })
     }
 
-    /// Value `n` of a block: packed ahead of its keys (version 4), or the varint at `pos`,
-    /// behind its key, which `pos` then passes.
-    fn value(&self, b: &[u8], block: Block, n: usize, pos: &mut usize) -> Option<u64> {
-        if self.packed {
-            return unpack(b, block.values, block.keys, block.width, n);
-        }
-        get_varint(b, pos).ok()
-    }
-
     /// Value `n` of a block as a walk of its keys meets it: read from behind its key
     /// (before version 4, which `pos` then passes), or left packed until asked for — a
     /// lookup wants the value of one key of the block.
@@ -926,7 +917,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             let suffix = pos;
             pos = pos.checked_add(len).filter(|&e| e <= end)?;
             if n == last {
-                value = self.value(b, block, n, &mut pos)?;
+                value = self.value_of(self.meet_value(b, block, n, &mut pos)?)?;
             } else if !self.packed {
                 // Only the wanted key's value is needed: step over the others' bytes.
                 pos += b.get(pos..)?.iter().position(|&x| x < 0x80)? + 1;

@@ -143,14 +143,8 @@ impl Column {
             return Err(Malformed("redirects: a column wider than 32 bits"));
         }
         let at = *pos + 1;
-        let packed = len
-            .checked_mul(u64::from(width))
-            .map(|b| b.div_ceil(8) + 8)
-            .and_then(|b| usize::try_from(b).ok())
-            .and_then(|b| at.checked_add(b))
-            .filter(|&end| end <= bytes.len())
-            .ok_or(Malformed("redirects past the end"))?;
-        *pos = packed;
+        let packed = len.checked_mul(u64::from(width)).map(|b| b.div_ceil(8) + 8);
+        *pos = span_end(bytes, at, packed)?;
         Ok(Column { width, at, len })
     }
 
@@ -194,6 +188,14 @@ fn u64_at(bytes: &[u8], at: usize) -> Result<u64, Malformed> {
     Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
+/// Where `len` bytes from `at` end, checked to lie within `bytes` (`None`: an overflow).
+fn span_end(bytes: &[u8], at: usize, len: Option<u64>) -> Result<usize, Malformed> {
+    len.and_then(|l| usize::try_from(l).ok())
+        .and_then(|l| at.checked_add(l))
+        .filter(|&e| e <= bytes.len())
+        .ok_or(Malformed("redirects past the end"))
+}
+
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
@@ -209,19 +211,9 @@ impl Redirects {
         let from_pages = Column::parse(bytes, &mut pos, froms.len())?;
         let extras = u64_at(bytes, pos)?;
         let extras_at = pos + 8;
-        let list_end = extras
-            .checked_mul(8)
-            .and_then(|b| usize::try_from(b).ok())
-            .and_then(|b| extras_at.checked_add(b))
-            .filter(|&e| e <= bytes.len())
-            .ok_or(Malformed("redirects past the end"))?;
-        let n = u64_at(bytes, list_end)?;
+        let list_end = span_end(bytes, extras_at, extras.checked_mul(8))?;
         let start = list_end + 8;
-        let end = usize::try_from(n)
-            .ok()
-            .and_then(|n| start.checked_add(n))
-            .filter(|&e| e <= bytes.len())
-            .ok_or(Malformed("redirects past the end"))?;
+        let end = span_end(bytes, start, Some(u64_at(bytes, list_end)?))?;
         Ok(Redirects {
             froms,
             tids,
