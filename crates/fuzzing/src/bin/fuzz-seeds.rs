@@ -268,6 +268,23 @@ fn main() -> std::io::Result<()> {
         w.finish(1)?;
         put(root, "segment", "centred", &std::fs::read(&path)?)?;
     }
+    // A segment with a long list in ranks among its namespace's pages (version 18): target
+    // 1 linked from 300 pages of namespace 0 (ranked) and 20 of namespace 4 (too few to be).
+    {
+        use inlink_store::segment::SegmentWriter;
+        let path = tmp.path().join("ranked.seg");
+        let mut w = SegmentWriter::create(&path)?;
+        let ns = |p: u32| if p.is_multiple_of(16) { 4 } else { 0 };
+        for from in 0..320u32 {
+            w.push_forward(from, &[1], 1, Some(ns(from)))?;
+        }
+        for n in [0, 4] {
+            let from: Vec<u32> = (0..320).filter(|&p| ns(p) == n).collect();
+            w.push_list(0, 1, n, &from)?;
+        }
+        w.finish(1)?;
+        put(root, "segment", "ranked", &std::fs::read(&path)?)?;
+    }
     let dict = inlink_store::dictionary::build([
         (0, "P1".to_string(), 1),
         (0, "P2".into(), 2),
