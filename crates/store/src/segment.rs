@@ -1345,8 +1345,6 @@ impl Namespaces<'_> {
         (k, high & !nonzero)
     }
 
-    /// The pages of namespace index `j` with ids below `id` (a ranked list's rank of the
-    /// first such page at or after `id`).
     /// The index in `names` of page `id`'s namespace; `None` when the map has none.
     fn rank(&self, id: u32) -> Option<usize> {
         if u64::from(id) >= self.ids || self.width == 0 {
@@ -1360,6 +1358,8 @@ impl Namespaces<'_> {
         Some(r as usize).filter(|&r| r < self.names.len())
     }
 
+    /// The pages of namespace index `j` with ids below `id` (a ranked list's rank of the
+    /// first such page at or after `id`).
     pub fn rank_below(&self, j: usize, id: u64) -> u32 {
         let id = id.min(self.ids);
         let b = id / NS_BLOCK;
@@ -2690,7 +2690,7 @@ impl List<'_> {
         }
     }
 
-    /// The posting list and where a start id falls in it: its rank, for a list of ranks.
+    /// The posting list read in place (of ids, or of ranks); none for ids already decoded.
     fn postings(&self) -> Option<&Postings<'_>> {
         match self {
             List::Packed(p) | List::Ranked(p, ..) => Some(p),
@@ -2699,7 +2699,7 @@ impl List<'_> {
     }
 
     /// What a start id is in the list's terms: itself, or for ranks, the rank of the first
-    /// page of the namespace at or after it (`after`: the first after it).
+    /// page of the namespace at or after it (`after`, ranks only: the first after it).
     fn start_of(&self, id: u32, after: bool) -> u32 {
         match self {
             List::Ranked(_, map, j) => map.rank_below(*j, u64::from(id) + u64::from(after)),
