@@ -3127,6 +3127,28 @@ mod tests {
 
     /// Rows from pages of small ids (with forward entries), or of any ids (without); in
     /// half the cases each page's rows share its namespace, as a store's do.
+    /// Every id a cursor over `list` gives from `start`, told it would take `want`.
+    fn read_from(list: &List<'_>, start: u32, desc: bool, want: Option<usize>) -> Vec<u32> {
+        let mut c = Cursor::new(list, Some(start), desc);
+        if let Some(w) = want {
+            c = c.with_want(w);
+        }
+        let mut got = Vec::new();
+        while let Some(x) = c.next_id().unwrap() {
+            got.push(x);
+        }
+        got
+    }
+
+    /// The ids of `ids` (ascending) a cursor from `start` should give, in its direction.
+    fn expected_from(ids: &[u32], start: u32, desc: bool) -> Vec<u32> {
+        if desc {
+            ids.iter().rev().copied().filter(|&x| x <= start).collect()
+        } else {
+            ids.iter().copied().filter(|&x| x >= start).collect()
+        }
+    }
+
     fn rows() -> impl Strategy<Value = BTreeSet<(u8, u32, i32, u32)>> {
         (any::<bool>(), any::<bool>()).prop_flat_map(|(wide, one_ns)| {
             let from = if wide {
@@ -3304,20 +3326,7 @@ mod tests {
                 List::Packed(Postings::new(&bytes).unwrap())
             };
             // However many ids it was told would be taken, a cursor gives them all.
-            let mut c = Cursor::new(&list, Some(start), desc);
-            if let Some(w) = want {
-                c = c.with_want(w);
-            }
-            let mut got = Vec::new();
-            while let Some(x) = c.next_id().unwrap() {
-                got.push(x);
-            }
-            let want: Vec<u32> = if desc {
-                ids.iter().rev().copied().filter(|&x| x <= start).collect()
-            } else {
-                ids.iter().copied().filter(|&x| x >= start).collect()
-            };
-            prop_assert_eq!(got, want);
+            prop_assert_eq!(read_from(&list, start, desc, want), expected_from(&ids, start, desc));
         }
 
         /// The namespace map's ranks and their inverse agree with a count by hand, for
@@ -3401,19 +3410,8 @@ mod tests {
                     ranked += usize::from(matches!(list, List::Ranked(..)));
                     prop_assert_eq!(list.all().unwrap(), ids.clone());
                     for &(start, desc, want) in &starts {
-                        let mut c = Cursor::new(list, Some(start), desc);
-                        if let Some(w) = want {
-                            c = c.with_want(w);
-                        }
-                        let mut got = Vec::new();
-                        while let Some(x) = c.next_id().unwrap() {
-                            got.push(x);
-                        }
-                        let expect: Vec<u32> = if desc {
-                            ids.iter().rev().copied().filter(|&x| x <= start).collect()
-                        } else {
-                            ids.iter().copied().filter(|&x| x >= start).collect()
-                        };
+                        let got = read_from(list, start, desc, want);
+                        let expect = expected_from(&ids, start, desc);
                         prop_assert_eq!(got, expect, "from {} desc {}", start, desc);
                         prop_assert_eq!(lists.contains(*ns, start).unwrap(), ids.contains(&start));
                     }
