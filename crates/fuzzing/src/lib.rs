@@ -298,6 +298,33 @@ pub fn postings(data: &[u8]) {
             "ids in the universe"
         );
     }
+    // And as a list split in two universes (a small target's heavy and other pages).
+    use inlink_store::postings::{decode_split, Part};
+    let heavy = universe / 5;
+    for centred in [false, true] {
+        let part = |u: u64| Part {
+            ids: &[],
+            universe: u,
+            centre: centred.then(|| centre.min(u.saturating_sub(1) as u32)),
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        if decode_split(
+            data,
+            [part(heavy), part(universe - heavy)],
+            [&mut a, &mut b],
+        )
+        .is_ok()
+        {
+            assert!(a.len() + b.len() <= BLOCK, "a short list");
+            for (ids, u) in [(&a, heavy), (&b, universe - heavy)] {
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+                assert!(
+                    ids.iter().all(|&id| u64::from(id) < u),
+                    "ids in the universe"
+                );
+            }
+        }
+    }
 }
 
 pub fn segment(data: &[u8]) {
@@ -313,6 +340,7 @@ pub fn segment(data: &[u8]) {
     };
     let _ = seg.breakdown();
     let _ = seg.forward_bytes();
+    let _ = seg.check_shared();
     for t in seg.target_titles().take(64).flatten() {
         let _ = seg.target_id(t.0, &t.1);
         let _ = seg.target_name(t.2);

@@ -34,7 +34,6 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
     put_varint128(out, u128::from(v));
 }
 
-/// LEB128 of a 128-bit value (the external sort's key differences).
 /// Appends `values`, each in `width` bits (at most 64), LSB first, the last byte padded.
 pub(crate) fn put_packed(out: &mut Vec<u8>, values: impl IntoIterator<Item = u64>, width: u32) {
     let (mut acc, mut bits) = (0u128, 0u32);
@@ -52,6 +51,7 @@ pub(crate) fn put_packed(out: &mut Vec<u8>, values: impl IntoIterator<Item = u64
     }
 }
 
+/// LEB128 of a 128-bit value (the external sort's key differences).
 pub(crate) fn put_varint128(out: &mut Vec<u8>, mut v: u128) {
     loop {
         let b = (v & 0x7f) as u8;
@@ -776,16 +776,22 @@ impl Rings {
 /// `left` is the count less the ids of the windows before; a part's `len` and positions
 /// are those of `Rings`.
 pub fn encode_centred_into(out: &mut Vec<u8>, ids: &[u32], universe: u64, centre: u32) {
-    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
-    debug_assert!(ids.len() <= BLOCK && u64::from(centre) < universe);
-    debug_assert!(ids.last().is_none_or(|&l| u64::from(l) < universe));
     put_varint(out, ids.len() as u64);
-    let rings = Rings::new(universe, centre);
     let mut w = BitWriter {
         out,
         acc: 0,
         bits: 0,
     };
+    put_centred(&mut w, ids, universe, centre);
+    w.finish();
+}
+
+/// The bits of a centred list after its count (see [`encode_centred_into`]).
+fn put_centred(w: &mut BitWriter, ids: &[u32], universe: u64, centre: u32) {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending, distinct");
+    debug_assert!(ids.len() <= BLOCK && u64::from(centre) < universe);
+    debug_assert!(ids.last().is_none_or(|&l| u64::from(l) < universe));
+    let rings = Rings::new(universe, centre);
     // The parts are runs of the sorted ids: a window's ids lie together, those below it
     // and those above it on either side. Their positions go out a part at a time from a
     // buffer on the stack (a build codes a list so for nearly every target).
@@ -815,12 +821,11 @@ pub fn encode_centred_into(out: &mut Vec<u8>, ids: &[u32], universe: u64, centre
             }
         }
         if p < 2 {
-            put_bounded(&mut w, n as u64, left + 1);
+            put_bounded(w, n as u64, left + 1);
             left -= n as u64;
         }
-        put_span(&mut w, &positions[..n], 1, 0, rings.len(p) + 1);
+        put_span(w, &positions[..n], 1, 0, rings.len(p) + 1);
     }
-    w.finish();
 }
 
 /// Whether any of `ids` (ascending) lies within the outer window of `centre`: if none
@@ -841,22 +846,35 @@ pub fn decode_centred(
     out: &mut Vec<u32>,
 ) -> Result<(), Malformed> {
     out.clear();
-    if u64::from(centre) >= universe {
-        return Err(Malformed("centre past the universe"));
-    }
     let mut pos = 0;
     let count = get_varint(bytes, &mut pos)?;
     if count > BLOCK as u64 {
         return Err(Malformed("centred list too long"));
     }
-    let rings = Rings::new(universe, centre);
     let mut r = BitReader {
         bytes,
         pos,
         acc: 0,
         bits: 0,
     };
+    get_centred(&mut r, count, universe, centre, out)
+}
+
+/// The `count` ids of a centred list's bits (see `put_centred`), appended to `out`, which
+/// is then sorted from where they begin.
+fn get_centred(
+    r: &mut BitReader,
+    count: u64,
+    universe: u64,
+    centre: u32,
+    out: &mut Vec<u32>,
+) -> Result<(), Malformed> {
+    if u64::from(centre) >= universe {
+        return Err(Malformed("centre past the universe"));
+    }
+    let rings = Rings::new(universe, centre);
     let mut left = count;
+    let start = out.len();
     out.reserve(count as usize);
     for p in 0..3 {
         let n = if p < 2 { r.bounded(left + 1)? } else { left };
@@ -865,15 +883,96 @@ pub fn decode_centred(
         }
         left -= n;
         let at = out.len();
-        get_span_upto(&mut r, n as usize, 1, 0, rings.len(p) + 1, out, &mut |_| {
-            false
-        })?;
+        get_span_upto(r, n as usize, 1, 0, rings.len(p) + 1, out, &mut |_| false)?;
         for x in &mut out[at..] {
             // Positions are below the part's length: the span's bounds saw to it.
             *x = rings.id(p, u64::from(*x)) as u32;
         }
     }
-    out.sort_unstable();
+    out[start..].sort_unstable();
+    Ok(())
+}
+
+/// One class of a split list (see [`encode_split_into`]): its ids (ranks among the
+/// class's pages), the class's size, and where the target's page falls among them when
+/// the list is centred.
+#[derive(Debug, Clone, Copy)]
+pub struct Part<'i> {
+    pub ids: &'i [u32],
+    pub universe: u64,
+    pub centre: Option<u32>,
+}
+
+/// Codes a short list (at most [`BLOCK`] ids in all) as two parts, each in the universe of
+/// its own class of pages: in a reverse list, ranks among the pages with many link rows
+/// and among the rest. A page with many links shows up in many lists, so coding those
+/// few pages apart takes bits from every list they are in.
+///
+/// ```text
+/// split := varint(count) bounded(n₀; count + 1) part₀ part₁     n₁ = count − n₀
+/// part  := span(ids + 1; 0, universe + 1)                       plain
+///        | the bits of a centred list after its count           when given a centre
+/// ```
+/// A part of no ids has no bits. Either both parts are centred or neither is.
+pub fn encode_split_into(out: &mut Vec<u8>, parts: [Part; 2]) {
+    let count = parts[0].ids.len() + parts[1].ids.len();
+    debug_assert!(count <= BLOCK);
+    put_varint(out, count as u64);
+    let mut w = BitWriter {
+        out,
+        acc: 0,
+        bits: 0,
+    };
+    put_bounded(&mut w, parts[0].ids.len() as u64, count as u64 + 1);
+    for p in parts {
+        if p.ids.is_empty() {
+            continue;
+        }
+        match p.centre {
+            Some(c) => put_centred(&mut w, p.ids, p.universe, c),
+            None => put_span(&mut w, p.ids, 1, 0, p.universe + 1),
+        }
+    }
+    w.finish();
+}
+
+/// The parts of a list [`encode_split_into`] coded, each ascending, into `outs`; `parts`
+/// gives each class's universe and centre, its `ids` unused.
+pub fn decode_split(
+    bytes: &[u8],
+    parts: [Part; 2],
+    outs: [&mut Vec<u32>; 2],
+) -> Result<(), Malformed> {
+    let mut pos = 0;
+    let count = get_varint(bytes, &mut pos)?;
+    if count > BLOCK as u64 {
+        return Err(Malformed("split list too long"));
+    }
+    let mut r = BitReader {
+        bytes,
+        pos,
+        acc: 0,
+        bits: 0,
+    };
+    let first = r.bounded(count + 1)?;
+    for (i, (p, out)) in parts.into_iter().zip(outs).enumerate() {
+        out.clear();
+        let n = if i == 0 { first } else { count - first };
+        if n == 0 {
+            continue;
+        }
+        if n > p.universe {
+            return Err(Malformed("split list's part past its universe"));
+        }
+        match p.centre {
+            Some(c) => get_centred(&mut r, n, p.universe, c, out)?,
+            None => {
+                get_span_upto(&mut r, n as usize, 1, 0, p.universe + 1, out, &mut |_| {
+                    false
+                })?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -1155,6 +1254,58 @@ mod tests {
             let mut out = vec![7];
             decode_centred(&bytes, universe, centre as u32, &mut out).unwrap();
             prop_assert_eq!(out, ids);
+        }
+
+        #[test]
+        fn split_lists_round_trip(universes in (0u64..=(1 << 32), 0u64..=(1 << 32)),
+                                  raw in (proptest::collection::vec(any::<u64>(), 0..70),
+                                          proptest::collection::vec(any::<u64>(), 0..58)),
+                                  centres in proptest::option::of((any::<u64>(), any::<u64>()))) {
+            let part = |raw: &[u64], u: u64| -> Vec<u32> {
+                if u == 0 {
+                    return Vec::new();
+                }
+                // Half the ids a few from the centre's neighbourhood, half anywhere.
+                let mut v: Vec<u32> = raw.iter().enumerate()
+                    .map(|(i, &x)| if i % 2 == 0 { (x % u.min(3000)) as u32 } else { (x % u) as u32 })
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let ids = [part(&raw.0, universes.0), part(&raw.1, universes.1)];
+            let centre = |c: u64, u: u64| (u > 0).then(|| (c % u) as u32);
+            let cs = centres.map(|(a, b)| (centre(a, universes.0), centre(b, universes.1)));
+            let parts = [
+                Part { ids: &ids[0], universe: universes.0, centre: cs.and_then(|c| c.0) },
+                Part { ids: &ids[1], universe: universes.1, centre: cs.and_then(|c| c.1) },
+            ];
+            // A part with no universe has no ids and no centre; with a centre, both have one.
+            prop_assume!(cs.is_none() || (parts[0].centre.is_some() && parts[1].centre.is_some()));
+            let mut bytes = Vec::new();
+            encode_split_into(&mut bytes, parts);
+            let (mut a, mut b) = (vec![9], vec![9]);
+            decode_split(&bytes, parts, [&mut a, &mut b]).unwrap();
+            prop_assert_eq!(&a, &ids[0]);
+            prop_assert_eq!(&b, &ids[1]);
+        }
+
+        #[test]
+        fn split_garbage_is_an_error_not_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200),
+                                                 universes in (0u64..=(1 << 32), 0u64..=(1 << 32)),
+                                                 centres in proptest::option::of((any::<u32>(), any::<u32>()))) {
+            let parts = [
+                Part { ids: &[], universe: universes.0, centre: centres.map(|c| c.0) },
+                Part { ids: &[], universe: universes.1, centre: centres.map(|c| c.1) },
+            ];
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            if decode_split(&bytes, parts, [&mut a, &mut b]).is_ok() {
+                prop_assert!(a.len() + b.len() <= BLOCK);
+                for (out, u) in [(&a, universes.0), (&b, universes.1)] {
+                    prop_assert!(out.windows(2).all(|w| w[0] < w[1]));
+                    prop_assert!(out.iter().all(|&i| u64::from(i) < u));
+                }
+            }
         }
 
         #[test]

@@ -1,7 +1,9 @@
 //! A set of ids as a bit set with a rank directory, read in place from a mapped segment
 //! (`docs/format.md`): whether an id is in it, how many ids below it are (rank), and which
 //! id is the k-th (select). The title tables pair a target's id with its page's through
-//! two of these: the k-th target id and the k-th page id name the same title.
+//! two of these: the k-th target id and the k-th page id name the same title. A segment's
+//! heavy pages are one too (select among them, and among the ids not in it), and each
+//! class of its namespace map is an [`EliasFano`] list whose upper bits are one.
 //!
 //! ```text
 //! ranked := u64le bits  u64le ones  u64le word[ceil(bits / 64)]  u32le rank[ceil(bits / 512)]
@@ -21,7 +23,7 @@ use crate::postings::Malformed;
 const SUPER: u64 = 512;
 
 /// Builds a set; ids may come in any order.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct RankedWriter {
     words: Vec<u64>,
     bits: u64,
@@ -35,6 +37,21 @@ impl RankedWriter {
         }
         self.words[w] |= 1 << (id % 64);
         self.bits = self.bits.max(u64::from(id) + 1);
+    }
+
+    /// Makes the set's ids those below `bits` (at least), so that the ids past its last
+    /// one count as not in it.
+    pub fn extend_to(&mut self, bits: u64) {
+        debug_assert!(bits <= 1 << 32);
+        if bits > self.bits {
+            self.bits = bits;
+            self.words.resize(bits.div_ceil(64) as usize, 0);
+        }
+    }
+
+    /// The set's words so far: id `i` is bit `i % 64` of word `i / 64`.
+    pub fn words(&self) -> &[u64] {
+        &self.words
     }
 
     pub fn contains(&self, id: u32) -> bool {
@@ -139,6 +156,34 @@ impl Ranked {
         r
     }
 
+    /// The id `n` ≥ 1 places after id `from` (which is in the set) among the set's ids.
+    #[inline(always)]
+    pub fn nth_one_after(&self, bytes: &[u8], from: u64, n: u64) -> Result<u64, Malformed> {
+        let words = self.bits.div_ceil(64);
+        let mut left = n;
+        let mut w = (from + 1) / 64;
+        let mut word = if w < words {
+            self.word(bytes, w) & (u64::MAX << ((from + 1) % 64))
+        } else {
+            0
+        };
+        loop {
+            let ones = u64::from(word.count_ones());
+            if left <= ones {
+                for _ in 1..left {
+                    word &= word - 1;
+                }
+                return Ok(w * 64 + u64::from(word.trailing_zeros()));
+            }
+            left -= ones;
+            w += 1;
+            if w >= words {
+                return Err(Malformed("rank past the ids"));
+            }
+            word = self.word(bytes, w);
+        }
+    }
+
     /// The least id of the set at or after `from`: a walk in order steps through the
     /// words, where `select` would search the directory for each.
     pub fn next_from(&self, bytes: &[u8], from: u64) -> Option<u32> {
@@ -163,7 +208,27 @@ impl Ranked {
 
     /// The `k`-th id of the set (from 0).
     pub fn select(&self, bytes: &[u8], k: u64) -> Result<Option<u32>, Malformed> {
-        if k >= self.ones {
+        self.select_in(bytes, k, false)
+    }
+
+    /// The `k`-th id below the set's `bits` that is not in it (from 0).
+    pub fn select_zero(&self, bytes: &[u8], k: u64) -> Result<Option<u32>, Malformed> {
+        self.select_in(bytes, k, true)
+    }
+
+    /// Ids below `bits` in all, in the set and not.
+    pub fn bits(&self) -> u64 {
+        self.bits
+    }
+
+    /// The `k`-th id in the set, or not in it (`zeros`).
+    fn select_in(&self, bytes: &[u8], k: u64, zeros: bool) -> Result<Option<u32>, Malformed> {
+        let total = if zeros {
+            self.bits - self.ones
+        } else {
+            self.ones
+        };
+        if k >= total {
             return Ok(None);
         }
         // The last directory entry at most `k`: its words hold the id. The sets' ids are
@@ -171,9 +236,18 @@ impl Ranked {
         // share of the directory: a search galloping out from there reads a page or two
         // of it, where one from the middle read a dozen (each a fault when cold).
         let supers = self.bits.div_ceil(SUPER);
-        let dir = |j: u64| u64::from(u32_at(bytes, self.rank + j as usize * 4));
-        let guess =
-            ((u128::from(k) * u128::from(supers) / u128::from(self.ones)) as u64).min(supers - 1);
+        let dir = |j: u64| {
+            let ones = u64::from(u32_at(bytes, self.rank + j as usize * 4));
+            // A bad directory may count more ones than there are bits.
+            if zeros {
+                (j * SUPER).saturating_sub(ones)
+            } else {
+                ones
+            }
+        };
+        // (In 64 bits: k and the directory's length are below 2³² each, and a division of
+        // 128 bits is a call of its own.)
+        let guess = (k * supers / total).min(supers - 1);
         // dir(lo) <= k < dir(hi), hi = supers standing for past the end.
         let (mut lo, mut hi);
         let mut step = 1;
@@ -215,10 +289,14 @@ impl Ranked {
                 hi = mid;
             }
         }
-        let mut left = k - u64::from(u32_at(bytes, self.rank + lo as usize * 4)).min(k);
+        let mut left = k - dir(lo).min(k);
         let words = self.bits.div_ceil(64);
         for w in lo * (SUPER / 64)..((lo + 1) * (SUPER / 64)).min(words) {
             let mut word = self.word(bytes, w);
+            if zeros {
+                // The bits past `bits` are no ids: never counted, as ones come before them.
+                word = !word;
+            }
             let n = u64::from(word.count_ones());
             if left < n {
                 for _ in 0..left {
@@ -251,6 +329,154 @@ impl Ranked {
         }
         if before != self.ones {
             return Err(Malformed("rank set's count disagrees with its words"));
+        }
+        Ok(())
+    }
+}
+
+/// Ascending ids below a universe in Elias–Fano form, read in place: the `k`-th id at the
+/// cost of a select in a [`Ranked`] set and a few bits read. A segment keeps one per class
+/// of its namespace map, to turn a list's ranks among a class's pages back into page ids
+/// without reading the map across the other classes' pages.
+///
+/// ```text
+/// elias_fano := u8(l) packed(id & (2^l − 1))[n] u8[8] ranked(upper)
+/// ```
+/// `n` and the universe `u` are the reader's to know; `l = ⌊log₂(u / n)⌋` (0 when `n` is 0);
+/// the `k`-th id sets bit `(id >> l) + k` of `upper`, a set of `n + (u >> l) + 1` bits.
+/// Packed: `l` bits a value, LSB first.
+#[derive(Clone, Copy, Debug)]
+pub struct EliasFano {
+    n: u64,
+    l: u32,
+    low: usize,
+    upper: Ranked,
+}
+
+/// The low bits' width for `n` ids below `universe`.
+fn low_width(n: u64, universe: u64) -> u32 {
+    universe.checked_div(n).map_or(0, |q| q.max(1).ilog2())
+}
+
+/// Appends the Elias–Fano form of `ids` (ascending, distinct, below `universe`) to `out`.
+pub fn write_elias_fano(ids: &[u32], universe: u64, out: &mut Vec<u8>) {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let n = ids.len() as u64;
+    let l = low_width(n, universe);
+    out.push(l as u8);
+    crate::postings::put_packed(
+        out,
+        ids.iter().map(|&id| u64::from(id) & ((1u64 << l) - 1)),
+        l,
+    );
+    out.extend_from_slice(&[0; 8]);
+    let mut upper = RankedWriter::default();
+    for (k, &id) in ids.iter().enumerate() {
+        upper.insert(((u64::from(id) >> l) + k as u64) as u32);
+    }
+    upper.extend_to(n + (universe >> l) + 1);
+    upper.write(out);
+}
+
+impl EliasFano {
+    /// Reads the header of `n` ids below `universe` at `at`; returns where its bytes end.
+    pub fn parse(
+        bytes: &[u8],
+        at: usize,
+        n: u64,
+        universe: u64,
+    ) -> Result<(Self, usize), Malformed> {
+        let l = u32::from(*bytes.get(at).ok_or(Malformed("Elias-Fano past the end"))?);
+        if n > universe || l != low_width(n, universe) {
+            return Err(Malformed("Elias-Fano: width"));
+        }
+        let low = at + 1;
+        let upper_at = (n * u64::from(l)).div_ceil(8) + 8 + low as u64;
+        let upper_at =
+            usize::try_from(upper_at).map_err(|_| Malformed("Elias-Fano past the end"))?;
+        if upper_at > bytes.len() {
+            return Err(Malformed("Elias-Fano past the end"));
+        }
+        let (upper, end) = Ranked::parse(bytes, upper_at)?;
+        if upper.len() != n || upper.bits() != n + (universe >> l) + 1 {
+            return Err(Malformed("Elias-Fano: upper bits"));
+        }
+        Ok((EliasFano { n, l, low, upper }, end))
+    }
+
+    #[inline(always)]
+    fn low(&self, bytes: &[u8], k: u64) -> u64 {
+        if self.l == 0 {
+            return 0;
+        }
+        let bit = k * u64::from(self.l);
+        // `l` ≤ 32 and eight zero bytes follow the values: one unaligned word holds it.
+        let at = self.low + (bit / 8) as usize;
+        u64_at(bytes, at) >> (bit % 8) & ((1u64 << self.l) - 1)
+    }
+
+    /// The `k`-th id (from 0).
+    #[cfg(test)]
+    pub fn select(&self, bytes: &[u8], k: u64) -> Result<u32, Malformed> {
+        let pos = self.upper_bit(bytes, k)?;
+        self.id(bytes, k, pos)
+    }
+
+    /// Where the `k`-th id's bit is in `upper`.
+    fn upper_bit(&self, bytes: &[u8], k: u64) -> Result<u64, Malformed> {
+        let pos = self.upper.select(bytes, k)?;
+        pos.map(u64::from).ok_or(Malformed("rank past the ids"))
+    }
+
+    #[inline(always)]
+    fn id(&self, bytes: &[u8], k: u64, pos: u64) -> Result<u32, Malformed> {
+        let high = pos
+            .checked_sub(k)
+            .ok_or(Malformed("Elias-Fano: upper bits"))?;
+        u32::try_from(high << self.l | self.low(bytes, k)).map_err(|_| Malformed("id past u32"))
+    }
+
+    /// The ids of ascending ranks `ranks`, in place. Ranks close together (a dense list's)
+    /// are found by walking on from the one before through the upper bits' words, those
+    /// far apart by a select each.
+    pub fn select_ascending(&self, bytes: &[u8], ranks: &mut [u32]) -> Result<(), Malformed> {
+        // A word's ones are counted by a popcount; the build's baseline CPU has no
+        // instruction for it, and a dozen others in its place slowed a deep cursor.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU was just found to have POPCNT.
+            return unsafe { self.select_ascending_popcnt(bytes, ranks) };
+        }
+        self.select_ascending_in(bytes, ranks)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn select_ascending_popcnt(
+        &self,
+        bytes: &[u8],
+        ranks: &mut [u32],
+    ) -> Result<(), Malformed> {
+        self.select_ascending_in(bytes, ranks)
+    }
+
+    #[inline(always)]
+    fn select_ascending_in(&self, bytes: &[u8], ranks: &mut [u32]) -> Result<(), Malformed> {
+        // The last rank found and where its bit is.
+        let mut last: Option<(u64, u64)> = None;
+        for r in ranks {
+            let k = u64::from(*r);
+            if k >= self.n {
+                return Err(Malformed("rank past the ids"));
+            }
+            let pos = match last {
+                Some((lk, lp)) if k > lk && k - lk <= 64 => {
+                    self.upper.nth_one_after(bytes, lp, k - lk)?
+                }
+                _ => self.upper_bit(bytes, k)?,
+            };
+            last = Some((k, pos));
+            *r = self.id(bytes, k, pos)?;
         }
         Ok(())
     }
@@ -302,6 +528,19 @@ mod tests {
             }
             prop_assert_eq!(set.select(&bytes, ids.len() as u64).unwrap(), None);
             prop_assert_eq!(set.rank(&bytes, u32::MAX), ids.len() as u64);
+            // And the ids below its end that are not in it: the k-th is the id with k such
+            // ids below it.
+            let bits = ids.last().map_or(0, |&l| u64::from(l) + 1);
+            prop_assert_eq!(set.bits(), bits);
+            for &id in &sorted {
+                for probe in [0, id.saturating_sub(1), id.saturating_add(1)] {
+                    if u64::from(probe) < bits && !ids.contains(&probe) {
+                        let k = u64::from(probe) - set.rank(&bytes, probe);
+                        prop_assert_eq!(set.select_zero(&bytes, k).unwrap(), Some(probe));
+                    }
+                }
+            }
+            prop_assert_eq!(set.select_zero(&bytes, bits - ids.len() as u64).unwrap(), None);
         }
 
         /// Damaged bytes give wrong answers or errors, never a panic or a read out of
@@ -321,7 +560,7 @@ mod tests {
                 if let Ok((set, _)) = Ranked::parse(bytes, 3) {
                     let _ = set.check(bytes);
                     for k in 0..set.len().min(400) {
-                        let _ = set.select(bytes, k);
+                        let _ = (set.select(bytes, k), set.select_zero(bytes, k));
                     }
                     for id in (0..3100).step_by(7) {
                         let _ = (set.rank(bytes, id), set.contains(bytes, id));
@@ -340,5 +579,74 @@ mod tests {
         assert_eq!(set.rank(&bytes, 5), 0);
         assert_eq!(set.select(&bytes, 0).unwrap(), None);
         assert!(!set.contains(&bytes, 0));
+    }
+}
+
+#[cfg(test)]
+mod elias_fano_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every rank gives its id, one at a time and ascending runs of them, for sets
+        /// dense and sparse in their universe.
+        #[test]
+        fn selects_as_a_sorted_list_does(
+            (universe, ids) in (1u64..=(1 << 32)).prop_flat_map(|u| {
+                let cap = u.min(1 << 20);
+                (Just(u), prop::collection::btree_set(0..cap, 0..(cap.min(600) as usize)))
+            }),
+            spread in any::<bool>(),
+            pick in prop::collection::vec(any::<prop::sample::Index>(), 0..50),
+        ) {
+            // Ids spread over the universe, or packed at its start.
+            let ids: Vec<u32> = ids
+                .iter()
+                .map(|&i| if spread { (i * (universe / (1 << 20)).max(1)).min(universe - 1) } else { i } as u32)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut bytes = vec![0x55; 5];
+            write_elias_fano(&ids, universe, &mut bytes);
+            let (ef, end) = EliasFano::parse(&bytes, 5, ids.len() as u64, universe).unwrap();
+            prop_assert_eq!(end, bytes.len());
+            for (k, &id) in ids.iter().enumerate() {
+                prop_assert_eq!(ef.select(&bytes, k as u64).unwrap(), id);
+            }
+            prop_assert!(ef.select(&bytes, ids.len() as u64).is_err());
+            if !ids.is_empty() {
+                let mut ranks: Vec<u32> = pick.iter().map(|i| i.index(ids.len()) as u32).collect();
+                ranks.sort_unstable();
+                ranks.dedup();
+                let want: Vec<u32> = ranks.iter().map(|&r| ids[r as usize]).collect();
+                ef.select_ascending(&bytes, &mut ranks).unwrap();
+                prop_assert_eq!(ranks, want);
+                let mut all: Vec<u32> = (0..ids.len() as u32).collect();
+                ef.select_ascending(&bytes, &mut all).unwrap();
+                prop_assert_eq!(all, ids);
+            }
+        }
+
+        /// Damaged bytes give wrong ids or errors, never a panic.
+        #[test]
+        fn damaged_ones_do_not_panic(
+            ids in prop::collection::btree_set(0u32..5000, 1..300),
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        ) {
+            let ids: Vec<u32> = ids.into_iter().collect();
+            let mut bytes = Vec::new();
+            write_elias_fano(&ids, 5000, &mut bytes);
+            for (i, b) in flips {
+                let i = i.index(bytes.len());
+                bytes[i] ^= b;
+            }
+            if let Ok((ef, _)) = EliasFano::parse(&bytes, 0, ids.len() as u64, 5000) {
+                for k in 0..ids.len() as u64 + 2 {
+                    let _ = ef.select(&bytes, k);
+                }
+                let mut all: Vec<u32> = (0..ids.len() as u32).collect();
+                let _ = ef.select_ascending(&bytes, &mut all);
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 18` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 19` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -33,6 +33,10 @@
 //!          | varint(1) centred             the same, coded around the target's page (its
 //!                                          `shared` pair) where that is smaller: from
 //!                                          version 12 (`postings::encode_centred_into`)
+//!                                          from version 19 both are split: the rows from
+//!                                          `heavy` pages and the rest, each in ranks
+//!                                          among its kind of pages
+//!                                          (`postings::encode_split_into`)
 //!          | varint(lists << 1) list+      namespaces ascending
 //!          | varint(k << 1 | 1) zigzag(ns - previous ns)[k] varint(bytes) postings nsidx
 //!                                          a target with at most 128 rows from k >= 2
@@ -43,6 +47,12 @@
 //!                                          from version 18: ranked = 1 says the postings
 //!                                          are ranks among the pages `nsmap` files under
 //!                                          ns (its universe: their count), not page ids
+//!          | zigzag(ns - previous ns) varint(bytes << 2 | k) postings
+//!                                          from version 19: k = 0 page ids, 1 ranks among
+//!                                          the pages of the namespace's one class in
+//!                                          `nsmap`, 2 and 3 of its first (light) and
+//!                                          second (heavy) class; a namespace comes twice
+//!                                          only as k = 2 then 3
 //! fentry  := the page's link rows, as the store writes them (opaque here) but for the
 //!            compact form's namespace: u8(0x80 | kinds) zigzag(ns) rest, or from version
 //!            15 u8(0xC0 | kinds) rest where `nsmap` holds the page's namespace
@@ -57,14 +67,20 @@
 //!                                          u64::MAX when empty
 //! funiverse := u64le                       the forward entries' universe (the store's),
 //!                                          u64::MAX: none; from version 6
-//! nsmap   := varint(n) zigzag(ns - previous ns)[n] u8(width) packed u8[8] counts
+//! nsmap   := varint(n) zigzag(ns - previous ns)[n] u8(width) packed u8[8] counts heavy
+//!            elias_fano[n]
 //!                                          from version 7: per page id below the reverse
 //!                                          lists' universe, the rank of its namespace
 //!                                          among the n (ascending), width bits LSB first;
 //!                                          2^width - 1: none (no forward entry, or rows
-//!                                          filed under several namespaces)
-//! counts  := (u32le[n])[ceil(ids / 512) + 1]  from version 18: per namespace, its pages
+//!                                          filed under several namespaces). From version
+//!                                          19 the n are classes: a namespace may come
+//!                                          twice, its pages with fewer than HEAVY_ROWS
+//!                                          link rows, then those with more
+//! counts  := (u32le[n])[ceil(ids / 512) + 1]  from version 18: per class, its pages
 //!                                          with ids below 512 b (the last: all of them)
+//! heavy   := ranked(pages with HEAVY_ROWS link rows or more), bits = ids; from version 19
+//! elias_fano := each class's page ids (`crate::ranked`), for ranks back to ids; from 19
 //! nsmap_at := u64le                        the offset of `nsmap`; from version 7
 //! shared_at := u64le                       the offset of `shared`, u64::MAX: none; from
 //!                                          version 10
@@ -75,7 +91,8 @@
 //!            u32le crc32(every byte before it)  "inlnkSEG"
 //! ```
 
-use crate::postings::{self, get_varint, put_packed, put_varint, Malformed, Postings};
+use crate::postings::{self, get_varint, put_packed, put_varint, Malformed, Part, Postings};
+use crate::ranked::{write_elias_fano, EliasFano, Ranked, RankedWriter};
 use crate::redirects::{RedirectTarget, Redirects};
 use crate::titles::{PagesByTarget, Shared, Titles, TitlesWriter, PLACE};
 use std::fs::File;
@@ -83,12 +100,16 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 18;
+pub const VERSION: u32 = 19;
 /// Page ids between two rows of the namespace map's `counts` (from version 18).
 const NS_BLOCK: u64 = 512;
 /// A list is coded in ranks among its namespace's pages when they are at least this
 /// share (1 / n) of the page ids.
 const RANKED_SHARE: u64 = 4;
+/// A page with at least this many link rows is in the `heavy` class (from version 19): a
+/// short reverse list codes its linking pages of that class apart from the rest. (Tests
+/// build small segments: a few rows make a page heavy there, so that both classes fill.)
+const HEAVY_ROWS: u64 = if cfg!(test) { 3 } else { 48 };
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
 const OLDEST_READ: u32 = 4;
@@ -255,10 +276,13 @@ pub struct SegmentWriter {
     redirects_at: Option<u64>,
     version: u32,
     forward_universe: Option<u64>,
-    /// Per page id with a forward entry, its namespace's index in `ns_names` (`NO_NS`:
-    /// none), and the namespaces in the order they came.
+    /// Per page id with a forward entry, its class's index in `ns_names` (`NO_NS`: none),
+    /// and the classes in the order they came: a namespace, and from version 19 whether
+    /// the pages are heavy (`HEAVY_ROWS`).
     page_ns: Arc<Vec<u8>>,
-    ns_names: Vec<i32>,
+    ns_names: Vec<(i32, bool)>,
+    /// The pages with at least `HEAVY_ROWS` link rows (from version 19).
+    heavy: RankedWriter,
     /// The target titles' shared section and a walk of it, when small lists are centred
     /// on their targets' pages (`centre_on`).
     centres: Option<(Vec<u8>, PagesByTarget)>,
@@ -300,6 +324,7 @@ impl SegmentWriter {
             forward_universe: None,
             page_ns: Arc::default(),
             ns_names: Vec::new(),
+            heavy: RankedWriter::default(),
             centres: None,
         })
     }
@@ -496,6 +521,10 @@ impl SegmentWriter {
             ));
         }
         self.last_forward = Some(from);
+        let heavy = rows >= HEAVY_ROWS && self.version >= 19;
+        if heavy {
+            self.heavy.insert(from);
+        }
         let g = (FORWARD as u8, from / GROUP);
         if self.group != Some(g) {
             self.end_group()?;
@@ -503,11 +532,11 @@ impl SegmentWriter {
         }
         let mut mapped = false;
         if let Some(ns) = ns.filter(|_| self.version >= 7) {
-            let rank = match self.ns_names.iter().position(|&n| n == ns) {
+            let rank = match self.ns_names.iter().position(|&n| n == (ns, heavy)) {
                 Some(r) => r as u8,
-                // More namespaces than a byte holds: the rest keep theirs in the entries.
+                // More classes than a byte holds: the rest keep theirs in the entries.
                 None if self.ns_names.len() < usize::from(NO_NS) => {
-                    self.ns_names.push(ns);
+                    self.ns_names.push((ns, heavy));
                     (self.ns_names.len() - 1) as u8
                 }
                 None => NO_NS,
@@ -550,7 +579,8 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// The `nsmap` section: the namespaces ascending, then each page id's rank among them.
+    /// The `nsmap` section: the classes' namespaces ascending (light before heavy), then
+    /// each page id's rank among the classes.
     fn namespace_map(&self) -> Vec<u8> {
         let mut names = self.ns_names.clone();
         names.sort_unstable();
@@ -565,7 +595,7 @@ impl SegmentWriter {
         let mut out = Vec::new();
         put_varint(&mut out, names.len() as u64);
         let mut prev = 0i64;
-        for &ns in &names {
+        for &(ns, _) in &names {
             put_varint(&mut out, zigzag(i64::from(ns) - prev));
             prev = i64::from(ns);
         }
@@ -602,6 +632,30 @@ impl SegmentWriter {
                 }
             }
             put(&seen);
+        }
+        if self.version >= 19 {
+            // With no map, no list is coded split: an empty set.
+            let mut heavy = if ids == 0 {
+                RankedWriter::default()
+            } else {
+                self.heavy.clone()
+            };
+            heavy.extend_to(ids);
+            heavy.write(&mut out);
+            // Each class's pages, for turning ranks among them back into page ids.
+            let mut members = Vec::new();
+            for class in &names {
+                let c = self
+                    .ns_names
+                    .iter()
+                    .position(|n| n == class)
+                    .map(|c| c as u8);
+                members.clear();
+                members.extend(
+                    (0..ids as u32).filter(|&id| self.page_ns.get(id as usize).copied() == c),
+                );
+                write_elias_fano(&members, ids, &mut out);
+            }
         }
         out
     }
@@ -757,7 +811,15 @@ impl SegmentWriter {
                 universe: self.universe(),
                 ranks: (self.version >= 18 && !self.page_ns.is_empty())
                     .then(|| PageRanks::new(self.page_ns.clone(), self.ns_names.len())),
-                flagged: self.version >= 18,
+                flags: match self.version {
+                    19.. => 2,
+                    18 => 1,
+                    _ => 0,
+                },
+                parts: Vec::new(),
+                heavy: (self.version >= 19 && !self.page_ns.is_empty())
+                    .then(|| HeavyRanks::new(self.heavy.words(), self.universe().unwrap_or(0))),
+                split: [Vec::new(), Vec::new()],
                 ranked: Vec::new(),
                 coded: Vec::new(),
                 rows: Vec::new(),
@@ -1235,9 +1297,10 @@ pub struct Segment {
     redirects: Option<(Redirects, usize)>,
     /// Whether group headers stand for entries' first bytes (from version 16).
     heads: bool,
-    /// Whether a list's length says if it holds ranks among its namespace's pages (from
-    /// version 18).
-    ranked: bool,
+    /// The low bits of a list's length that say what it holds: ranks among its
+    /// namespace's pages (one bit, version 18), or among one of its classes' (two, from
+    /// version 19).
+    flags: u32,
     tables: [(usize, u32); TABLES],
     links: [u64; TABLES],
     seq: u64,
@@ -1261,6 +1324,10 @@ struct NsMap {
     /// Where the counts of each namespace's pages before every `NS_BLOCK` ids lie, from
     /// version 18 (`counts`).
     counts: Option<usize>,
+    /// The pages with many link rows (`heavy`, from version 19), and each class's pages
+    /// (`select`).
+    heavy: Option<Ranked>,
+    select: Vec<EliasFano>,
     /// [`Namespaces`]' constants for reading a word of ranks at a time.
     fits: [u8; 8],
     low: u64,
@@ -1277,6 +1344,9 @@ pub struct Namespaces<'a> {
     /// `counts` (from version 18): u32le per namespace for each block boundary; empty
     /// before.
     counts: &'a [u8],
+    /// The heavy pages and each class's pages (from version 19), and the bytes they lie in.
+    heavy: Option<(Ranked, &'a [u8])>,
+    select: &'a [EliasFano],
     /// For reading ranks a word at a time: the fields a word holds after a shift of 0 to
     /// 7 bits, a one at each field's lowest bit, and 2^16 / width rounded up.
     fits: [u8; 8],
@@ -1294,6 +1364,68 @@ impl std::fmt::Debug for Namespaces<'_> {
 }
 
 impl Namespaces<'_> {
+    /// The ids of a short list coded in two parts (`postings::encode_split_into`, from
+    /// version 19), ascending: ranks among the heavy pages and among the rest, centred on
+    /// the target's page when `centre` is given.
+    fn split_list(
+        &self,
+        bytes: &[u8],
+        universe: u64,
+        centre: Option<impl FnOnce() -> Result<u32, Malformed>>,
+    ) -> Result<Vec<u32>, Malformed> {
+        let (set, body) = self.heavy.ok_or(Malformed("no heavy pages"))?;
+        let heavy = set.len();
+        let universes = [heavy, set.bits() - heavy];
+        let centres = match centre {
+            Some(c) => {
+                let page = c()?;
+                if u64::from(page) >= universe {
+                    return Err(Malformed("centre past the universe"));
+                }
+                // As the writer's `HeavyRanks::centres`.
+                let r = set.rank(body, page);
+                let last = |u: u64| u.saturating_sub(1);
+                Some([
+                    r.min(last(universes[0])),
+                    (u64::from(page) - r).min(last(universes[1])),
+                ])
+            }
+            None => None,
+        };
+        let part = |i: usize| Part {
+            ids: &[],
+            universe: universes[i],
+            centre: centres.map(|c| c[i] as u32),
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        postings::decode_split(bytes, [part(0), part(1)], [&mut a, &mut b])?;
+        for r in &mut a {
+            *r = set
+                .select(body, u64::from(*r))?
+                .ok_or(Malformed("rank past the heavy pages"))?;
+        }
+        for r in &mut b {
+            *r = set
+                .select_zero(body, u64::from(*r))?
+                .ok_or(Malformed("rank past the other pages"))?;
+        }
+        // Two ascending runs of distinct pages.
+        let mut ids = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i] < b[j] {
+                ids.push(a[i]);
+                i += 1;
+            } else {
+                ids.push(b[j]);
+                j += 1;
+            }
+        }
+        ids.extend_from_slice(&a[i..]);
+        ids.extend_from_slice(&b[j..]);
+        Ok(ids)
+    }
+
     /// The pages of namespace index `j` among those of block boundaries `b` (ids below
     /// `b * NS_BLOCK`; the last boundary counts them all).
     fn count_at(&self, b: u64, j: usize) -> u32 {
@@ -1419,6 +1551,9 @@ impl Namespaces<'_> {
     /// pages' ids, in place: a word of the map at a time, each word's pages of `j` found
     /// by their bits, a jump by `counts` where the next rank is past the next block.
     pub fn ids_of_ranks(&self, j: usize, ranks: &mut [u32]) -> Result<(), Malformed> {
+        if let (Some(ef), Some((_, body))) = (self.select.get(j), self.heavy) {
+            return ef.select_ascending(body, ranks);
+        }
         // A word's matches are counted by a popcount; without the instruction it is a
         // dozen others, a quarter of a query's conversions (`perf`).
         #[cfg(target_arch = "x86_64")]
@@ -1478,13 +1613,16 @@ impl Namespaces<'_> {
 impl NsMap {
     /// Reads the `nsmap` section at `at`, for the `ids` page ids below the reverse lists'
     /// universe, within the segment's body.
-    fn parse(body: &[u8], at: usize, ids: u64, counted: bool) -> Result<Self, Malformed> {
+    fn parse(body: &[u8], at: usize, ids: u64, version: u32) -> Result<Self, Malformed> {
+        let counted = version >= 18;
         let mut pos = at;
         let n = get_varint(body, &mut pos)?;
         if n > u64::from(NO_NS) {
             return Err(Malformed("namespace map: too many namespaces"));
         }
-        let names = read_namespaces(body, &mut pos, n as usize)?;
+        // From version 19 a namespace may name two classes: its pages with few links,
+        // then those with many.
+        let names = read_namespaces(body, &mut pos, n as usize, version >= 19)?;
         let width = u32::from(
             *body
                 .get(pos)
@@ -1501,6 +1639,24 @@ impl NsMap {
         if end.saturating_add(if counted { counts_len } else { 0 }) > body.len() as u64 {
             return Err(Malformed("namespace map past the end"));
         }
+        let (mut heavy, mut select) = (None, Vec::new());
+        if version >= 19 {
+            let at = end + counts_len;
+            let (set, mut at) = Ranked::parse(body, at as usize)?;
+            if set.bits() != ids {
+                return Err(Malformed("heavy pages: not the map's ids"));
+            }
+            heavy = Some(set);
+            // Each class's pages, as many as the last row of `counts` says.
+            let totals = end + counts_len - n * 4;
+            for j in 0..n {
+                let c = (totals + j * 4) as usize;
+                let pages = u32::from_le_bytes(body[c..c + 4].try_into().expect("4 bytes"));
+                let (ef, next) = EliasFano::parse(body, at, u64::from(pages), ids)?;
+                select.push(ef);
+                at = next;
+            }
+        }
         let w = width.max(1);
         let (mut low, mut bit) = (0u64, 0);
         while bit < 64 {
@@ -1513,6 +1669,8 @@ impl NsMap {
             at: pos,
             ids,
             counts: counted.then_some(end as usize),
+            heavy,
+            select,
             fits: std::array::from_fn(|shift| ((64 - shift as u32) / w) as u8),
             low,
             over_w: (1u32 << 16).div_ceil(w),
@@ -1520,16 +1678,24 @@ impl NsMap {
     }
 }
 
-/// `n` strictly ascending namespaces, each as `zigzag(ns - previous ns)` (the first from 0).
-fn read_namespaces(bytes: &[u8], pos: &mut usize, n: usize) -> Result<Vec<i32>, Malformed> {
-    let mut names = Vec::with_capacity(n.min(bytes.len()));
+/// `n` strictly ascending namespaces, each as `zigzag(ns - previous ns)` (the first from 0);
+/// with `twice`, each may come twice (a namespace map's classes).
+fn read_namespaces(
+    bytes: &[u8],
+    pos: &mut usize,
+    n: usize,
+    twice: bool,
+) -> Result<Vec<i32>, Malformed> {
+    let mut names: Vec<i32> = Vec::with_capacity(n.min(bytes.len()));
     let mut ns = 0i64;
     for _ in 0..n {
         ns = ns
             .checked_add(unzigzag(get_varint(bytes, pos)?))
             .ok_or(Malformed("namespace past i32"))?;
         let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
-        if names.last().is_some_and(|&prev| prev >= ns32) {
+        let k = names.len();
+        let again = twice && k > 0 && names[k - 1] == ns32 && (k < 2 || names[k - 2] != ns32);
+        if names.last().is_some_and(|&prev| prev >= ns32) && !again {
             return Err(Malformed("namespaces out of order"));
         }
         names.push(ns32);
@@ -1679,7 +1845,7 @@ impl Segment {
                     &bytes[..body_end],
                     at as usize,
                     universe(tables[FORWARD].1),
-                    version >= 18,
+                    version,
                 )
                 .map_err(|m| SegmentError::Corrupted(m.0.into()))?,
             ),
@@ -1699,7 +1865,11 @@ impl Segment {
             shared,
             redirects,
             heads: version >= 16,
-            ranked: version >= 18,
+            flags: match version {
+                19.. => 2,
+                18 => 1,
+                _ => 0,
+            },
             tables,
             links,
         })
@@ -1803,8 +1973,12 @@ impl Segment {
         Ok(self.shared.first_ranked_target(&self.map)?.unwrap_or(0))
     }
 
-    /// Checks all of the shared titles' section (lookups check only what they read).
+    /// Checks all of the shared titles' section and the set of heavy pages (lookups check
+    /// only what they read).
     pub fn check_shared(&self) -> Result<(), Malformed> {
+        if let Some((set, body)) = self.namespaces().and_then(|m| m.heavy) {
+            set.check(body)?;
+        }
         self.shared.check(&self.map)
     }
 
@@ -1975,7 +2149,7 @@ impl Segment {
         }
         match self.entry(usize::from(kind), tid)? {
             Some(entry) => {
-                TargetLists::parse(entry, self.universe, self.namespaces(), self.ranked, || {
+                TargetLists::parse(entry, self.universe, self.namespaces(), self.flags, || {
                     page.map_or_else(|| self.centre(tid), Ok)
                 })
             }
@@ -2005,6 +2179,8 @@ impl Segment {
             packed: &self.map[m.at..self.body_end],
             ids: m.ids,
             counts,
+            heavy: m.heavy.map(|h| (h, &self.map[..self.body_end])),
+            select: &m.select,
             fits: m.fits,
             low: m.low,
             over_w: m.over_w,
@@ -2148,8 +2324,10 @@ impl Segment {
         for kind in 0..KINDS as u8 {
             for t in self.targets(kind) {
                 let (_, lists) = t?;
-                for (_, p) in &lists.lists {
-                    bits += log2_binomial(universe, p.len() as u64);
+                // A namespace's rows as one set, though its classes' lists are two.
+                for c in lists.lists.chunk_by(|a, b| a.0 == b.0) {
+                    let rows = c.iter().map(|(_, p)| p.len() as u64).sum();
+                    bits += log2_binomial(universe, rows);
                 }
             }
         }
@@ -2196,7 +2374,7 @@ impl Segment {
                 };
                 Ok((
                     id,
-                    TargetLists::parse(b, self.universe, self.namespaces(), self.ranked, centre)?,
+                    TargetLists::parse(b, self.universe, self.namespaces(), self.flags, centre)?,
                 ))
             })
         })
@@ -2428,14 +2606,21 @@ impl Drop for Coding {
 
 /// What coding a reverse entry needs of the writer, fixed once the reverse rows begin.
 struct EntryCoder {
-    /// Per page id, its namespace's index in `ns_names`, as [`SegmentWriter`] keeps it.
+    /// Per page id, its class's index in `ns_names`, as [`SegmentWriter`] keeps it.
     page_ns: Arc<Vec<u8>>,
-    ns_names: Vec<i32>,
+    ns_names: Vec<(i32, bool)>,
     universe: Option<u64>,
-    /// Ranks of pages among their namespace's, for lists coded in them, and whether a
-    /// list's length says if it is (both from version 18).
+    /// Ranks of pages among their class's, for lists coded in them (from version 18), and
+    /// the low bits of a list's length that say what it holds (1 in version 18, 2 from 19).
     ranks: Option<PageRanks>,
-    flagged: bool,
+    flags: u32,
+    /// A long entry's lists as coded into `coded`: (namespace, what the list holds, where
+    /// its bytes end).
+    parts: Vec<(i32, u64, usize)>,
+    /// Ranks in the heavy class and out of it, for short lists coded split (from version
+    /// 19), and a short list's two parts before they are coded.
+    heavy: Option<HeavyRanks>,
+    split: [Vec<u32>; 2],
     /// A list's ranks before they are coded.
     ranked: Vec<u32>,
     /// A list's bytes before they go into the body behind their length.
@@ -2449,7 +2634,8 @@ impl EntryCoder {
         self.page_ns
             .get(from as usize)
             .and_then(|&r| self.ns_names.get(usize::from(r)))
-            == Some(&ns)
+            .map(|c| c.0)
+            == Some(ns)
     }
 
     /// Codes each target of `job` into its body, and their lengths.
@@ -2498,10 +2684,32 @@ impl EntryCoder {
             put_varint(body, 0);
             let plain = body.len();
             ids.sort_unstable();
-            postings::encode_into(body, ids, self.universe);
             let centre = centre
                 .zip(self.universe)
                 .filter(|&(p, u)| u64::from(p) < u && postings::centring_may_pay(ids, p));
+            if let (Some(h), Some(_)) = (&self.heavy, self.universe) {
+                h.split(ids, &mut self.split);
+                let parts = |centres: Option<[u32; 2]>| {
+                    let part = |i: usize| Part {
+                        ids: &self.split[i],
+                        universe: h.universe(i),
+                        centre: centres.map(|c| c[i]),
+                    };
+                    [part(0), part(1)]
+                };
+                postings::encode_split_into(body, parts(None));
+                if let Some((page, _)) = centre {
+                    self.coded.clear();
+                    postings::encode_split_into(&mut self.coded, parts(Some(h.centres(page))));
+                    if self.coded.len() < body.len() - plain {
+                        body.truncate(plain - 1);
+                        put_varint(body, 1);
+                        body.extend_from_slice(&self.coded);
+                    }
+                }
+                return;
+            }
+            postings::encode_into(body, ids, self.universe);
             if let Some((page, u)) = centre {
                 self.coded.clear();
                 postings::encode_centred_into(&mut self.coded, ids, u, page);
@@ -2541,43 +2749,81 @@ impl EntryCoder {
                 return;
             }
         }
-        put_varint(body, (lists.len() as u64) << 1);
-        let mut prev = 0i64;
-        for (i, &(ns, _)) in lists.iter().enumerate() {
+        self.coded.clear();
+        self.parts.clear();
+        for i in 0..lists.len() {
+            self.code_list(lists[i].0, &ids[bounds(i)]);
+        }
+        put_varint(body, (self.parts.len() as u64) << 1);
+        let (mut prev, mut at) = (0i64, 0);
+        for &(ns, kind, end) in &self.parts {
             put_varint(body, zigzag(i64::from(ns) - prev));
             prev = i64::from(ns);
-            self.coded.clear();
-            let ids = &ids[bounds(i)];
-            // Ranks among the namespace's pages where the map holds every page's: a list
-            // of a namespace with half the pages saves about a bit an id. Not in a
-            // namespace of fewer pages, whose ranks a reader turns back into ids by reading
-            // the map across more of others' pages (with a sixteenth, queries took a
-            // quarter more time).
-            let class = self.ns_names.iter().position(|&n| n == ns);
-            let dense = |r: &PageRanks, c: usize| {
-                u64::from(r.pages(c)) * RANKED_SHARE >= self.universe.unwrap_or(u64::MAX)
-            };
-            let ranked = match (&self.ranks, class) {
-                (Some(r), Some(c)) if dense(r, c) && r.ranks(ids, c, &mut self.ranked) => {
-                    let pages = Some(u64::from(r.pages(c)));
-                    postings::encode_into(&mut self.coded, &self.ranked, pages);
-                    true
+            put_varint(body, ((end - at) as u64) << self.flags | kind);
+            body.extend_from_slice(&self.coded[at..end]);
+            at = end;
+        }
+    }
+
+    /// Codes the rows of one namespace of a long entry into `coded` as one list or two,
+    /// noting each in `parts`.
+    fn code_list(&mut self, ns: i32, ids: &[u32]) {
+        let mut put = |coded: &mut Vec<u8>, kind: u64, ids: &[u32], universe: Option<u64>| {
+            postings::encode_into(coded, ids, universe);
+            self.parts.push((ns, kind, coded.len()));
+        };
+        let class = |heavy: bool| self.ns_names.iter().position(|&n| n == (ns, heavy));
+        let Some(r) = &self.ranks else {
+            return put(&mut self.coded, 0, ids, self.universe);
+        };
+        if self.flags >= 2 {
+            // Ranks among the namespace's pages, or apart among its heavy pages and the
+            // rest: a page with many links is in many lists.
+            match (class(false), class(true)) {
+                (Some(c), None) | (None, Some(c)) => {
+                    if r.ranks(ids, c, &mut self.ranked) {
+                        let pages = Some(u64::from(r.pages(c)));
+                        return put(&mut self.coded, 1, &self.ranked, pages);
+                    }
                 }
-                _ => {
-                    postings::encode_into(&mut self.coded, ids, self.universe);
-                    false
+                (Some(light), Some(heavy)) => {
+                    let [l, h] = &mut self.split;
+                    l.clear();
+                    h.clear();
+                    for &id in ids {
+                        match self.page_ns.get(id as usize).map(|&x| usize::from(x)) {
+                            Some(x) if x == light => l.push(id),
+                            Some(x) if x == heavy => h.push(id),
+                            _ => return put(&mut self.coded, 0, ids, self.universe),
+                        }
+                    }
+                    for (kind, c, part) in [(2, light, &self.split[0]), (3, heavy, &self.split[1])]
+                    {
+                        if !part.is_empty() {
+                            r.ranks(part, c, &mut self.ranked);
+                            let pages = Some(u64::from(r.pages(c)));
+                            put(&mut self.coded, kind, &self.ranked, pages);
+                        }
+                    }
+                    return;
                 }
-            };
-            let len = self.coded.len() as u64;
-            put_varint(
-                body,
-                if self.flagged {
-                    len << 1 | u64::from(ranked)
-                } else {
-                    len
-                },
-            );
-            body.extend_from_slice(&self.coded);
+                (None, None) => {}
+            }
+            return put(&mut self.coded, 0, ids, self.universe);
+        }
+        // Version 18: ranks among the namespace's pages where the map holds every page's,
+        // in a namespace with a large share of the ids (a reader turned ranks back into
+        // ids by reading the map across the other namespaces' pages; with a sixteenth,
+        // queries took a quarter more time).
+        match class(false) {
+            Some(c)
+                if u64::from(r.pages(c)) * RANKED_SHARE >= self.universe.unwrap_or(u64::MAX)
+                    && r.ranks(ids, c, &mut self.ranked) =>
+            {
+                let pages = Some(u64::from(r.pages(c)));
+                put(&mut self.coded, 1, &self.ranked, pages)
+            }
+            _ => put(&mut self.coded, 0, ids, self.universe),
         }
     }
 }
@@ -2648,6 +2894,80 @@ impl PageRanks {
     /// The pages of class `c`.
     fn pages(&self, c: usize) -> u32 {
         self.before[self.before.len() - self.classes + c]
+    }
+}
+
+/// Each page id's rank among the heavy pages and among the rest, for the coding thread.
+struct HeavyRanks {
+    words: Vec<u64>,
+    /// Heavy pages below each word.
+    before: Vec<u32>,
+    /// The page ids, and the heavy ones among them.
+    ids: u64,
+    heavy: u64,
+}
+
+impl HeavyRanks {
+    fn new(words: &[u64], ids: u64) -> Self {
+        let mut words = words.to_vec();
+        words.resize(ids.div_ceil(64) as usize, 0);
+        let mut before = Vec::with_capacity(words.len() + 1);
+        let mut n = 0u32;
+        for w in &words {
+            before.push(n);
+            n += w.count_ones();
+        }
+        HeavyRanks {
+            words,
+            before,
+            ids,
+            heavy: u64::from(n),
+        }
+    }
+
+    /// The heavy pages below `id`, and whether `id` is one.
+    fn rank(&self, id: u32) -> (u32, bool) {
+        let (w, b) = ((id / 64) as usize, id % 64);
+        match self.words.get(w) {
+            Some(&word) => (
+                self.before[w] + (word & ((1u64 << b) - 1)).count_ones(),
+                word >> b & 1 == 1,
+            ),
+            None => (self.heavy as u32, false),
+        }
+    }
+
+    /// Class `i`'s pages: 0 heavy, 1 the rest.
+    fn universe(&self, i: usize) -> u64 {
+        if i == 0 {
+            self.heavy
+        } else {
+            self.ids - self.heavy
+        }
+    }
+
+    /// The ranks of `ids` (ascending) in their classes, into `out[0]` (heavy) and
+    /// `out[1]`.
+    fn split(&self, ids: &[u32], out: &mut [Vec<u32>; 2]) {
+        out[0].clear();
+        out[1].clear();
+        for &id in ids {
+            match self.rank(id) {
+                (r, true) => out[0].push(r),
+                (r, false) => out[1].push(id - r),
+            }
+        }
+    }
+
+    /// Where page `page` falls among each class's pages: the rank of the first at or after
+    /// it, the last when none is.
+    fn centres(&self, page: u32) -> [u32; 2] {
+        let (r, _) = self.rank(page);
+        let last = |u: u64| u.saturating_sub(1) as u32;
+        [
+            r.min(last(self.heavy)),
+            (page - r).min(last(self.ids - self.heavy)),
+        ]
     }
 }
 
@@ -2735,7 +3055,7 @@ impl<'a> TargetLists<'a> {
         stored: Stored<'a>,
         universe: Option<u64>,
         namespaces: Option<Namespaces<'a>>,
-        ranked: bool,
+        flags: u32,
         centre: impl FnOnce() -> Result<u32, Malformed>,
     ) -> Result<Self, Malformed> {
         // `entry`: the bytes stored, the tag's among them unless the header stands for it.
@@ -2746,6 +3066,13 @@ impl<'a> TargetLists<'a> {
             None => get_varint(entry, &mut pos)?,
         };
         match (tag, namespaces, universe) {
+            (0 | 1, Some(map), Some(u)) if map.heavy.is_some() => {
+                let ids = map.split_list(&entry[pos..], u, (tag == 1).then_some(centre))?;
+                if ids.is_empty() {
+                    return Err(Malformed("single list empty"));
+                }
+                return Self::parse_mapped(entry, pos, ids, map);
+            }
             (0, Some(map), _) => {
                 let p = Postings::parse(&entry[pos..], universe)?;
                 if p.is_empty() || p.len() > MIXED_MAX {
@@ -2773,36 +3100,51 @@ impl<'a> TargetLists<'a> {
         let mut lists = Vec::with_capacity(n as usize);
         let mut posting_len = 0;
         let mut ns = 0i64;
+        let mut prev_kind = 0;
         for _ in 0..n {
             ns = ns
                 .checked_add(unzigzag(get_varint(entry, &mut pos)?))
                 .ok_or(Malformed("namespace past i32"))?;
             let ns32 = i32::try_from(ns).map_err(|_| Malformed("namespace past i32"))?;
-            if lists.last().is_some_and(|&(prev, _)| prev >= ns32) {
+            let len = get_varint(entry, &mut pos)?;
+            // From version 18 the length's low bits say what the list holds: 0 page ids,
+            // 1 ranks among the namespace's pages (its only class, from version 19), 2 and
+            // 3 ranks among its first and second class's pages.
+            let kind = len & ((1 << flags) - 1);
+            let len = len >> flags;
+            // Namespaces ascend; one comes twice only for its two classes' lists.
+            let again = kind == 3 && prev_kind == 2;
+            if lists
+                .last()
+                .is_some_and(|&(prev, _)| prev > ns32 || (prev == ns32 && !again))
+            {
                 return Err(Malformed("namespaces out of order"));
             }
-            let mut len = get_varint(entry, &mut pos)?;
-            // From version 18 the length's low bit says the list holds ranks.
-            let in_ranks = ranked && len & 1 == 1;
-            if ranked {
-                len >>= 1;
-            }
+            prev_kind = kind;
             let len = usize::try_from(len).map_err(|_| Malformed("list length"))?;
             let bytes = entry
                 .get(pos..pos.saturating_add(len))
                 .ok_or(Malformed("list past the end"))?;
             pos += len;
             posting_len += len;
-            let list = match namespaces.filter(|_| in_ranks) {
+            let list = match namespaces.filter(|_| kind > 0) {
                 Some(map) => {
-                    let j = map
-                        .names
-                        .binary_search(&ns32)
-                        .map_err(|_| Malformed("ranks in a namespace the map has not"))?;
+                    // The namespace's classes in the map: one, or two (from version 19).
+                    let first = map.names.partition_point(|&n| n < ns32);
+                    let classes = map.names[first..]
+                        .iter()
+                        .take_while(|&&n| n == ns32)
+                        .count();
+                    let j = match (kind, classes) {
+                        (1, 1) => first,
+                        (2, 2) => first,
+                        (3, 2) => first + 1,
+                        _ => return Err(Malformed("ranks in a class the map has not")),
+                    };
                     let pages = u64::from(map.pages_in(j));
                     List::Ranked(Postings::parse(bytes, Some(pages))?, map, j)
                 }
-                None if in_ranks => return Err(Malformed("ranks with no namespace map")),
+                None if kind > 0 => return Err(Malformed("ranks with no namespace map")),
                 None => List::Packed(Postings::parse(bytes, universe)?),
             };
             lists.push((ns32, list));
@@ -2832,7 +3174,11 @@ impl<'a> TargetLists<'a> {
                 .ok_or(Malformed("a row from a page with no namespace"))?;
             rows.push((rank, id));
         }
-        // Ids ascend within a rank: a stable sort keeps them so.
+        // By namespace (a namespace's classes are next to each other in the map): ids
+        // ascend within one, and a stable sort keeps them so.
+        for r in &mut rows {
+            r.0 = map.names.partition_point(|&n| n < map.names[r.0]);
+        }
         rows.sort_by_key(|r| r.0);
         let lists = rows
             .chunk_by(|a, b| a.0 == b.0)
@@ -2860,7 +3206,7 @@ impl<'a> TargetLists<'a> {
         if k < 2 {
             return Err(Malformed("a single-list entry with one namespace"));
         }
-        let names = read_namespaces(entry, &mut pos, k)?;
+        let names = read_namespaces(entry, &mut pos, k, false)?;
         let len =
             usize::try_from(get_varint(entry, &mut pos)?).map_err(|_| Malformed("list length"))?;
         let bytes = entry
@@ -2908,14 +3254,15 @@ impl<'a> TargetLists<'a> {
 
     /// Whether `from` is in the list of namespace `ns`.
     pub fn contains(&self, ns: i32, from: u32) -> Result<bool, Malformed> {
-        match self.lists.iter().find(|(n, _)| *n == ns) {
-            Some((_, p)) => {
-                // One id is wanted: its block is decoded only up to it.
-                let mut c = Cursor::new(p, Some(from), false).with_want(1);
-                Ok(c.next_id()? == Some(from))
+        // A namespace may have two lists (its classes', from version 19).
+        for (_, p) in self.lists.iter().filter(|(n, _)| *n == ns) {
+            // One id is wanted: its block is decoded only up to it.
+            let mut c = Cursor::new(p, Some(from), false).with_want(1);
+            if c.next_id()? == Some(from) {
+                return Ok(true);
             }
-            None => Ok(false),
         }
+        Ok(false)
     }
 }
 
@@ -2923,6 +3270,9 @@ impl<'a> TargetLists<'a> {
 /// time.
 pub struct Cursor<'a> {
     p: &'a List<'a>,
+    /// The start in the list's terms (`List::start_of`): for ranks, the rank of the first
+    /// page at or after it, or descending after it.
+    key: Option<u32>,
     /// The block in `buf`; `None` when done.
     block: Option<usize>,
     buf: Vec<u32>,
@@ -2939,16 +3289,17 @@ pub struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(p: &'a List<'a>, start: Option<u32>, desc: bool) -> Self {
+        let key = start.map(|s| p.start_of(s, desc));
         let block = match p.postings() {
             _ if p.is_empty() => None,
             None => Some(0),
-            Some(q) => Some(match (start, desc) {
+            Some(q) => Some(match (key, desc) {
                 // The block of the first id at or after it; descending, of the last at
                 // or before it.
-                (Some(s), false) => q.seek_block(p.start_of(s, false)),
-                (Some(s), true) => match p {
-                    List::Ranked(..) => q.seek_block(p.start_of(s, true).saturating_sub(1)),
-                    _ => q.seek_block(s),
+                (Some(k), false) => q.seek_block(k),
+                (Some(k), true) => match p {
+                    List::Ranked(..) => q.seek_block(k.saturating_sub(1)),
+                    _ => q.seek_block(k),
                 },
                 (None, false) => 0,
                 (None, true) => q.blocks() - 1,
@@ -2956,6 +3307,7 @@ impl<'a> Cursor<'a> {
         };
         Cursor {
             p,
+            key,
             block,
             buf: Vec::new(),
             i: usize::MAX,
@@ -2985,7 +3337,7 @@ impl<'a> Cursor<'a> {
                     List::Packed(p) | List::Ranked(p, ..)
                         if !self.desc && need > 0 && need < postings::BLOCK =>
                     {
-                        let start = self.primed.map_or(0, |s| self.p.start_of(s, false));
+                        let start = self.primed.and(self.key).unwrap_or(0);
                         self.partial = !p.block_upto(b, start, need, &mut self.buf)?;
                     }
                     List::Packed(p) | List::Ranked(p, ..) => p.block(b, &mut self.buf)?,
@@ -2995,6 +3347,16 @@ impl<'a> Cursor<'a> {
                     }
                 }
                 if let List::Ranked(_, map, j) = self.p {
+                    // Only the ranks from the start on (descending, up to it) are turned
+                    // into ids: a deep cursor reads a block of each of a target's lists.
+                    if let Some(k) = self.primed.and(self.key) {
+                        let at = self.buf.partition_point(|&r| r < k);
+                        if self.desc {
+                            self.buf.truncate(at);
+                        } else {
+                            self.buf.drain(..at);
+                        }
+                    }
                     map.ids_of_ranks(*j, &mut self.buf)?;
                 }
                 self.i = match (self.primed.take(), self.desc) {
@@ -3024,6 +3386,10 @@ impl<'a> Cursor<'a> {
                         p.block(b, &mut self.buf)?;
                     }
                     if let List::Ranked(_, map, j) = self.p {
+                        // The ranks after the last id given only.
+                        let after = self.p.start_of(last, true);
+                        let at = self.buf.partition_point(|&r| r < after);
+                        self.buf.drain(..at);
                         map.ids_of_ranks(*j, &mut self.buf)?;
                     }
                     self.partial = false;
@@ -3372,9 +3738,10 @@ mod tests {
         }
 
         /// Long lists of pages whose namespaces the map holds are coded in ranks among
-        /// their namespace's pages (version 18); a page with rows under two namespaces
-        /// keeps a list in page ids. Every list reads back whole and from any start, both
-        /// ways, however many ids a cursor is told will be taken.
+        /// their namespace's pages (version 18), or its light and heavy pages' (19); a
+        /// page with rows under two namespaces keeps a list in page ids. Every list reads
+        /// back whole and from any start, both ways, however many ids a cursor is told
+        /// will be taken.
         #[test]
         fn ranked_lists_resume_both_ways(
             pages in proptest::collection::btree_map(0u32..2000, 0i32..5, 1000..1800),
@@ -3397,23 +3764,35 @@ mod tests {
                 rows.insert((0u8, 1, 7, f));
                 rows.insert((0u8, 3, 8, f));
             }
-            let (_d, s) = build(&rows);
+            for version in [18, VERSION] {
+            let (_d, s) = build_version(&rows, version);
             let mut ranked = 0;
             for &(k, t) in &[(0u8, 1u32), (0, 2), (0, 3), (2, 40)] {
                 let lists = s.target(k, t).unwrap();
-                for (ns, list) in &lists.lists {
+                // A namespace's rows: one list, or from version 19 two (its light and its
+                // heavy pages, each in ranks among their class).
+                for group in lists.lists.chunk_by(|a, b| a.0 == b.0) {
+                    let ns = group[0].0;
                     let ids: Vec<u32> = rows
                         .iter()
-                        .filter(|r| (r.0, r.1, r.2) == (k, t, *ns))
+                        .filter(|r| (r.0, r.1, r.2) == (k, t, ns))
                         .map(|r| r.3)
                         .collect();
-                    ranked += usize::from(matches!(list, List::Ranked(..)));
-                    prop_assert_eq!(list.all().unwrap(), ids.clone());
-                    for &(start, desc, want) in &starts {
-                        let got = read_from(list, start, desc, want);
-                        let expect = expected_from(&ids, start, desc);
-                        prop_assert_eq!(got, expect, "from {} desc {}", start, desc);
-                        prop_assert_eq!(lists.contains(*ns, start).unwrap(), ids.contains(&start));
+                    let mut all = Vec::new();
+                    for (_, list) in group {
+                        ranked += usize::from(matches!(list, List::Ranked(..)));
+                        let mine = list.all().unwrap();
+                        for &(start, desc, want) in &starts {
+                            let got = read_from(list, start, desc, want);
+                            let expect = expected_from(&mine, start, desc);
+                            prop_assert_eq!(got, expect, "from {} desc {}", start, desc);
+                        }
+                        all.extend(mine);
+                    }
+                    all.sort_unstable();
+                    prop_assert_eq!(all, ids.clone());
+                    for &(start, ..) in &starts {
+                        prop_assert_eq!(lists.contains(ns, start).unwrap(), ids.contains(&start));
                     }
                 }
             }
@@ -3422,6 +3801,7 @@ mod tests {
             // rows under two namespaces, which the map does not hold, is in it.
             let spoiled = two_ns.is_some_and(|f| pages.get(&f).is_some_and(|&x| x % 2 == 0));
             prop_assert!(ranked > 0 || spoiled);
+            }
         }
 
         #[test]
@@ -3533,7 +3913,9 @@ mod tests {
         let mut w = SegmentWriter::create(&path).unwrap().with_version(version);
         w.set_forward_universe(1000);
         for from in 1..=pages {
-            w.push_forward(from, &fentry(from, 1), 1, Some(0)).unwrap();
+            // Every fifth page heavy (in tests, from three rows), so that lists are split.
+            let n = if from % 5 == 0 { 3 } else { 1 };
+            w.push_forward(from, &fentry(from, n), n, Some(0)).unwrap();
         }
         let tids: BTreeSet<u32> = rows.iter().map(|r| r.1).collect();
         let mut tables = TitleTablesApart::create(dir.path(), 0, 0).unwrap();
@@ -3595,11 +3977,13 @@ mod tests {
             let (_a, plain) = centred_segment(pages, &rows, false, VERSION);
             let (_b, old) = centred_segment(pages, &rows, true, 11);
             let (_c, s) = centred_segment(pages, &rows, true, VERSION);
+            let (_d, unsplit) = centred_segment(pages, &rows, true, 18);
+            prop_assert_eq!(s.namespaces().unwrap().heavy.unwrap().0.len(), u64::from(pages / 5));
             let mut centred = 0;
             for &tid in lists.keys() {
                 let kind = (tid % 2) as u8;
                 let want: Vec<u32> = rows.iter().filter(|r| r.0 == kind && r.1 == tid).map(|r| r.2).collect();
-                for seg in [&plain, &old, &s] {
+                for seg in [&plain, &old, &s, &unsplit] {
                     let t = seg.target(kind, tid).unwrap();
                     prop_assert_eq!(t.lists.len(), 1);
                     prop_assert_eq!(t.lists[0].0, 0);
@@ -3994,18 +4378,24 @@ mod tests {
             put_varint(&mut b, zigzag(v));
         }
         let mut pos = 0;
-        assert!(read_namespaces(&b, &mut pos, 2).is_err(), "descending");
+        assert!(
+            read_namespaces(&b, &mut pos, 2, false).is_err(),
+            "descending"
+        );
         let mut b = Vec::new();
         put_varint(&mut b, zigzag(1));
         put_varint(&mut b, zigzag(i64::MAX));
         let mut pos = 0;
-        assert!(read_namespaces(&b, &mut pos, 2).is_err(), "past i64");
+        assert!(read_namespaces(&b, &mut pos, 2, false).is_err(), "past i64");
         let mut b = Vec::new();
         for v in [-2i64, 2, 10] {
             put_varint(&mut b, zigzag(v));
         }
         let mut pos = 0;
-        assert_eq!(read_namespaces(&b, &mut pos, 3).unwrap(), vec![-2, 0, 10]);
+        assert_eq!(
+            read_namespaces(&b, &mut pos, 3, false).unwrap(),
+            vec![-2, 0, 10]
+        );
         assert_eq!(pos, b.len());
     }
 

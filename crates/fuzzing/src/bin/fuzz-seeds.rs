@@ -198,6 +198,22 @@ fn main() -> std::io::Result<()> {
     inlink_store::postings::encode_centred_into(&mut bytes, &near, 1 << 24, centre);
     bytes.push(255);
     put(root, "postings", "centred", &bytes)?;
+    // A small list split in two universes, as the fuzz target reads it: a fifth of 2^24
+    // and the rest (the last byte, 255, gives 2^24).
+    let heavy = (1u64 << 24) / 5;
+    let (a, b) = ([5u32, 900, 70_000], [3u32, 4, 5, 6_000_000]);
+    let part = |ids, universe| inlink_store::postings::Part {
+        ids,
+        universe,
+        centre: None,
+    };
+    let mut bytes = Vec::new();
+    inlink_store::postings::encode_split_into(
+        &mut bytes,
+        [part(&a, heavy), part(&b, (1 << 24) - heavy)],
+    );
+    bytes.push(255);
+    put(root, "postings", "split", &bytes)?;
     // A segment as the store writes it (forward entries included): the conformance
     // suite's hub fixture, folded.
     {
@@ -268,19 +284,26 @@ fn main() -> std::io::Result<()> {
         w.finish(1)?;
         put(root, "segment", "centred", &std::fs::read(&path)?)?;
     }
-    // A segment with a long list in ranks among its namespace's pages (version 18): target
-    // 1 linked from 300 pages of namespace 0 (ranked) and 20 of namespace 4 (too few to be).
+    // A segment with long lists in ranks among their classes' pages (version 19): target 1
+    // linked from 300 pages of namespace 0 and 20 of namespace 4, every fifth page heavy
+    // (48 link rows), so that each namespace's rows are two lists; target 2 from 30 of
+    // them, a small list split into its heavy pages and the others.
     {
         use inlink_store::segment::SegmentWriter;
         let path = tmp.path().join("ranked.seg");
         let mut w = SegmentWriter::create(&path)?;
         let ns = |p: u32| if p.is_multiple_of(16) { 4 } else { 0 };
         for from in 0..320u32 {
-            w.push_forward(from, &[1], 1, Some(ns(from)))?;
+            let rows = if from.is_multiple_of(5) { 48 } else { 1 };
+            w.push_forward(from, &[1], rows, Some(ns(from)))?;
         }
         for n in [0, 4] {
             let from: Vec<u32> = (0..320).filter(|&p| ns(p) == n).collect();
             w.push_list(0, 1, n, &from)?;
+        }
+        for n in [0, 4] {
+            let from: Vec<u32> = (0..320).step_by(11).filter(|&p| ns(p) == n).collect();
+            w.push_list(0, 2, n, &from)?;
         }
         w.finish(1)?;
         put(root, "segment", "ranked", &std::fs::read(&path)?)?;
