@@ -359,23 +359,70 @@ fn low_width(n: u64, universe: u64) -> u32 {
 }
 
 /// Appends the Elias–Fano form of `ids` (ascending, distinct, below `universe`) to `out`.
+#[cfg(test)]
 pub fn write_elias_fano(ids: &[u32], universe: u64, out: &mut Vec<u8>) {
-    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    let n = ids.len() as u64;
-    let l = low_width(n, universe);
-    out.push(l as u8);
-    crate::postings::put_packed(
-        out,
-        ids.iter().map(|&id| u64::from(id) & ((1u64 << l) - 1)),
-        l,
-    );
-    out.extend_from_slice(&[0; 8]);
-    let mut upper = RankedWriter::default();
-    for (k, &id) in ids.iter().enumerate() {
-        upper.insert(((u64::from(id) >> l) + k as u64) as u32);
+    let mut w = EliasFanoWriter::new(ids.len() as u64, universe);
+    for &id in ids {
+        w.push(id);
     }
-    upper.extend_to(n + (universe >> l) + 1);
-    upper.write(out);
+    w.write(out);
+}
+
+/// Builds an [`EliasFano`] list an id at a time, its count known first: a segment writes
+/// every class's in one walk of its namespace map.
+pub struct EliasFanoWriter {
+    n: u64,
+    universe: u64,
+    l: u32,
+    k: u64,
+    low: Vec<u64>,
+    upper: RankedWriter,
+}
+
+impl EliasFanoWriter {
+    pub fn new(n: u64, universe: u64) -> Self {
+        let l = low_width(n, universe);
+        EliasFanoWriter {
+            n,
+            universe,
+            l,
+            k: 0,
+            low: vec![0; (n * u64::from(l)).div_ceil(64) as usize],
+            upper: RankedWriter::default(),
+        }
+    }
+
+    /// Adds the next id (ascending, below the universe; `n` of them in all).
+    pub fn push(&mut self, id: u32) {
+        debug_assert!(self.k < self.n && u64::from(id) < self.universe);
+        let (l, k) = (self.l, self.k);
+        if l > 0 {
+            let v = u64::from(id) & ((1u64 << l) - 1);
+            let bit = k * u64::from(l);
+            let (w, b) = ((bit / 64) as usize, (bit % 64) as u32);
+            self.low[w] |= v << b;
+            if b + l > 64 {
+                self.low[w + 1] |= v >> (64 - b);
+            }
+        }
+        self.upper.insert(((u64::from(id) >> l) + k) as u32);
+        self.k += 1;
+    }
+
+    /// The list's bytes, appended to `out`.
+    pub fn write(mut self, out: &mut Vec<u8>) {
+        debug_assert_eq!(self.k, self.n, "as many ids as said");
+        out.push(self.l as u8);
+        let bytes = (self.n * u64::from(self.l)).div_ceil(8) as usize;
+        let at = out.len();
+        for w in &self.low {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out.truncate(at + bytes);
+        out.extend_from_slice(&[0; 8]);
+        self.upper.extend_to(self.n + (self.universe >> self.l) + 1);
+        self.upper.write(out);
+    }
 }
 
 impl EliasFano {

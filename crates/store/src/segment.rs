@@ -92,7 +92,7 @@
 //! ```
 
 use crate::postings::{self, get_varint, put_packed, put_varint, Malformed, Part, Postings};
-use crate::ranked::{write_elias_fano, EliasFano, Ranked, RankedWriter};
+use crate::ranked::{EliasFano, EliasFanoWriter, Ranked, RankedWriter};
 use crate::redirects::{RedirectTarget, Redirects};
 use crate::titles::{PagesByTarget, Shared, Titles, TitlesWriter, PLACE};
 use std::fs::File;
@@ -612,11 +612,25 @@ impl SegmentWriter {
                 .copied()
                 .unwrap_or(none)
         });
-        put_packed(&mut out, ranks.clone(), width);
+        // Each class's pages in all, counted on the way.
+        let mut totals = vec![0u32; names.len()];
+        let counted = ranks.clone().inspect(|&r| {
+            if let Some(c) = totals.get_mut(r as usize) {
+                *c += 1;
+            }
+        });
+        put_packed(&mut out, counted, width);
         // A reader takes eight bytes at once wherever a rank starts.
         out.extend_from_slice(&[0; 8]);
+        // From version 19, each class's pages, for turning ranks among them back into
+        // page ids: written in the walk that counts them (below), put after the counts.
+        let mut lists: Vec<EliasFanoWriter> = totals
+            .iter()
+            .filter(|_| self.version >= 19)
+            .map(|&n| EliasFanoWriter::new(u64::from(n), ids))
+            .collect();
         if self.version >= 18 {
-            // Each namespace's pages below every block boundary, and in all.
+            // Each class's pages below every block boundary, and in all.
             let mut seen = vec![0u32; names.len()];
             let mut put = |seen: &[u32]| {
                 for c in seen {
@@ -630,6 +644,9 @@ impl SegmentWriter {
                 if let Some(c) = seen.get_mut(r as usize) {
                     *c += 1;
                 }
+                if let Some(w) = lists.get_mut(r as usize) {
+                    w.push(id as u32);
+                }
             }
             put(&seen);
         }
@@ -642,19 +659,8 @@ impl SegmentWriter {
             };
             heavy.extend_to(ids);
             heavy.write(&mut out);
-            // Each class's pages, for turning ranks among them back into page ids.
-            let mut members = Vec::new();
-            for class in &names {
-                let c = self
-                    .ns_names
-                    .iter()
-                    .position(|n| n == class)
-                    .map(|c| c as u8);
-                members.clear();
-                members.extend(
-                    (0..ids as u32).filter(|&id| self.page_ns.get(id as usize).copied() == c),
-                );
-                write_elias_fano(&members, ids, &mut out);
+            for w in lists {
+                w.write(&mut out);
             }
         }
         out
