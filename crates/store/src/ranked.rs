@@ -212,6 +212,7 @@ impl Ranked {
     }
 
     /// The `k`-th id below the set's `bits` that is not in it (from 0).
+    #[cfg(test)]
     pub fn select_zero(&self, bytes: &[u8], k: u64) -> Result<Option<u32>, Malformed> {
         self.select_in(bytes, k, true)
     }
@@ -221,7 +222,51 @@ impl Ranked {
         self.bits
     }
 
+    /// Each of `ranks` turned into the id of that rank in the set, or not in it (`zeros`):
+    /// the ids of a short list's ranks among a segment's heavy pages and the others.
+    pub fn select_each(
+        &self,
+        bytes: &[u8],
+        ranks: &mut [u32],
+        zeros: bool,
+    ) -> Result<(), Malformed> {
+        // Compiled a second time with POPCNT, as `EliasFano::select_ascending`.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU was just found to have POPCNT.
+            return unsafe { self.select_each_popcnt(bytes, ranks, zeros) };
+        }
+        self.select_each_in(bytes, ranks, zeros)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn select_each_popcnt(
+        &self,
+        bytes: &[u8],
+        ranks: &mut [u32],
+        zeros: bool,
+    ) -> Result<(), Malformed> {
+        self.select_each_in(bytes, ranks, zeros)
+    }
+
+    #[inline(always)]
+    fn select_each_in(
+        &self,
+        bytes: &[u8],
+        ranks: &mut [u32],
+        zeros: bool,
+    ) -> Result<(), Malformed> {
+        for r in ranks {
+            *r = self
+                .select_in(bytes, u64::from(*r), zeros)?
+                .ok_or(Malformed("rank past the set"))?;
+        }
+        Ok(())
+    }
+
     /// The `k`-th id in the set, or not in it (`zeros`).
+    #[inline(always)]
     fn select_in(&self, bytes: &[u8], k: u64, zeros: bool) -> Result<Option<u32>, Malformed> {
         let total = if zeros {
             self.bits - self.ones
@@ -470,8 +515,9 @@ impl EliasFano {
     }
 
     /// Where the `k`-th id's bit is in `upper`.
+    #[inline(always)]
     fn upper_bit(&self, bytes: &[u8], k: u64) -> Result<u64, Malformed> {
-        let pos = self.upper.select(bytes, k)?;
+        let pos = self.upper.select_in(bytes, k, false)?;
         pos.map(u64::from).ok_or(Malformed("rank past the ids"))
     }
 
@@ -575,6 +621,9 @@ mod tests {
             }
             prop_assert_eq!(set.select(&bytes, ids.len() as u64).unwrap(), None);
             prop_assert_eq!(set.rank(&bytes, u32::MAX), ids.len() as u64);
+            let mut ranks: Vec<u32> = (0..ids.len() as u32).collect();
+            set.select_each(&bytes, &mut ranks, false).unwrap();
+            prop_assert_eq!(&ranks, &sorted);
             // And the ids below its end that are not in it: the k-th is the id with k such
             // ids below it.
             let bits = ids.last().map_or(0, |&l| u64::from(l) + 1);

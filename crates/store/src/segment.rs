@@ -1405,16 +1405,8 @@ impl Namespaces<'_> {
         };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         postings::decode_split(bytes, [part(0), part(1)], [&mut a, &mut b])?;
-        for r in &mut a {
-            *r = set
-                .select(body, u64::from(*r))?
-                .ok_or(Malformed("rank past the heavy pages"))?;
-        }
-        for r in &mut b {
-            *r = set
-                .select_zero(body, u64::from(*r))?
-                .ok_or(Malformed("rank past the other pages"))?;
-        }
+        set.select_each(body, &mut a, false)?;
+        set.select_each(body, &mut b, true)?;
         // Two ascending runs of distinct pages.
         let mut ids = Vec::with_capacity(a.len() + b.len());
         let (mut i, mut j) = (0, 0);
