@@ -103,12 +103,13 @@ use std::sync::Arc;
 pub const VERSION: u32 = 19;
 /// Page ids between two rows of the namespace map's `counts` (from version 18).
 const NS_BLOCK: u64 = 512;
-/// A list is coded in ranks among its namespace's pages when they are at least this
-/// share (1 / n) of the page ids.
+/// Version 18 coded a list in ranks among its namespace's pages when they were at least
+/// this share (1 / n) of the page ids (from 19 every class's lists are ranked).
 const RANKED_SHARE: u64 = 4;
-/// A page with at least this many link rows is in the `heavy` class (from version 19): a
-/// short reverse list codes its linking pages of that class apart from the rest. (Tests
-/// build small segments: a few rows make a page heavy there, so that both classes fill.)
+/// A page with at least this many link rows is heavy (from version 19): it is in many
+/// lists, so lists code their heavy pages apart from the rest (a short list in two parts,
+/// a long one in ranks among each class of its namespace). (Tests build small segments: a
+/// few rows make a page heavy there, so that both classes fill.)
 const HEAVY_ROWS: u64 = if cfg!(test) { 3 } else { 48 };
 /// Version 4 differs only in its short lists (a varint first id and a block; no universe),
 /// which the posting reader still decodes.
@@ -1393,7 +1394,8 @@ impl Namespaces<'_> {
                 let last = |u: u64| u.saturating_sub(1);
                 Some([
                     r.min(last(universes[0])),
-                    (u64::from(page) - r).min(last(universes[1])),
+                    // (A damaged directory may count more pages below it than it has.)
+                    u64::from(page).saturating_sub(r).min(last(universes[1])),
                 ])
             }
             None => None,
