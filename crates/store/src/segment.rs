@@ -2899,27 +2899,25 @@ impl PageRanks {
 
 /// Each page id's rank among the heavy pages and among the rest, for the coding thread.
 struct HeavyRanks {
-    words: Vec<u64>,
-    /// Heavy pages below each word.
-    before: Vec<u32>,
+    /// Per 64 page ids, their word of the set and the heavy pages before them: one cache
+    /// line holds both (the ids of a short list lie far apart).
+    words: Vec<(u64, u32)>,
     /// The page ids, and the heavy ones among them.
     ids: u64,
     heavy: u64,
 }
 
 impl HeavyRanks {
-    fn new(words: &[u64], ids: u64) -> Self {
-        let mut words = words.to_vec();
-        words.resize(ids.div_ceil(64) as usize, 0);
-        let mut before = Vec::with_capacity(words.len() + 1);
+    fn new(set: &[u64], ids: u64) -> Self {
+        let mut words = Vec::with_capacity(ids.div_ceil(64) as usize);
         let mut n = 0u32;
-        for w in &words {
-            before.push(n);
-            n += w.count_ones();
+        for w in 0..ids.div_ceil(64) as usize {
+            let word = set.get(w).copied().unwrap_or(0);
+            words.push((word, n));
+            n += word.count_ones();
         }
         HeavyRanks {
             words,
-            before,
             ids,
             heavy: u64::from(n),
         }
@@ -2929,8 +2927,8 @@ impl HeavyRanks {
     fn rank(&self, id: u32) -> (u32, bool) {
         let (w, b) = ((id / 64) as usize, id % 64);
         match self.words.get(w) {
-            Some(&word) => (
-                self.before[w] + (word & ((1u64 << b) - 1)).count_ones(),
+            Some(&(word, before)) => (
+                before + (word & ((1u64 << b) - 1)).count_ones(),
                 word >> b & 1 == 1,
             ),
             None => (self.heavy as u32, false),
@@ -2951,7 +2949,14 @@ impl HeavyRanks {
     fn split(&self, ids: &[u32], out: &mut [Vec<u32>; 2]) {
         out[0].clear();
         out[1].clear();
-        for &id in ids {
+        const AHEAD: usize = 8;
+        for (i, &id) in ids.iter().enumerate() {
+            if let Some(w) = ids
+                .get(i + AHEAD)
+                .and_then(|&n| self.words.get(n as usize / 64))
+            {
+                crate::prefetch(w);
+            }
             match self.rank(id) {
                 (r, true) => out[0].push(r),
                 (r, false) => out[1].push(id - r),
