@@ -158,7 +158,7 @@ impl Ranked {
 
     /// The id `n` ≥ 1 places after id `from` (which is in the set) among the set's ids.
     #[inline(always)]
-    pub fn nth_one_after(&self, bytes: &[u8], from: u64, n: u64) -> Result<u64, Malformed> {
+    fn nth_one_after(&self, bytes: &[u8], from: u64, n: u64) -> Result<u64, Malformed> {
         let words = self.bits.div_ceil(64);
         let mut left = n;
         let mut w = (from + 1) / 64;
