@@ -1351,9 +1351,10 @@ pub struct Namespaces<'a> {
     /// `counts` (from version 18): u32le per namespace for each block boundary; empty
     /// before.
     counts: &'a [u8],
-    /// The heavy pages and each class's pages (from version 19), and the bytes they lie in.
-    heavy: Option<(Ranked, &'a [u8])>,
+    /// The heavy pages and each class's pages (from version 19), read in `body`.
+    heavy: Option<Ranked>,
     select: &'a [EliasFano],
+    body: &'a [u8],
     /// For reading ranks a word at a time: the fields a word holds after a shift of 0 to
     /// 7 bits, a one at each field's lowest bit, and 2^16 / width rounded up.
     fits: [u8; 8],
@@ -1380,7 +1381,7 @@ impl Namespaces<'_> {
         universe: u64,
         centre: Option<impl FnOnce() -> Result<u32, Malformed>>,
     ) -> Result<Vec<u32>, Malformed> {
-        let (set, body) = self.heavy.ok_or(Malformed("no heavy pages"))?;
+        let (set, body) = (self.heavy.ok_or(Malformed("no heavy pages"))?, self.body);
         let heavy = set.len();
         let universes = [heavy, set.bits() - heavy];
         let centres = match centre {
@@ -1551,8 +1552,8 @@ impl Namespaces<'_> {
     /// pages' ids, in place: a word of the map at a time, each word's pages of `j` found
     /// by their bits, a jump by `counts` where the next rank is past the next block.
     pub fn ids_of_ranks(&self, j: usize, ranks: &mut [u32]) -> Result<(), Malformed> {
-        if let (Some(ef), Some((_, body))) = (self.select.get(j), self.heavy) {
-            return ef.select_ascending(body, ranks);
+        if let Some(ef) = self.select.get(j) {
+            return ef.select_ascending(self.body, ranks);
         }
         // A word's matches are counted by a popcount; without the instruction it is a
         // dozen others, a quarter of a query's conversions (`perf`).
@@ -1976,8 +1977,10 @@ impl Segment {
     /// Checks all of the shared titles' section and the set of heavy pages (lookups check
     /// only what they read).
     pub fn check_shared(&self) -> Result<(), Malformed> {
-        if let Some((set, body)) = self.namespaces().and_then(|m| m.heavy) {
-            set.check(body)?;
+        if let Some(m) = self.namespaces() {
+            if let Some(set) = m.heavy {
+                set.check(m.body)?;
+            }
         }
         self.shared.check(&self.map)
     }
@@ -2179,7 +2182,8 @@ impl Segment {
             packed: &self.map[m.at..self.body_end],
             ids: m.ids,
             counts,
-            heavy: m.heavy.map(|h| (h, &self.map[..self.body_end])),
+            heavy: m.heavy,
+            body: &self.map[..self.body_end],
             select: &m.select,
             fits: m.fits,
             low: m.low,
@@ -3983,7 +3987,7 @@ mod tests {
             let (_b, old) = centred_segment(pages, &rows, true, 11);
             let (_c, s) = centred_segment(pages, &rows, true, VERSION);
             let (_d, unsplit) = centred_segment(pages, &rows, true, 18);
-            prop_assert_eq!(s.namespaces().unwrap().heavy.unwrap().0.len(), u64::from(pages / 5));
+            prop_assert_eq!(s.namespaces().unwrap().heavy.unwrap().len(), u64::from(pages / 5));
             let mut centred = 0;
             for &tid in lists.keys() {
                 let kind = (tid % 2) as u8;
