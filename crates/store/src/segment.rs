@@ -817,15 +817,19 @@ impl SegmentWriter {
                 ns_names: self.ns_names.clone(),
                 universe: self.universe(),
                 ranks: (self.version >= 18 && !self.page_ns.is_empty())
-                    .then(|| PageRanks::new(self.page_ns.clone(), self.ns_names.len())),
+                    .then(|| Arc::new(PageRanks::new(self.page_ns.clone(), self.ns_names.len()))),
                 flags: match self.version {
                     19.. => 2,
                     18 => 1,
                     _ => 0,
                 },
                 parts: Vec::new(),
-                heavy: (self.version >= 19 && !self.page_ns.is_empty())
-                    .then(|| HeavyRanks::new(self.heavy.words(), self.universe().unwrap_or(0))),
+                heavy: (self.version >= 19 && !self.page_ns.is_empty()).then(|| {
+                    Arc::new(HeavyRanks::new(
+                        self.heavy.words(),
+                        self.universe().unwrap_or(0),
+                    ))
+                }),
                 split: [Vec::new(), Vec::new()],
                 ranked: Vec::new(),
                 coded: Vec::new(),
@@ -2520,36 +2524,66 @@ impl GroupJob {
     }
 }
 
-/// The thread that codes the reverse groups while the writer takes the rows: coding the
-/// lists was most of the writer's time, on one core, while the other had a third of its
-/// time to spare (the bulk load's merge of the reverse runs is on it).
+/// The threads that code the reverse groups while the writer takes the rows: coding the
+/// lists was most of the writer's time. At full size one coding thread was the reverse
+/// index's bottleneck, waiting on cache misses (the page tables are hundreds of MB) while
+/// the other core had half its time to spare, so two share the groups, and the writer
+/// takes them back in the order it gave them.
 struct Coding {
-    jobs: Option<std::sync::mpsc::SyncSender<GroupJob>>,
-    done: std::sync::mpsc::Receiver<GroupJob>,
-    worker: Option<std::thread::JoinHandle<()>>,
+    jobs: Option<std::sync::mpsc::SyncSender<(u64, GroupJob)>>,
+    done: std::sync::mpsc::Receiver<(u64, GroupJob)>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    /// Sequence numbers: of the next job given, and of the next one to hand back.
+    sent: u64,
+    next: u64,
+    /// Jobs coded ahead of one given before them.
+    early: std::collections::BTreeMap<u64, GroupJob>,
     in_flight: usize,
     rows: usize,
     spare: Vec<GroupJob>,
 }
 
+/// Threads coding the reverse groups.
+const CODERS: usize = 2;
+
 impl Coding {
-    fn start(mut coder: EntryCoder) -> io::Result<Self> {
-        let (jobs, jobs_rx) = std::sync::mpsc::sync_channel::<GroupJob>(MAX_GROUPS_CODING);
+    fn start(coder: EntryCoder) -> io::Result<Self> {
+        let (jobs, jobs_rx) = std::sync::mpsc::sync_channel::<(u64, GroupJob)>(MAX_GROUPS_CODING);
+        let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
         let (done_tx, done) = std::sync::mpsc::channel();
-        let worker = std::thread::Builder::new()
-            .name("segment-coder".into())
-            .spawn(move || {
-                for mut job in jobs_rx {
-                    coder.code_group(&mut job);
-                    if done_tx.send(job).is_err() {
-                        return;
-                    }
-                }
-            })?;
+        let mut coders = vec![coder];
+        while coders.len() < CODERS {
+            coders.push(coders[0].fresh());
+        }
+        let mut workers = Vec::new();
+        for mut coder in coders {
+            let (jobs_rx, done_tx) = (jobs_rx.clone(), done_tx.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name("segment-coder".into())
+                    .spawn(move || loop {
+                        // The lock is held only to take a job, never while coding one.
+                        let job = match jobs_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((seq, mut job)) = job else {
+                            return;
+                        };
+                        coder.code_group(&mut job);
+                        if done_tx.send((seq, job)).is_err() {
+                            return;
+                        }
+                    })?,
+            );
+        }
         Ok(Coding {
             jobs: Some(jobs),
             done,
-            worker: Some(worker),
+            workers,
+            sent: 0,
+            next: 0,
+            early: std::collections::BTreeMap::new(),
             in_flight: 0,
             rows: 0,
             spare: Vec::new(),
@@ -2564,45 +2598,56 @@ impl Coding {
         job.rows = job.ids.len();
         self.rows += job.rows;
         let jobs = self.jobs.as_ref().ok_or_else(Self::stopped)?;
-        jobs.send(job).map_err(|_| Self::stopped())?;
+        jobs.send((self.sent, job)).map_err(|_| Self::stopped())?;
+        self.sent += 1;
         self.in_flight += 1;
         Ok(())
     }
 
-    /// The next group coded, waiting for it if `wait`; none if none is in flight.
+    /// The next group coded, in the order given, waiting for it if `wait`; none if none
+    /// is in flight.
     fn take(&mut self, wait: bool) -> io::Result<Option<GroupJob>> {
         if self.in_flight == 0 {
             return Ok(None);
         }
-        let got = if wait {
-            Some(self.done.recv().map_err(|_| Self::stopped())?)
-        } else {
-            match self.done.try_recv() {
-                Ok(job) => Some(job),
-                Err(std::sync::mpsc::TryRecvError::Empty) => None,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(Self::stopped()),
+        loop {
+            if let Some(job) = self.early.remove(&self.next) {
+                self.next += 1;
+                self.in_flight -= 1;
+                return Ok(Some(job));
             }
-        };
-        if got.is_some() {
-            self.in_flight -= 1;
+            let got = if wait {
+                self.done.recv().map_err(|_| Self::stopped())?
+            } else {
+                match self.done.try_recv() {
+                    Ok(got) => got,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(None),
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(Self::stopped()),
+                }
+            };
+            self.early.insert(got.0, got.1);
         }
-        Ok(got)
     }
 
     fn stop(mut self) -> io::Result<()> {
         self.jobs = None;
-        match self.worker.take().map(|w| w.join()) {
-            Some(Err(_)) => Err(Self::stopped()),
-            _ => Ok(()),
+        let mut ok = true;
+        for w in self.workers.drain(..) {
+            ok &= w.join().is_ok();
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::stopped())
         }
     }
 }
 
 impl Drop for Coding {
     fn drop(&mut self) {
-        // A writer dropped midway (an error) ends the thread too: it finds no more jobs.
+        // A writer dropped midway (an error) ends the threads too: they find no more jobs.
         self.jobs = None;
-        if let Some(w) = self.worker.take() {
+        for w in self.workers.drain(..) {
             let _ = w.join();
         }
     }
@@ -2616,14 +2661,14 @@ struct EntryCoder {
     universe: Option<u64>,
     /// Ranks of pages among their class's, for lists coded in them (from version 18), and
     /// the low bits of a list's length that say what it holds (1 in version 18, 2 from 19).
-    ranks: Option<PageRanks>,
+    ranks: Option<Arc<PageRanks>>,
     flags: u32,
     /// A long entry's lists as coded into `coded`: (namespace, what the list holds, where
     /// its bytes end).
     parts: Vec<(i32, u64, usize)>,
     /// Ranks in the heavy class and out of it, for short lists coded split (from version
     /// 19), and a short list's two parts before they are coded.
-    heavy: Option<HeavyRanks>,
+    heavy: Option<Arc<HeavyRanks>>,
     split: [Vec<u32>; 2],
     /// A list's ranks before they are coded.
     ranked: Vec<u32>,
@@ -2633,6 +2678,23 @@ struct EntryCoder {
 }
 
 impl EntryCoder {
+    /// Another coder of the same lists, with buffers of its own.
+    fn fresh(&self) -> Self {
+        EntryCoder {
+            page_ns: self.page_ns.clone(),
+            ns_names: self.ns_names.clone(),
+            universe: self.universe,
+            ranks: self.ranks.clone(),
+            flags: self.flags,
+            parts: Vec::new(),
+            heavy: self.heavy.clone(),
+            split: [Vec::new(), Vec::new()],
+            ranked: Vec::new(),
+            coded: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
     /// Whether page `from` is in the namespace map, under `ns`.
     fn mapped(&self, from: u32, ns: i32) -> bool {
         self.page_ns
