@@ -538,6 +538,18 @@ pub struct Ahead<K: Key = u128> {
     chunk: std::vec::IntoIter<K>,
 }
 
+impl<K: Key> Ahead<K> {
+    /// The keys not yet taken of the chunk at hand, or else the next chunk: for callers
+    /// that look some keys ahead (to fetch what each will need).
+    pub fn next_chunk(&mut self) -> Option<io::Result<Vec<K>>> {
+        if self.chunk.len() > 0 {
+            let rest = std::mem::replace(&mut self.chunk, Vec::new().into_iter());
+            return Some(Ok(rest.collect()));
+        }
+        self.batches.next()
+    }
+}
+
 impl<K: Key> Iterator for Ahead<K> {
     type Item = io::Result<K>;
 
@@ -1351,7 +1363,7 @@ mod tests {
         #[test]
         fn sorts_like_a_btree_set(mut keys in proptest::collection::vec(any::<u128>(), 0..3000),
                                   small in any::<bool>(), presorted in any::<bool>(),
-                                  few_highs in any::<bool>()) {
+                                  few_highs in any::<bool>(), taken in 0usize..40) {
             if few_highs {
                 // Many keys share a high half, as a page's forward rows do.
                 for k in keys.iter_mut() {
@@ -1369,7 +1381,13 @@ mod tests {
                 s.push(k).unwrap();
             }
             let got: Vec<u128> = if small {
-                s.finish().unwrap().ahead().map(|k| k.unwrap()).collect()
+                // Some keys one at a time, then the rest a chunk at a time.
+                let mut ahead = s.finish().unwrap().ahead();
+                let mut got: Vec<u128> = ahead.by_ref().take(taken).map(|k| k.unwrap()).collect();
+                while let Some(chunk) = ahead.next_chunk() {
+                    got.extend(chunk.unwrap());
+                }
+                got
             } else {
                 s.finish().unwrap().map(|k| k.unwrap()).collect()
             };
