@@ -2677,7 +2677,21 @@ struct EntryCoder {
     rows: Vec<(u32, u64)>,
 }
 
+/// Ids asked for ahead of the one read, in a reverse group's lists.
+const FETCH_AHEAD: usize = 16;
+
 impl EntryCoder {
+    /// Asks for what coding page `id` in a list reads: its class, and its word of the
+    /// heavy set.
+    fn fetch(&self, id: u32) {
+        if let Some(c) = self.page_ns.get(id as usize) {
+            crate::prefetch(c);
+        }
+        if let Some(h) = &self.heavy {
+            h.fetch(id);
+        }
+    }
+
     /// Another coder of the same lists, with buffers of its own.
     fn fresh(&self) -> Self {
         EntryCoder {
@@ -2709,7 +2723,25 @@ impl EntryCoder {
         job.body.clear();
         job.lens = [0; GROUP as usize];
         let (mut lists_at, mut ids_at) = (0, 0);
+        // The ids below this one have been asked for (see `fetch`).
+        let mut fetched = 0;
         for &t in &job.targets {
+            // A short list's ids, and the next lists' first ones, are asked for before they
+            // are read: each is a cache miss in tables of hundreds of MB at full size (two
+            // thirds of this thread's time went there), and most lists are a few ids long,
+            // too short to look ahead within. A long list looks ahead as it goes.
+            let look = if t.ids_end - ids_at <= MIXED_MAX {
+                t.ids_end
+            } else {
+                ids_at
+            };
+            let until = (look + FETCH_AHEAD).min(job.ids.len());
+            if fetched < until {
+                for &id in &job.ids[fetched.max(ids_at)..until] {
+                    self.fetch(id);
+                }
+                fetched = until;
+            }
             let start = job.body.len();
             self.code_entry(
                 &mut job.body,
@@ -2856,7 +2888,13 @@ impl EntryCoder {
                     let [l, h] = &mut self.split;
                     l.clear();
                     h.clear();
-                    for &id in ids {
+                    for (i, &id) in ids.iter().enumerate() {
+                        if let Some(c) = ids
+                            .get(i + FETCH_AHEAD)
+                            .and_then(|&n| self.page_ns.get(n as usize))
+                        {
+                            crate::prefetch(c);
+                        }
                         match self.page_ns.get(id as usize).map(|&x| usize::from(x)) {
                             Some(x) if x == light => l.push(id),
                             Some(x) if x == heavy => h.push(id),
@@ -2986,6 +3024,13 @@ impl HeavyRanks {
             words,
             ids,
             heavy: u64::from(n),
+        }
+    }
+
+    /// Asks for `id`'s word.
+    fn fetch(&self, id: u32) {
+        if let Some(w) = self.words.get(id as usize / 64) {
+            crate::prefetch(w);
         }
     }
 
