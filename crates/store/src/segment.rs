@@ -752,7 +752,7 @@ impl SegmentWriter {
         };
         let job = &mut self.job;
         // A small list may be centred on its target's page; the walk to it goes by target
-        // id, so it is taken here, in order, and not by the thread coding the groups.
+        // id, so it is taken here, in order, and not by the threads coding the groups.
         let centre = match &mut self.centres {
             Some((bytes, walk)) if job.ids.len() - job.open_ids() <= MIXED_MAX => walk
                 .page_of(bytes, tid)
@@ -808,8 +808,8 @@ impl SegmentWriter {
         self.code(job)
     }
 
-    /// Hands a reverse group to the coding thread (started with the first), and writes
-    /// those it has coded, in order; it waits while too many rows are in its hands.
+    /// Hands a reverse group to the coding threads (started with the first), and writes
+    /// those they have coded, in order; it waits while too many rows are in their hands.
     fn code(&mut self, job: GroupJob) -> io::Result<()> {
         if self.coding.is_none() {
             let coder = EntryCoder {
@@ -848,7 +848,7 @@ impl SegmentWriter {
         }
     }
 
-    /// Waits for the coding thread to code every group it was given, and writes them.
+    /// Waits for the coding threads to code every group they were given, and writes them.
     fn drain_coding(&mut self) -> io::Result<()> {
         while let Some(done) = match &mut self.coding {
             Some(c) if c.in_flight > 0 => c.take(true)?,
@@ -2449,9 +2449,9 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
     (ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)) / std::f64::consts::LN_2
 }
 
-/// Reverse groups in the coding thread's hands at most, and their rows: enough to keep it
+/// Reverse groups in the coding threads' hands at most, and their rows: enough to keep them
 /// busy while the writer takes rows, few enough that a run of large targets holds little.
-/// (Tests wait for the thread often, to show its groups still land in order.)
+/// (Tests wait for the threads often, to show their groups still land in order.)
 const MAX_GROUPS_CODING: usize = if cfg!(test) { 4 } else { 16 };
 const MAX_ROWS_CODING: usize = if cfg!(test) { 256 } else { 1 << 22 };
 /// A reverse group is handed over in parts of about this many rows.
@@ -2468,7 +2468,7 @@ struct TargetRows {
 }
 
 /// A reverse group's rows, then, once coded, its entries' lengths and bytes (buffers that
-/// go back and forth between the writer and the coding thread, not allocated for each).
+/// go back and forth between the writer and the coding threads, not allocated for each).
 struct GroupJob {
     kind: u8,
     group: u32,
@@ -2995,7 +2995,7 @@ impl PageRanks {
     }
 }
 
-/// Each page id's rank among the heavy pages and among the rest, for the coding thread.
+/// Each page id's rank among the heavy pages and among the rest, for the coding threads.
 struct HeavyRanks {
     /// Per 64 page ids, their word of the set and the heavy pages before them: one cache
     /// line holds both (the ids of a short list lie far apart).
@@ -4526,7 +4526,7 @@ mod tests {
 
     #[test]
     fn groups_coded_apart_come_back_in_order() {
-        // Hundreds of groups, some waiting on the coding thread for their count and some
+        // Hundreds of groups, some waiting on the coding threads for their count and some
         // for their rows (one target has thousands), in three kinds.
         let mut rows = BTreeSet::new();
         for k in 0..3u8 {
