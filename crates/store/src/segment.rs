@@ -2727,8 +2727,8 @@ impl EntryCoder {
         let mut fetched = 0;
         for &t in &job.targets {
             // A short list's ids, and the next lists' first ones, are asked for before they
-            // are read: each is a cache miss in tables of hundreds of MB at full size (two
-            // thirds of this thread's time went there), and most lists are a few ids long,
+            // are read: each is a cache miss in tables of hundreds of MB at full size (over
+            // a third of the coding thread's time went there), and most lists are a few ids long,
             // too short to look ahead within. A long list looks ahead as it goes.
             let look = if t.ids_end - ids_at <= MIXED_MAX {
                 t.ids_end
@@ -2933,9 +2933,9 @@ impl EntryCoder {
 }
 
 /// Each page's rank among the pages of its class in a [`SegmentWriter`]'s map, for the
-/// coding threads: a rank per page id (4 bytes a page, where a count per class every 64
-/// ids and a scan of the ids since took about as much room at 30 classes and a fifth of
-/// the coders' time at full size).
+/// coding threads: a rank per page id (4 bytes a page). The count per class every 64 ids
+/// it replaces took 4 bytes a class every 64 pages, but its scan of the ids since was a
+/// fifth of the coding thread's time at full size.
 struct PageRanks {
     page_ns: Arc<Vec<u8>>,
     /// Per page id, its rank in its class.
