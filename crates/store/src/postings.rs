@@ -347,7 +347,17 @@ struct BitReader<'a> {
     bits: u32,
 }
 
-impl BitReader<'_> {
+impl<'a> BitReader<'a> {
+    /// Reads `bytes` from byte `pos` on.
+    fn at(bytes: &'a [u8], pos: usize) -> Self {
+        BitReader {
+            bytes,
+            pos,
+            acc: 0,
+            bits: 0,
+        }
+    }
+
     /// A unary count: the ones before the next zero (which is consumed too), read a word
     /// at a time rather than a bit at a time; 64 ones or more are malformed.
     fn unary(&mut self) -> Result<u32, Malformed> {
@@ -596,12 +606,7 @@ impl<'a> Postings<'a> {
             found >= want
         };
         if let (1, Some(u)) = (self.blocks, self.universe) {
-            let mut r = BitReader {
-                bytes: self.bytes,
-                pos: self.body_at,
-                acc: 0,
-                bits: 0,
-            };
+            let mut r = BitReader::at(self.bytes, self.body_at);
             // A stop at the list's last id leaves nothing unread.
             let complete = get_span_upto(&mut r, self.count, 1, 0, u + 1, out, &mut stop)?;
             return Ok(complete || out.len() == self.count);
@@ -615,12 +620,7 @@ impl<'a> Postings<'a> {
         let mut pos = self.body_at + offset as usize;
         let header = *self.bytes.get(pos).ok_or(Malformed("block past the end"))?;
         pos += 1;
-        let mut r = BitReader {
-            bytes: self.bytes,
-            pos,
-            acc: 0,
-            bits: 0,
-        };
+        let mut r = BitReader::at(self.bytes, pos);
         out.push(first);
         if stop(first) {
             return Ok(n == 1);
@@ -851,12 +851,7 @@ pub fn decode_centred(
     if count > BLOCK as u64 {
         return Err(Malformed("centred list too long"));
     }
-    let mut r = BitReader {
-        bytes,
-        pos,
-        acc: 0,
-        bits: 0,
-    };
+    let mut r = BitReader::at(bytes, pos);
     get_centred(&mut r, count, universe, centre, out)
 }
 
@@ -948,12 +943,7 @@ pub fn decode_split(
     if count > BLOCK as u64 {
         return Err(Malformed("split list too long"));
     }
-    let mut r = BitReader {
-        bytes,
-        pos,
-        acc: 0,
-        bits: 0,
-    };
+    let mut r = BitReader::at(bytes, pos);
     let first = r.bounded(count + 1)?;
     for (i, (p, out)) in parts.into_iter().zip(outs).enumerate() {
         out.clear();
