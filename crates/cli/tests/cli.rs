@@ -388,7 +388,8 @@ fn import_killed_mid_way_leaves_a_usable_index() {
 /// SQL dumps into an empty index go through the bulk load, which commits once at the end:
 /// killed part-way (while reading the tables, and later, while sorting or building the
 /// segment), the index opens sound with all of the load or none of it, no scratch file is
-/// left, and a new import over it gives what a fresh one gives.
+/// left (in the index or the temporary directory), and a new import over it gives what a
+/// fresh one gives.
 #[test]
 fn sql_bulk_load_killed_mid_way_leaves_an_empty_sound_index() {
     let d = tempfile::tempdir().unwrap();
@@ -435,17 +436,26 @@ fn killed_bulk_loads(dir: &Path, files: &[PathBuf], want: &str, pagelinks: u64, 
     assert!(full.contains(&format!("pagelinks {pagelinks}")), "{full}");
     for (i, &ms) in kills_ms.iter().enumerate() {
         let data: PathBuf = dir.join(format!("data-{i}"));
+        // The import's own scratch space, to see what a kill leaves in it.
+        let tmp = dir.join(format!("tmp-{i}"));
+        std::fs::create_dir_all(&tmp).unwrap();
         let mut child = Command::new(BIN)
             .arg("--data")
             .arg(&data)
             .args(&import_args)
             .env("INLINK_LOG", "warn")
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(ms));
         child.kill().unwrap();
         child.wait().unwrap();
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(
+            left.is_empty(),
+            "killed after {ms} ms, left in TMPDIR: {left:?}"
+        );
         let out = inlink(&data, &["check"]);
         assert!(
             out.status.success(),

@@ -13,7 +13,7 @@ use inlink_parse::{Expanded, Extracted, Extractor, LinkFinder, Redirect, Templat
 use inlink_store::{Batch, BulkLoad, LinkStore, Op, PageUpdate, RedirectRow};
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -276,7 +276,7 @@ impl Pipe {
 
 /// Parked pages, written to a scratch file.
 struct Parked {
-    file: BufWriter<tempfile::NamedTempFile>,
+    file: BufWriter<std::fs::File>,
     count: u64,
 }
 
@@ -460,7 +460,7 @@ pub(crate) fn import(
         kv: TempKv::new(opts.memory_budget / 4)?,
         wanted: HashSet::new(),
     };
-    let tmp = tempfile::NamedTempFile::new().map_err(|e| ImportError::Temp(e.to_string()))?;
+    let tmp = crate::temp::scratch_file().map_err(|e| ImportError::Temp(e.to_string()))?;
     let mut parked = Parked {
         file: BufWriter::new(tmp),
         count: 0,
@@ -625,12 +625,16 @@ pub(crate) fn import(
 
         // Second look at parked pages: every template of the dump is known now.
         summary.deferred = parked.count;
-        let file = std::mem::replace(
-            &mut parked.file,
-            BufWriter::new(tempfile::NamedTempFile::new().map_err(io)?),
-        )
-        .into_inner()
-        .map_err(|e| ImportError::Temp(e.to_string()))?;
+        let file = parked
+            .file
+            .into_inner()
+            .map_err(|e| ImportError::Temp(e.to_string()))?;
+        // Each look reads the file from its start, through a handle of its own.
+        let from_start = || -> std::io::Result<std::fs::File> {
+            let mut f = file.try_clone()?;
+            f.rewind()?;
+            Ok(f)
+        };
         // Which parked pages to expand (again) now: all, or in a bulk load those whose
         // first look asked which pages exist (ascending places in the parked file).
         let mut again: Option<Vec<u64>> = None;
@@ -650,7 +654,7 @@ pub(crate) fn import(
                 unreachable!("made above")
             };
             let mut asked_by = Vec::new();
-            let mut r = BufReader::new(file.reopen().map_err(io)?);
+            let mut r = BufReader::new(from_start().map_err(io)?);
             let mut at = 0u64;
             while let Some((id, title, redirect, text)) = read_parked(&mut r).map_err(io)? {
                 let before = calls.get();
@@ -693,7 +697,7 @@ pub(crate) fn import(
         } else {
             Pages::Store(store)
         };
-        let mut r = BufReader::new(file.reopen().map_err(io)?);
+        let mut r = BufReader::new(from_start().map_err(io)?);
         let source = Final {
             texts: &texts,
             pages,

@@ -1,8 +1,13 @@
 //! Disk-backed scratch maps for imports (template texts, link-target ids), so that memory
 //! stays bounded whatever the dump size. Recent writes stay in memory until they exceed a
 //! budget, then go to a temporary redb file that is deleted with the map.
+//!
+//! Scratch files are unnamed ([`tempfile::tempfile`]): the system frees them when the
+//! process ends, however it ends. Named ones stayed behind an import killed or interrupted
+//! (Ctrl-C runs no destructors), a parked-pages file of an XML import among them.
 
 use crate::ImportError;
+use redb::backends::FileBackend;
 use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, TableDefinition};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,7 +22,6 @@ pub struct TempKv {
     pending_bytes: usize,
     budget: usize,
     db: Option<Database>,
-    _dir: tempfile::TempDir,
 }
 
 fn temp_err(e: impl std::fmt::Display) -> ImportError {
@@ -26,17 +30,12 @@ fn temp_err(e: impl std::fmt::Display) -> ImportError {
 
 impl TempKv {
     pub fn new(budget: usize) -> Result<Self, ImportError> {
-        let dir = tempfile::Builder::new()
-            .prefix("inlink-import-")
-            .tempdir()
-            .map_err(temp_err)?;
         Ok(TempKv {
             pending: HashMap::default(),
             reader: RefCell::new(None),
             pending_bytes: 0,
             budget,
             db: None,
-            _dir: dir,
         })
     }
 
@@ -54,13 +53,13 @@ impl TempKv {
             return Ok(());
         }
         if self.db.is_none() {
-            let path = self._dir.path().join("scratch.redb");
+            let file = scratch_file().map_err(temp_err)?;
             // redb's default cache (1 GiB) would take a 10-million-page import past 2 GB;
             // this map's share of the import's memory is its budget, once more for reads.
             self.db = Some(
                 Database::builder()
                     .set_cache_size(self.budget.max(16 << 20))
-                    .create(path)
+                    .create_with_backend(FileBackend::new(file).map_err(temp_err)?)
                     .map_err(temp_err)?,
             );
         }
@@ -94,6 +93,11 @@ impl TempKv {
         let v = reader.as_ref()?.get(key).ok()??.value().to_vec();
         Some(v)
     }
+}
+
+/// A scratch file with no name, in the system's temporary directory.
+pub(crate) fn scratch_file() -> std::io::Result<std::fs::File> {
+    tempfile::tempfile()
 }
 
 #[cfg(test)]
