@@ -223,9 +223,10 @@ impl<'s> SqlImport<'s> {
                 }
             });
             let (calls_tx, calls_rx) = std::sync::mpsc::sync_channel::<Vec<Call>>(32);
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<LinkRow>>();
             let loading = loader
                 .as_mut()
-                .map(|l| scope.spawn(move || load_calls(l.as_mut(), calls_rx)));
+                .map(|l| scope.spawn(move || load_calls(l.as_mut(), calls_rx, spent_tx)));
             let mut handler = Handler {
                 imp: self,
                 cols: None,
@@ -234,6 +235,10 @@ impl<'s> SqlImport<'s> {
                 kind: Table::Other,
                 batch: Batch::new(),
                 calls: Vec::new(),
+                links: vec![LinkRow::default(); CALLS],
+                linked: 0,
+                links_kind: LinkKind::Page,
+                spent: spent_rx,
                 rows: 0,
                 summary: &mut summary,
                 error: None,
@@ -285,6 +290,15 @@ struct Handler<'a, 's> {
     batch: Batch,
     /// Loader calls waiting to go to the loader thread.
     calls: Vec<Call>,
+    /// Link rows by target key (the first `linked`, of kind `links_kind`) waiting to go as
+    /// one call. Written in place: pushed, each row was built on the stack and then
+    /// loaded whole into the chunk, a stall (store forwarding) that was most of reading a
+    /// row.
+    links: Vec<LinkRow>,
+    linked: usize,
+    links_kind: LinkKind,
+    /// Link row chunks the loader thread is done with.
+    spent: std::sync::mpsc::Receiver<Vec<LinkRow>>,
     rows: u64,
     summary: &'a mut Summary,
     /// A store error ends the import; it is kept here because the tokenizer's callbacks
@@ -310,6 +324,7 @@ impl Visitor for Handler<'_, '_> {
         r
     }
 
+    #[inline(always)]
     fn int_row(&mut self, row: &[i64], position: u64) -> Result<(), String> {
         // A link row for the loader, its columns read straight from the integers: the
         // rows of the link tables are most of a dump's, and most of reading them was
@@ -360,6 +375,7 @@ impl Handler<'_, '_> {
             self.error = Some(ImportError::Temp(format!("index writes failed: {e}")));
             return Err(e);
         }
+        self.take_links();
         if self.error.is_none() && !self.calls.is_empty() {
             // A chunk's room at once: grown by doublings, it was copied on the way.
             let calls = std::mem::replace(&mut self.calls, Vec::with_capacity(CALLS));
@@ -406,12 +422,9 @@ impl Handler<'_, '_> {
         self.batch.push(op);
     }
 
-    /// Hands a call to the loader thread, a chunk at a time. Inlined, as `link_call`, so
-    /// that a link row's call is built in its chunk: built field by field on the stack
-    /// and loaded whole to be copied there, it stalled every row (under `perf` at 3.6 M
-    /// pages, the reader's own samples went from 9.5 to 6.8 % of the import's).
-    #[inline(always)]
+    /// Hands a call to the loader thread, a chunk at a time, after the link rows before it.
     fn call(&mut self, call: Call) -> Result<(), String> {
+        self.take_links();
         self.calls.push(call);
         if self.calls.len() >= CALLS {
             self.flush()?;
@@ -444,13 +457,38 @@ impl Handler<'_, '_> {
         let Ok(key) = u64::try_from(target) else {
             return Err(format!("link target {target} is not in linktarget"));
         };
-        self.call(Call::Link {
+        if self.linked == self.links.len() || kind != self.links_kind {
+            if self.linked > 0 {
+                self.flush()?;
+            }
+            self.links_kind = kind;
+        }
+        self.links[self.linked] = LinkRow {
             from,
             from_ns,
-            kind,
             key,
             position,
-        })
+        };
+        self.linked += 1;
+        Ok(())
+    }
+
+    /// The link rows waiting, as one call after those before them.
+    fn take_links(&mut self) {
+        if self.linked == 0 {
+            return;
+        }
+        let fresh = match self.spent.try_recv() {
+            Ok(mut rows) => {
+                rows.resize(CALLS, LinkRow::default());
+                rows
+            }
+            Err(_) => vec![LinkRow::default(); CALLS],
+        };
+        let mut rows = std::mem::replace(&mut self.links, fresh);
+        rows.truncate(self.linked);
+        self.linked = 0;
+        self.calls.push(Call::Links(self.links_kind, rows));
     }
 
     fn handle(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
@@ -576,19 +614,23 @@ const CALLS: usize = 4096;
 enum Call {
     Page(Box<PageRecord>),
     Target(u64, Box<Title>),
-    Link {
-        from: u32,
-        from_ns: i32,
-        kind: LinkKind,
-        key: u64,
-        /// Where the row is in the file, to report it if its target is unknown.
-        position: u64,
-    },
+    /// Link rows of one kind by target key, in their order.
+    Links(LinkKind, Vec<LinkRow>),
     LinkTitle(PageId, i32, LinkKind, Box<Title>),
     Redirect(PageId, Box<RedirectRow>),
 }
 
 const _: () = assert!(std::mem::size_of::<Call>() <= 32);
+
+/// A link row by target key for the loader thread.
+#[derive(Clone, Copy, Default)]
+struct LinkRow {
+    from: u32,
+    from_ns: i32,
+    key: u64,
+    /// Where the row is in the file, to report it if its target is unknown.
+    position: u64,
+}
 
 /// What the loader thread did with a file's rows.
 #[derive(Default)]
@@ -607,43 +649,20 @@ struct Loaded {
 fn load_calls(
     l: &mut (dyn BulkLoad + Send),
     calls: std::sync::mpsc::Receiver<Vec<Call>>,
+    spent: std::sync::mpsc::Sender<Vec<LinkRow>>,
 ) -> Loaded {
     let mut done = Loaded::default();
     for chunk in calls {
-        // Link rows name their targets by keys spread over a large table: each is asked
-        // for a few rows ahead of its turn.
-        const AHEAD: usize = 16;
-        for call in chunk.iter().take(AHEAD) {
-            if let Call::Link { key, .. } = call {
-                l.prefetch_link(*key);
-            }
-        }
-        for (i, call) in chunk.iter().enumerate() {
-            if let Some(Call::Link { key, .. }) = chunk.get(i + AHEAD) {
-                l.prefetch_link(*key);
-            }
-            let r = match *call {
+        for call in chunk {
+            let r = match call {
                 Call::Page(ref p) => l.page(p),
                 Call::Target(key, ref title) => l.target(key, title),
-                Call::Link {
-                    from,
-                    from_ns,
-                    kind,
-                    key,
-                    position,
-                } => l.link(PageId(from), from_ns, kind, key).map(|known| {
-                    if known {
-                        done.links[kind as usize] += 1;
-                    } else {
-                        done.unknown += 1;
-                        if done.examples.len() < UNKNOWN_EXAMPLES {
-                            done.examples.push(Skipped {
-                                position,
-                                reason: format!("link target {key} is not in linktarget"),
-                            });
-                        }
-                    }
-                }),
+                Call::Links(kind, rows) => {
+                    let r = load_links(l, kind, &rows, &mut done);
+                    // Back to the reading thread, to be filled again.
+                    let _ = spent.send(rows);
+                    r
+                }
                 Call::LinkTitle(from, from_ns, kind, ref title) => {
                     l.link_title(from, from_ns, kind, title)
                 }
@@ -657,4 +676,35 @@ fn load_calls(
         }
     }
     done
+}
+
+fn load_links(
+    l: &mut (dyn BulkLoad + Send),
+    kind: LinkKind,
+    rows: &[LinkRow],
+    done: &mut Loaded,
+) -> Result<(), inlink_store::StoreError> {
+    // Link rows name their targets by keys spread over a large table: each is asked for a
+    // few rows ahead of its turn.
+    const AHEAD: usize = 16;
+    for r in rows.iter().take(AHEAD) {
+        l.prefetch_link(r.key);
+    }
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(next) = rows.get(i + AHEAD) {
+            l.prefetch_link(next.key);
+        }
+        if l.link(PageId(r.from), r.from_ns, kind, r.key)? {
+            done.links[kind as usize] += 1;
+        } else {
+            done.unknown += 1;
+            if done.examples.len() < UNKNOWN_EXAMPLES {
+                done.examples.push(Skipped {
+                    position: r.position,
+                    reason: format!("link target {} is not in linktarget", r.key),
+                });
+            }
+        }
+    }
+    Ok(())
 }
