@@ -16,6 +16,7 @@ pub mod redirects;
 pub mod segment;
 mod sorter;
 pub mod titles;
+mod transpose;
 
 pub use error::StoreError;
 pub use mem::MemStore;

@@ -467,33 +467,40 @@ impl<K: Key> Sorted<K> {
     /// The same keys, merged on a thread of its own a few thousand ahead of the caller, so
     /// that merging and what the caller does with each key share the cores.
     pub fn ahead(self) -> Ahead<K> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Option<Vec<K>>>>(4);
-        std::thread::spawn(move || {
-            let mut chunk = Vec::with_capacity(AHEAD_CHUNK);
-            for k in self {
-                match k {
-                    Ok(k) => chunk.push(k),
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                }
-                if chunk.len() == AHEAD_CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(AHEAD_CHUNK));
-                    if tx.send(Ok(Some(full))).is_err() {
-                        return;
-                    }
+        ahead(self)
+    }
+}
+
+/// `keys`, made on a thread of their own a few thousand ahead of the caller.
+pub(crate) fn ahead<K: Key>(
+    keys: impl Iterator<Item = io::Result<K>> + Send + 'static,
+) -> Ahead<K> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Option<Vec<K>>>>(4);
+    std::thread::spawn(move || {
+        let mut chunk = Vec::with_capacity(AHEAD_CHUNK);
+        for k in keys {
+            match k {
+                Ok(k) => chunk.push(k),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
                 }
             }
-            if !chunk.is_empty() && tx.send(Ok(Some(chunk))).is_err() {
-                return;
+            if chunk.len() == AHEAD_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(AHEAD_CHUNK));
+                if tx.send(Ok(Some(full))).is_err() {
+                    return;
+                }
             }
-            let _ = tx.send(Ok(None));
-        });
-        Ahead {
-            batches: Batches::new(rx),
-            chunk: Vec::new().into_iter(),
         }
+        if !chunk.is_empty() && tx.send(Ok(Some(chunk))).is_err() {
+            return;
+        }
+        let _ = tx.send(Ok(None));
+    });
+    Ahead {
+        batches: Batches::new(rx),
+        chunk: Vec::new().into_iter(),
     }
 }
 

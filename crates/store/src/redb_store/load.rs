@@ -11,6 +11,7 @@
 use super::*;
 use crate::segment::{TitleTablesApart, TitlesApart, TitlesWritten, KINDS};
 use crate::sorter::RecordSorter;
+use crate::transpose::Transpose;
 use crate::{prefetch, BulkLoad};
 use inlink_model::NamespaceId;
 use memmap2::MmapMut;
@@ -196,15 +197,151 @@ impl NarrowKeys {
     }
 }
 
-/// The reverse rows' sort: of narrow keys where the rows' fields fit, else of wide ones.
+/// Rows a bucket of the reverse rows' transpose is cut for, by the counts kept for
+/// [`FirstIds`]: sorted by counting, a bucket's rows and its sorted copy stay about the
+/// size of the cache.
+const BUCKET_ROWS: u32 = 1 << 21;
+
+/// Target ids a bucket spans at most (its counts: 4 MB).
+const BUCKET_SPAN: u32 = 1 << 20;
+
+/// Where each reverse row goes in the transpose ([`Transpose`]): target ids cut into
+/// ranges of about [`BUCKET_ROWS`] rows, a set of ranges per kind; within its bucket, a
+/// row's key is its target's place in the range and its namespace's rank.
+struct ReverseBuckets {
+    first: u32,
+    /// The bucket of each of the most linked ids (`0..=first`).
+    heavy: Vec<u32>,
+    /// The bucket of each block of 64 ids after them: buckets there start on a block.
+    light: Vec<u32>,
+    /// The first target id of each bucket of a kind.
+    starts: Vec<u32>,
+    /// Namespaces in order, a rank each, in `ns_bits` bits.
+    ns: Vec<i32>,
+    ns_bits: u32,
+    /// The namespace ranked last, and its rank.
+    last: (i32, u32),
+}
+
+impl ReverseBuckets {
+    /// `None` when the keys would not fit 32 bits (namespaces by the thousand).
+    fn new(
+        links_to: &[u16],
+        given: impl Fn(u32) -> u32,
+        first: &FirstIds,
+        seen: &Seen,
+    ) -> Option<Self> {
+        let mut ns = seen.ns.clone();
+        ns.sort_unstable();
+        let ns_bits = u32::BITS - (ns.len().saturating_sub(1) as u32).leading_zeros();
+        if ns_bits + BUCKET_SPAN.trailing_zeros() > 32 {
+            return None;
+        }
+        let end = links_to.len().max(1) as u32;
+        let f = first.first;
+        // Rows by final id: each of the most linked alone (one past counting, a bucket of
+        // its own), the others by blocks of 64.
+        let mut heavy_rows = vec![0u32; f as usize + 1];
+        let mut light_rows = vec![0u32; (end - f.min(end)).div_ceil(64) as usize];
+        for tid in 1..end {
+            let id = first.id(given(tid));
+            let n = links_to[tid as usize];
+            if id <= f {
+                heavy_rows[id as usize] = if n == u16::MAX {
+                    BUCKET_ROWS
+                } else {
+                    u32::from(n)
+                };
+            } else if let Some(r) = light_rows.get_mut(((id - f - 1) / 64) as usize) {
+                *r += u32::from(n);
+            }
+        }
+        let mut starts = vec![0u32];
+        let mut rows = 0u32;
+        let mut cut = |at: u32, n: u32, starts: &mut Vec<u32>| {
+            let start = *starts.last().expect("one at least");
+            if rows > 0 && (rows.saturating_add(n) > BUCKET_ROWS || at - start >= BUCKET_SPAN - 64)
+            {
+                starts.push(at);
+                rows = 0;
+            }
+            rows = rows.saturating_add(n);
+            starts.len() as u32 - 1
+        };
+        let heavy = (0..=f)
+            .map(|id| cut(id, heavy_rows[id as usize], &mut starts))
+            .collect();
+        let light = light_rows
+            .iter()
+            .enumerate()
+            .map(|(block, &n)| cut(f + 1 + 64 * block as u32, n, &mut starts))
+            .collect();
+        Some(ReverseBuckets {
+            first: f,
+            heavy,
+            light,
+            starts,
+            last: (ns.first().copied().unwrap_or(0), 0),
+            ns,
+            ns_bits,
+        })
+    }
+
+    fn buckets(&self) -> usize {
+        self.starts.len() * KINDS
+    }
+
+    /// A row's bucket and its key there.
+    #[inline(always)]
+    fn place(&mut self, kind: u8, tid: u32, ns: i32) -> (usize, u32) {
+        let b = if tid <= self.first {
+            self.heavy[tid as usize]
+        } else {
+            self.light[((tid - self.first - 1) / 64) as usize]
+        };
+        if self.last.0 != ns {
+            let rank = self
+                .ns
+                .binary_search(&ns)
+                .expect("every forward row's namespace is noted");
+            self.last = (ns, rank as u32);
+        }
+        let key = ((tid - self.starts[b as usize]) << self.ns_bits) | self.last.1;
+        (usize::from(kind) * self.starts.len() + b as usize, key)
+    }
+
+    /// The wide keys ([`pack`]) of the rows the transpose gives back.
+    fn widen(self) -> impl FnMut(usize, u32, u32) -> u128 {
+        // A bucket's kind and first target, worked out once for its rows.
+        let mut at = (usize::MAX, 0u8, 0u32);
+        move |bucket, key, page| {
+            if at.0 != bucket {
+                let (kind, b) = (bucket / self.starts.len(), bucket % self.starts.len());
+                at = (bucket, kind as u8, self.starts[b]);
+            }
+            let tid = at.2 + (key >> self.ns_bits);
+            let rank = key & ((1 << self.ns_bits) - 1);
+            pack(at.1, tid, self.ns[rank as usize], page)
+        }
+    }
+}
+
+/// The reverse rows' sort: a transpose where the rows' keys fit, else an external sort of
+/// narrow keys where the rows' fields fit, else of wide ones.
 enum ReverseSort {
+    Transpose(Transpose, ReverseBuckets),
     Narrow(Sorter<u64>, NarrowKeys),
     Wide(Sorter<u128>),
 }
 
 impl ReverseSort {
+    #[inline(always)]
     fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> std::io::Result<()> {
         match self {
+            ReverseSort::Transpose(t, buckets) => {
+                let (bucket, key) = buckets.place(kind, tid, ns);
+                t.push(bucket, key, from)
+            }
             ReverseSort::Narrow(s, keys) => s.push(keys.pack(kind, tid, ns, from)),
             ReverseSort::Wide(s) => s.push(pack(kind, tid, ns, from)),
         }
@@ -1077,6 +1214,7 @@ impl<'s> Loader<'s> {
         }
         self.links_by_key = Vec::new();
         let first = FirstIds::new(&links_to, given);
+        let buckets = ReverseBuckets::new(&links_to, given, &first, &self.seen);
         drop(links_to);
         let first = &first;
         let remap = move |tid: u32| first.id(given(tid));
@@ -1167,9 +1305,12 @@ impl<'s> Loader<'s> {
             // Every target id is given out by now.
             let universe = u64::from(self.next_tid);
             w.set_forward_universe(universe);
-            let mut reverse = match NarrowKeys::new(&self.seen, self.next_tid) {
-                Some(keys) => ReverseSort::Narrow(Sorter::new(dir, self.big), keys),
-                None => ReverseSort::Wide(Sorter::new(dir, self.big)),
+            let mut reverse = match (buckets, NarrowKeys::new(&self.seen, self.next_tid)) {
+                (Some(b), _) => {
+                    ReverseSort::Transpose(Transpose::new(dir, b.buckets(), b.ns_bits, self.big), b)
+                }
+                (None, Some(keys)) => ReverseSort::Narrow(Sorter::new(dir, self.big), keys),
+                (None, None) => ReverseSort::Wide(Sorter::new(dir, self.big)),
             };
             let forward = std::mem::replace(&mut self.forward, Sorter::new(dir, 0));
             // The forward entries are coded (and written) on a thread of their own, given
@@ -1257,6 +1398,14 @@ impl<'s> Loader<'s> {
                 "bulk load: reverse index"
             );
             match reverse {
+                ReverseSort::Transpose(t, buckets) => {
+                    let rows = t.finish()?;
+                    let mut widen = buckets.widen();
+                    let wide = crate::sorter::ahead(
+                        rows.map(move |r| r.map(|(b, key, page)| widen(b, key, page))),
+                    );
+                    push_reverse(&mut w, wide)?;
+                }
                 ReverseSort::Narrow(sort, keys) => {
                     let wide = sort.finish()?.ahead().map(|k| k.map(|k| keys.widen(k)));
                     push_reverse(&mut w, wide)?;
