@@ -194,7 +194,7 @@ impl<K: Key> Sorter<K> {
         self.buf = Vec::new();
         self.narrow_runs()?;
         Ok(Sorted {
-            inner: Inner::Merge(Merge::open(&self.runs)?),
+            inner: Inner::Merge(Box::new(Merge::open(&self.runs)?)),
             _sorter: self,
         })
     }
@@ -443,7 +443,9 @@ impl<K: Key> Run<K> {
 enum Inner<K> {
     /// Sorted and deduplicated: nothing was spilled.
     Memory(std::vec::IntoIter<K>),
-    Merge(Merge<K>),
+    /// Boxed: the variant was told from the other by a niche in the last key, loaded whole
+    /// just after it was stored in halves (a stall at every key, on the store forwarding).
+    Merge(Box<Merge<K>>),
 }
 
 /// The sorted keys; holds the run files until dropped.
