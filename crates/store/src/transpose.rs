@@ -64,7 +64,9 @@ impl Transpose {
         }
     }
 
-    /// A row. A bucket's rows must come with pages that never go down.
+    /// A row. A bucket's rows must come with pages that never go down, and be distinct (a
+    /// row given twice comes back twice from a bucket sorted in memory, once from one
+    /// sorted externally).
     #[inline]
     pub fn push(&mut self, bucket: usize, key: u32, page: u32) -> io::Result<()> {
         let b = &mut self.buckets[bucket];
