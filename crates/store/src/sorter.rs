@@ -469,13 +469,21 @@ impl<K: Key> Sorted<K> {
     /// The same keys, merged on a thread of its own a few thousand ahead of the caller, so
     /// that merging and what the caller does with each key share the cores.
     pub fn ahead(self) -> Ahead<K> {
-        ahead(self)
+        ahead(self, |_| {})
+    }
+
+    /// [`ahead`](Self::ahead), each chunk of keys passed through `each` on that thread
+    /// before it is handed over (their order is then the caller's to mind).
+    pub fn ahead_mapped(self, each: impl FnMut(&mut [K]) + Send + 'static) -> Ahead<K> {
+        ahead(self, each)
     }
 }
 
-/// `keys`, made on a thread of their own a few thousand ahead of the caller.
+/// `keys`, made on a thread of their own a few thousand ahead of the caller, each chunk
+/// passed through `each` there.
 pub(crate) fn ahead<K: Key>(
     keys: impl Iterator<Item = io::Result<K>> + Send + 'static,
+    mut each: impl FnMut(&mut [K]) + Send + 'static,
 ) -> Ahead<K> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Option<Vec<K>>>>(4);
     std::thread::spawn(move || {
@@ -489,14 +497,18 @@ pub(crate) fn ahead<K: Key>(
                 }
             }
             if chunk.len() == AHEAD_CHUNK {
+                each(&mut chunk);
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(AHEAD_CHUNK));
                 if tx.send(Ok(Some(full))).is_err() {
                     return;
                 }
             }
         }
-        if !chunk.is_empty() && tx.send(Ok(Some(chunk))).is_err() {
-            return;
+        if !chunk.is_empty() {
+            each(&mut chunk);
+            if tx.send(Ok(Some(chunk))).is_err() {
+                return;
+            }
         }
         let _ = tx.send(Ok(None));
     });

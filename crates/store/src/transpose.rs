@@ -64,6 +64,16 @@ impl Transpose {
         }
     }
 
+    /// Fetches the end of bucket `bucket`'s buffer, where its next row goes.
+    #[inline(always)]
+    pub fn prefetch(&self, bucket: usize) {
+        if let Some(b) = self.buckets.get(bucket) {
+            if let Some(end) = b.buf.last() {
+                crate::prefetch(end);
+            }
+        }
+    }
+
     /// A row. A bucket's rows must come with pages that never go down, and be distinct (a
     /// row given twice comes back twice from a bucket sorted in memory, once from one
     /// sorted externally).

@@ -221,6 +221,8 @@ struct ReverseBuckets {
     ns_bits: u32,
     /// The namespace ranked last, and its rank.
     last: (i32, u32),
+    /// A page's rows placed, reused page after page.
+    places: Vec<(usize, u32)>,
 }
 
 impl ReverseBuckets {
@@ -284,11 +286,23 @@ impl ReverseBuckets {
             last: (ns.first().copied().unwrap_or(0), 0),
             ns,
             ns_bits,
+            places: Vec::new(),
         })
     }
 
     fn buckets(&self) -> usize {
         self.starts.len() * KINDS
+    }
+
+    /// Fetches the cell that says the bucket of `tid`.
+    #[inline(always)]
+    fn prefetch(&self, tid: u32) {
+        if let Some(cell) = tid
+            .checked_sub(self.first + 1)
+            .and_then(|light| self.light.get((light / 64) as usize))
+        {
+            crate::prefetch(cell);
+        }
     }
 
     /// A row's bucket and its key there.
@@ -335,6 +349,38 @@ enum ReverseSort {
 }
 
 impl ReverseSort {
+    /// A page's rows. Into the transpose, in three passes: at full size, the cells of the
+    /// buckets' table (4 MB) and the ends of the buckets' buffers were each a cache miss
+    /// a row, on the thread that holds up the phase, so each pass fetches what the next
+    /// needs.
+    fn push_page(&mut self, from: u32, rows: &[(u8, u32, i32)]) -> std::io::Result<()> {
+        match self {
+            ReverseSort::Transpose(t, buckets) => {
+                for &(_, tid, _) in rows {
+                    buckets.prefetch(tid);
+                }
+                let mut places = std::mem::take(&mut buckets.places);
+                places.clear();
+                for &(kind, tid, ns) in rows {
+                    let (bucket, key) = buckets.place(kind, tid, ns);
+                    t.prefetch(bucket);
+                    places.push((bucket, key));
+                }
+                for &(bucket, key) in &places {
+                    t.push(bucket, key, from)?;
+                }
+                buckets.places = places;
+                Ok(())
+            }
+            _ => {
+                for &(kind, tid, ns) in rows {
+                    self.push(kind, tid, ns, from)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     #[inline(always)]
     fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> std::io::Result<()> {
         match self {
@@ -345,6 +391,15 @@ impl ReverseSort {
             ReverseSort::Narrow(s, keys) => s.push(keys.pack(kind, tid, ns, from)),
             ReverseSort::Wide(s) => s.push(pack(kind, tid, ns, from)),
         }
+    }
+}
+
+/// The id order kept for target ids given from `base` on (`final_of`), the others as they
+/// are.
+fn given_id(final_of: &[u32], base: u32, tid: u32) -> u32 {
+    match tid.checked_sub(base) {
+        Some(new) => final_of[new as usize],
+        None => tid,
     }
 }
 
@@ -1198,11 +1253,9 @@ impl<'s> Loader<'s> {
         for (i, k) in order.finish()?.enumerate() {
             final_of[k? as u32 as usize] = base + i as u32;
         }
-        let final_of = &final_of;
-        let given = move |tid: u32| match tid.checked_sub(base) {
-            Some(new) => final_of[new as usize],
-            None => tid,
-        };
+        let final_arc = Arc::new(final_of);
+        let final_of = &*final_arc;
+        let given = move |tid: u32| given_id(final_of, base, tid);
         // The most linked targets first, the rest in the order given above.
         let mut links_to = std::mem::take(&mut self.links_to);
         links_to.resize(self.next_tid as usize, 0);
@@ -1213,10 +1266,10 @@ impl<'s> Loader<'s> {
             }
         }
         self.links_by_key = Vec::new();
-        let first = FirstIds::new(&links_to, given);
-        let buckets = ReverseBuckets::new(&links_to, given, &first, &self.seen);
+        let first_arc = Arc::new(FirstIds::new(&links_to, given));
+        let first = &*first_arc;
+        let buckets = ReverseBuckets::new(&links_to, given, first, &self.seen);
         drop(links_to);
-        let first = &first;
         let remap = move |tid: u32| first.id(given(tid));
         // No row comes any more: the arrays from keys and page ids go before the big sorts.
         self.tids = None;
@@ -1344,10 +1397,8 @@ impl<'s> Loader<'s> {
                 // One row per (kind, target): rows of a missing page may disagree on `ns`.
                 rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
                 rows.dedup_by_key(|&mut (k, t, _)| (k, t));
-                for &(kind, tid, ns) in rows.iter() {
-                    reverse.push(kind, tid, ns, from)?;
-                    batch.push((from, kind, tid, ns));
-                }
+                reverse.push_page(from, rows)?;
+                batch.extend(rows.iter().map(|&(kind, tid, ns)| (from, kind, tid, ns)));
                 rows.clear();
                 if batch.len() >= 1 << 16 || last {
                     let next = spare.try_recv().unwrap_or_default();
@@ -1357,16 +1408,22 @@ impl<'s> Loader<'s> {
                 Ok(())
             };
             let streamed = (|| -> R<()> {
-                let mut keys = forward.finish()?.ahead();
+                // A chunk's ids mapped at once, each looked up some rows ahead, on the
+                // merging thread: at full size this one held up the phase (busy 97 of
+                // its 108 s), the ids' map a fifth of that.
+                let (first, final_of) = (first_arc.clone(), final_arc.clone());
                 let mut tids = Vec::new();
-                while let Some(chunk) = keys.next_chunk() {
-                    let chunk = chunk?;
-                    // A chunk's ids mapped at once, each looked up some rows ahead.
+                let mut keys = forward.finish()?.ahead_mapped(move |chunk: &mut [u128]| {
                     tids.clear();
-                    tids.extend(chunk.iter().map(|&k| given(unpack_forward(k).2)));
+                    tids.extend(chunk.iter().map(|&k| given_id(&final_of, base, k as u32)));
                     first.map_all(&mut tids);
-                    for (&k, &tid) in chunk.iter().zip(&tids) {
-                        let (from, kind, _, ns) = unpack_forward(k);
+                    for (k, &tid) in chunk.iter_mut().zip(&tids) {
+                        *k = (*k & !u128::from(u32::MAX)) | u128::from(tid);
+                    }
+                });
+                while let Some(chunk) = keys.next_chunk() {
+                    for &k in chunk?.iter() {
+                        let (from, kind, tid, ns) = unpack_forward(k);
                         if page != Some(from) {
                             if let Some(p) = page {
                                 flush(p, &mut rows, false)?;
@@ -1403,6 +1460,7 @@ impl<'s> Loader<'s> {
                     let mut widen = buckets.widen();
                     let wide = crate::sorter::ahead(
                         rows.map(move |r| r.map(|(b, key, page)| widen(b, key, page))),
+                        |_| {},
                     );
                     push_reverse(&mut w, wide)?;
                 }
