@@ -117,15 +117,18 @@ struct Guide {
     store: Arc<dyn LinkStore>,
     api: SiYuan,
     walk: Walk,
-    _dir: tempfile::TempDir,
 }
 
 fn guide() -> Option<&'static Guide> {
     static G: OnceLock<Option<Guide>> = OnceLock::new();
     G.get_or_init(|| {
         let root = data("siyuan-guide")?;
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn LinkStore> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        // A static is never dropped, so a temporary directory here would stay behind every
+        // run: the index goes to a place of its own under the target directory instead,
+        // emptied first.
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("siyuan-guide-index");
+        let _ = std::fs::remove_dir_all(&dir);
+        let store: Arc<dyn LinkStore> = Arc::new(RedbStore::open(&dir).unwrap());
         import(
             store.as_ref(),
             std::slice::from_ref(&root),
@@ -160,7 +163,6 @@ fn guide() -> Option<&'static Guide> {
             api: SiYuan::new(store.clone()),
             store,
             walk,
-            _dir: dir,
         })
     })
     .as_ref()
