@@ -241,8 +241,9 @@ impl ReverseBuckets {
         }
         let end = links_to.len().max(1) as u32;
         let f = first.first;
-        // Rows by final id: each of the most linked alone (one past counting, a bucket of
-        // its own), the others by blocks of 64.
+        // Rows by final id: each of the most linked alone (one whose count saturated is
+        // taken for a bucket's worth, and so has a bucket of its own), the others by blocks
+        // of 64.
         let mut heavy_rows = vec![0u32; f as usize + 1];
         let mut light_rows = vec![0u32; (end - f.min(end)).div_ceil(64) as usize];
         for tid in 1..end {
@@ -372,24 +373,12 @@ impl ReverseSort {
                 buckets.places = places;
                 Ok(())
             }
-            _ => {
-                for &(kind, tid, ns) in rows {
-                    self.push(kind, tid, ns, from)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, kind: u8, tid: u32, ns: i32, from: u32) -> std::io::Result<()> {
-        match self {
-            ReverseSort::Transpose(t, buckets) => {
-                let (bucket, key) = buckets.place(kind, tid, ns);
-                t.push(bucket, key, from)
-            }
-            ReverseSort::Narrow(s, keys) => s.push(keys.pack(kind, tid, ns, from)),
-            ReverseSort::Wide(s) => s.push(pack(kind, tid, ns, from)),
+            ReverseSort::Narrow(s, keys) => rows
+                .iter()
+                .try_for_each(|&(kind, tid, ns)| s.push(keys.pack(kind, tid, ns, from))),
+            ReverseSort::Wide(s) => rows
+                .iter()
+                .try_for_each(|&(kind, tid, ns)| s.push(pack(kind, tid, ns, from))),
         }
     }
 }
