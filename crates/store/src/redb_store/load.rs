@@ -383,6 +383,27 @@ impl ReverseSort {
     }
 }
 
+/// A page's forward rows put in (kind, target) order. They come by kind (a page's rows share
+/// its namespace) with their targets' ids as given, and the map to final ids keeps the
+/// order of all but the most linked (`1..=first`), which go before the rest: so each
+/// kind's most linked are sorted and put before its others, and the page is sorted whole
+/// only when that does not give the order (rows of a missing page in several namespaces).
+/// At full size, sorting every page was a sixth of the thread that holds up the phase.
+fn order_page(rows: &mut Vec<(u8, u32, i32)>, ordered: &mut Vec<(u8, u32, i32)>, first: u32) {
+    ordered.clear();
+    for kind in rows.chunk_by(|a, b| a.0 == b.0) {
+        let at = ordered.len();
+        ordered.extend(kind.iter().filter(|r| r.1 <= first));
+        ordered[at..].sort_unstable_by_key(|r| r.1);
+        ordered.extend(kind.iter().filter(|r| r.1 > first));
+    }
+    if ordered.is_sorted_by_key(|&(k, t, _)| (k, t)) {
+        std::mem::swap(rows, ordered);
+    } else {
+        rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
+    }
+}
+
 /// The id order kept for target ids given from `base` on (`final_of`), the others as they
 /// are.
 fn given_id(final_of: &[u32], base: u32, tid: u32) -> u32 {
@@ -1382,9 +1403,11 @@ impl<'s> Loader<'s> {
             let mut batch: Rows = Vec::new();
             let mut rows: Vec<(u8, u32, i32)> = Vec::new();
             let mut page: Option<u32> = None;
+            let most_linked = first.first;
+            let mut ordered = Vec::new();
             let mut flush = |from: u32, rows: &mut Vec<(u8, u32, i32)>, last: bool| -> R<()> {
+                order_page(rows, &mut ordered, most_linked);
                 // One row per (kind, target): rows of a missing page may disagree on `ns`.
-                rows.sort_unstable_by_key(|&(k, t, _)| (k, t));
                 rows.dedup_by_key(|&mut (k, t, _)| (k, t));
                 reverse.push_page(from, rows)?;
                 batch.extend(rows.iter().map(|&(kind, tid, ns)| (from, kind, tid, ns)));
@@ -1864,6 +1887,26 @@ mod tests {
             let mut chunk: Vec<u32> = (1..end).map(given).collect();
             first.map_all(&mut chunk);
             proptest::prop_assert!(chunk.into_iter().eq((1..end).map(|t| first.id(given(t)))));
+        }
+
+        /// A page's rows come out in (kind, target) order, the same rows, whatever order
+        /// they came in.
+        #[test]
+        fn a_pages_rows_come_out_ordered(
+            mut rows in proptest::collection::vec((0u8..4, 0u32..100, 0i32..3), 0..60),
+            first in 0u32..100,
+            by_kind in proptest::bool::ANY,
+        ) {
+            if by_kind {
+                // As pages' rows come: by kind.
+                rows.sort_by_key(|r| r.0);
+            }
+            let mut want = rows.clone();
+            want.sort_unstable();
+            order_page(&mut rows, &mut Vec::new(), first);
+            proptest::prop_assert!(rows.is_sorted_by_key(|&(k, t, _)| (k, t)));
+            rows.sort_unstable();
+            proptest::prop_assert_eq!(rows, want);
         }
 
         /// Title keys sort bytewise as (namespace, dbkey) pairs do, negative namespaces
