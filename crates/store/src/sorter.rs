@@ -544,7 +544,7 @@ impl<T> Batches<T> {
             // Gone without saying it was done: it panicked, and what it sent must not look
             // like all there was.
             Err(_) => Some(Err(io::Error::other(
-                "the thread merging sort runs stopped",
+                "the thread working ahead (merging or transposing) stopped",
             ))),
         };
         self.done = true;

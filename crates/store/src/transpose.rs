@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::postings::put_varint;
+use crate::postings::{get_varint, put_varint};
 use crate::sorter::Sorter;
 
 /// Bytes a bucket holds in memory before they go to the scratch file.
@@ -310,21 +310,11 @@ fn malformed(what: &str) -> io::Error {
     )
 }
 
-/// A LEB128 varint of at most 32 bits at `*i`.
+/// A varint of at most 32 bits at `*i`.
 #[inline(always)]
 fn varint(b: &[u8], i: &mut usize) -> io::Result<u32> {
-    let mut v = 0u32;
-    for shift in (0..35).step_by(7) {
-        let Some(&byte) = b.get(*i) else {
-            return Err(malformed("a row cut short"));
-        };
-        *i += 1;
-        v |= u32::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
-        if byte & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(malformed("a varint too long"))
+    let v = get_varint(b, i).map_err(|m| malformed(m.0))?;
+    u32::try_from(v).map_err(|_| malformed("a value past 32 bits"))
 }
 
 #[cfg(test)]
