@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
 
+mod forward;
 mod load;
 
 /// The format this code writes and reads; see the version log in `docs/format.md`.

@@ -471,32 +471,47 @@ impl<K: Key> Sorted<K> {
     pub fn ahead(self) -> Ahead<K> {
         ahead(self, |_| {})
     }
-
-    /// [`ahead`](Self::ahead), each chunk of keys passed through `each` on that thread
-    /// before it is handed over (their order is then the caller's to mind).
-    pub fn ahead_mapped(self, each: impl FnMut(&mut [K]) + Send + 'static) -> Ahead<K> {
-        ahead(self, each)
-    }
 }
 
 /// `keys`, made on a thread of their own a few thousand ahead of the caller, each chunk
 /// passed through `each` there.
 pub(crate) fn ahead<K: Key>(
-    keys: impl Iterator<Item = io::Result<K>> + Send + 'static,
+    mut keys: impl Iterator<Item = io::Result<K>> + Send + 'static,
+    each: impl FnMut(&mut [K]) + Send + 'static,
+) -> Ahead<K> {
+    ahead_filled(
+        move |chunk| match keys.next() {
+            Some(Ok(k)) => {
+                chunk.push(k);
+                Ok(true)
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(false),
+        },
+        each,
+    )
+}
+
+/// Keys made on a thread of their own a few thousand ahead of the caller: `fill` appends
+/// some each call (`false`: there are no more), and each chunk passes through `each`
+/// there.
+pub(crate) fn ahead_filled<K: Key>(
+    mut fill: impl FnMut(&mut Vec<K>) -> io::Result<bool> + Send + 'static,
     mut each: impl FnMut(&mut [K]) + Send + 'static,
 ) -> Ahead<K> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Option<Vec<K>>>>(4);
     std::thread::spawn(move || {
         let mut chunk = Vec::with_capacity(AHEAD_CHUNK);
-        for k in keys {
-            match k {
-                Ok(k) => chunk.push(k),
+        loop {
+            match fill(&mut chunk) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     let _ = tx.send(Err(e));
                     return;
                 }
             }
-            if chunk.len() == AHEAD_CHUNK {
+            if chunk.len() >= AHEAD_CHUNK {
                 each(&mut chunk);
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(AHEAD_CHUNK));
                 if tx.send(Ok(Some(full))).is_err() {
@@ -504,6 +519,8 @@ pub(crate) fn ahead<K: Key>(
                 }
             }
         }
+        // What it holds (run files, say) goes before the caller hears the end.
+        drop(fill);
         if !chunk.is_empty() {
             each(&mut chunk);
             if tx.send(Ok(Some(chunk))).is_err() {
