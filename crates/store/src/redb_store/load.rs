@@ -103,6 +103,24 @@ fn cell(cells: &[u8], i: usize) -> u32 {
     u32::from_le_bytes(cells[i * 4..i * 4 + 4].try_into().expect("four bytes"))
 }
 
+/// Bytes of a link target key's cell: its target id and the link rows naming it, each a
+/// little-endian u32.
+const KEY_CELL: usize = 8;
+
+fn key_cell(tid: u32, links: u32) -> [u8; KEY_CELL] {
+    let mut c = [0; KEY_CELL];
+    c[..4].copy_from_slice(&tid.to_le_bytes());
+    c[4..].copy_from_slice(&links.to_le_bytes());
+    c
+}
+
+fn split_key_cell(c: &[u8]) -> (u32, u32) {
+    (
+        u32::from_le_bytes(c[..4].try_into().expect("four bytes")),
+        u32::from_le_bytes(c[4..8].try_into().expect("four bytes")),
+    )
+}
+
 fn be64(b: &[u8], at: usize) -> u64 {
     u64::from_be_bytes(b[at..at + 8].try_into().expect("eight bytes"))
 }
@@ -819,17 +837,18 @@ pub(super) struct Loader<'s> {
     page_ns: Option<MmapMut>,
     namespaces: Vec<i32>,
     page_titles: Option<Scratch>,
-    /// After the targets: each key's target id (little-endian u32; 0: none).
+    /// After the targets: each key's cell ([`KEY_CELL`]): its target id (0: none) and the
+    /// link rows naming it so far, so that the most linked get the first ids
+    /// ([`FirstIds`]). One cell, fetched once a row: apart, the two were a cache miss each
+    /// (at full size 264 and 132 MB, the key random in both).
     tids: Option<MmapMut>,
     /// After the targets: their titles in order, each with its rank, and each rank's
     /// target id (little-endian u32).
     target_titles: Option<(Scratch, MmapMut)>,
     next_tid: u32,
-    /// The link rows naming each target, so that the most linked get the first ids
-    /// ([`FirstIds`]): by key (a cell beside its row's `tids` cell, fetched with it), and
-    /// by target id for rows naming their target by title. Saturating: past 65,535 rows
-    /// (at full size the first 1,400 or so) only the order kept tells targets apart.
-    links_by_key: Vec<u16>,
+    /// The link rows naming each target by id, for rows naming their target by title (by
+    /// key, they are counted in `tids`). Saturating: past 65,535 rows (at full size the
+    /// first 1,400 or so) only the order kept tells targets apart.
     links_to: Vec<u16>,
     forward: ForwardRows,
     /// What the forward rows hold, for packing the reverse ones.
@@ -878,7 +897,6 @@ impl<'s> Loader<'s> {
             tids: None,
             target_titles: None,
             next_tid: 1,
-            links_by_key: Vec::new(),
             links_to: Vec::new(),
             forward: ForwardRows::new(dir, KINDS, big),
             seen: Seen::default(),
@@ -1005,7 +1023,10 @@ impl<'s> Loader<'s> {
         // In title order: each title's rank (from 1), by key; and by page, the rank of the
         // title naming it (a page has one title, so the pages' order is had by counting,
         // with no sort).
-        let mut ranks = dense_cells((self.max_key + 1) * 4, self.target_rows * 4)?;
+        let mut ranks = dense_cells(
+            (self.max_key + 1) * KEY_CELL as u64,
+            self.target_rows * KEY_CELL as u64,
+        )?;
         let mut rank_of_page = dense_cells((u64::from(self.max_page) + 1) * 4, self.page_rows * 4)?;
         let mut by_title = TitleFile::create(&dir, "targets-ranked")?;
         let mut pages = PageNames::open(self.page_titles.as_ref())?;
@@ -1035,7 +1056,7 @@ impl<'s> Loader<'s> {
             if !self.keys.is_last(key as u32, seq) {
                 continue;
             }
-            scatter.set(&mut ranks, key as usize, rank.to_le_bytes());
+            scatter.set(&mut ranks, key as usize, key_cell(rank, 0));
         }
         scatter.finish(&mut ranks);
         by_page.finish(&mut rank_of_page);
@@ -1066,11 +1087,10 @@ impl<'s> Loader<'s> {
             }
         }
         self.next_tid = next_tid;
-        self.links_by_key = vec![0; ranks.len() / 4];
-        for key in ranks.chunks_exact_mut(4) {
-            let rank = u32::from_le_bytes(key.try_into().expect("four bytes"));
+        for key in ranks.chunks_exact_mut(KEY_CELL) {
+            let rank = u32::from_le_bytes(key[..4].try_into().expect("four bytes"));
             if rank != 0 {
-                key.copy_from_slice(&cell(&tid_of, rank as usize).to_le_bytes());
+                key[..4].copy_from_slice(&cell(&tid_of, rank as usize).to_le_bytes());
             }
         }
         self.keys = LastRows::default();
@@ -1270,12 +1290,14 @@ impl<'s> Loader<'s> {
         let mut links_to = std::mem::take(&mut self.links_to);
         links_to.resize(self.next_tid as usize, 0);
         if let Some(tids) = &self.tids {
-            for (key, &n) in self.links_by_key.iter().enumerate().filter(|(_, &n)| n > 0) {
-                let tid = cell(tids, key) as usize;
-                links_to[tid] = links_to[tid].saturating_add(n);
+            for key in tids.chunks_exact(KEY_CELL) {
+                let (tid, n) = split_key_cell(key);
+                if n > 0 {
+                    let n = u16::try_from(n).unwrap_or(u16::MAX);
+                    links_to[tid as usize] = links_to[tid as usize].saturating_add(n);
+                }
             }
         }
-        self.links_by_key = Vec::new();
         let first_arc = Arc::new(FirstIds::new(&links_to, given));
         let first = &*first_arc;
         let buckets = ReverseBuckets::new(&links_to, given, first, &self.seen);
@@ -1723,13 +1745,10 @@ impl BulkLoad for Loader<'_> {
         // waited on a cache miss for most of its time here (6 % of a 10 M-page import).
         if let (Some(t), Ok(k)) = (self.tids.as_ref(), usize::try_from(key)) {
             if let Some(cell) = k
-                .checked_mul(4)
-                .and_then(|at| t.get(at..at.checked_add(4)?))
+                .checked_mul(KEY_CELL)
+                .and_then(|at| t.get(at..at.checked_add(KEY_CELL)?))
             {
                 prefetch(cell);
-            }
-            if let Some(n) = self.links_by_key.get(k) {
-                prefetch(n);
             }
         }
     }
@@ -1742,8 +1761,16 @@ impl BulkLoad for Loader<'_> {
         key: u64,
     ) -> Result<bool> {
         self.reach(Phase::Links).map_err(self.err())?;
-        let tid = match (self.tids.as_ref(), usize::try_from(key)) {
-            (Some(t), Ok(k)) if k <= self.max_key as usize => cell(t, k),
+        let tid = match (self.tids.as_mut(), usize::try_from(key)) {
+            (Some(t), Ok(k)) if k <= self.max_key as usize => {
+                let at = k * KEY_CELL;
+                let c = &mut t[at..at + KEY_CELL];
+                let (tid, n) = split_key_cell(c);
+                if tid != 0 {
+                    c.copy_from_slice(&key_cell(tid, n.saturating_add(1)));
+                }
+                tid
+            }
             _ => 0,
         };
         if tid == 0 {
@@ -1752,9 +1779,6 @@ impl BulkLoad for Loader<'_> {
         let ns = self.ns_of(from.0, from_ns);
         self.seen.note(from.0, ns);
         self.forward.push(from.0, kind as u8, tid, ns)?;
-        if let Some(n) = self.links_by_key.get_mut(key as usize) {
-            *n = n.saturating_add(1);
-        }
         Ok(true)
     }
 
