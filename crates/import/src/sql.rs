@@ -2,7 +2,7 @@
 //! table and its column order, each `INSERT INTO … VALUES (…),(…);` line holds rows.
 
 use std::borrow::Cow;
-use std::io::BufRead;
+use std::io::Read;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
@@ -58,41 +58,94 @@ pub trait Visitor {
     fn bad(&mut self, bad: BadRow);
 }
 
+/// Bytes read at once: a dump's `INSERT` lines are about 1 MB each, and the lines read
+/// whole in the buffer are tokenised where they lie; only the one cut by its end is moved.
+const READ_AHEAD: usize = 8 << 20;
+
 /// Reads a dump, reporting tables, rows and malformed rows to `v`.
-pub fn read_dump<R: BufRead>(mut input: R, v: &mut impl Visitor) -> std::io::Result<()> {
-    let mut line = Vec::new();
-    let mut offset = 0u64;
-    let mut columns: Option<Vec<String>> = None;
+pub fn read_dump<R: Read>(input: R, v: &mut impl Visitor) -> std::io::Result<()> {
+    read_dump_in(input, v, READ_AHEAD)
+}
+
+/// [`read_dump`] through a buffer of `size` bytes at first.
+fn read_dump_in<R: Read>(mut input: R, v: &mut impl Visitor, size: usize) -> std::io::Result<()> {
+    // Read a line at a time into a buffer of its own (`read_until`), every byte was copied
+    // twice; reads this large pass a reader's own small buffer by.
+    let mut buf = vec![0u8; size.max(1)];
+    let (mut filled, mut searched) = (0, 0);
+    let mut lines = Lines {
+        offset: 0,
+        columns: None,
+    };
     loop {
-        line.clear();
-        let n = input.read_until(b'\n', &mut line)?;
-        if n == 0 {
+        let mut end_of_input = false;
+        while filled < buf.len() {
+            match input.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    end_of_input = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut start = 0;
+        while let Some(end) = memchr::memchr(b'\n', &buf[searched..filled]) {
+            let end = searched + end + 1;
+            lines.line(&buf[start..end], v);
+            (start, searched) = (end, end);
+        }
+        if end_of_input {
+            if start < filled {
+                lines.line(&buf[start..filled], v);
+            }
             return Ok(());
         }
-        let start = offset;
-        offset += n as u64;
-        if let Some(cols) = columns.as_mut() {
-            let l = trim(&line);
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+        searched = filled;
+        if filled == buf.len() {
+            // A line longer than the buffer.
+            buf.resize(2 * buf.len(), 0);
+        }
+    }
+}
+
+/// What [`read_dump`] keeps from line to line.
+struct Lines {
+    /// Where the next line starts in the decompressed file.
+    offset: u64,
+    /// A `CREATE TABLE`'s name and its columns so far, until its `)`.
+    columns: Option<Vec<String>>,
+}
+
+impl Lines {
+    fn line(&mut self, line: &[u8], v: &mut impl Visitor) {
+        let start = self.offset;
+        self.offset += line.len() as u64;
+        if let Some(cols) = self.columns.as_mut() {
+            let l = trim(line);
             if l.starts_with(b")") {
-                let cols = columns.take().expect("checked");
+                let cols = self.columns.take().expect("checked");
                 v.table(current_name(&cols), &cols[1..]);
             } else if let Some(rest) = l.strip_prefix(b"`") {
                 if let Some(end) = memchr::memchr(b'`', rest) {
                     cols.push(String::from_utf8_lossy(&rest[..end]).into_owned());
                 }
             }
-            continue;
+            return;
         }
         if let Some(rest) = line.strip_prefix(b"CREATE TABLE `") {
             if let Some(end) = memchr::memchr(b'`', rest) {
                 // The table name travels as the first element until the columns are complete.
-                columns = Some(vec![String::from_utf8_lossy(&rest[..end]).into_owned()]);
+                self.columns = Some(vec![String::from_utf8_lossy(&rest[..end]).into_owned()]);
             }
-            continue;
+            return;
         }
         if let Some(rest) = line.strip_prefix(b"INSERT INTO `") {
             let Some(end) = memchr::memchr(b'`', rest) else {
-                continue;
+                return;
             };
             let body = &rest[end + 1..];
             let Some(at) = find(body, b"VALUES ") else {
@@ -100,7 +153,7 @@ pub fn read_dump<R: BufRead>(mut input: R, v: &mut impl Visitor) -> std::io::Res
                     position: start,
                     reason: "INSERT without VALUES".into(),
                 });
-                continue;
+                return;
             };
             let base = start + (13 + end + 1 + at + 7) as u64;
             parse_tuples(&body[at + 7..], base, v);
@@ -452,6 +505,65 @@ mod tests {
                     None => proptest::prop_assert!(got.is_none(), "{text:?} read as {got:?}"),
                 }
             }
+        }
+
+        /// A dump reads alike through buffers of any size, a line cut by the buffer's end
+        /// or longer than the buffer, its last line ended or not, given in reads of any size.
+        #[test]
+        fn dumps_read_alike_through_any_buffer(
+            statements in proptest::collection::vec(
+                proptest::collection::vec((proptest::num::i32::ANY, 0u8..3, "[a-z']{0,6}"), 0..8),
+                0..6,
+            ),
+            size in 1usize..300,
+            piece in 1usize..50,
+            last_ended in proptest::bool::ANY,
+        ) {
+            #[derive(Default, Debug, PartialEq)]
+            struct Rec(Vec<String>);
+            impl Visitor for Rec {
+                fn table(&mut self, name: &str, cols: &[String]) {
+                    self.0.push(format!("table {name} {cols:?}"));
+                }
+                fn row(&mut self, row: &[Value<'_>], position: u64) -> Result<(), String> {
+                    self.0.push(format!("row {position} {row:?}"));
+                    Ok(())
+                }
+                fn int_row(&mut self, row: &[i64], position: u64) -> Result<(), String> {
+                    self.0.push(format!("int {position} {row:?}"));
+                    Ok(())
+                }
+                fn bad(&mut self, b: BadRow) {
+                    self.0.push(format!("bad {b:?}"));
+                }
+            }
+            /// Gives at most `piece` bytes a read.
+            struct Pieces<'a>(&'a [u8], usize);
+            impl Read for Pieces<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                    let n = buf.len().min(self.1).min(self.0.len());
+                    buf[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut dump = String::from("-- a comment\nCREATE TABLE `t` (\n  `a` int,\n  `b` int,\n  `c` varbinary(9)\n);\n");
+            for rows in &statements {
+                let tuples: Vec<String> = rows
+                    .iter()
+                    .map(|(a, b, c)| if *b == 0 { format!("({a},{b},'{c}')") } else { format!("({a},{b},{b})") })
+                    .collect();
+                dump += &format!("INSERT INTO `t` VALUES {};\n", tuples.join(","));
+            }
+            if !last_ended {
+                dump.pop();
+            }
+            let mut whole = Rec::default();
+            read_dump_in(dump.as_bytes(), &mut whole, 1 << 20).unwrap();
+            let mut cut = Rec::default();
+            read_dump_in(Pieces(dump.as_bytes(), piece), &mut cut, size).unwrap();
+            proptest::prop_assert_eq!(&cut, &whole);
+            proptest::prop_assert_eq!(whole.0.iter().filter(|l| !l.starts_with("table")).count() > 0, statements.iter().any(|r| !r.is_empty()));
         }
 
         /// Tuples of plain integers take the quick way (`int_row`) until a tuple of a
