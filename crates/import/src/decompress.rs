@@ -66,14 +66,15 @@ pub fn open(path: &Path) -> Result<Opened, ImportError> {
         Compression::None => Box::new(BufReader::with_capacity(BUF, counted)),
         // Inflating on a thread of its own, ahead of the reader: the parse and the index
         // build get the other core.
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            BUF,
-            ReadAhead::new(flate2::read::MultiGzDecoder::new(BufReader::new(counted))),
-        )),
+        // Its chunks are read where they lie (it is a `BufRead`): a `BufReader` over it
+        // copied every byte once more.
+        Compression::Gzip => Box::new(ReadAhead::new(flate2::read::MultiGzDecoder::new(
+            BufReader::new(counted),
+        ))),
         Compression::Zstd => {
             let d =
                 zstd::stream::read::Decoder::new(counted).map_err(|e| ImportError::io(path, e))?;
-            Box::new(BufReader::with_capacity(BUF, ReadAhead::new(d)))
+            Box::new(ReadAhead::new(d))
         }
         Compression::Bzip2 => Box::new(BufReader::with_capacity(
             BUF,
@@ -104,9 +105,10 @@ pub struct ReadAhead {
     pos: usize,
 }
 
-/// Chunks in flight, and their size.
-const AHEAD: usize = 16;
-const AHEAD_CHUNK: usize = 1 << 20;
+/// Chunks in flight, and their size: several of a SQL dump's `INSERT` lines (about 1 MB),
+/// so that most lines are read whole where they lie, not pieced together.
+const AHEAD: usize = 6;
+const AHEAD_CHUNK: usize = 4 << 20;
 
 impl ReadAhead {
     pub fn new<R: Read + Send + 'static>(mut inner: R) -> Self {
@@ -159,19 +161,30 @@ impl ReadAhead {
 
 impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let chunk = self.fill_buf()?;
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos >= self.current.len() {
             let Ok(next) = self.full.recv() else {
-                return Ok(0);
+                return Ok(&[]);
             };
             let chunk = next?;
             let old = std::mem::replace(&mut self.current, chunk);
             let _ = self.empty.try_send(old);
             self.pos = 0;
         }
-        let n = buf.len().min(self.current.len() - self.pos);
-        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.current[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.current.len());
     }
 }
 

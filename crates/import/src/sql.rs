@@ -2,7 +2,7 @@
 //! table and its column order, each `INSERT INTO … VALUES (…),(…);` line holds rows.
 
 use std::borrow::Cow;
-use std::io::Read;
+use std::io::BufRead;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
@@ -58,57 +58,52 @@ pub trait Visitor {
     fn bad(&mut self, bad: BadRow);
 }
 
-/// Bytes read at once: a dump's `INSERT` lines are about 1 MB each, and the lines read
-/// whole in the buffer are tokenised where they lie; only the one cut by its end is moved.
-const READ_AHEAD: usize = 8 << 20;
-
-/// Reads a dump, reporting tables, rows and malformed rows to `v`.
-pub fn read_dump<R: Read>(input: R, v: &mut impl Visitor) -> std::io::Result<()> {
-    read_dump_in(input, v, READ_AHEAD)
-}
-
-/// [`read_dump`] through a buffer of `size` bytes at first.
-fn read_dump_in<R: Read>(mut input: R, v: &mut impl Visitor, size: usize) -> std::io::Result<()> {
-    // Read a line at a time into a buffer of its own (`read_until`), every byte was copied
-    // twice; reads this large pass a reader's own small buffer by.
-    let mut buf = vec![0u8; size.max(1)];
-    let (mut filled, mut searched) = (0, 0);
+/// Reads a dump, reporting tables, rows and malformed rows to `v`. Lines that lie whole in
+/// the reader's buffer are tokenised there; one cut by its end is pieced together (a
+/// dump's `INSERT` lines are about 1 MB each, the readers of compressed dumps give chunks
+/// of several: `read_until` copied every byte into a line of its own).
+pub fn read_dump<R: BufRead>(mut input: R, v: &mut impl Visitor) -> std::io::Result<()> {
     let mut lines = Lines {
         offset: 0,
         columns: None,
     };
+    // The start of a line cut by the end of the buffer before.
+    let mut cut = Vec::new();
     loop {
-        let mut end_of_input = false;
-        while filled < buf.len() {
-            match input.read(&mut buf[filled..]) {
-                Ok(0) => {
-                    end_of_input = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let mut start = 0;
-        while let Some(end) = memchr::memchr(b'\n', &buf[searched..filled]) {
-            let end = searched + end + 1;
-            lines.line(&buf[start..end], v);
-            (start, searched) = (end, end);
-        }
-        if end_of_input {
-            if start < filled {
-                lines.line(&buf[start..filled], v);
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            if !cut.is_empty() {
+                lines.line(&cut, v);
             }
             return Ok(());
         }
-        buf.copy_within(start..filled, 0);
-        filled -= start;
-        searched = filled;
-        if filled == buf.len() {
-            // A line longer than the buffer.
-            buf.resize(2 * buf.len(), 0);
+        let len = chunk.len();
+        let mut start = 0;
+        if !cut.is_empty() {
+            match memchr::memchr(b'\n', chunk) {
+                Some(end) => {
+                    cut.extend_from_slice(&chunk[..=end]);
+                    lines.line(&cut, v);
+                    cut.clear();
+                    start = end + 1;
+                }
+                None => {
+                    cut.extend_from_slice(chunk);
+                    start = len;
+                }
+            }
         }
+        while let Some(end) = memchr::memchr(b'\n', &chunk[start..]) {
+            let end = start + end + 1;
+            lines.line(&chunk[start..end], v);
+            start = end;
+        }
+        cut.extend_from_slice(&chunk[start..]);
+        input.consume(len);
     }
 }
 
@@ -539,7 +534,7 @@ mod tests {
             }
             /// Gives at most `piece` bytes a read.
             struct Pieces<'a>(&'a [u8], usize);
-            impl Read for Pieces<'_> {
+            impl std::io::Read for Pieces<'_> {
                 fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                     let n = buf.len().min(self.1).min(self.0.len());
                     buf[..n].copy_from_slice(&self.0[..n]);
@@ -559,9 +554,9 @@ mod tests {
                 dump.pop();
             }
             let mut whole = Rec::default();
-            read_dump_in(dump.as_bytes(), &mut whole, 1 << 20).unwrap();
+            read_dump(dump.as_bytes(), &mut whole).unwrap();
             let mut cut = Rec::default();
-            read_dump_in(Pieces(dump.as_bytes(), piece), &mut cut, size).unwrap();
+            read_dump(std::io::BufReader::with_capacity(size, Pieces(dump.as_bytes(), piece)), &mut cut).unwrap();
             proptest::prop_assert_eq!(&cut, &whole);
             proptest::prop_assert_eq!(whole.0.iter().filter(|l| !l.starts_with("table")).count() > 0, statements.iter().any(|r| !r.is_empty()));
         }
