@@ -455,9 +455,16 @@ impl Core {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
             // Segments not named, and the scratch files of sorts and loads a crash left.
-            let ours = ["links-", "sort-", "records-", "load-", "titles-"]
-                .iter()
-                .any(|p| name.starts_with(p));
+            let ours = [
+                "links-",
+                "sort-",
+                "records-",
+                "load-",
+                "titles-",
+                "transpose-",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p));
             let current = id.is_some_and(|id| name == format!("links-{id}.seg"));
             if ours && !current {
                 std::fs::remove_file(self.dir.join(name.as_ref()))?;

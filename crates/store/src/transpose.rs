@@ -12,7 +12,8 @@
 //! is sorted. A bucket larger than the memory budget is sorted externally instead.
 //!
 //! Buckets fill buffers of [`CHUNK`] bytes; a full one is appended to one scratch file
-//! under the index directory (removed when dropped) and remembered by its place.
+//! under the index directory, unnamed (so that it goes however the process ends), and
+//! remembered by its place.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -24,12 +25,9 @@ use crate::sorter::Sorter;
 /// Bytes a bucket holds in memory before they go to the scratch file.
 const CHUNK: usize = 32 << 10;
 
-/// Numbers the transposes of this process, for their scratch files' names.
-static TRANSPOSES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 pub struct Transpose {
     dir: PathBuf,
-    scratch: Option<(PathBuf, BufWriter<File>)>,
+    scratch: Option<BufWriter<File>>,
     written: u64,
     buckets: Vec<Bucket>,
     minor_bits: u32,
@@ -102,19 +100,11 @@ impl Transpose {
 
     fn spill(&mut self, bucket: usize) -> io::Result<()> {
         if self.scratch.is_none() {
-            let n = TRANSPOSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path = self
-                .dir
-                .join(format!("transpose-{}-{n}.tmp", std::process::id()));
-            // Read back once every row is in.
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            self.scratch = Some((path, BufWriter::with_capacity(1 << 20, file)));
+            // Read back once every row is in. A named one was left behind by a kill.
+            let file = tempfile::tempfile_in(&self.dir)?;
+            self.scratch = Some(BufWriter::with_capacity(1 << 20, file));
         }
-        let (_, w) = self.scratch.as_mut().expect("made above");
+        let w = self.scratch.as_mut().expect("made above");
         let b = &mut self.buckets[bucket];
         w.write_all(&b.buf)?;
         b.chunks.push((self.written, b.buf.len() as u32));
@@ -127,10 +117,7 @@ impl Transpose {
     /// Every row, by bucket, key and page.
     pub fn finish(mut self) -> io::Result<Transposed> {
         let file = match self.scratch.take() {
-            Some((path, w)) => {
-                let file = w.into_inner().map_err(|e| e.into_error())?;
-                Some(Scratch { path, file })
-            }
+            Some(w) => Some(w.into_inner().map_err(|e| e.into_error())?),
             None => None,
         };
         Ok(Transposed {
@@ -151,29 +138,10 @@ impl Transpose {
     }
 }
 
-impl Drop for Transpose {
-    fn drop(&mut self) {
-        if let Some((path, _)) = self.scratch.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-struct Scratch {
-    path: PathBuf,
-    file: File,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 /// [`Transpose::finish`]'s rows: `(bucket, key, page)`.
 pub struct Transposed {
     dir: PathBuf,
-    file: Option<Scratch>,
+    file: Option<File>,
     buckets: Vec<Bucket>,
     minor_bits: u32,
     budget: usize,
@@ -226,9 +194,9 @@ impl Transposed {
             let Some(s) = self.file.as_mut() else {
                 return Err(malformed("a chunk with no scratch file"));
             };
-            s.file.seek(SeekFrom::Start(offset))?;
+            s.seek(SeekFrom::Start(offset))?;
             self.coded.resize(len as usize, 0);
-            s.file.read_exact(&mut self.coded)?;
+            s.read_exact(&mut self.coded)?;
             take(&self.coded)?;
         }
         take(&b.buf)?;
@@ -389,14 +357,11 @@ mod tests {
             }
         }
         let got = t.finish().unwrap();
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "one scratch file"
-        );
+        assert!(got.file.is_some(), "chunks spilled");
+        // Unnamed: nothing for a kill to leave.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         let got: Vec<_> = got.map(Result::unwrap).collect();
         want.sort_unstable();
         assert_eq!(got, want);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
