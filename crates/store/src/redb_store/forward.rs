@@ -18,7 +18,7 @@ use std::path::Path;
 
 /// A forward row as a sort key: by page, then namespace (one per page but for rows of a
 /// missing page), kind and target — so that a run's consecutive keys differ by little.
-pub(super) fn pack_forward(from: u32, kind: u8, tid: u32, ns: i32) -> u128 {
+fn pack_forward(from: u32, kind: u8, tid: u32, ns: i32) -> u128 {
     (u128::from(from) << 72)
         | (u128::from(ns as u32 ^ 0x8000_0000) << 40)
         | (u128::from(kind) << 32)
