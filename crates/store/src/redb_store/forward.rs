@@ -10,6 +10,7 @@
 //! eighth of the import's CPU time: pushing a key, sorting a page's keys, a varint of up
 //! to 19 bytes each way and a heap merge per row.
 
+use super::{unzigzag, zigzag};
 use crate::postings::put_varint;
 use crate::sorter::Sorter;
 use std::fs::File;
@@ -158,14 +159,6 @@ impl Kind {
     }
 }
 
-fn zigzag(v: i32) -> u64 {
-    u64::from(((v << 1) ^ (v >> 31)) as u32)
-}
-
-fn unzigzag(v: u32) -> i32 {
-    ((v >> 1) as i32) ^ -((v & 1) as i32)
-}
-
 enum Source {
     File(BufReader<File>),
     Memory(Vec<u8>, usize),
@@ -234,7 +227,8 @@ impl Records {
             .from
             .checked_add(step)
             .ok_or_else(|| bad("a page past 2³²"))?;
-        let ns = unzigzag(next(&mut self.source)?);
+        let ns = i32::try_from(unzigzag(u64::from(next(&mut self.source)?)))
+            .map_err(|_| bad("a namespace past 32 bits"))?;
         let n = next(&mut self.source)?;
         // A record's gaps straight from the reader's buffer when they surely lie in it
         // (a varint call a row was a third of reading the records back).
@@ -249,11 +243,7 @@ impl Records {
         }
         let mut tid = 0u32;
         for i in 0..n {
-            let gap = next(&mut self.source)?;
-            tid = tid
-                .checked_add(gap)
-                .and_then(|t| t.checked_add(u32::from(i > 0)))
-                .ok_or_else(|| bad("a target past 2³²"))?;
+            tid = after_gap(tid, next(&mut self.source)?, i)?;
             self.tids.push(tid);
         }
         self.head = Some((self.from, ns));
@@ -284,13 +274,17 @@ fn gaps(buf: &[u8], n: u32, tids: &mut Vec<u32>) -> io::Result<usize> {
                 return Err(bad("a gap past 32 bits"));
             }
         }
-        tid = tid
-            .checked_add(gap)
-            .and_then(|t| t.checked_add(u32::from(i > 0)))
-            .ok_or_else(|| bad("a target past 2³²"))?;
+        tid = after_gap(tid, gap, i)?;
         tids.push(tid);
     }
     Ok(pos)
+}
+
+/// Target `i` of a record, `gap` after `tid` (the first, `gap` itself).
+fn after_gap(tid: u32, gap: u32, i: u32) -> io::Result<u32> {
+    tid.checked_add(gap)
+        .and_then(|t| t.checked_add(u32::from(i > 0)))
+        .ok_or_else(|| bad("a target past 2³²"))
 }
 
 /// [`ForwardRows::finish`]'s rows.
