@@ -851,7 +851,7 @@ impl SegmentWriter {
     /// Waits for the coding threads to code every group they were given, and writes them.
     fn drain_coding(&mut self) -> io::Result<()> {
         while let Some(done) = match &mut self.coding {
-            Some(c) if c.in_flight > 0 => c.take(true)?,
+            Some(c) => c.take(true)?,
             _ => None,
         } {
             self.write_coded(done)?;
@@ -2449,7 +2449,8 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
     (ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)) / std::f64::consts::LN_2
 }
 
-/// Reverse groups in the coding threads' hands at most, and their rows: enough to keep them
+/// Batches of reverse groups in the coding threads' hands at most, and the rows of the
+/// groups given them and not yet written: enough to keep them
 /// busy while the writer takes rows, few enough that a run of large targets holds little.
 /// (Tests wait for the threads often, to show their groups still land in order.)
 const MAX_GROUPS_CODING: usize = if cfg!(test) { 4 } else { 16 };
@@ -2530,25 +2531,39 @@ impl GroupJob {
 /// the other core had half its time to spare, so two share the groups, and the writer
 /// takes them back in the order it gave them.
 struct Coding {
-    jobs: Option<std::sync::mpsc::SyncSender<(u64, GroupJob)>>,
-    done: std::sync::mpsc::Receiver<(u64, GroupJob)>,
+    jobs: Option<std::sync::mpsc::SyncSender<(u64, Vec<GroupJob>)>>,
+    done: std::sync::mpsc::Receiver<(u64, Vec<GroupJob>)>,
     workers: Vec<std::thread::JoinHandle<()>>,
-    /// Sequence numbers: of the next job given, and of the next one to hand back.
+    /// Sequence numbers: of the next batch given, and of the next one to hand back.
     sent: u64,
     next: u64,
-    /// Jobs coded ahead of one given before them.
-    early: std::collections::BTreeMap<u64, GroupJob>,
+    /// Batches coded ahead of one given before them.
+    early: std::collections::BTreeMap<u64, Vec<GroupJob>>,
+    /// Batches in the threads' hands, and the rows of those and of `pending`.
     in_flight: usize,
     rows: usize,
+    /// Jobs not yet handed over, and their rows: most groups hold a few thousand rows, and
+    /// handed over one at a time, the hand-offs (a wake-up each way) left a quarter of
+    /// the cores idle.
+    pending: Vec<GroupJob>,
+    pending_rows: usize,
+    /// The jobs of the batch handed back last, in order.
+    ready: std::collections::VecDeque<GroupJob>,
     spare: Vec<GroupJob>,
+    spare_batches: Vec<Vec<GroupJob>>,
 }
+
+/// Rows and jobs that make a batch handed to the coding threads.
+const BATCH_ROWS: usize = if cfg!(test) { 64 } else { 1 << 16 };
+const BATCH_JOBS: usize = 64;
 
 /// Threads coding the reverse groups.
 const CODERS: usize = 2;
 
 impl Coding {
     fn start(coder: EntryCoder) -> io::Result<Self> {
-        let (jobs, jobs_rx) = std::sync::mpsc::sync_channel::<(u64, GroupJob)>(MAX_GROUPS_CODING);
+        let (jobs, jobs_rx) =
+            std::sync::mpsc::sync_channel::<(u64, Vec<GroupJob>)>(MAX_GROUPS_CODING);
         let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
         let (done_tx, done) = std::sync::mpsc::channel();
         let mut coders = vec![coder];
@@ -2567,11 +2582,13 @@ impl Coding {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
                         };
-                        let Ok((seq, mut job)) = job else {
+                        let Ok((seq, mut batch)) = job else {
                             return;
                         };
-                        coder.code_group(&mut job);
-                        if done_tx.send((seq, job)).is_err() {
+                        for job in &mut batch {
+                            coder.code_group(job);
+                        }
+                        if done_tx.send((seq, batch)).is_err() {
                             return;
                         }
                     })?,
@@ -2586,7 +2603,11 @@ impl Coding {
             early: std::collections::BTreeMap::new(),
             in_flight: 0,
             rows: 0,
+            pending: Vec::new(),
+            pending_rows: 0,
+            ready: std::collections::VecDeque::new(),
             spare: Vec::new(),
+            spare_batches: Vec::new(),
         })
     }
 
@@ -2594,27 +2615,63 @@ impl Coding {
         io::Error::other("the thread coding the reverse groups stopped")
     }
 
+    /// Takes `job` to be coded: it is handed over with others once they make a batch.
     fn send(&mut self, mut job: GroupJob) -> io::Result<()> {
         job.rows = job.ids.len();
         self.rows += job.rows;
+        self.pending_rows += job.rows;
+        self.pending.push(job);
+        if self.pending_rows >= BATCH_ROWS || self.pending.len() >= BATCH_JOBS {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the pending jobs to the threads as one batch.
+    fn hand_over(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let next = self.spare_batches.pop().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.pending, next);
+        self.pending_rows = 0;
         let jobs = self.jobs.as_ref().ok_or_else(Self::stopped)?;
-        jobs.send((self.sent, job)).map_err(|_| Self::stopped())?;
+        jobs.send((self.sent, batch)).map_err(|_| Self::stopped())?;
         self.sent += 1;
         self.in_flight += 1;
         Ok(())
     }
 
-    /// The next group coded, in the order given, waiting for it if `wait`; none if none
-    /// is in flight.
+    /// The next job coded, in the order given, waiting for it if `wait` (the jobs pending
+    /// are handed over first); none if none is in the threads' hands.
     fn take(&mut self, wait: bool) -> io::Result<Option<GroupJob>> {
+        loop {
+            if let Some(job) = self.ready.pop_front() {
+                return Ok(Some(job));
+            }
+            if wait {
+                self.hand_over()?;
+            }
+            let Some(batch) = self.take_batch(wait)? else {
+                return Ok(None);
+            };
+            let mut batch = batch;
+            self.ready.extend(batch.drain(..));
+            self.spare_batches.push(batch);
+        }
+    }
+
+    /// The next batch coded, in the order given, waiting for it if `wait`; none if none
+    /// is in flight.
+    fn take_batch(&mut self, wait: bool) -> io::Result<Option<Vec<GroupJob>>> {
         if self.in_flight == 0 {
             return Ok(None);
         }
         loop {
-            if let Some(job) = self.early.remove(&self.next) {
+            if let Some(batch) = self.early.remove(&self.next) {
                 self.next += 1;
                 self.in_flight -= 1;
-                return Ok(Some(job));
+                return Ok(Some(batch));
             }
             let got = if wait {
                 self.done.recv().map_err(|_| Self::stopped())?
