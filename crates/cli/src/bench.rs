@@ -1223,7 +1223,7 @@ fn import_scale(
     store.compact()?;
     let import_s = t.elapsed().as_secs_f64();
     println!(
-        "SQL import: {import_s:.1} s vs zcat of the same files {zcat:.2} s: ratio {:.1}; peak RSS {:.0} MiB",
+        "SQL import: {import_s:.1} s vs zcat of the same files {zcat:.2} s: ratio {:.2}; peak RSS {:.0} MiB",
         import_s / zcat.max(1e-9),
         crate::peak_rss_mib().unwrap_or(0.0)
     );
@@ -1282,7 +1282,7 @@ fn xml_scale(
         g.pagelinks
     );
     println!(
-        ".bz2 XML import: {ours:.1} s vs {tool} of the same file {base:.2} s: ratio {:.1} (same rows as the SQL import)",
+        ".bz2 XML import: {ours:.1} s vs {tool} of the same file {base:.2} s: ratio {:.2} (same rows as the SQL import)",
         ours / base.max(1e-9)
     );
     Ok(())
