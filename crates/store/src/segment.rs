@@ -840,7 +840,7 @@ impl SegmentWriter {
         self.coding.as_mut().expect("started").send(job)?;
         loop {
             let c = self.coding.as_mut().expect("started");
-            let waited = c.in_flight >= MAX_GROUPS_CODING || c.rows > MAX_ROWS_CODING;
+            let waited = c.in_flight >= MAX_BATCHES_CODING || c.rows > MAX_ROWS_CODING;
             let Some(done) = c.take(waited)? else {
                 return Ok(());
             };
@@ -2450,10 +2450,10 @@ pub fn log2_binomial(n: u64, k: u64) -> f64 {
 }
 
 /// Batches of reverse groups in the coding threads' hands at most, and the rows of the
-/// groups given them and not yet written: enough to keep them
-/// busy while the writer takes rows, few enough that a run of large targets holds little.
-/// (Tests wait for the threads often, to show their groups still land in order.)
-const MAX_GROUPS_CODING: usize = if cfg!(test) { 4 } else { 16 };
+/// groups given them and not yet written: enough to keep them busy while the writer takes
+/// rows, few enough that a run of large targets holds little. (Tests wait for the threads
+/// often, to show their groups still land in order.)
+const MAX_BATCHES_CODING: usize = if cfg!(test) { 4 } else { 16 };
 const MAX_ROWS_CODING: usize = if cfg!(test) { 256 } else { 1 << 22 };
 /// A reverse group is handed over in parts of about this many rows.
 const PART_ROWS: usize = if cfg!(test) { 100 } else { 1 << 20 };
@@ -2563,7 +2563,7 @@ const CODERS: usize = 2;
 impl Coding {
     fn start(coder: EntryCoder) -> io::Result<Self> {
         let (jobs, jobs_rx) =
-            std::sync::mpsc::sync_channel::<(u64, Vec<GroupJob>)>(MAX_GROUPS_CODING);
+            std::sync::mpsc::sync_channel::<(u64, Vec<GroupJob>)>(MAX_BATCHES_CODING);
         let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
         let (done_tx, done) = std::sync::mpsc::channel();
         let mut coders = vec![coder];
@@ -2652,10 +2652,9 @@ impl Coding {
             if wait {
                 self.hand_over()?;
             }
-            let Some(batch) = self.take_batch(wait)? else {
+            let Some(mut batch) = self.take_batch(wait)? else {
                 return Ok(None);
             };
-            let mut batch = batch;
             self.ready.extend(batch.drain(..));
             self.spare_batches.push(batch);
         }
