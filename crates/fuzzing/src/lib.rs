@@ -401,8 +401,11 @@ pub fn dictionary(data: &[u8]) {
         let _ = d.len();
         let _ = d.get(0, "P1");
         let _ = d.get(10, &String::from_utf8_lossy(data));
+        let mut buf = Vec::new();
         for p in 0..d.len().min(40) {
-            let _ = d.entry_at(p);
+            let at = d.entry_at(p);
+            let ok = at.as_ref().map(|(ns, t, v)| (*ns, t.as_str(), *v));
+            assert_eq!(d.entry_in(p, &mut buf), ok, "entry_in and entry_at agree");
         }
         let _ = d.iter().take(200).count();
     }

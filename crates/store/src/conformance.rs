@@ -435,10 +435,14 @@ pub fn limits(s: &impl LinkStore) {
         [28, 35],
         "the limit counts rows after filtering"
     );
+    assert_eq!(ids(&rows_each(s, &l)), [28, 35], "rows handed over alike");
     l.order = Order::NamespaceThenPageId;
     l.namespaces = NamespaceFilter::only(vec![0, 1]);
     l.limit = 3;
     assert_eq!(ids(&s.backlinks(&l).unwrap()), [28, 35, 39]);
+    assert_eq!(ids(&rows_each(s, &l)), [28, 35, 39]);
+    l.limit = 0;
+    assert!(rows_each(s, &l).is_empty());
 }
 
 pub fn edits_renames_deletes(s: &impl LinkStore) {
@@ -632,6 +636,14 @@ fn titles_of(s: &impl LinkStore) -> Vec<Title> {
     v
 }
 
+/// The rows `backlinks_each` hands over, kept.
+fn rows_each(s: &impl LinkStore, q: &BacklinkQuery) -> Vec<PageRecord> {
+    let mut rows = Vec::new();
+    s.backlinks_each(q, &mut |r| rows.push(r.to_record()))
+        .unwrap();
+    rows
+}
+
 /// Compares two stores on every page, every target in every order, direction, filter
 /// and a spread of starts (every row of answers up to 64 rows) and limits. Panics with the
 /// first difference.
@@ -702,6 +714,8 @@ pub fn assert_same_answers(a: &impl LinkStore, b: &impl LinkStore, extra_titles:
                             };
                             let full = a.backlinks(&query).unwrap();
                             assert_eq!(full, b.backlinks(&query).unwrap(), "{query:?}");
+                            assert_eq!(full, rows_each(a, &query), "each: {query:?}");
+                            assert_eq!(full, rows_each(b, &query), "each: {query:?}");
                             // Resume from every row of the full answer (from 64 spread
                             // over it when longer, so that large stores stay linear), with
                             // small limits.

@@ -157,10 +157,22 @@ impl Symbols {
     /// Appends what `codes` stand for; `None` at a code with no symbol or an escape at
     /// the end.
     fn decode_into(&self, codes: &[u8], out: &mut Vec<u8>) -> Option<()> {
-        // Room for eight bytes a code: each symbol is copied as one eight-byte word and
-        // the write position moved by its length, the rest cut at the end.
-        let mut w = out.len();
-        out.resize(w + codes.len() * 8 + 8, 0);
+        let at = out.len();
+        let end = self.decode_at(codes, out, at)?;
+        out.truncate(end);
+        Some(())
+    }
+
+    /// Writes what `codes` stand for at `out[at..]` and returns where it ends. `out` is
+    /// grown to room for eight bytes a code (each symbol is copied as one eight-byte word
+    /// and the write position moved by its length), never shrunk: a buffer kept by the
+    /// caller is zeroed once, not for every title.
+    fn decode_at(&self, codes: &[u8], out: &mut Vec<u8>, at: usize) -> Option<usize> {
+        let room = at + codes.len() * 8 + 8;
+        if out.len() < room {
+            out.resize(room, 0);
+        }
+        let mut w = at;
         let mut codes = codes.iter();
         while let Some(&c) = codes.next() {
             if c == ESCAPE {
@@ -175,8 +187,7 @@ impl Symbols {
             out[w..w + 8].copy_from_slice(&self.bytes[usize::from(c)]);
             w += len;
         }
-        out.truncate(w);
-        Some(())
+        Some(w)
     }
 
     /// Compares what `codes` stand for with `want[..len]`, a symbol at a time as one
@@ -890,10 +901,26 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
         })
     }
 
-    /// The entry at position `p` (0-based, in key order): (namespace, dbkey, value). The
-    /// keys before it in its block are stepped over, not rebuilt: the wanted key's bytes
-    /// are gathered backwards from the suffixes that hold them.
+    /// The entry at position `p` (0-based, in key order): (namespace, dbkey, value).
     pub fn entry_at(&self, p: usize) -> Option<(i32, String, u64)> {
+        let mut buf = Vec::new();
+        let (ns, len, value) = self.entry_raw(p, &mut buf)?;
+        buf.truncate(len);
+        Some((ns, String::from_utf8(buf).ok()?, value))
+    }
+
+    /// [`Dictionary::entry_at`] with the dbkey decoded into a buffer the caller keeps: a
+    /// long answer reads its rows' titles with no allocation each.
+    pub fn entry_in<'b>(&self, p: usize, buf: &'b mut Vec<u8>) -> Option<(i32, &'b str, u64)> {
+        let (ns, len, value) = self.entry_raw(p, buf)?;
+        Some((ns, std::str::from_utf8(&buf[..len]).ok()?, value))
+    }
+
+    /// The entry at `p` with its dbkey's bytes (not yet checked as UTF-8) at `buf[..len]`:
+    /// (namespace, len, value). `buf` may be left longer. The keys before it in its block
+    /// are stepped over, not rebuilt: the wanted key's bytes are gathered backwards from
+    /// the suffixes that hold them.
+    fn entry_raw(&self, p: usize, buf: &mut Vec<u8>) -> Option<(i32, usize, u64)> {
         if p >= self.entries {
             return None;
         }
@@ -925,7 +952,10 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             // Offsets and lengths fit in u32: `block_range` reads them as such.
             *part = (shared as u32, suffix as u32, len as u32);
         }
-        // The key's pieces, last first: (start in the key, suffix start, length).
+        if prev_len < 4 {
+            return None;
+        }
+        // The key's pieces, found last first: (start in the key, suffix start, length).
         let mut pieces = [(0u32, 0u32, 0u32); BLOCK];
         let mut count = 0;
         let mut need = prev_len;
@@ -933,52 +963,57 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             if need == 0 {
                 break;
             }
-            let shared = shared as usize;
-            if shared < need {
-                // A damaged block can claim a shared prefix longer than the key before it.
-                let take = need - shared;
-                if take > len as usize {
-                    return None;
-                }
-                pieces[count] = (shared as u32, suffix, take as u32);
-                count += 1;
-                need = shared;
+            let at = shared as usize;
+            if at >= need {
+                continue;
             }
+            // A damaged block can claim a shared prefix longer than the key before it.
+            let take = need - at;
+            if take > len as usize {
+                return None;
+            }
+            pieces[count] = (at as u32, suffix, take as u32);
+            count += 1;
+            need = at;
         }
-        if need > 0 || prev_len < 4 {
+        if need > 0 {
             return None;
         }
-        // The namespace is the stored key's first four bytes; the rest is the dbkey, or its
-        // codes, gathered (on the stack when short) and decoded at once.
-        let mut ns = [0u8; 4];
-        let coded = prev_len - 4;
-        let mut stack = [0u8; 128];
+        // The key gathered (on the stack when short), first piece first: a short piece is
+        // copied as sixteen bytes, the excess overwritten by the pieces after it, where a
+        // copy of its length would be a call.
+        let mut stack = [0u8; 128 + 16];
         let mut heap = Vec::new();
-        let rest: &mut [u8] = if coded <= stack.len() {
-            &mut stack[..coded]
+        let key: &mut [u8] = if prev_len + 16 <= stack.len() {
+            &mut stack
         } else {
-            heap.resize(coded, 0);
+            heap.resize(prev_len + 16, 0);
             &mut heap
         };
-        for &(at, suffix, len) in pieces[..count].iter().rev() {
-            let (at, suffix, len) = (at as usize, suffix as usize, len as usize);
-            let bytes = &b[suffix..suffix + len];
-            let in_ns = 4usize.saturating_sub(at).min(len);
-            ns[at.min(4)..at.min(4) + in_ns].copy_from_slice(&bytes[..in_ns]);
-            let from = at.max(4) - 4;
-            rest[from..from + len - in_ns].copy_from_slice(&bytes[in_ns..]);
-        }
-        let dbkey = match &self.symbols {
-            None => rest.to_vec(),
-            Some(s) => {
-                let mut d = Vec::with_capacity(coded * 8 + 8);
-                s.decode_into(rest, &mut d)?;
-                d
+        for &(at, suffix, take) in pieces[..count].iter().rev() {
+            let (at, suffix, take) = (at as usize, suffix as usize, take as usize);
+            match b.get(suffix..suffix + 16) {
+                Some(from) if take <= 16 => key[at..at + 16].copy_from_slice(from),
+                _ => key[at..at + take].copy_from_slice(&b[suffix..suffix + take]),
             }
+        }
+        // The namespace is the stored key's first four bytes; the rest is the dbkey, or its
+        // codes.
+        let ns: [u8; 4] = key[..4].try_into().ok()?;
+        let coded = prev_len - 4;
+        let rest = &key[4..prev_len];
+        let len = match &self.symbols {
+            None => {
+                if buf.len() < coded {
+                    buf.resize(coded, 0);
+                }
+                buf[..coded].copy_from_slice(rest);
+                coded
+            }
+            Some(s) => s.decode_at(rest, buf, 0)?,
         };
         let ns = (u32::from_be_bytes(ns) ^ 0x8000_0000) as i32;
-        let dbkey = String::from_utf8(dbkey).ok()?;
-        Some((ns, dbkey, value))
+        Some((ns, len, value))
     }
 
     /// Every entry in key order: (namespace, dbkey, value), `Err` at damaged bytes.
@@ -1206,10 +1241,13 @@ mod tests {
             sorted.sort_by_cached_key(|a| key(a.0, &a.1));
             let got: Vec<(i32, String, u64)> = d.iter().map(|e| e.unwrap()).collect();
             prop_assert_eq!(&got, &sorted);
-            for (p, e) in sorted.iter().enumerate() {
+            let mut buf = Vec::new();
+            for (p, e) in sorted.iter().enumerate().rev() {
                 prop_assert_eq!(d.entry_at(p), Some(e.clone()));
+                prop_assert_eq!(d.entry_in(p, &mut buf), Some((e.0, e.1.as_str(), e.2)));
             }
             prop_assert_eq!(d.entry_at(sorted.len()), None);
+            prop_assert_eq!(d.entry_in(sorted.len(), &mut buf), None);
             for (ns, t) in &others {
                 prop_assert_eq!(d.get(*ns, t), titles.get(&(*ns, t.clone())).copied());
             }
@@ -1276,9 +1314,16 @@ mod tests {
             let d = Dictionary::new(bytes).unwrap();
             let mut sorted: Vec<(i32, String, u64)> = titles.iter().map(|((ns, t), id)| (*ns, t.clone(), *id)).collect();
             sorted.sort_by_cached_key(|a| key(a.0, &a.1));
+            // One buffer for all, as a long answer keeps it: what a longer title left in it
+            // must not show in a shorter one. Backwards too, so that short follows long.
+            let mut buf = Vec::new();
             for (p, e) in sorted.iter().enumerate() {
                 prop_assert_eq!(d.get(e.0, &e.1), Some(e.2));
                 prop_assert_eq!(d.entry_at(p), Some(e.clone()));
+                prop_assert_eq!(d.entry_in(p, &mut buf), Some((e.0, e.1.as_str(), e.2)));
+            }
+            for (p, e) in sorted.iter().enumerate().rev() {
+                prop_assert_eq!(d.entry_in(p, &mut buf), Some((e.0, e.1.as_str(), e.2)));
             }
             let got: Vec<(i32, String, u64)> = d.iter().map(|e| e.unwrap()).collect();
             prop_assert_eq!(&got, &sorted);

@@ -21,7 +21,7 @@ mod transpose;
 pub use error::StoreError;
 pub use mem::MemStore;
 pub use query::{
-    Backlink, BacklinkQuery, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate,
+    Backlink, BacklinkQuery, BacklinkRef, Batch, Direction, NamespaceFilter, Op, Order, PageUpdate,
     RedirectFilter, RedirectRow, Start, StoreStats,
 };
 pub use redb_store::{decoders, RedbStore};
@@ -46,6 +46,19 @@ pub trait LinkStore: Send + Sync {
     /// `q.start` (inclusive), at most `q.limit` rows. Link rows whose source page does not
     /// exist are not returned (MediaWiki joins `page`).
     fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>>;
+
+    /// The rows of [`LinkStore::backlinks`], each handed to `row` as it is read and none
+    /// kept: a long answer is written out with no allocation a row.
+    fn backlinks_each(
+        &self,
+        q: &BacklinkQuery,
+        row: &mut dyn FnMut(BacklinkRef<'_>),
+    ) -> Result<()> {
+        for p in self.backlinks(q)? {
+            row(BacklinkRef::of(&p));
+        }
+        Ok(())
+    }
 
     /// How many existing pages link to `target` through `kind`.
     fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64>;

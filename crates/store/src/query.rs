@@ -105,17 +105,51 @@ impl BacklinkQuery {
 
     /// Whether a linking page passes the namespace and redirect filters.
     pub fn accepts(&self, page: &PageRecord) -> bool {
-        self.namespaces.accepts(page.title.ns)
+        self.accepts_page(page.title.ns, page.is_redirect)
+    }
+
+    /// [`BacklinkQuery::accepts`] a page of namespace `ns`, a redirect or not.
+    pub fn accepts_page(&self, ns: NamespaceId, is_redirect: bool) -> bool {
+        self.namespaces.accepts(ns)
             && match self.redirects {
                 RedirectFilter::All => true,
-                RedirectFilter::Redirects => page.is_redirect,
-                RedirectFilter::NonRedirects => !page.is_redirect,
+                RedirectFilter::Redirects => is_redirect,
+                RedirectFilter::NonRedirects => !is_redirect,
             }
     }
 }
 
 /// One linking page.
 pub type Backlink = PageRecord;
+
+/// One linking page as [`crate::LinkStore::backlinks_each`] hands it over, its title
+/// borrowed from the store's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklinkRef<'a> {
+    pub id: PageId,
+    pub ns: NamespaceId,
+    pub dbkey: &'a str,
+    pub is_redirect: bool,
+}
+
+impl<'a> BacklinkRef<'a> {
+    pub fn of(p: &'a PageRecord) -> Self {
+        BacklinkRef {
+            id: p.id,
+            ns: p.title.ns,
+            dbkey: &p.title.dbkey,
+            is_redirect: p.is_redirect,
+        }
+    }
+
+    pub fn to_record(&self) -> PageRecord {
+        PageRecord {
+            id: self.id,
+            title: Title::new(self.ns, self.dbkey),
+            is_redirect: self.is_redirect,
+        }
+    }
+}
 
 /// A page's redirect row: where it points.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -7,7 +7,8 @@
 
 use crate::postings::{get_varint, put_varint};
 use crate::query::{
-    Backlink, BacklinkQuery, Batch, Direction, Op, Order, PageUpdate, RedirectRow, StoreStats,
+    Backlink, BacklinkQuery, BacklinkRef, Batch, Direction, Op, Order, PageUpdate, RedirectRow,
+    StoreStats,
 };
 use crate::redirects::RedirectsWriter;
 use crate::segment::{
@@ -2409,6 +2410,38 @@ impl<'s> PageView<'s> {
         page_in(self.pages.as_ref(), self.seg, id)
     }
 
+    /// [`PageView::page`] with the title in `buf`, which is kept from row to row.
+    fn page_in<'b>(&self, id: u32, buf: &'b mut Vec<u8>) -> R<Option<BacklinkRef<'b>>> {
+        if let Some(pages) = &self.pages {
+            if let Some(v) = pages.get(id)? {
+                let (_, present, ns, is_redirect, dbkey) = v.value();
+                if !present {
+                    return Ok(None);
+                }
+                buf.clear();
+                buf.extend_from_slice(dbkey.as_bytes());
+                // A copy of a `&str`: always UTF-8.
+                let dbkey = std::str::from_utf8(buf)
+                    .map_err(|_| redb::Error::Corrupted("page row: not UTF-8".into()))?;
+                return Ok(Some(BacklinkRef {
+                    id: PageId(id),
+                    ns,
+                    dbkey,
+                    is_redirect,
+                }));
+            }
+        }
+        let Some(seg) = self.seg else { return Ok(None) };
+        Ok(seg.page_in(id, buf).map_err(corrupt("link segment"))?.map(
+            |(ns, dbkey, is_redirect)| BacklinkRef {
+                id: PageId(id),
+                ns,
+                dbkey,
+                is_redirect,
+            },
+        ))
+    }
+
     fn exists(&self, id: u32) -> R<bool> {
         if let Some(pages) = &self.pages {
             if let Some(v) = pages.get(id)? {
@@ -2450,30 +2483,39 @@ fn target_and_page(
 
 impl Core {
     fn backlinks_inner(&self, q: &BacklinkQuery) -> R<Vec<Backlink>> {
-        let mut out = Vec::new();
+        // A full page is the common answer; capped, since internal callers ask for all.
+        let mut out = Vec::with_capacity(q.limit.min(1024));
+        self.backlinks_walk(q, &mut |p| out.push(p.to_record()))?;
+        Ok(out)
+    }
+
+    /// The rows of a backlinks query, each handed over as it is read, every title decoded
+    /// into one buffer.
+    fn backlinks_walk(&self, q: &BacklinkQuery, row: &mut dyn FnMut(BacklinkRef<'_>)) -> R<()> {
         if q.limit == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let (txn, seg) = self.read_snapshot()?;
         let Some(target) = target_and_page(txn.as_ref(), seg.as_deref(), &q.target)? else {
-            return Ok(out);
+            return Ok(());
         };
         let pages = PageView::open(txn.as_ref(), seg.as_deref())?;
         let rows = Rows::load(txn.as_ref(), seg.as_deref(), q.kind as u8, target)?;
         let mut it = rows.iter(q);
-        // A full page is the common answer; capped, since internal callers ask for all.
-        out.reserve(q.limit.min(1024));
+        let mut buf = Vec::new();
+        let mut given = 0;
         while let Some((_, from)) = it.next()? {
-            if let Some(p) = pages.page(from)? {
-                if q.accepts(&p) {
-                    out.push(p);
-                    if out.len() >= q.limit {
+            if let Some(p) = pages.page_in(from, &mut buf)? {
+                if q.accepts_page(p.ns, p.is_redirect) {
+                    row(p);
+                    given += 1;
+                    if given >= q.limit {
                         break;
                     }
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn count_inner(&self, kind: LinkKind, target: &Title) -> R<u64> {
@@ -2558,6 +2600,14 @@ impl LinkStore for RedbStore {
 
     fn backlinks(&self, q: &BacklinkQuery) -> Result<Vec<Backlink>> {
         self.backlinks_inner(q).map_err(self.err())
+    }
+
+    fn backlinks_each(
+        &self,
+        q: &BacklinkQuery,
+        row: &mut dyn FnMut(BacklinkRef<'_>),
+    ) -> Result<()> {
+        self.backlinks_walk(q, row).map_err(self.err())
     }
 
     fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64> {

@@ -1999,6 +1999,15 @@ impl Segment {
         self.pages.name(id)
     }
 
+    /// [`Segment::page`] with the dbkey decoded into a buffer the caller keeps.
+    pub fn page_in<'b>(
+        &self,
+        id: u32,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Option<(i32, &'b str, bool)>, Malformed> {
+        self.pages.name_in(id, buf)
+    }
+
     /// Whether page `id` is here.
     pub fn has_page(&self, id: u32) -> Result<bool, Malformed> {
         self.pages.contains(id)

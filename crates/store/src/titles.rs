@@ -789,6 +789,21 @@ impl Titles {
         }
     }
 
+    /// [`Titles::name`] with the dbkey decoded into a buffer the caller keeps.
+    pub fn name_in<'b>(
+        &self,
+        id: u32,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Option<(i32, &'b str, bool)>, Malformed> {
+        let Some(v) = self.slot(id)? else {
+            return Ok(None);
+        };
+        match self.dict.entry_in((v & !FLAG) as usize, buf) {
+            Some((ns, t, got)) if got == u64::from(id) => Ok(Some((ns, t, v & FLAG != 0))),
+            _ => Err(Malformed("names table and dictionary disagree")),
+        }
+    }
+
     /// The flag of `id` (false when it has no title here).
     pub fn flag(&self, id: u32) -> Result<bool, Malformed> {
         Ok(self.slot(id)?.is_some_and(|v| v & FLAG != 0))

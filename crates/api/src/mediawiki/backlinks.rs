@@ -6,7 +6,9 @@ use super::result::{store_err, ApiError, ApiResult};
 use super::{format_num, Caller, MediaWiki};
 use crate::json::{Json, Obj};
 use inlink_model::{LinkKind, NamespaceId, PageId, PageRecord, Title, NS_FILE};
-use inlink_store::{BacklinkQuery, Direction, NamespaceFilter, Order, RedirectFilter, Start};
+use inlink_store::{
+    BacklinkQuery, BacklinkRef, Direction, NamespaceFilter, Order, RedirectFilter, Start,
+};
 
 /// One of the three list modules of MediaWiki's `ApiQueryBacklinks`.
 pub(crate) struct Module {
@@ -297,14 +299,13 @@ fn read_params(
 
 /// Writes one row as JSON text up to its closing brace, which the caller writes after any
 /// `redirlinks`: `{"pageid":…,"ns":…,"title":…[,"redirect":…]`.
-fn open_item(out: &mut String, mw: &MediaWiki, res: &ApiResult, p: &PageRecord) {
+fn open_item(out: &mut String, prefix: &str, res: &ApiResult, p: &BacklinkRef<'_>) {
     out.push_str("{\"pageid\":");
     out.push_str(itoa::Buffer::new().format(p.id.0));
     out.push_str(",\"ns\":");
-    out.push_str(itoa::Buffer::new().format(p.title.ns));
+    out.push_str(itoa::Buffer::new().format(p.ns));
     out.push_str(",\"title\":");
-    let prefix = mw.codec.site().namespaces.prefix(p.title.ns);
-    crate::json::write_title(out, prefix, &p.title.dbkey, res.ascii());
+    crate::json::write_title(out, prefix, p.dbkey, res.ascii());
     if p.is_redirect {
         out.push_str(",\"redirect\":");
         res.flag().write(out, res.ascii());
@@ -321,6 +322,7 @@ fn write_items(
     level2: &[(usize, PageRecord)],
 ) -> Json {
     let mut out = String::with_capacity(64 * (rows.len() + level2.len()) + 2);
+    let namespaces = &mw.codec.site().namespaces;
     let mut below: Vec<Vec<&PageRecord>> =
         vec![Vec::new(); if level2.is_empty() { 0 } else { rows.len() }];
     for (idx, r) in level2 {
@@ -331,14 +333,16 @@ fn write_items(
         if i > 0 {
             out.push(',');
         }
-        open_item(&mut out, mw, res, r);
+        let r = BacklinkRef::of(r);
+        open_item(&mut out, namespaces.prefix(r.ns), res, &r);
         if let Some(list) = below.get(i).filter(|l| !l.is_empty()) {
             out.push_str(",\"redirlinks\":[");
             for (j, r2) in list.iter().enumerate() {
                 if j > 0 {
                     out.push(',');
                 }
-                open_item(&mut out, mw, res, r2);
+                let r2 = BacklinkRef::of(r2);
+                open_item(&mut out, namespaces.prefix(r2.ns), res, &r2);
                 out.push('}');
             }
             out.push(']');
@@ -469,15 +473,53 @@ pub(crate) fn run(
     q.order = order;
     q.direction = direction;
     q.limit = bl.limit + 1;
-    let mut rows = match &cont {
-        Some(c) => match start_of(c.l1.0, c.l1.1, bl.descending) {
-            Some(s) => {
-                q.start = Some(s);
-                mw.store.backlinks(&q).map_err(store_err)?
-            }
-            None => Vec::new(),
-        },
-        None => mw.store.backlinks(&q).map_err(store_err)?,
+    // A cursor past every row: nothing to ask.
+    let mut past = false;
+    if let Some(c) = &cont {
+        match start_of(c.l1.0, c.l1.1, bl.descending) {
+            Some(s) => q.start = Some(s),
+            None => past = true,
+        }
+    }
+    if !generator && !bl.redirect {
+        // The common answer: rows written as the store reads them, none kept.
+        let mut out = String::with_capacity(64 * bl.limit.min(5000) + 2);
+        let mut cont_out = None;
+        let mut written = 0;
+        out.push('[');
+        if !past {
+            let namespaces = &mw.codec.site().namespaces;
+            // The namespace of the row before and its prefix: rows come a namespace at a
+            // time, or most of them from one.
+            let mut prefix: (Option<NamespaceId>, &str) = (None, "");
+            let mut write = |r: BacklinkRef<'_>| {
+                if written == bl.limit {
+                    cont_out = Some(format!("{}|{}", r.ns, r.id.0));
+                    return;
+                }
+                if written > 0 {
+                    out.push(',');
+                }
+                if prefix.0 != Some(r.ns) {
+                    prefix = (Some(r.ns), namespaces.prefix(r.ns));
+                }
+                open_item(&mut out, prefix.1, res, &r);
+                out.push('}');
+                written += 1;
+            };
+            mw.store.backlinks_each(&q, &mut write).map_err(store_err)?;
+        }
+        out.push(']');
+        return Ok(Out {
+            items: Json::Raw(out),
+            pages: Vec::new(),
+            cont: cont_out,
+        });
+    }
+    let mut rows = if past {
+        Vec::new()
+    } else {
+        mw.store.backlinks(&q).map_err(store_err)?
     };
     let extra = (rows.len() > bl.limit).then(|| rows.pop()).flatten();
     let mut cont_out = extra.map(|e| format!("{}|{}", e.title.ns, e.id.0));
