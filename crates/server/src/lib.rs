@@ -671,9 +671,22 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let state = AppState::new(store, config, &format!("http://{addr}"))?;
     let siyuan = state.siyuan.clone();
-    tokio::task::spawn_blocking(move || match siyuan.warm() {
-        Ok(n) => tracing::info!(documents = n, "note documents described"),
-        Err(e) => tracing::warn!(error = %e, "describing note documents failed"),
+    let index = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        // The index's title tables first: every answer's rows read them at random.
+        let started = Instant::now();
+        match index.warm() {
+            Ok(bytes) => tracing::info!(
+                bytes,
+                secs = started.elapsed().as_secs_f64(),
+                "index title tables mapped"
+            ),
+            Err(e) => tracing::warn!(error = %e, "mapping the index's title tables failed"),
+        }
+        match siyuan.warm() {
+            Ok(n) => tracing::info!(documents = n, "note documents described"),
+            Err(e) => tracing::warn!(error = %e, "describing note documents failed"),
+        }
     });
     let metrics = state.metrics.clone();
     let limits = state.config.limits.clone();

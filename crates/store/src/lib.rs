@@ -60,6 +60,14 @@ pub trait LinkStore: Send + Sync {
         Ok(())
     }
 
+    /// Maps the parts of the index that every answer reads at random into memory ahead of
+    /// the queries, and keeps doing so for the parts a later fold writes (a server calls
+    /// it when it starts). Returns the bytes asked for now; backends with nothing to warm
+    /// return 0.
+    fn warm(&self) -> Result<u64> {
+        Ok(0)
+    }
+
     /// How many existing pages link to `target` through `kind`.
     fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64>;
 

@@ -131,6 +131,8 @@ pub struct Core {
     tids: Mutex<TidMap>,
     /// Folds completed since the store was opened.
     folds: AtomicU64,
+    /// Segments are warmed as they come (`LinkStore::warm` was called).
+    warm: AtomicBool,
 }
 
 /// Titles → target ids; foldhash, as SipHash showed in import profiles.
@@ -229,6 +231,7 @@ impl RedbStore {
                 fold_error: Mutex::new(None),
                 tids: Mutex::new(Default::default()),
                 folds: AtomicU64::new(0),
+                warm: AtomicBool::new(false),
             }),
             folder: Mutex::new(None),
         };
@@ -656,6 +659,11 @@ impl Core {
         std::fs::rename(&tmp, &path)?;
         std::fs::File::open(&self.dir)?.sync_all()?;
         let seg = Arc::new(self.open_written_segment(new_id)?);
+        if self.warm.load(AtomicOrdering::Relaxed) {
+            // On the fold's thread, before readers turn to it; a failure only leaves it
+            // to be mapped as queries reach it.
+            let _ = seg.warm();
+        }
         self.segments
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -2612,6 +2620,20 @@ impl LinkStore for RedbStore {
 
     fn count_backlinks(&self, kind: LinkKind, target: &Title) -> Result<u64> {
         self.count_inner(kind, target).map_err(self.err())
+    }
+
+    fn warm(&self) -> Result<u64> {
+        self.warm.store(true, AtomicOrdering::Relaxed);
+        let newest = self
+            .segments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .last()
+            .cloned();
+        match newest {
+            Some(seg) => seg.warm().map_err(StoreError::Io),
+            None => Ok(0),
+        }
     }
 
     fn outgoing(&self, id: PageId, kind: LinkKind) -> Result<Vec<Title>> {

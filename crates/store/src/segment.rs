@@ -1880,6 +1880,34 @@ impl Segment {
         })
     }
 
+    /// Maps the segment's title tables and the rest after them (redirects, the map of
+    /// page classes, the tables of groups) into this process, read from disk if need be:
+    /// every answer's rows look up titles there at random, and in a fresh mapping each
+    /// first touch of a page is a fault. The groups before them (posting lists, forward
+    /// entries) are left to be mapped as queries reach them. Returns the bytes asked for.
+    /// On a kernel without `MADV_POPULATE_READ` (before 5.14) the bytes are only read
+    /// ahead into the page cache.
+    pub fn warm(&self) -> io::Result<u64> {
+        let start = self
+            .targets
+            .start()
+            .min(self.pages.start())
+            .min(self.map.len());
+        let len = self.map.len() - start;
+        if len == 0 {
+            return Ok(0);
+        }
+        if self
+            .map
+            .advise_range(memmap2::Advice::PopulateRead, start, len)
+            .is_err()
+        {
+            self.map
+                .advise_range(memmap2::Advice::WillNeed, start, len)?;
+        }
+        Ok(len as u64)
+    }
+
     pub fn id(&self) -> u64 {
         self.id
     }

@@ -672,6 +672,8 @@ impl AsRef<[u8]> for Slice {
 pub struct Titles {
     map: Arc<memmap2::Mmap>,
     dict: Dictionary<Slice>,
+    /// Where the dictionary starts: the table's first byte.
+    dict_at: usize,
     dict_len: u64,
     gtable: usize,
     groups: u32,
@@ -707,12 +709,18 @@ impl Titles {
         Ok(Titles {
             map: Arc::clone(map),
             dict,
+            dict_at: dict_at as usize,
             dict_len,
             gtable: gtable as usize,
             groups,
             end,
             packed,
         })
+    }
+
+    /// Where the table starts in its segment.
+    pub fn start(&self) -> usize {
+        self.dict_at
     }
 
     /// The id of a title.

@@ -87,6 +87,35 @@ fn newest_segment(dir: &std::path::Path) -> inlink_store::segment::Segment {
     inlink_store::segment::Segment::open(&path, id).unwrap()
 }
 
+/// Warming maps the title tables and what follows them, no more, and changes no answer;
+/// a store warmed before it has a segment warms the ones its folds write.
+#[test]
+fn warming_maps_the_title_tables_and_changes_no_answer() {
+    let d = tempfile::tempdir().unwrap();
+    let redb = RedbStore::open(d.path()).unwrap();
+    let model = MemStore::new();
+    assert_eq!(redb.warm().unwrap(), 0, "no segment yet");
+    let batch = conformance::hub_fixture();
+    redb.apply(&batch).unwrap();
+    model.apply(&batch).unwrap();
+    assert!(redb.fold().unwrap());
+    assert_same_answers(&redb, &model, &[]);
+    let seg = newest_segment(d.path());
+    let file = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .unwrap();
+    let len = std::fs::metadata(&file).unwrap().len();
+    let warmed = redb.warm().unwrap();
+    assert_eq!(warmed, seg.warm().unwrap(), "the newest segment's tables");
+    assert!(
+        warmed > 0 && warmed < len,
+        "{warmed} of {len} bytes: the groups before the titles are left alone"
+    );
+    assert_same_answers(&redb, &model, &[]);
+}
+
 #[test]
 fn a_target_that_is_a_page_has_its_title_written_once() {
     let d = tempfile::tempdir().unwrap();
