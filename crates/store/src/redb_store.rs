@@ -2359,41 +2359,21 @@ fn page_in<T: ReadableTable<u32, PageRow>>(
     seg: Option<&Segment>,
     id: u32,
 ) -> R<Option<PageRecord>> {
-    Ok(page_ref(pages, seg, id, &mut Vec::new())?.map(|p| p.to_record()))
-}
-
-/// [`page_in`] with the title in `buf`, which a caller reading many rows keeps.
-fn page_ref<'b, T: ReadableTable<u32, PageRow>>(
-    pages: Option<&T>,
-    seg: Option<&Segment>,
-    id: u32,
-    buf: &'b mut Vec<u8>,
-) -> R<Option<BacklinkRef<'b>>> {
     if let Some(v) = pages.map(|p| p.get(id)).transpose()?.flatten() {
         let (_, present, ns, is_redirect, dbkey) = v.value();
-        if !present {
-            return Ok(None);
-        }
-        buf.clear();
-        buf.extend_from_slice(dbkey.as_bytes());
-        // A copy of a `&str`: always UTF-8.
-        let dbkey = std::str::from_utf8(buf)
-            .map_err(|_| redb::Error::Corrupted("page row: not UTF-8".into()))?;
-        return Ok(Some(BacklinkRef {
+        return Ok(present.then(|| PageRecord {
             id: PageId(id),
-            ns,
-            dbkey,
+            title: Title::new(ns, dbkey),
             is_redirect,
         }));
     }
     let Some(seg) = seg else { return Ok(None) };
     Ok(seg
-        .page_in(id, buf)
+        .page(id)
         .map_err(corrupt("link segment"))?
-        .map(|(ns, dbkey, is_redirect)| BacklinkRef {
+        .map(|(ns, dbkey, is_redirect)| PageRecord {
             id: PageId(id),
-            ns,
-            dbkey,
+            title: Title::new(ns, dbkey),
             is_redirect,
         }))
 }
@@ -2440,7 +2420,34 @@ impl<'s> PageView<'s> {
 
     /// [`PageView::page`] with the title in `buf`, which is kept from row to row.
     fn page_in<'b>(&self, id: u32, buf: &'b mut Vec<u8>) -> R<Option<BacklinkRef<'b>>> {
-        page_ref(self.pages.as_ref(), self.seg, id, buf)
+        if let Some(pages) = &self.pages {
+            if let Some(v) = pages.get(id)? {
+                let (_, present, ns, is_redirect, dbkey) = v.value();
+                if !present {
+                    return Ok(None);
+                }
+                buf.clear();
+                buf.extend_from_slice(dbkey.as_bytes());
+                // A copy of a `&str`: always UTF-8.
+                let dbkey = std::str::from_utf8(buf)
+                    .map_err(|_| redb::Error::Corrupted("page row: not UTF-8".into()))?;
+                return Ok(Some(BacklinkRef {
+                    id: PageId(id),
+                    ns,
+                    dbkey,
+                    is_redirect,
+                }));
+            }
+        }
+        let Some(seg) = self.seg else { return Ok(None) };
+        Ok(seg.page_in(id, buf).map_err(corrupt("link segment"))?.map(
+            |(ns, dbkey, is_redirect)| BacklinkRef {
+                id: PageId(id),
+                ns,
+                dbkey,
+                is_redirect,
+            },
+        ))
     }
 
     fn exists(&self, id: u32) -> R<bool> {

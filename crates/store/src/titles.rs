@@ -788,9 +788,13 @@ impl Titles {
 
     /// The title of `id` and its flag.
     pub fn name(&self, id: u32) -> Result<Option<(i32, String, bool)>, Malformed> {
-        Ok(self
-            .name_in(id, &mut Vec::new())?
-            .map(|(ns, t, flag)| (ns, t.to_string(), flag)))
+        let Some(v) = self.slot(id)? else {
+            return Ok(None);
+        };
+        match self.dict.entry_at((v & !FLAG) as usize) {
+            Some((ns, t, got)) if got == u64::from(id) => Ok(Some((ns, t, v & FLAG != 0))),
+            _ => Err(Malformed("names table and dictionary disagree")),
+        }
     }
 
     /// [`Titles::name`] with the dbkey decoded into a buffer the caller keeps.
