@@ -2418,7 +2418,9 @@ impl<'s> PageView<'s> {
         page_in(self.pages.as_ref(), self.seg, id)
     }
 
-    /// [`PageView::page`] with the title in `buf`, which is kept from row to row.
+    /// [`PageView::page`] with the title in `buf`, which is kept from row to row. Apart
+    /// from `page_in`, which makes an owned record: built on this one, it made a 500-row
+    /// answer 4 % slower (83 against 86.5 µs in process, alternating runs).
     fn page_in<'b>(&self, id: u32, buf: &'b mut Vec<u8>) -> R<Option<BacklinkRef<'b>>> {
         if let Some(pages) = &self.pages {
             if let Some(v) = pages.get(id)? {
