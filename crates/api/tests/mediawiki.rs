@@ -371,3 +371,106 @@ proptest! {
         prop_assert_eq!(is_error, r.headers.iter().any(|(k, _)| *k == "MediaWiki-API-Error"));
     }
 }
+
+/// `prop=linkshere` writes each row as text as the store hands it over: its items say what
+/// `list=backlinks` says of the same rows (ids, titles escaped alike, redirect flags), in
+/// both format versions, with and without `utf8`, for every `lhprop`.
+#[test]
+fn linkshere_items_match_backlinks_rows() {
+    let store = MemStore::new();
+    let hub = (0, "Hub");
+    store
+        .apply(&Batch {
+            ops: vec![
+                Op::SetSiteInfo(Box::new(SiteInfo::mediawiki_default("TestWiki"))),
+                page(1, 0, "Hub", None, &[]),
+                page(2, 0, "Łódź_1", None, &[hub]),
+                page(3, 1, "Ä_talk", None, &[hub]),
+                page(4, 0, "R", Some(hub), &[]),
+                page(5, 0, "Q\"uote/slash", None, &[hub]),
+                page(6, 4, "Über", None, &[hub]),
+            ],
+        })
+        .unwrap();
+    let mw = MediaWiki::new(Arc::new(store), "http://wiki.test").unwrap();
+    let ask = |q: &str| mw.handle(request(q), Caller::default()).body;
+    for extra in [
+        "",
+        "&utf8=1",
+        "&formatversion=2",
+        "&formatversion=2&ascii=1",
+    ] {
+        let fv2 = extra.contains("formatversion=2");
+        let bl = ask(&format!("list=backlinks&bltitle=Hub&bllimit=500{extra}"));
+        let rows: serde_json::Value = serde_json::from_str(&bl).unwrap();
+        let rows = rows["query"]["backlinks"].as_array().unwrap().clone();
+        assert_eq!(rows.len(), 5, "{bl}");
+        for props in [
+            "pageid|title|redirect",
+            "pageid",
+            "title",
+            "redirect",
+            "",
+            "bogus",
+        ] {
+            let body = ask(&format!(
+                "prop=linkshere&titles=Hub&lhlimit=500&lhprop={props}{extra}"
+            ));
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let pages = &v["query"]["pages"];
+            let page = if fv2 { &pages[0] } else { &pages["1"] };
+            let items = page["linkshere"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{body}"));
+            let want: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut o = serde_json::Map::new();
+                    if props.contains("pageid") {
+                        o.insert("pageid".into(), r["pageid"].clone());
+                    }
+                    if props.contains("title") {
+                        o.insert("ns".into(), r["ns"].clone());
+                        o.insert("title".into(), r["title"].clone());
+                    }
+                    let redirect = !r["redirect"].is_null();
+                    if props.contains("redirect") {
+                        if fv2 {
+                            o.insert("redirect".into(), serde_json::Value::Bool(redirect));
+                        } else if redirect {
+                            o.insert("redirect".into(), "".into());
+                        }
+                    }
+                    if o.is_empty() {
+                        serde_json::Value::Array(Vec::new())
+                    } else {
+                        serde_json::Value::Object(o)
+                    }
+                })
+                .collect();
+            assert_eq!(items, &want, "lhprop={props}{extra}: {body}");
+            if props.contains("title") {
+                // Escaped byte for byte as list=backlinks escapes them.
+                for r in &rows {
+                    let row = &bl[bl.find(&format!("\"pageid\":{}", r["pageid"])).unwrap()..];
+                    let raw = string_literal(&row[row.find("\"title\":").unwrap() + 8..]);
+                    assert!(
+                        body.contains(&format!("\"title\":{raw}")),
+                        "{raw} in {body}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The JSON string literal `s` starts with, quotes included.
+fn string_literal(s: &str) -> &str {
+    let b = s.as_bytes();
+    assert_eq!(b[0], b'"');
+    let mut i = 1;
+    while b[i] != b'"' {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    &s[..=i]
+}

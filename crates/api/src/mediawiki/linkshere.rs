@@ -5,9 +5,9 @@ use super::pageset::{Member, PageSet};
 use super::params::parse_int;
 use super::result::{prop_limit, store_err, ApiError, ApiResult};
 use super::{Caller, MediaWiki, Params};
-use crate::json::{Json, Obj};
+use crate::json::Json;
 use inlink_model::{LinkKind, NamespaceId, PageId, Title};
-use inlink_store::{BacklinkQuery, NamespaceFilter, Order, RedirectFilter, Start};
+use inlink_store::{BacklinkQuery, BacklinkRef, NamespaceFilter, Order, RedirectFilter, Start};
 use std::collections::{BTreeSet, HashMap};
 
 const MODULE: &str = "linkshere";
@@ -157,9 +157,12 @@ impl MediaWiki {
                 },
             )
         };
-        let mut rows: Vec<(Title, inlink_model::PageRecord)> = Vec::new();
+        // Each row written as JSON text as the store hands it over: (target, item).
+        let mut rows: Vec<(Title, Json)> = Vec::new();
+        let namespaces_of = &self.codec.site().namespaces;
+        let (fv2, ascii) = (res.fv2(), res.ascii());
         for t in &targets {
-            if rows.len() > limit {
+            if out.cont.is_some() {
                 break;
             }
             let mut q = BacklinkQuery::new(LinkKind::Page, t.clone());
@@ -190,47 +193,61 @@ impl MediaWiki {
                     std::cmp::Ordering::Greater => {}
                 }
             }
-            for r in self.store.backlinks(&q).map_err(store_err)? {
-                rows.push((t.clone(), r));
-            }
-        }
-        if rows.len() > limit {
-            let (t, r) = rows.pop().expect("longer than the limit");
-            let mut parts = Vec::new();
-            if active_ns {
-                parts.push(t.ns.to_string());
-            }
-            if active_title {
-                parts.push(t.dbkey.clone());
-            }
-            if active_from_ns {
-                parts.push(r.title.ns.to_string());
-            }
-            parts.push(r.id.0.to_string());
-            out.cont = Some(parts.join("|"));
-        }
-        for (t, r) in rows {
-            let mut o = Obj::new();
-            if want_id {
-                o.push("pageid", Json::Int(r.id.0 as i64));
-            }
-            if want_title {
-                o.push("ns", Json::Int(r.title.ns as i64))
-                    .push("title", Json::Str(self.codec.full_text(&r.title)));
-            }
-            if want_redirect {
-                if res.fv2() {
-                    o.push("redirect", Json::Bool(r.is_redirect));
-                } else if r.is_redirect {
-                    o.push("redirect", Json::str(""));
+            let mut write = |r: BacklinkRef<'_>| {
+                if rows.len() == limit {
+                    // One row past the limit: where the next request resumes.
+                    let mut parts = Vec::new();
+                    if active_ns {
+                        parts.push(t.ns.to_string());
+                    }
+                    if active_title {
+                        parts.push(t.dbkey.clone());
+                    }
+                    if active_from_ns {
+                        parts.push(r.ns.to_string());
+                    }
+                    parts.push(r.id.0.to_string());
+                    out.cont = Some(parts.join("|"));
+                    return;
                 }
-            }
-            // formatversion 1 writes an item with no members as an empty array.
-            let item = if o.0.is_empty() {
-                Json::Arr(Vec::new())
-            } else {
-                Json::Obj(o)
+                // formatversion 1 writes an item with no members as an empty array.
+                if !(want_id || want_title || (want_redirect && (fv2 || r.is_redirect))) {
+                    rows.push((t.clone(), Json::Arr(Vec::new())));
+                    return;
+                }
+                let mut item = String::with_capacity(64);
+                let mut sep = '{';
+                if want_id {
+                    item.push(sep);
+                    item.push_str("\"pageid\":");
+                    item.push_str(itoa::Buffer::new().format(r.id.0));
+                    sep = ',';
+                }
+                if want_title {
+                    item.push(sep);
+                    item.push_str("\"ns\":");
+                    item.push_str(itoa::Buffer::new().format(r.ns));
+                    item.push_str(",\"title\":");
+                    crate::json::write_title(&mut item, namespaces_of.prefix(r.ns), r.dbkey, ascii);
+                    sep = ',';
+                }
+                if want_redirect && (fv2 || r.is_redirect) {
+                    item.push(sep);
+                    item.push_str("\"redirect\":");
+                    item.push_str(match (fv2, r.is_redirect) {
+                        (false, _) => "\"\"",
+                        (true, true) => "true",
+                        (true, false) => "false",
+                    });
+                }
+                item.push('}');
+                rows.push((t.clone(), Json::Raw(item)));
             };
+            self.store
+                .backlinks_each(&q, &mut write)
+                .map_err(store_err)?;
+        }
+        for (t, item) in rows {
             out.rows.entry(t).or_default().push(item);
         }
         Ok(out)
