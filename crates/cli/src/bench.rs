@@ -1067,7 +1067,7 @@ fn scale_bench(
     crate::reset_peak_rss();
     let site = store.site_info()?.context("the import wrote a site")?;
     let codec = TitleCodec::new(site);
-    let title = |id: u64| -> Result<String> {
+    let title_in = |store: &RedbStore, id: u64| -> Result<String> {
         let p = store
             .page(inlink_model::PageId(id as u32))?
             .context("a generated page")?;
@@ -1088,7 +1088,7 @@ fn scale_bench(
     let mut titles = Vec::with_capacity(samples);
     for _ in 0..samples {
         let id = popularity.page(rng.skewed(n));
-        titles.push(title(id)?);
+        titles.push(title_in(&store, id)?);
     }
     let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
     let latencies = |store: &std::sync::Arc<RedbStore>, when: &str| -> Result<()> {
@@ -1134,12 +1134,7 @@ fn scale_bench(
         ),
     )?;
     let api = MediaWiki::new(store.clone(), "http://bench".to_string())?;
-    let title = |id: u64| -> Result<String> {
-        let p = store
-            .page(inlink_model::PageId(id as u32))?
-            .context("a generated page")?;
-        Ok(codec.full_text(&p.title))
-    };
+    let title = |id: u64| title_in(&store, id);
     let ask = |query: &str| ask(&api, query);
     // A cursor halfway into the most linked page: walk there, then resume it.
     let top = title(g.top_target.0)?;
