@@ -1,4 +1,4 @@
-//! Link segments, format `inlink-segment 19` (`docs/format.md`): the link rows of a whole
+//! Link segments, format `inlink-segment 20` (`docs/format.md`): the link rows of a whole
 //! snapshot in one immutable, memory-mapped, checksummed file, both ways, and the titles
 //! of their targets and of the pages. For every (kind,
 //! target) it holds one posting list ([`crate::postings`]) per namespace of the linking
@@ -56,9 +56,9 @@
 //! fentry  := the page's link rows, as the store writes them (opaque here) but for the
 //!            compact form's namespace: u8(0x80 | kinds) zigzag(ns) rest, or from version
 //!            15 u8(0xC0 | kinds) rest where `nsmap` holds the page's namespace
-//! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 4` from
-//!            version 17, 3 from version 9, 2 before; its ids' groups packed from version
-//!            11
+//! titles  := a title table (`crate::titles`); its dictionary `inlink-dictionary 5` from
+//!            version 20, 4 from version 17, 3 from version 9, 2 before; its ids' groups
+//!            packed from version 11
 //! shared  := the target ids paired with page ids of the same title (`crate::titles`,
 //!            `Shared`); from version 10
 //! redirects := the local redirects by page and by target id, and those with a fragment or
@@ -100,7 +100,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const VERSION: u32 = 19;
+pub const VERSION: u32 = 20;
 /// Page ids between two rows of the namespace map's `counts` (from version 18).
 const NS_BLOCK: u64 = 512;
 /// Version 18 coded a list in ranks among its namespace's pages when they were at least
@@ -411,6 +411,8 @@ impl SegmentWriter {
             #[cfg(test)]
             if self.version < 9 {
                 table = table.with_dictionary_version_2();
+            } else if self.version < 20 {
+                table = table.with_dictionary_version_4();
             }
             #[cfg(test)]
             if self.version < 11 {
@@ -3807,7 +3809,7 @@ mod tests {
         }
 
         #[test]
-        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(12u32), 1 => Just(11u32), 1 => Just(10u32), 1 => Just(9u32), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
+        fn every_row_comes_back(rows in rows(), version in prop_oneof![3 => Just(VERSION), 1 => Just(19u32), 1 => Just(12u32), 1 => Just(11u32), 1 => Just(10u32), 1 => Just(9u32), 1 => Just(8u32), 1 => Just(7u32), 1 => Just(6u32), 1 => Just(5u32), 1 => Just(OLDEST_READ)]) {
             let (_d, s) = build_version(&rows, version);
             prop_assert_eq!(s.forward_universe(), (version >= 6).then_some(u64::from(version) * 1000));
             prop_assert_eq!(s.seq(), 7);

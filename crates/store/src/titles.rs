@@ -133,6 +133,14 @@ impl TitlesWriter {
         self
     }
 
+    /// The same, writing its dictionary in version 4 (sixteen keys a block), as segments
+    /// before version 20 hold them.
+    #[cfg(test)]
+    pub(crate) fn with_dictionary_version_4(mut self) -> Self {
+        self.dict = dictionary::Writer::version_4();
+        self
+    }
+
     /// Adds a title: in dictionary order (namespace, then dbkey bytes), each id once (the
     /// latter is checked by `finish`).
     pub fn push(
