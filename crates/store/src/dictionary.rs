@@ -32,6 +32,14 @@ pub struct Malformed(pub String);
 pub const BLOCK: usize = 8;
 /// Keys per block before version 5.
 const BLOCK_V4: usize = 16;
+
+fn block_keys(version: u32) -> usize {
+    if version >= 5 {
+        BLOCK
+    } else {
+        BLOCK_V4
+    }
+}
 pub const VERSION: u32 = 5;
 /// The oldest version read: segments `inlink-segment` 4–8 hold version 2.
 const OLDEST_READ: u32 = 2;
@@ -304,7 +312,6 @@ pub struct Writer {
     /// From version 4, the open block's keys and values, written when it is full.
     block: Vec<u8>,
     values: Vec<u64>,
-    block_keys: usize,
 }
 
 impl Default for Writer {
@@ -323,7 +330,6 @@ impl Default for Writer {
             always_code: false,
             block: Vec::new(),
             values: Vec::with_capacity(BLOCK),
-            block_keys: BLOCK,
         }
     }
 }
@@ -336,7 +342,6 @@ impl Writer {
         Writer {
             held: None,
             version: 2,
-            block_keys: BLOCK_V4,
             ..Writer::default()
         }
     }
@@ -346,7 +351,6 @@ impl Writer {
     pub(crate) fn version_3() -> Self {
         Writer {
             version: 3,
-            block_keys: BLOCK_V4,
             ..Writer::default()
         }
     }
@@ -356,9 +360,12 @@ impl Writer {
     pub(crate) fn version_4() -> Self {
         Writer {
             version: 4,
-            block_keys: BLOCK_V4,
             ..Writer::default()
         }
+    }
+
+    fn block_keys(&self) -> usize {
+        block_keys(self.version)
     }
 
     fn put(&mut self, out: &mut impl std::io::Write, bytes: &[u8]) -> std::io::Result<()> {
@@ -429,7 +436,7 @@ impl Writer {
             None => stored.extend_from_slice(k),
         }
         let mut head = Vec::with_capacity(24);
-        let first = self.entries.is_multiple_of(self.block_keys as u64);
+        let first = self.entries.is_multiple_of(self.block_keys() as u64);
         if first && self.version < 4 {
             self.offsets.push(self.offset()?);
         }
@@ -484,7 +491,7 @@ impl Writer {
 
     /// Writes the open block (version 4) once it holds its keys, or at the end.
     fn write_block_if_full(&mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        if self.values.len() < self.block_keys {
+        if self.values.len() < self.block_keys() {
             return Ok(());
         }
         self.write_block(out)
@@ -678,7 +685,7 @@ impl<B: AsRef<[u8]>> Dictionary<B> {
             (index, None)
         };
         let entries = usize::try_from(entries).map_err(|_| bad("entry count"))?;
-        let block_keys = if version >= 5 { BLOCK } else { BLOCK_V4 };
+        let block_keys = block_keys(version);
         if entries.div_ceil(block_keys) != blocks {
             return Err(bad("entry and block counts disagree"));
         }
