@@ -84,8 +84,13 @@ impl Default for Limits {
     }
 }
 
+/// What every handler shares, behind one `Arc`: axum clones the state for each
+/// middleware and handler a request passes, and with one count per part that was some
+/// twenty atomic updates a request on counters both cores write.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+pub struct Parts {
     pub store: Arc<dyn LinkStore>,
     pub config: Arc<Config>,
     pub mediawiki: Arc<MediaWiki>,
@@ -93,6 +98,14 @@ pub struct AppState {
     pub native: Arc<Native>,
     pub metrics: Arc<metrics::Metrics>,
     pub answers: Arc<cache::AnswerCache>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -105,7 +118,7 @@ impl AppState {
     ) -> Result<Self, ServerError> {
         let mediawiki = MediaWiki::new(store.clone(), base_url.to_string())
             .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(Parts {
             mediawiki: Arc::new(mediawiki),
             siyuan: Arc::new(SiYuan::new(store.clone())),
             native: Arc::new(Native::new(store.clone(), config.notes.clone())),
@@ -113,7 +126,7 @@ impl AppState {
             answers: Arc::new(cache::AnswerCache::new(config.answer_cache_bytes)),
             store,
             config: Arc::new(config),
-        })
+        })))
     }
 }
 
